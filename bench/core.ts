@@ -1,0 +1,591 @@
+/**
+ * Core benchmarks: weft versus raw async/await doing the same work.
+ *
+ *   node --conditions=weft-source --expose-gc core.ts [--quick] [--json FILE] [--only NAME,...]
+ *
+ * Every iteration checks its result (counters, cancellations, wake-ups), so
+ * neither side can skip work. Each scenario/implementation pair runs some
+ * warm-up iterations, then measured ones, with a full GC before each; the
+ * table shows the median (and the minimum) of the measured iterations.
+ */
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import {
+  checkpoint,
+  isCancelled,
+  lowlevel,
+  type Nursery,
+  openNursery,
+  run,
+  sleep,
+  sleepForever,
+} from "@weft/core";
+
+// ------------------------------------------------------------------ options
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    json: { type: "string" },
+    only: { type: "string" },
+  },
+});
+const QUICK = flags.quick === true;
+const ONLY = flags.only === undefined ? null : new Set(flags.only.split(","));
+
+const gcFunction = globalThis.gc;
+if (gcFunction === undefined) {
+  console.error("bench/core.ts needs --expose-gc (run it with `pnpm bench:core`)");
+  process.exit(2);
+}
+const gc: () => void = gcFunction;
+
+/** Sizes and iteration counts; `--quick` is a CI smoke run (well under 20 s). */
+const SIZE = QUICK
+  ? {
+      checkpointTasks: 2_000,
+      checkpointSteps: 10,
+      spawnTasks: 20_000,
+      cancelTasks: 20_000,
+      memoryTasks: 20_000,
+      sleepTasks: 20_000,
+      warmup: 1,
+      runs: 3,
+      memoryRuns: 2,
+      sleepRuns: 2,
+    }
+  : {
+      checkpointTasks: 10_000,
+      checkpointSteps: 10,
+      spawnTasks: 100_000,
+      cancelTasks: 100_000,
+      memoryTasks: 100_000,
+      sleepTasks: 100_000,
+      warmup: 3,
+      runs: 10,
+      memoryRuns: 5,
+      sleepRuns: 5,
+    };
+
+// ------------------------------------------------------------------ harness
+
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  samples: number[];
+}
+
+function stats(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, samples };
+}
+
+/** Lets pending callbacks, timers and finalizers settle, then collects garbage twice. */
+async function settle(): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  gc();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  gc();
+}
+
+/**
+ * Runs `iteration` `warmup` times unmeasured, then `runs` times measured. An
+ * iteration does its work, checks the result (throwing if it is wrong) and
+ * returns the measured quantity (its own timing, so that setup and checks
+ * stay out of it).
+ */
+async function measure(
+  label: string,
+  iteration: () => Promise<number>,
+  warmup: number,
+  runs: number,
+): Promise<Stats> {
+  for (let i = 0; i < warmup; i++) {
+    await settle();
+    await iteration();
+  }
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await settle();
+    samples.push(await iteration());
+  }
+  const result = stats(samples);
+  process.stderr.write(
+    `  ${label.padEnd(28)} median ${fmt(result.median)}  min ${fmt(result.min)}  max ${fmt(result.max)}\n`,
+  );
+  return result;
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new Error(`correctness check failed: ${message}`);
+}
+
+function fmt(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (Math.abs(value) >= 100) return value.toFixed(0);
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+/** mulberry32: a small seeded PRNG, so both sides sleep the same durations. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ------------------------------------------------------------------ scenarios
+
+interface Row {
+  scenario: string;
+  unit: string;
+  raw: Stats;
+  weft: Stats;
+  /** weft median / raw median */
+  ratio: number;
+  goal: string;
+  /** null when the scenario has no goal */
+  pass: boolean | null;
+}
+
+interface Scenario {
+  name: string;
+  run(): Promise<Row[]>;
+}
+
+function row(
+  scenario: string,
+  unit: string,
+  raw: Stats,
+  weft: Stats,
+  goal: { text: string; pass: (weft: Stats, ratio: number) => boolean } | null,
+): Row {
+  const ratio = weft.median / raw.median;
+  return {
+    scenario,
+    unit,
+    raw,
+    weft,
+    ratio,
+    goal: goal?.text ?? "-",
+    pass: goal === null ? null : goal.pass(weft, ratio),
+  };
+}
+
+function scale(s: Stats, factor: number): Stats {
+  return {
+    median: s.median * factor,
+    min: s.min * factor,
+    max: s.max * factor,
+    samples: s.samples.map((x) => x * factor),
+  };
+}
+
+/** 1. Many tasks each passing through checkpoints: the cost of a schedule point. */
+const checkpointScenario: Scenario = {
+  name: "checkpoint",
+  async run() {
+    const tasks = SIZE.checkpointTasks;
+    const steps = SIZE.checkpointSteps;
+    const total = tasks * steps;
+
+    const raw = async (): Promise<number> => {
+      let count = 0;
+      const body = async (): Promise<void> => {
+        for (let s = 0; s < steps; s++) {
+          await null;
+          count++;
+        }
+      };
+      const t0 = performance.now();
+      const promises: Promise<void>[] = new Array(tasks);
+      for (let i = 0; i < tasks; i++) promises[i] = body();
+      await Promise.all(promises);
+      const ms = performance.now() - t0;
+      check(count === total, `raw checkpoint count ${count} !== ${total}`);
+      return ms;
+    };
+
+    const weft = async (): Promise<number> => {
+      let count = 0;
+      const body = async (): Promise<void> => {
+        for (let s = 0; s < steps; s++) {
+          await checkpoint();
+          count++;
+        }
+      };
+      const t0 = performance.now();
+      await run(() =>
+        openNursery(async (n) => {
+          for (let i = 0; i < tasks; i++) n.startSoon(body);
+        }),
+      );
+      const ms = performance.now() - t0;
+      check(count === total, `weft checkpoint count ${count} !== ${total}`);
+      return ms;
+    };
+
+    const label = `checkpoint ${tasks}x${steps}`;
+    const r = await measure(`${label} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
+    const w = await measure(`${label} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const perStep = 1e6 / total;
+    return [
+      row("checkpoint", "ns/task-step", scale(r, perStep), scale(w, perStep), {
+        text: "<= 4x",
+        pass: (_, ratio) => ratio <= 4,
+      }),
+    ];
+  },
+};
+
+/** 2. Spawning and joining many trivial tasks. */
+const spawnJoinScenario: Scenario = {
+  name: "spawn-join",
+  async run() {
+    const tasks = SIZE.spawnTasks;
+
+    const raw = async (): Promise<number> => {
+      let count = 0;
+      const body = async (): Promise<void> => {
+        count++;
+      };
+      const t0 = performance.now();
+      const promises: Promise<void>[] = new Array(tasks);
+      for (let i = 0; i < tasks; i++) promises[i] = body();
+      await Promise.all(promises);
+      const ms = performance.now() - t0;
+      check(count === tasks, `raw spawn count ${count} !== ${tasks}`);
+      return ms;
+    };
+
+    const weft = async (): Promise<number> => {
+      let count = 0;
+      const body = async (): Promise<void> => {
+        count++;
+      };
+      const t0 = performance.now();
+      await run(() =>
+        openNursery(async (n) => {
+          for (let i = 0; i < tasks; i++) n.startSoon(body);
+        }),
+      );
+      const ms = performance.now() - t0;
+      check(count === tasks, `weft spawn count ${count} !== ${tasks}`);
+      return ms;
+    };
+
+    const r = await measure(`spawn-join ${tasks} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
+    const w = await measure(`spawn-join ${tasks} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const perTask = 1e6 / tasks;
+    return [
+      row("spawn-join", "ns/task", scale(r, perTask), scale(w, perTask), {
+        text: "<= 2x",
+        pass: (_, ratio) => ratio <= 2,
+      }),
+    ];
+  },
+};
+
+/** 3. Cancelling many blocked tasks: from cancel() until every task has finished. */
+const cancelManyScenario: Scenario = {
+  name: "cancel-many",
+  async run() {
+    const tasks = SIZE.cancelTasks;
+
+    const raw = async (): Promise<number> => {
+      const controller = new AbortController();
+      const signal = controller.signal;
+      let cancelled = 0;
+      let blocked = 0;
+      const body = async (): Promise<void> => {
+        try {
+          blocked++;
+          await new Promise<never>((_, reject) => {
+            signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+          });
+        } catch (error) {
+          if (error === signal.reason) cancelled++;
+          else throw error;
+        }
+      };
+      const promises: Promise<void>[] = new Array(tasks);
+      for (let i = 0; i < tasks; i++) promises[i] = body();
+      check(blocked === tasks, `raw cancel-many: ${blocked} of ${tasks} blocked`);
+      const t0 = performance.now();
+      controller.abort(new Error("bench abort"));
+      await Promise.all(promises);
+      const ms = performance.now() - t0;
+      check(cancelled === tasks, `raw cancel-many: ${cancelled} of ${tasks} cancelled`);
+      return ms;
+    };
+
+    const weft = async (): Promise<number> => {
+      let cancelled = 0;
+      let blocked = 0;
+      let t0 = 0;
+      let caught = false;
+      const body = async (): Promise<void> => {
+        blocked++;
+        try {
+          await sleepForever();
+        } catch (error) {
+          if (isCancelled(error)) cancelled++;
+          throw error;
+        }
+      };
+      const ms = await run(async () => {
+        let nursery: Nursery | null = null;
+        await openNursery(async (n) => {
+          nursery = n;
+          for (let i = 0; i < tasks; i++) n.startSoon(body);
+          await lowlevel.waitAllTasksBlocked();
+          check(blocked === tasks, `weft cancel-many: ${blocked} of ${tasks} blocked`);
+          t0 = performance.now();
+          n.cancelScope.cancel();
+        });
+        const elapsed = performance.now() - t0;
+        caught = (nursery as Nursery | null)?.cancelScope.cancelledCaught === true;
+        return elapsed;
+      });
+      check(cancelled === tasks, `weft cancel-many: ${cancelled} of ${tasks} cancelled`);
+      check(caught, "weft cancel-many: the nursery's scope did not catch its cancellation");
+      return ms;
+    };
+
+    const r = await measure(`cancel-many ${tasks} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
+    const w = await measure(`cancel-many ${tasks} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    // The goal is stated for 100,000 tasks; a quick run scales it down.
+    const goalMs = (200 * tasks) / 100_000;
+    return [
+      row("cancel-many", `ms/${tasks / 1000}k tasks`, r, w, {
+        text: `< ${goalMs} ms`,
+        pass: (weftStats) => weftStats.median < goalMs,
+      }),
+      row("cancel-many", "ns/task", scale(r, 1e6 / tasks), scale(w, 1e6 / tasks), null),
+    ];
+  },
+};
+
+/** 4. Heap bytes per blocked task. */
+const memoryScenario: Scenario = {
+  name: "memory-per-task",
+  async run() {
+    const tasks = SIZE.memoryTasks;
+
+    const raw = async (): Promise<number> => {
+      const wakers: (() => void)[] = [];
+      let woken = 0;
+      const body = async (): Promise<void> => {
+        await new Promise<void>((resolve) => {
+          wakers.push(resolve);
+        });
+        woken++;
+      };
+      gc();
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      const promises: Promise<void>[] = [];
+      for (let i = 0; i < tasks; i++) promises.push(body());
+      gc();
+      gc();
+      const during = process.memoryUsage().heapUsed;
+      check(wakers.length === tasks, `raw memory: ${wakers.length} of ${tasks} blocked`);
+      for (const wake of wakers) wake();
+      await Promise.all(promises);
+      check(woken === tasks, `raw memory: ${woken} of ${tasks} woke`);
+      return (during - before) / tasks;
+    };
+
+    const weft = async (): Promise<number> => {
+      let blocked = 0;
+      let cancelled = 0;
+      const body = async (): Promise<void> => {
+        blocked++;
+        try {
+          await sleepForever();
+        } catch (error) {
+          if (isCancelled(error)) cancelled++;
+          throw error;
+        }
+      };
+      const perTask = await run(async () => {
+        let bytes = 0;
+        await openNursery(async (n) => {
+          gc();
+          gc();
+          const before = process.memoryUsage().heapUsed;
+          for (let i = 0; i < tasks; i++) n.startSoon(body);
+          await lowlevel.waitAllTasksBlocked();
+          check(blocked === tasks, `weft memory: ${blocked} of ${tasks} blocked`);
+          gc();
+          gc();
+          bytes = (process.memoryUsage().heapUsed - before) / tasks;
+          n.cancelScope.cancel();
+        });
+        return bytes;
+      });
+      check(cancelled === tasks, `weft memory: ${cancelled} of ${tasks} cancelled`);
+      return perTask;
+    };
+
+    const r = await measure(`memory ${tasks} raw (B/task)`, raw, 1, SIZE.memoryRuns);
+    const w = await measure(`memory ${tasks} weft (B/task)`, weft, 1, SIZE.memoryRuns);
+    return [
+      row("memory-per-task", "B/blocked task", r, w, {
+        text: "<= 2x",
+        pass: (_, ratio) => ratio <= 2,
+      }),
+    ];
+  },
+};
+
+/** 5. Many tasks sleeping random durations: timer machinery under load. */
+const sleepManyScenario: Scenario = {
+  name: "sleep-many",
+  async run() {
+    const tasks = SIZE.sleepTasks;
+    const random = prng(0x5eed);
+    const durations = Array.from({ length: tasks }, () => 1 + Math.floor(random() * 50));
+    const longest = Math.max(...durations);
+
+    const raw = async (): Promise<number> => {
+      let woken = 0;
+      let early = 0;
+      const body = async (ms: number): Promise<void> => {
+        const start = performance.now();
+        await new Promise<void>((resolve) => setTimeout(resolve, ms));
+        // setTimeout may fire up to 1 ms early by performance.now() (it rounds).
+        if (performance.now() - start < ms - 1) early++;
+        woken++;
+      };
+      const t0 = performance.now();
+      const promises: Promise<void>[] = new Array(tasks);
+      for (let i = 0; i < tasks; i++) promises[i] = body(durations[i]!);
+      await Promise.all(promises);
+      const ms = performance.now() - t0;
+      check(woken === tasks, `raw sleep-many: ${woken} of ${tasks} woke`);
+      check(early === 0, `raw sleep-many: ${early} timers fired early`);
+      check(ms >= longest - 1, `raw sleep-many finished in ${ms} ms < ${longest} ms`);
+      return ms;
+    };
+
+    const weft = async (): Promise<number> => {
+      let woken = 0;
+      let early = 0;
+      const t0 = performance.now();
+      await run(() =>
+        openNursery(async (n) => {
+          for (let i = 0; i < tasks; i++) {
+            const ms = durations[i]!;
+            n.startSoon(async () => {
+              const start = performance.now();
+              await sleep(ms);
+              if (performance.now() - start < ms) early++;
+              woken++;
+            });
+          }
+        }),
+      );
+      const ms = performance.now() - t0;
+      check(woken === tasks, `weft sleep-many: ${woken} of ${tasks} woke`);
+      check(early === 0, `weft sleep-many: ${early} sleeps ended early`);
+      check(ms >= longest, `weft sleep-many finished in ${ms} ms < ${longest} ms`);
+      return ms;
+    };
+
+    const r = await measure(`sleep-many ${tasks} raw (ms)`, raw, 1, SIZE.sleepRuns);
+    const w = await measure(`sleep-many ${tasks} weft (ms)`, weft, 1, SIZE.sleepRuns);
+    return [row("sleep-many", `ms wall/${tasks / 1000}k (1-50 ms)`, r, w, null)];
+  },
+};
+
+const SCENARIOS: Scenario[] = [
+  checkpointScenario,
+  spawnJoinScenario,
+  cancelManyScenario,
+  memoryScenario,
+  sleepManyScenario,
+];
+
+// ------------------------------------------------------------------ main
+
+function printTable(rows: Row[]): void {
+  const header = [
+    "scenario",
+    "unit",
+    "raw median",
+    "raw min",
+    "weft median",
+    "weft min",
+    "weft/raw",
+    "goal",
+    "ok",
+  ];
+  const lines = rows.map((r) => [
+    r.scenario,
+    r.unit,
+    fmt(r.raw.median),
+    fmt(r.raw.min),
+    fmt(r.weft.median),
+    fmt(r.weft.min),
+    `${r.ratio.toFixed(2)}x`,
+    r.goal,
+    r.pass === null ? "" : r.pass ? "yes" : "NO",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const numeric = new Set([2, 3, 4, 5, 6]);
+  const format = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  console.log(format(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const line of lines) console.log(format(line));
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `node ${process.version} (${process.platform} ${process.arch}, V8 ${process.versions.v8})` +
+      ` — weft core benchmarks, ${QUICK ? "quick" : "full"} mode`,
+  );
+  const started = performance.now();
+  const rows: Row[] = [];
+  for (const scenario of SCENARIOS) {
+    if (ONLY !== null && !ONLY.has(scenario.name)) continue;
+    process.stderr.write(`${scenario.name}\n`);
+    rows.push(...(await scenario.run()));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log();
+  printTable(rows);
+  console.log(`\n(${seconds.toFixed(1)} s; values are medians of measured runs after warm-up)`);
+
+  if (flags.json !== undefined) {
+    const report = {
+      node: process.version,
+      v8: process.versions.v8,
+      platform: `${process.platform} ${process.arch}`,
+      mode: QUICK ? "quick" : "full",
+      date: new Date().toISOString(),
+      seconds,
+      rows,
+    };
+    writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`wrote ${flags.json}`);
+  }
+  const failed = rows.filter((r) => r.pass === false);
+  if (failed.length > 0) {
+    console.log(`goals missed: ${failed.map((r) => `${r.scenario} (${r.unit})`).join(", ")}`);
+  }
+}
+
+await main();

@@ -1,0 +1,66 @@
+// The weft demo: runs every example in turn, each under a header saying what
+// it shows and which seed article it ports, then prints a summary. Each
+// example is its own `run()`, one after another. Run it with `pnpm demo`.
+import { main as counter } from "./counter.ts";
+import { main as fetchData } from "./fetch-data.ts";
+import { main as fetchGather } from "./fetch-gather.ts";
+import { main as greet } from "./greet.ts";
+import { main as timeoutTree } from "./timeout-tree.ts";
+
+interface Example {
+  readonly name: string;
+  readonly shows: string;
+  readonly seeds: string;
+  readonly main: () => Promise<void>;
+}
+
+const examples: readonly Example[] = [
+  {
+    name: "fetch-gather",
+    shows: "two simulated 1 s fetches run concurrently, results in order",
+    seeds: "000 and 004, asyncio.gather",
+    main: fetchGather,
+  },
+  {
+    name: "counter",
+    shows: "a blocking counter (~3 s) against three concurrent async counters (~1 s)",
+    seeds: "001, SumanNumberCounter / SumanAsycCounter",
+    main: counter,
+  },
+  {
+    name: "greet",
+    shows: "three greetings, then two, run concurrently: all Hellos, then all worlds",
+    seeds: "002 greet() and 003 say_hello()",
+    main: greet,
+  },
+  {
+    name: "fetch-data",
+    shows: "simulated fetch_data, then real HTTP fetches from a local server, concurrently",
+    seeds: "004 fetch_data; replaces the aiohttp examples of 002 and 003",
+    main: fetchData,
+  },
+  {
+    name: "timeout-tree",
+    shows: "a timeout cancels a whole task tree, every finally runs, nothing outlives it",
+    seeds: "none, this is what weft adds",
+    main: timeoutTree,
+  },
+];
+
+async function demo(): Promise<void> {
+  console.log(`weft examples on Node.js ${process.version}`);
+  const start = performance.now();
+  for (const example of examples) {
+    console.log();
+    console.log(`=== ${example.name}: ${example.shows} (seed: ${example.seeds})`);
+    const exampleStart = performance.now();
+    await example.main();
+    const seconds = (performance.now() - exampleStart) / 1000;
+    console.log(`--- ${example.name} finished in ${seconds.toFixed(2)} s`);
+  }
+  const total = (performance.now() - start) / 1000;
+  console.log();
+  console.log(`=== all ${examples.length} examples finished in ${total.toFixed(2)} s`);
+}
+
+await demo();

@@ -1,0 +1,145 @@
+import type { CancelReason } from "./cancelled.ts";
+import type { TaskImpl } from "./task.ts";
+
+/**
+ * The scope-facing half of a cancel scope, as the kernel sees it.
+ * (`CancelScope` implements it; the kernel never imports the class.)
+ */
+export interface CancelStatusOwner {
+  readonly cancelCalled: boolean;
+  readonly shield: boolean;
+  readonly deadline: number;
+  cancelReason: CancelReason | null;
+}
+
+/**
+ * The cancellation state of one entered cancel scope: a node in a tree that
+ * mirrors the nesting of active scopes (and, across tasks, of nurseries). A
+ * task is registered in exactly one status, its innermost scope's.
+ *
+ * `effectivelyCancelled` is kept up to date eagerly by `recalculate()`: a
+ * status is cancelled if its scope was cancelled, or if its parent is and its
+ * scope does not shield. When a status becomes cancelled, every task blocked
+ * in it is offered the cancellation (its abort callback runs).
+ */
+export class CancelStatus {
+  readonly scope: CancelStatusOwner;
+  private parentStatus: CancelStatus | null = null;
+  readonly children = new Set<CancelStatus>();
+  readonly tasks = new Set<TaskImpl>();
+  effectivelyCancelled = false;
+  /** Set when an outer scope was exited while this one was still open. */
+  abandonedByMisnesting = false;
+  private controller: AbortController | null = null;
+
+  constructor(scope: CancelStatusOwner, parent: CancelStatus | null) {
+    this.scope = scope;
+    if (parent !== null) this.parent = parent;
+    else this.recalculate();
+  }
+
+  get parent(): CancelStatus | null {
+    return this.parentStatus;
+  }
+
+  set parent(parent: CancelStatus | null) {
+    if (this.parentStatus !== null) this.parentStatus.children.delete(this);
+    this.parentStatus = parent;
+    if (parent !== null) {
+      parent.children.add(this);
+      this.recalculate();
+    }
+  }
+
+  /** An outer cancellation reaches this status (the parent is cancelled and we do not shield). */
+  get parentCancellationIsVisible(): boolean {
+    return (
+      this.parentStatus !== null && !this.scope.shield && this.parentStatus.effectivelyCancelled
+    );
+  }
+
+  /**
+   * Brings this status and its descendants up to date, depth first with an
+   * explicit stack (trees of 100,000 tasks must not overflow the JS stack).
+   */
+  recalculate(): void {
+    const todo: CancelStatus[] = [this];
+    while (todo.length > 0) {
+      const current = todo.pop()!;
+      const visible = current.parentCancellationIsVisible;
+      const state = current.scope.cancelCalled || visible;
+      if (state === current.effectivelyCancelled) continue;
+      if (current.scope.cancelReason === null && visible) {
+        // Inherit the outer reason so the Cancelled raised here says why.
+        current.scope.cancelReason = current.parentStatus!.scope.cancelReason;
+      }
+      current.effectivelyCancelled = state;
+      if (state) {
+        current.abortSignal();
+        for (const task of current.tasks) task.attemptDeliveryOfPendingCancel();
+      }
+      for (const child of current.children) todo.push(child);
+    }
+  }
+
+  /** Whether `other` is this status or one of its descendants. */
+  encloses(other: CancelStatus | null): boolean {
+    for (let s = other; s !== null; s = s.parentStatus) if (s === this) return true;
+    return false;
+  }
+
+  /** Earliest deadline of the enclosing scopes up to the nearest shield. */
+  effectiveDeadline(): number {
+    if (this.effectivelyCancelled) return -Infinity;
+    let deadline = Infinity;
+    for (let s: CancelStatus | null = this; s !== null; s = s.parentStatus) {
+      if (s.scope.deadline < deadline) deadline = s.scope.deadline;
+      if (s.scope.shield) break;
+    }
+    return deadline;
+  }
+
+  /**
+   * An `AbortSignal` that aborts when this status becomes effectively
+   * cancelled (with a `Cancelled` as its reason). Created on first use.
+   */
+  signal(makeReason: () => unknown): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      this.makeSignalReason = makeReason;
+      if (this.effectivelyCancelled) this.abortSignal();
+    }
+    return this.controller.signal;
+  }
+
+  private makeSignalReason: (() => unknown) | null = null;
+
+  private abortSignal(): void {
+    const controller = this.controller;
+    if (controller !== null && !controller.signal.aborted) {
+      controller.abort(this.makeSignalReason?.());
+    }
+  }
+
+  /** Unlinks this status when its scope exits. */
+  close(): void {
+    this.parent = null;
+    if (this.tasks.size > 0 || this.children.size > 0) {
+      // Scopes were exited out of order. Leave the orphaned subtree cancelled so
+      // the tasks still in it unwind; the scope's exit reports the misnesting.
+      this.markAbandoned();
+      this.effectivelyCancelled = true;
+      for (const task of this.tasks) task.attemptDeliveryOfPendingCancel();
+      for (const child of this.children) child.recalculate();
+    }
+  }
+
+  private markAbandoned(): void {
+    const todo: CancelStatus[] = [this];
+    while (todo.length > 0) {
+      const s = todo.pop()!;
+      s.abandonedByMisnesting = true;
+      for (const child of s.children) todo.push(child);
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { TaskImpl } from "./task.ts";
+
+/**
+ * The current task travels with the async context: every continuation of a
+ * task's code sees it, including callbacks the task registers with the host
+ * (timers, events). The task in turn knows its kernel and its cancel status.
+ */
+export const taskStorage: AsyncLocalStorage<TaskImpl> = new AsyncLocalStorage<TaskImpl>();
+
+/** The task calling this, or `undefined` outside any run. */
+export function currentTaskOrUndefined(): TaskImpl | undefined {
+  return taskStorage.getStore();
+}
+
+/**
+ * The task calling `what`, or an `Error` saying that `what` must be called
+ * inside `run()`.
+ */
+export function requireTask(what: string): TaskImpl {
+  const task = taskStorage.getStore();
+  if (task === undefined) {
+    throw new Error(`${what} must be called inside weft's run(): no weft task is running here`);
+  }
+  if (task.kernel.finished) {
+    throw new Error(`${what} was called from a task of a run that has already finished`);
+  }
+  return task;
+}

@@ -1,0 +1,121 @@
+/**
+ * Strict exception groups: several errors raised together, as by the children
+ * of a nursery. Modelled on Python's `BaseExceptionGroup` (PEP 654).
+ */
+
+/** Chooses errors: a predicate, or an error class to match with `instanceof`. */
+export type ErrorMatcher =
+  | ((error: unknown) => boolean)
+  | (abstract new (
+      ...args: never[]
+    ) => unknown);
+
+function toPredicate(matcher: ErrorMatcher): (error: unknown) => boolean {
+  if (typeof matcher !== "function") {
+    throw new TypeError("matcher must be a function or an error class");
+  }
+  // A class has a prototype object; an arrow function has none. A plain
+  // `function` predicate also has one, so classes are recognised by the
+  // `class` keyword or by being a subclass of Error.
+  const source = Function.prototype.toString.call(matcher);
+  if (source.startsWith("class") || matcher === Error || matcher.prototype instanceof Error) {
+    const cls = matcher as abstract new (...args: never[]) => unknown;
+    return (error) => error instanceof cls;
+  }
+  return matcher as (error: unknown) => boolean;
+}
+
+/**
+ * An error that carries several errors. `errors` may hold nested groups; the
+ * leaves are the errors that were actually thrown.
+ *
+ * ```ts
+ * try { await openNursery(...) } catch (e) {
+ *   if (e instanceof ExceptionGroup) {
+ *     const [timeouts, rest] = e.split(TooSlowError);
+ *   }
+ * }
+ * ```
+ */
+export class ExceptionGroup extends AggregateError {
+  /** The errors of this group, in the order they were raised. */
+  declare readonly errors: unknown[];
+
+  constructor(errors: Iterable<unknown>, message = "several errors were raised") {
+    if (errors === null || typeof errors !== "object" || !(Symbol.iterator in errors)) {
+      throw new TypeError("errors must be an iterable of errors");
+    }
+    const list = Array.from(errors);
+    if (list.length === 0) {
+      throw new RangeError("errors must not be empty: an exception group holds at least one error");
+    }
+    if (typeof message !== "string") throw new TypeError("message must be a string");
+    super(list, message);
+    this.name = "ExceptionGroup";
+  }
+
+  /** Every non-group error inside this group, depth first, in order. */
+  leafErrors(): unknown[] {
+    const leaves: unknown[] = [];
+    const visit = (group: ExceptionGroup): void => {
+      for (const error of group.errors) {
+        if (error instanceof ExceptionGroup) visit(error);
+        else leaves.push(error);
+      }
+    };
+    visit(this);
+    return leaves;
+  }
+
+  /**
+   * Splits this group into the errors that match and the rest, keeping the
+   * nesting. Either side is `null` when empty. A nested group that matches as
+   * a whole is kept whole.
+   */
+  split(matcher: ErrorMatcher): [ExceptionGroup | null, ExceptionGroup | null] {
+    const matches = toPredicate(matcher);
+    return splitGroup(this, matches);
+  }
+
+  /** The part of this group that matches, with its nesting, or `null`. */
+  subgroup(matcher: ErrorMatcher): ExceptionGroup | null {
+    return this.split(matcher)[0];
+  }
+
+  /** A group of the same kind and message holding `errors`. */
+  derive(errors: Iterable<unknown>): ExceptionGroup {
+    return new ExceptionGroup(errors, this.message);
+  }
+
+  override toString(): string {
+    const n = this.errors.length;
+    return `${this.name}: ${this.message} (${n} sub-error${n === 1 ? "" : "s"})`;
+  }
+}
+
+function splitGroup(
+  group: ExceptionGroup,
+  matches: (error: unknown) => boolean,
+): [ExceptionGroup | null, ExceptionGroup | null] {
+  if (matches(group)) return [group, null];
+  const matched: unknown[] = [];
+  const rest: unknown[] = [];
+  for (const error of group.errors) {
+    if (error instanceof ExceptionGroup) {
+      const [m, r] = splitGroup(error, matches);
+      if (m) matched.push(m);
+      if (r) rest.push(r);
+    } else if (matches(error)) {
+      matched.push(error);
+    } else {
+      rest.push(error);
+    }
+  }
+  const keep = (errors: unknown[]): ExceptionGroup | null => {
+    if (errors.length === 0) return null;
+    const derived = group.derive(errors);
+    if (group.cause !== undefined) derived.cause = group.cause;
+    return derived;
+  };
+  return [keep(matched), keep(rest)];
+}

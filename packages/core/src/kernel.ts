@@ -1,0 +1,647 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { CancelStatus } from "./cancel-status.ts";
+import type { Clock } from "./clock.ts";
+import { taskStorage } from "./context.ts";
+import { type DeadlineEntry, DeadlineHeap } from "./deadline-heap.ts";
+import { DeadlockError } from "./errors.ts";
+import type { Instrument } from "./instrument.ts";
+import type { NurseryImpl } from "./nursery.ts";
+import type { Scheduler } from "./scheduler.ts";
+import { type Task, TaskImpl, TaskState } from "./task.ts";
+
+/** What an abort callback answers when the kernel offers a blocked task a cancellation. */
+export const Abort = Object.freeze({
+  /** The wait was undone: the kernel reschedules the task with `Cancelled`. */
+  SUCCEEDED: "SUCCEEDED",
+  /** The wait cannot be undone now: whoever blocked the task will reschedule it later. */
+  FAILED: "FAILED",
+} as const);
+export type Abort = (typeof Abort)[keyof typeof Abort];
+
+/**
+ * Called at most once per wait, when the blocked task's cancel status becomes
+ * cancelled. `raiseCancel` throws the `Cancelled` the task should see.
+ */
+export type AbortFn = (raiseCancel: () => never) => Abort;
+
+/** Describes a wait, for deadlock reports and task dumps. */
+export interface WaitOptions {
+  /** What the task waits for (`"Event.wait"`, `"lock held by task 'x'"` …). */
+  readonly waitingFor?: string | (() => string);
+  /**
+   * The wake-up comes from outside the run (I/O, a foreign promise): while such
+   * a wait is pending, a run on a virtual clock is not deadlocked.
+   */
+  readonly external?: boolean;
+}
+
+export interface KernelOptions {
+  readonly clock: Clock;
+  readonly scheduler: Scheduler | null;
+  readonly instruments: readonly Instrument[];
+  readonly strictErrors: boolean;
+}
+
+/** How the current batch of tasks will be followed. */
+const TickQueued = { NONE: 0, MICROTASK: 1, IMMEDIATE: 2 } as const;
+type TickQueued = (typeof TickQueued)[keyof typeof TickQueued];
+
+/** What the kernel does if it is still idle when its host timer fires. */
+const Primed = { NONE: 0, IDLE_WAITERS: 1, AUTOJUMP: 2, DEADLOCK: 3 } as const;
+type Primed = (typeof Primed)[keyof typeof Primed];
+
+/**
+ * Batches run back to back in microtasks for at most this long before the
+ * kernel yields to the host event loop, so that a task that checkpoints in a
+ * loop cannot starve I/O and timers, while message passing between tasks does
+ * not pay an event-loop turn per step.
+ */
+const SLICE_MS = 1;
+
+interface IdleWaiter {
+  readonly cushion: number;
+  readonly seq: number;
+  readonly task: TaskImpl;
+}
+
+/** The result of the root task, once the run is over. */
+export interface RunOutcome {
+  readonly failed: boolean;
+  readonly value: unknown;
+}
+
+/**
+ * One kernel per `run()`: the run queue, processed in batches; the deadline
+ * heap, driving a single host timer; parking and rescheduling of tasks.
+ *
+ * A task's step starts when a batch resumes it (resolves the promise it is
+ * awaiting in `park`, or calls its function) and ends when it parks again or
+ * exits. A batch ends when every task in it has ended its step; the next batch
+ * follows in a microtask, or after an event-loop turn once the time slice is
+ * used up. A task still running when the event loop gets its turn is awaiting
+ * a foreign promise (state FOREIGN): the batch ends without it, and it rejoins
+ * the kernel when it next blocks.
+ */
+export class Kernel {
+  readonly clock: Clock;
+  readonly instruments: Instrument[];
+  readonly strictErrors: boolean;
+  private readonly scheduler: Scheduler | null;
+  private readonly deadlines = new DeadlineHeap();
+
+  finished = false;
+  rootTask: TaskImpl | null = null;
+  /** The nursery of system tasks, set by the root task. */
+  systemNursery: NurseryImpl | null = null;
+  tasksLiving = 0;
+
+  private runQueue: TaskImpl[] = [];
+  private batch: readonly TaskImpl[] | null = null;
+  private inFlight = 0;
+  private tickQueued: TickQueued = TickQueued.NONE;
+  private immediate: NodeJS.Immediate | null = null;
+  private sliceStart = 0;
+  private idle = false;
+  private generation = 0;
+
+  private hostTimer: NodeJS.Timeout | null = null;
+  private hostImmediate: NodeJS.Immediate | null = null;
+  private primed: Primed = Primed.NONE;
+  private idleGeneration = -1;
+  private idleWaiters: IdleWaiter[] = [];
+  private idleSeq = 0;
+  private externalWaits = 0;
+  private foreignTasks = 0;
+  private deadlockError: DeadlockError | null = null;
+
+  private resolveRun: ((outcome: RunOutcome) => void) | null = null;
+  private rejectRun: ((error: unknown) => void) | null = null;
+
+  // Kernel callbacks run outside any task's async context.
+  private readonly tickInKernel = AsyncLocalStorage.bind(() => this.tick());
+  private readonly onImmediate = AsyncLocalStorage.bind(() => this.immediateFired());
+  private readonly onHostTimer = AsyncLocalStorage.bind(() => this.hostTimerFired());
+
+  constructor(options: KernelOptions) {
+    this.clock = options.clock;
+    this.scheduler = options.scheduler;
+    this.instruments = [...options.instruments];
+    this.strictErrors = options.strictErrors;
+  }
+
+  /** Starts the run with `rootFn` as its root task; settles when the root task exits. */
+  start(rootFn: () => Promise<unknown>): Promise<RunOutcome> {
+    const outcome = new Promise<RunOutcome>((resolve, reject) => {
+      this.resolveRun = resolve;
+      this.rejectRun = reject;
+    });
+    try {
+      this.clock.startClock();
+      this.callInstruments("beforeRun");
+      const root = new TaskImpl(this, rootFn, "<init>", null, null);
+      this.rootTask = root;
+      this.tasksLiving++;
+      this.callInstruments("taskSpawned", root);
+      this.enqueue(root);
+    } catch (error) {
+      this.crash(error);
+    }
+    return outcome;
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  /** Creates a task in `nursery`, in cancel status `status`; it first runs in a later batch. */
+  spawn(fn: () => unknown, nursery: NurseryImpl, status: CancelStatus, name: string): TaskImpl {
+    const task = new TaskImpl(this, fn, name, nursery, status);
+    this.tasksLiving++;
+    if (this.instruments.length > 0) this.callInstruments("taskSpawned", task);
+    this.enqueue(task);
+    return task;
+  }
+
+  /**
+   * Blocks `task` until someone calls `reschedule` for it. This is the only
+   * way a task blocks. If the task's cancel status is already cancelled the
+   * abort callback is offered the cancellation at once.
+   */
+  park(
+    task: TaskImpl,
+    abortFn: AbortFn | null,
+    options: WaitOptions | undefined,
+  ): Promise<unknown> {
+    this.endStep(task);
+    task.state = TaskState.PARKED;
+    task.abortFn = abortFn;
+    task.waitOptions = options;
+    if (options?.external === true) this.externalWaits++;
+    const wait = new Promise<unknown>((resolve, reject) => {
+      task.resolveWait = resolve;
+      task.rejectWait = reject;
+    });
+    if (abortFn !== null && task.cancelStatus?.effectivelyCancelled === true) {
+      task.attemptDeliveryOfPendingCancel();
+    }
+    return wait;
+  }
+
+  /** A schedule point: the task ends its step and runs again in the next batch. */
+  yieldTask(task: TaskImpl): Promise<unknown> {
+    this.endStep(task);
+    task.state = TaskState.RUNNABLE;
+    task.outcomeFailed = false;
+    task.outcomeValue = undefined;
+    const wait = new Promise<unknown>((resolve, reject) => {
+      task.resolveWait = resolve;
+      task.rejectWait = reject;
+    });
+    this.enqueue(task);
+    return wait;
+  }
+
+  /** Makes a parked task runnable; it resumes in a later batch with this outcome. */
+  reschedule(task: TaskImpl, failed: boolean, value: unknown): void {
+    if (task.state !== TaskState.PARKED) {
+      throw new Error(
+        `reschedule: ${task} is not blocked in waitTaskRescheduled (each wait must be rescheduled exactly once)`,
+      );
+    }
+    task.abortFn = null;
+    if (task.waitOptions?.external === true) this.externalWaits--;
+    task.waitOptions = undefined;
+    task.state = TaskState.RUNNABLE;
+    task.outcomeFailed = failed;
+    task.outcomeValue = value;
+    this.enqueue(task);
+  }
+
+  /** Offers a cancellation to a parked task through its abort callback (once per wait). */
+  attemptAbort(task: TaskImpl, raiseCancel: () => never): void {
+    const abort = task.abortFn;
+    if (abort === null) return;
+    task.abortFn = null;
+    let answer: unknown;
+    try {
+      answer = abort(raiseCancel);
+    } catch (error) {
+      if (task.state === TaskState.PARKED) this.reschedule(task, true, error);
+      return;
+    }
+    if (answer === Abort.SUCCEEDED) {
+      let cancelled: unknown;
+      try {
+        raiseCancel();
+      } catch (error) {
+        cancelled = error;
+      }
+      this.reschedule(task, true, cancelled);
+    } else if (answer !== Abort.FAILED && task.state === TaskState.PARKED) {
+      this.reschedule(
+        task,
+        true,
+        new TypeError("an abort callback must return Abort.SUCCEEDED or Abort.FAILED"),
+      );
+    }
+  }
+
+  private enqueue(task: TaskImpl): void {
+    this.runQueue.push(task);
+    if (this.instruments.length > 0) this.callInstruments("taskScheduled", task);
+    if (this.batch === null && this.tickQueued === TickQueued.NONE) this.scheduleTick();
+  }
+
+  /** The task stops running its step (it blocks or exits). */
+  private endStep(task: TaskImpl): void {
+    const state = task.state;
+    if (state === TaskState.RUNNING) {
+      if (this.instruments.length > 0) this.callInstruments("afterTaskStep", task);
+      if (--this.inFlight === 0) {
+        this.batch = null;
+        this.scheduleTick();
+      }
+    } else if (state === TaskState.FOREIGN) {
+      this.foreignTasks--;
+    } else if (state !== TaskState.DONE) {
+      throw new Error(
+        `${task} is already waiting for a weft operation: await one operation at a time in a task, ` +
+          "and start a task in a nursery for each thing that should happen concurrently",
+      );
+    }
+  }
+
+  private startTask(task: TaskImpl, fn: () => unknown): void {
+    let result: unknown;
+    try {
+      result = taskStorage.run(task, fn);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    Promise.resolve(result).then(
+      (value) => this.taskExited(task, false, value),
+      (error) => this.taskExited(task, true, error),
+    );
+  }
+
+  private taskExited(task: TaskImpl, failed: boolean, value: unknown): void {
+    if (task.state === TaskState.PARKED || task.state === TaskState.RUNNABLE) {
+      // The task's function returned while a weft operation it started was
+      // still pending: that operation was not awaited.
+      const pendingError = new Error(
+        `${task} exited while one of its weft operations was still pending; await every weft operation`,
+      );
+      if (task.state === TaskState.PARKED) {
+        // Let the pending operation clean up (remove its timer, leave its queue).
+        try {
+          task.abortFn?.(() => {
+            throw pendingError;
+          });
+        } catch {
+          // it raised the error we handed it; nothing else to do
+        }
+        if (task.waitOptions?.external === true) this.externalWaits--;
+      } else {
+        this.runQueue = this.runQueue.filter((t) => t !== task);
+      }
+      task.state = TaskState.DONE;
+      if (!failed) {
+        failed = true;
+        value = pendingError;
+      }
+    } else {
+      this.endStep(task);
+    }
+    task.state = TaskState.DONE;
+    task.abortFn = null;
+    task.resolveWait = task.rejectWait = null;
+    task.waitOptions = undefined;
+    this.tasksLiving--;
+    task.activateCancelStatus(null);
+    if (this.instruments.length > 0) this.callInstruments("taskExited", task);
+    if (task.parentNursery !== null) task.parentNursery.childFinished(task, failed, value);
+    else if (task === this.rootTask) this.finish({ failed, value });
+  }
+
+  // ---------------------------------------------------------------- batches
+
+  private scheduleTick(): void {
+    if (this.tickQueued !== TickQueued.NONE || this.finished) return;
+    const now = performance.now();
+    if (this.idle) {
+      // Waking from idle: the event loop has just had its turn.
+      this.idle = false;
+      this.sliceStart = now;
+    }
+    if (now - this.sliceStart < SLICE_MS) {
+      this.tickQueued = TickQueued.MICROTASK;
+      queueMicrotask(this.tickInKernel);
+    } else {
+      this.tickQueued = TickQueued.IMMEDIATE;
+      if (this.immediate === null) this.immediate = setImmediate(this.onImmediate);
+    }
+  }
+
+  private immediateFired(): void {
+    this.immediate = null;
+    this.sliceStart = performance.now();
+    const batch = this.batch;
+    if (batch !== null) {
+      // The microtask queue drained with tasks of this batch still running:
+      // they are awaiting foreign promises. End the batch without them.
+      for (const task of batch) {
+        if (task.state === TaskState.RUNNING) {
+          task.state = TaskState.FOREIGN;
+          this.foreignTasks++;
+          if (this.instruments.length > 0) this.callInstruments("afterTaskStep", task);
+        }
+      }
+      this.batch = null;
+      this.inFlight = 0;
+      this.tick();
+    } else if (this.tickQueued === TickQueued.IMMEDIATE) {
+      this.tick();
+    }
+  }
+
+  private tick(): void {
+    this.tickQueued = TickQueued.NONE;
+    if (this.finished || this.batch !== null) return;
+    try {
+      if (this.deadlines.size > 0) this.deadlines.expire(this.clock.currentTime());
+      if (this.runQueue.length === 0) this.goIdle();
+      else this.runBatch();
+    } catch (error) {
+      this.crash(error);
+    }
+  }
+
+  private runBatch(): void {
+    const queue = this.runQueue;
+    let batch: readonly TaskImpl[] = queue;
+    if (this.scheduler === null) {
+      this.runQueue = [];
+    } else {
+      batch = this.scheduler.selectBatch(queue) as readonly TaskImpl[];
+      if (batch === queue) {
+        this.runQueue = [];
+      } else {
+        if (batch.length === 0) throw new Error("Scheduler.selectBatch returned no task");
+        const chosen = new Set(batch);
+        const rest = queue.filter((task) => !chosen.has(task));
+        if (rest.length + chosen.size !== queue.length || chosen.size !== batch.length) {
+          throw new Error(
+            "Scheduler.selectBatch must return distinct tasks taken from the runnable list",
+          );
+        }
+        this.runQueue = rest;
+      }
+    }
+    this.generation++;
+    this.batch = batch;
+    this.inFlight = batch.length;
+    for (let i = 0; i < batch.length; i++) this.resume(batch[i]!);
+    // If the batch is still running when the event loop gets a turn, some of
+    // its tasks are awaiting foreign promises (see immediateFired).
+    if (this.batch !== null && this.immediate === null)
+      this.immediate = setImmediate(this.onImmediate);
+  }
+
+  private resume(task: TaskImpl): void {
+    task.state = TaskState.RUNNING;
+    if (this.instruments.length > 0) this.callInstruments("beforeTaskStep", task);
+    const fn = task.fn;
+    if (fn !== null) {
+      task.fn = null;
+      this.startTask(task, fn);
+      return;
+    }
+    const resolve = task.resolveWait!;
+    const reject = task.rejectWait!;
+    const value = task.outcomeValue;
+    task.resolveWait = task.rejectWait = null;
+    task.outcomeValue = undefined;
+    if (task.outcomeFailed) reject(value);
+    else resolve(value);
+  }
+
+  // ---------------------------------------------------------------- time and idleness
+
+  currentTime(): number {
+    return this.clock.currentTime();
+  }
+
+  /** Registers `fire` to run between batches once the clock reaches `deadline`. */
+  addDeadline(deadline: number, fire: () => void): DeadlineEntry {
+    const entry = this.deadlines.add(deadline, fire);
+    this.wakeIfIdle();
+    return entry;
+  }
+
+  removeDeadline(entry: DeadlineEntry): void {
+    this.deadlines.remove(entry);
+  }
+
+  /** Milliseconds until the next deadline (Infinity if none). */
+  msToNextDeadline(): number {
+    return this.deadlines.next() - this.clock.currentTime();
+  }
+
+  get runnableCount(): number {
+    return this.runQueue.length;
+  }
+
+  /**
+   * Blocks `task` until every other task is blocked (for `cushion` real
+   * milliseconds). Waiters with the smallest cushion wake first, and before
+   * any autojump of a virtual clock.
+   */
+  waitAllTasksBlocked(task: TaskImpl, cushion: number): Promise<unknown> {
+    const waiter: IdleWaiter = { cushion, seq: this.idleSeq++, task };
+    const waiters = this.idleWaiters;
+    let i = waiters.length;
+    while (i > 0 && waiters[i - 1]!.cushion > cushion) i--;
+    waiters.splice(i, 0, waiter);
+    return this.park(
+      task,
+      () => {
+        const index = this.idleWaiters.indexOf(waiter);
+        if (index >= 0) this.idleWaiters.splice(index, 1);
+        return Abort.SUCCEEDED;
+      },
+      { waitingFor: "waitAllTasksBlocked" },
+    );
+  }
+
+  private wakeIfIdle(): void {
+    if (this.idle && this.tickQueued === TickQueued.NONE && this.batch === null)
+      this.scheduleTick();
+  }
+
+  private goIdle(): void {
+    this.idle = true;
+    this.idleGeneration = this.generation;
+    const next = this.deadlines.next();
+    let sleep = next === Infinity ? Infinity : Math.max(0, this.clock.deadlineToSleepTime(next));
+    let primed: Primed = Primed.NONE;
+    const threshold = this.clock.autojumpThreshold ?? Infinity;
+    if (this.idleWaiters.length > 0) {
+      const cushion = this.idleWaiters[0]!.cushion;
+      if (cushion < sleep) {
+        sleep = cushion;
+        primed = Primed.IDLE_WAITERS;
+      }
+    } else if (next !== Infinity && threshold < sleep) {
+      sleep = threshold;
+      primed = Primed.AUTOJUMP;
+    }
+    this.clearHostTimer();
+    if (sleep === Infinity) {
+      // On a virtual clock with nothing external pending, nothing can wake us.
+      // Confirm after an event-loop turn: pending microtasks may still reschedule someone.
+      if (threshold === Infinity || this.externalWaits > 0 || this.foreignTasks > 0) return;
+      sleep = 0;
+      primed = Primed.DEADLOCK;
+    }
+    this.primed = primed;
+    if (sleep <= 0) this.hostImmediate = setImmediate(this.onHostTimer);
+    else this.hostTimer = setTimeout(this.onHostTimer, Math.ceil(sleep));
+  }
+
+  private hostTimerFired(): void {
+    this.hostTimer = null;
+    this.hostImmediate = null;
+    try {
+      const stillIdle =
+        this.batch === null &&
+        this.runQueue.length === 0 &&
+        this.generation === this.idleGeneration;
+      if (stillIdle && this.primed === Primed.IDLE_WAITERS) {
+        const cushion = this.idleWaiters[0]!.cushion;
+        while (this.idleWaiters.length > 0 && this.idleWaiters[0]!.cushion === cushion) {
+          const waiter = this.idleWaiters.shift()!;
+          this.reschedule(waiter.task, false, undefined);
+        }
+      } else if (stillIdle && this.primed === Primed.AUTOJUMP) {
+        this.clock.autojump?.(this.deadlines.next());
+      } else if (stillIdle && this.primed === Primed.DEADLOCK) {
+        if (this.externalWaits === 0 && this.foreignTasks === 0) this.deadlock();
+      }
+    } catch (error) {
+      this.crash(error);
+      return;
+    }
+    this.idle = false;
+    this.sliceStart = performance.now();
+    if (this.tickQueued === TickQueued.NONE) this.tick();
+  }
+
+  private clearHostTimer(): void {
+    if (this.hostTimer !== null) clearTimeout(this.hostTimer);
+    if (this.hostImmediate !== null) clearImmediate(this.hostImmediate);
+    this.hostTimer = null;
+    this.hostImmediate = null;
+  }
+
+  /**
+   * Every task is blocked on something only another task could provide, time
+   * is virtual and nothing is pending: nothing can ever happen. Cancel the run
+   * so that every `finally` runs; if even that cannot make progress, give up.
+   */
+  private deadlock(): void {
+    const report = new DeadlockError(
+      "deadlock: every task is blocked, no deadline is pending and no I/O is in flight " +
+        `(virtual clock at ${this.clock.currentTime()} ms)\n${this.dumpTasks()}`,
+    );
+    if (this.deadlockError !== null || this.systemNursery === null) {
+      this.crash(this.deadlockError ?? report);
+      return;
+    }
+    this.deadlockError = report;
+    this.systemNursery.cancelScope.cancelWithReason({ source: "shutdown", reason: "deadlock" });
+    // If the cancellation woke nobody, the next idle check finds the deadlock again and gives up.
+    this.scheduleTick();
+  }
+
+  /** The error the run fails with because of a deadlock, if one was found. */
+  get deadlockFound(): DeadlockError | null {
+    return this.deadlockError;
+  }
+
+  /** A tree of the run's living tasks and what each is doing, for debugging hung programs. */
+  dumpTasks(): string {
+    const lines: string[] = [];
+    const describe = (task: TaskImpl): string => {
+      switch (task.state) {
+        case TaskState.RUNNABLE:
+          return "runnable";
+        case TaskState.RUNNING:
+          return "running";
+        case TaskState.FOREIGN:
+          return "awaiting a non-weft promise";
+        case TaskState.PARKED: {
+          const what = task.waitOptions?.waitingFor;
+          const text = typeof what === "function" ? what() : what;
+          return `blocked${text === undefined ? "" : ` in ${text}`}`;
+        }
+        default:
+          return "exited";
+      }
+    };
+    const visit = (task: TaskImpl, depth: number): void => {
+      lines.push(`${"  ".repeat(depth)}- task ${JSON.stringify(task.name)}: ${describe(task)}`);
+      for (const nursery of task.childNurseries) {
+        for (const child of nursery.childTasks) visit(child as TaskImpl, depth + 1);
+      }
+    };
+    if (this.rootTask !== null) visit(this.rootTask, 0);
+    return lines.join("\n");
+  }
+
+  // ---------------------------------------------------------------- the end
+
+  private finish(outcome: RunOutcome): void {
+    if (this.finished) return;
+    this.cleanUp();
+    this.callInstruments("afterRun");
+    this.resolveRun?.(outcome);
+  }
+
+  /** Ends the run at once with `error` (a kernel failure or an unresolvable deadlock). */
+  crash(error: unknown): void {
+    if (this.finished) return;
+    this.cleanUp();
+    this.rejectRun?.(error);
+  }
+
+  private cleanUp(): void {
+    this.finished = true;
+    this.clearHostTimer();
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    this.immediate = null;
+  }
+
+  // ---------------------------------------------------------------- instruments
+
+  addInstrument(instrument: Instrument): void {
+    if (!this.instruments.includes(instrument)) this.instruments.push(instrument);
+  }
+
+  removeInstrument(instrument: Instrument): void {
+    const index = this.instruments.indexOf(instrument);
+    if (index < 0) throw new Error("removeInstrument: this instrument is not installed");
+    this.instruments.splice(index, 1);
+  }
+
+  private callInstruments(hook: keyof Instrument, task?: Task): void {
+    for (const instrument of [...this.instruments]) {
+      const method = instrument[hook] as ((task?: Task) => void) | undefined;
+      if (typeof method !== "function") continue;
+      try {
+        method.call(instrument, task);
+      } catch (error) {
+        const index = this.instruments.indexOf(instrument);
+        if (index >= 0) this.instruments.splice(index, 1);
+        console.error(`weft: instrument hook ${hook} threw; the instrument was removed:`, error);
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The low-level API, for building primitives the way weft builds its own:
+ * block with `waitTaskRescheduled`, wake with `reschedule`.
+ */
+import { Err, Ok, type Result } from "ts-results-es";
+import type { Clock } from "./clock.ts";
+import { requireTask } from "./context.ts";
+import { checkInstrument, type Instrument } from "./instrument.ts";
+import type { AbortFn, WaitOptions } from "./kernel.ts";
+import { type Task, TaskImpl } from "./task.ts";
+import { checkDuration, checkFunction, checkOptionalName, checkOptionsObject } from "./validate.ts";
+
+export { Abort, type AbortFn, type WaitOptions } from "./kernel.ts";
+
+/** The calling task. */
+export function currentTask(): Task {
+  return requireTask("lowlevel.currentTask()");
+}
+
+/** The run's root task (the ancestor of every task, including the main task). */
+export function currentRootTask(): Task {
+  return requireTask("lowlevel.currentRootTask()").kernel.rootTask!;
+}
+
+/**
+ * Blocks the calling task until someone calls `reschedule(task, outcome)`;
+ * resolves with the outcome's value or rejects with its error. If the task's
+ * cancel scope is (or becomes) cancelled, `abort` is called once: return
+ * `Abort.SUCCEEDED` if the wait was undone (the task then gets `Cancelled`),
+ * or `Abort.FAILED` and reschedule it yourself later (`raiseCancel` throws the
+ * `Cancelled` to deliver).
+ */
+export function waitTaskRescheduled(abort: AbortFn, options?: WaitOptions): Promise<unknown> {
+  checkFunction("abort", abort);
+  checkOptionsObject("options", options);
+  const task = requireTask("lowlevel.waitTaskRescheduled()");
+  return task.kernel.park(task, abort, options);
+}
+
+/** Wakes a task blocked in `waitTaskRescheduled` with `outcome` (default `Ok(undefined)`). Exactly once per wait. */
+export function reschedule(task: Task, outcome: Result<unknown, unknown> = Ok.EMPTY): void {
+  if (!(task instanceof TaskImpl)) throw new TypeError("task must be a weft Task");
+  if (!(outcome instanceof Ok) && !(outcome instanceof Err)) {
+    throw new TypeError("outcome must be a Result (Ok or Err from ts-results-es)");
+  }
+  task.kernel.reschedule(task, outcome.isErr(), outcome.isErr() ? outcome.error : outcome.value);
+}
+
+/**
+ * Starts a task in the run's system nursery: it is cancelled when the main
+ * task finishes, and an error it raises crashes the whole run.
+ */
+export function spawnSystemTask(fn: () => Promise<unknown>, options?: { name?: string }): Task {
+  checkFunction("fn", fn);
+  checkOptionsObject("options", options);
+  checkOptionalName("options.name", options?.name);
+  const kernel = requireTask("lowlevel.spawnSystemTask()").kernel;
+  return kernel.systemNursery!.spawnChild(fn, options?.name ?? (fn.name || "system task"));
+}
+
+/** The run's clock. */
+export function currentClock(): Clock {
+  return requireTask("lowlevel.currentClock()").kernel.clock;
+}
+
+export function addInstrument(instrument: Instrument): void {
+  checkInstrument(instrument);
+  requireTask("lowlevel.addInstrument()").kernel.addInstrument(instrument);
+}
+
+export function removeInstrument(instrument: Instrument): void {
+  checkInstrument(instrument);
+  requireTask("lowlevel.removeInstrument()").kernel.removeInstrument(instrument);
+}
+
+export interface RunStatistics {
+  /** Tasks started and not yet exited (including the root task). */
+  tasksLiving: number;
+  /** Tasks waiting for the next batch. */
+  tasksRunnable: number;
+  /** Time until the earliest pending deadline (Infinity if none). */
+  msToNextDeadline: number;
+}
+
+export function currentStatistics(): RunStatistics {
+  const kernel = requireTask("lowlevel.currentStatistics()").kernel;
+  return {
+    tasksLiving: kernel.tasksLiving,
+    tasksRunnable: kernel.runnableCount,
+    msToNextDeadline: kernel.msToNextDeadline(),
+  };
+}
+
+/**
+ * Waits until every other task of the run is blocked, and has been for
+ * `cushionMs` real milliseconds. Among several waiters the smallest cushion
+ * wakes first; waiters are served before a virtual clock autojumps.
+ */
+export async function waitAllTasksBlocked(cushionMs = 0): Promise<void> {
+  checkDuration("cushionMs", cushionMs);
+  const task = requireTask("waitAllTasksBlocked()");
+  await task.kernel.waitAllTasksBlocked(task, cushionMs);
+}
+
+/** A tree of the run's tasks and what each one is blocked on, for debugging hung programs. */
+export function dumpTasks(): string {
+  return requireTask("lowlevel.dumpTasks()").kernel.dumpTasks();
+}

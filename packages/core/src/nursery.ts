@@ -1,0 +1,308 @@
+import { CancelScope, NO_ERROR } from "./cancel-scope.ts";
+import type { CancelStatus } from "./cancel-status.ts";
+import type { CancelReason } from "./cancelled.ts";
+import { requireTask } from "./context.ts";
+import { ExceptionGroup } from "./exception-group.ts";
+import { Abort, type Kernel } from "./kernel.ts";
+import type { Task, TaskImpl, TaskParent } from "./task.ts";
+import { checkBoolean, checkFunction, checkOptionalName, checkOptionsObject } from "./validate.ts";
+
+/** Options for spawning a task. */
+export interface SpawnOptions {
+  /** Name for debugging, task dumps and deadlock reports (default: the function's name). */
+  name?: string;
+}
+
+/**
+ * Handed to a task started with `nursery.start()`: the task calls
+ * `started(value)` once it is ready, which moves it into the nursery and
+ * makes `start()` resolve with `value`.
+ */
+export interface TaskStatus<T = void> {
+  started(...value: T extends void ? [] : [T]): void;
+}
+
+/**
+ * The place child tasks live. A nursery does not finish until every child has
+ * finished; an error in any of them cancels the rest, and all errors come out
+ * of `openNursery` together.
+ */
+export interface Nursery {
+  /** Cancelling it cancels the body and every child. */
+  readonly cancelScope: CancelScope;
+  /** The task that opened the nursery. */
+  readonly parentTask: Task;
+  /** The children still running (a snapshot). */
+  readonly childTasks: ReadonlySet<Task>;
+  /** Starts `fn` as a child task. It first runs in a later batch, never synchronously. */
+  startSoon(fn: () => Promise<unknown>, options?: SpawnOptions): void;
+  /**
+   * Starts `fn` as a child task and waits until it calls `status.started(value)`;
+   * resolves with `value`. Until then the child runs under the caller of
+   * `start` (an error rejects `start`, unwrapped); afterwards it belongs here.
+   */
+  start<T = void>(
+    fn: (status: TaskStatus<T>) => Promise<unknown>,
+    options?: SpawnOptions,
+  ): Promise<T>;
+}
+
+/** A `TaskStatus` whose `started()` does nothing, for calling a startable function directly. */
+export const TASK_STATUS_IGNORED: TaskStatus<never> = Object.freeze({ started(): void {} });
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+function taskName(fn: { readonly name: string }, options: SpawnOptions | undefined): string {
+  return options?.name ?? (fn.name || "task");
+}
+
+export class NurseryImpl implements Nursery, TaskParent {
+  readonly cancelScope: CancelScope;
+  readonly parentTask: TaskImpl;
+  readonly strictErrors: boolean;
+  /** The status children start in: the nursery scope's. */
+  readonly status: CancelStatus;
+  readonly kernel: Kernel;
+  children = new Set<TaskImpl>();
+  private pendingErrors: unknown[] = [];
+  private bodyRunning = true;
+  private parentWaitingAtExit = false;
+  pendingStarts = 0;
+  closed = false;
+
+  constructor(parentTask: TaskImpl, cancelScope: CancelScope, strictErrors: boolean) {
+    this.parentTask = parentTask;
+    this.kernel = parentTask.kernel;
+    this.cancelScope = cancelScope;
+    this.strictErrors = strictErrors;
+    this.status = cancelScope.status!;
+  }
+
+  get childTasks(): ReadonlySet<Task> {
+    return new Set(this.children);
+  }
+
+  startSoon(fn: () => Promise<unknown>, options?: SpawnOptions): void {
+    checkFunction("fn", fn);
+    checkOptionsObject("options", options);
+    checkOptionalName("options.name", options?.name);
+    this.spawnChild(fn, taskName(fn, options));
+  }
+
+  /** @internal */
+  spawnChild(fn: () => unknown, name: string): TaskImpl {
+    if (this.closed)
+      throw new Error("nursery is closed: it has finished and cannot start new tasks");
+    const task = this.kernel.spawn(fn, this, this.status, name);
+    this.children.add(task);
+    return task;
+  }
+
+  start<T = void>(
+    fn: (status: TaskStatus<T>) => Promise<unknown>,
+    options?: SpawnOptions,
+  ): Promise<T> {
+    checkFunction("fn", fn);
+    checkOptionsObject("options", options);
+    checkOptionalName("options.name", options?.name);
+    const caller = requireTask("Nursery.start()");
+    if (this.closed) {
+      return Promise.reject(
+        new Error("nursery is closed: it has finished and cannot start new tasks"),
+      );
+    }
+    return this.startIn(caller, fn, taskName(fn, options));
+  }
+
+  private async startIn<T>(
+    caller: TaskImpl,
+    fn: (status: TaskStatus<T>) => Promise<unknown>,
+    name: string,
+  ): Promise<T> {
+    this.pendingStarts++;
+    try {
+      let status: TaskStatusImpl<T> | null = null;
+      try {
+        // Until started(), the child lives in a nursery of the caller's, so the
+        // caller's cancellation reaches it and its error comes out of start().
+        await openNurseryIn(caller, true, async (oldNursery) => {
+          const impl = new TaskStatusImpl<T>(oldNursery, this);
+          status = impl;
+          const task = oldNursery.spawnChild(() => fn(impl as TaskStatus<T>), name);
+          task.eventualParentNursery = this;
+        });
+      } catch (error) {
+        if (error instanceof ExceptionGroup && error.errors.length === 1) throw error.errors[0];
+        throw error;
+      }
+      const done = status as TaskStatusImpl<T> | null;
+      if (done === null || !done.hasValue) {
+        throw new Error(
+          `task ${JSON.stringify(name)} exited without calling started() on its task status`,
+        );
+      }
+      return done.value as T;
+    } finally {
+      this.pendingStarts--;
+      this.checkClosed();
+    }
+  }
+
+  /** @internal Records an error and cancels the nursery. */
+  addError(error: unknown, reason: CancelReason): void {
+    this.pendingErrors.push(error);
+    this.cancelScope.cancelWithReason(reason);
+  }
+
+  /** @internal */
+  childFinished(task: TaskImpl, failed: boolean, value: unknown): void {
+    this.children.delete(task);
+    if (failed) {
+      this.addError(value, {
+        source: "nursery",
+        reason: `task ${JSON.stringify(task.name)} raised ${describeError(value)}`,
+      });
+    }
+    this.checkClosed();
+  }
+
+  /** @internal Closes the nursery once the body has finished and nothing is left running or starting. */
+  checkClosed(): void {
+    if (this.bodyRunning || this.children.size > 0 || this.pendingStarts > 0) return;
+    this.closed = true;
+    if (this.parentWaitingAtExit) {
+      this.parentWaitingAtExit = false;
+      this.kernel.reschedule(this.parentTask, false, undefined);
+    }
+  }
+
+  /**
+   * @internal The body is done: wait for the children, then return what the
+   * nursery raises (an ExceptionGroup, a lone error if not strict, or NO_ERROR).
+   * Waiting is a schedule point, never a cancel point.
+   */
+  async finish(bodyError: unknown): Promise<unknown> {
+    if (bodyError !== NO_ERROR) {
+      this.addError(bodyError, {
+        source: "nursery",
+        reason: `the nursery's body raised ${describeError(bodyError)}`,
+      });
+    }
+    this.bodyRunning = false;
+    this.checkClosed();
+    if (!this.closed) {
+      this.parentWaitingAtExit = true;
+      // A cancellation while waiting is not an error of ours: the children
+      // are in our cancel status and see it; we keep waiting for them.
+      await this.kernel.park(this.parentTask, () => Abort.FAILED, {
+        waitingFor: () => `nursery exit, waiting for ${this.children.size} child task(s)`,
+      });
+    } else {
+      await this.kernel.yieldTask(this.parentTask);
+    }
+    const errors = this.pendingErrors;
+    this.pendingErrors = [];
+    if (errors.length === 0) return NO_ERROR;
+    if (!this.strictErrors && errors.length === 1) return errors[0];
+    // No count in the message: enclosing scopes may remove the Cancelled they own.
+    return new ExceptionGroup(errors, "errors raised in a nursery");
+  }
+}
+
+class TaskStatusImpl<T> implements TaskStatus<T> {
+  hasValue = false;
+  value: T | undefined = undefined;
+  private readonly oldNursery: NurseryImpl;
+  private readonly newNursery: NurseryImpl;
+
+  constructor(oldNursery: NurseryImpl, newNursery: NurseryImpl) {
+    this.oldNursery = oldNursery;
+    this.newNursery = newNursery;
+  }
+
+  started(...value: T extends void ? [] : [T]): void {
+    if (this.hasValue) throw new Error("started() was called twice on the same task status");
+    this.hasValue = true;
+    this.value = value[0] as T | undefined;
+    const old = this.oldNursery;
+    // If start() was cancelled, the child stays where it is: moving a task with
+    // a Cancelled in flight somewhere no scope would catch it would be wrong.
+    if (old.status.effectivelyCancelled) return;
+    const target = this.newNursery;
+    const tasks = old.children;
+    old.children = new Set();
+    for (const task of tasks) {
+      task.parentNursery = target;
+      task.eventualParentNursery = null;
+      target.children.add(task);
+    }
+    // Detach everything from the old status before attaching to the new one,
+    // since attaching to a cancelled status can run abort callbacks.
+    const statuses = [...old.status.children];
+    const statusTasks = [...old.status.tasks].filter((task) => task !== old.parentTask);
+    for (const status of statuses) status.parent = null;
+    for (const task of statusTasks) task.activateCancelStatus(null);
+    for (const status of statuses) status.parent = target.status;
+    for (const task of statusTasks) task.activateCancelStatus(target.status);
+    old.checkClosed();
+  }
+}
+
+/** @internal Opens a nursery in `task` around `body`. */
+export async function openNurseryIn<T>(
+  task: TaskImpl,
+  strictErrors: boolean,
+  body: (nursery: NurseryImpl) => Promise<T>,
+): Promise<T> {
+  const scope = new CancelScope();
+  scope.enter(task);
+  const nursery = new NurseryImpl(task, scope, strictErrors);
+  task.childNurseries.push(nursery);
+  let value: T | undefined;
+  let bodyError: unknown = NO_ERROR;
+  try {
+    value = await body(nursery);
+  } catch (error) {
+    bodyError = error;
+  }
+  let raised = await nursery.finish(bodyError);
+  if (task.childNurseries.pop() !== nursery) {
+    raised = new Error(
+      "nursery stack corrupted: nurseries must close in reverse order of opening",
+      {
+        cause: raised === NO_ERROR ? undefined : raised,
+      },
+    );
+  }
+  const remaining = scope.exit(task, raised);
+  if (remaining !== NO_ERROR) throw remaining;
+  return value as T;
+}
+
+/**
+ * Opens a nursery, runs `body` with it, and waits for every child task.
+ * Resolves with the body's value; rejects with an `ExceptionGroup` of every
+ * error raised by the body or a child (strict even for one error; pass
+ * `strictErrors: false` to get a lone error unwrapped).
+ *
+ * ```ts
+ * await openNursery(async (nursery) => {
+ *   nursery.startSoon(() => fetchOne(a));
+ *   nursery.startSoon(() => fetchOne(b));
+ * }); // both done here
+ * ```
+ */
+export function openNursery<T>(
+  body: (nursery: Nursery) => Promise<T>,
+  options?: { strictErrors?: boolean },
+): Promise<T> {
+  checkFunction("body", body);
+  checkOptionsObject("options", options);
+  if (options?.strictErrors !== undefined)
+    checkBoolean("options.strictErrors", options.strictErrors);
+  const task = requireTask("openNursery()");
+  return openNurseryIn(task, options?.strictErrors ?? task.kernel.strictErrors, body);
+}

@@ -1,0 +1,117 @@
+import { isCancelled } from "./cancelled.ts";
+import { type Clock, checkClock, SystemClock } from "./clock.ts";
+import { currentTaskOrUndefined } from "./context.ts";
+import { checkInstrument, type Instrument } from "./instrument.ts";
+import { Kernel } from "./kernel.ts";
+import { type NurseryImpl, openNurseryIn } from "./nursery.ts";
+import { checkScheduler, type Scheduler } from "./scheduler.ts";
+import { checkBoolean, checkFunction, checkOptionsObject } from "./validate.ts";
+
+export interface RunOptions {
+  /** The run's clock (default: the system clock; `MockClock` from `@weft/testing` for virtual time). */
+  clock?: Clock;
+  /** Hooks called as the run proceeds. */
+  instruments?: Instrument[];
+  /** Nurseries wrap even a single error in an `ExceptionGroup` (default true). */
+  strictErrors?: boolean;
+  /** Aborting it cancels every task; `run` then rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Which runnable task steps next (default: FIFO batches). */
+  scheduler?: Scheduler;
+}
+
+interface MainOutcome {
+  failed: boolean;
+  value: unknown;
+}
+
+/**
+ * Runs `main` as the main task of a new run and resolves with its value, or
+ * rejects with its error unwrapped. Every task started during the run has
+ * finished, and no timer of the run is left pending, when it settles.
+ *
+ * ```ts
+ * await run(async () => {
+ *   await moveOnAfter(1000, () => work());
+ * });
+ * ```
+ */
+export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+  checkFunction("main", main);
+  checkOptionsObject("options", options);
+  const {
+    clock = new SystemClock(),
+    instruments = [],
+    strictErrors = true,
+    signal,
+    scheduler,
+  } = options;
+  checkClock(clock);
+  if (!Array.isArray(instruments))
+    throw new TypeError("options.instruments must be an array of instruments");
+  for (const [i, instrument] of instruments.entries())
+    checkInstrument(instrument, `options.instruments[${i}]`);
+  checkBoolean("options.strictErrors", strictErrors);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError("options.signal must be an AbortSignal");
+  }
+  if (scheduler !== undefined) checkScheduler(scheduler);
+  const caller = currentTaskOrUndefined();
+  if (caller !== undefined && !caller.kernel.finished) {
+    return Promise.reject(
+      new Error(
+        "run() was called inside a task of another run: nested runs are not allowed (use a nursery)",
+      ),
+    );
+  }
+  if (signal?.aborted === true) return Promise.reject(signal.reason);
+
+  const kernel = new Kernel({ clock, scheduler: scheduler ?? null, instruments, strictErrors });
+  let mainOutcome: MainOutcome = { failed: true, value: new Error("the main task never ran") };
+  let onAbort: (() => void) | null = null;
+
+  // The root task holds the system nursery; the main task is its first child.
+  // When main finishes, the system nursery is cancelled so system tasks stop.
+  const init = () =>
+    openNurseryIn(kernel.rootTask!, true, async (system: NurseryImpl) => {
+      kernel.systemNursery = system;
+      if (signal !== undefined) {
+        onAbort = () => system.cancelScope.cancelWithReason({ source: "signal" });
+        signal.addEventListener("abort", onAbort, { once: true });
+      }
+      system.spawnChild(async () => {
+        try {
+          mainOutcome = { failed: false, value: await main() };
+        } catch (error) {
+          mainOutcome = { failed: true, value: error };
+        } finally {
+          system.cancelScope.cancelWithReason({ source: "shutdown" });
+        }
+      }, main.name || "main");
+    });
+
+  return kernel.start(init).then(
+    (root) => {
+      if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
+      const deadlock = kernel.deadlockFound;
+      if (deadlock !== null) throw deadlock;
+      if (root.failed) throw root.value; // a system task crashed
+      const { failed, value } = mainOutcome;
+      if (signal?.aborted === true && (!failed || isCancelled(value))) throw signal.reason;
+      if (failed && isCancelled(value)) {
+        throw new Error(
+          "a Cancelled escaped the main task although no enclosing scope was cancelled",
+          {
+            cause: value,
+          },
+        );
+      }
+      if (failed) throw value;
+      return value as T;
+    },
+    (error: unknown) => {
+      if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
+      throw error;
+    },
+  );
+}

@@ -1,0 +1,51 @@
+import { checkpointTask } from "./checkpoints.ts";
+import { requireTask } from "./context.ts";
+import { Abort, type WaitOptions } from "./kernel.ts";
+import type { TaskImpl } from "./task.ts";
+import { checkDeadline, checkDuration } from "./validate.ts";
+
+const SLEEPING: WaitOptions = { waitingFor: "sleep" };
+const SLEEPING_FOREVER: WaitOptions = { waitingFor: "sleepForever" };
+
+async function sleepUntilIn(task: TaskImpl, deadline: number): Promise<void> {
+  const kernel = task.kernel;
+  if (deadline <= kernel.currentTime()) return checkpointTask(task);
+  if (deadline === Infinity) return sleepForeverIn(task);
+  const entry = kernel.addDeadline(deadline, () => kernel.reschedule(task, false, undefined));
+  await kernel.park(
+    task,
+    () => {
+      kernel.removeDeadline(entry);
+      return Abort.SUCCEEDED;
+    },
+    SLEEPING,
+  );
+}
+
+async function sleepForeverIn(task: TaskImpl): Promise<never> {
+  await task.kernel.park(task, () => Abort.SUCCEEDED, SLEEPING_FOREVER);
+  throw new Error("sleepForever() was rescheduled without being cancelled");
+}
+
+/** Sleeps for `ms` milliseconds of the run's clock. `sleep(0)` is a checkpoint. */
+export function sleep(ms: number): Promise<void> {
+  checkDuration("ms", ms);
+  const task = requireTask("sleep()");
+  return sleepUntilIn(task, ms === Infinity ? Infinity : task.kernel.currentTime() + ms);
+}
+
+/** Sleeps until the run's clock reaches `deadline` (a checkpoint if it already has). */
+export function sleepUntil(deadline: number): Promise<void> {
+  checkDeadline("deadline", deadline);
+  return sleepUntilIn(requireTask("sleepUntil()"), deadline);
+}
+
+/** Blocks until cancelled. */
+export function sleepForever(): Promise<never> {
+  return sleepForeverIn(requireTask("sleepForever()"));
+}
+
+/** The current time of the run's clock, in milliseconds. */
+export function currentTime(): number {
+  return requireTask("currentTime()").kernel.currentTime();
+}

@@ -1,0 +1,23 @@
+import { type RunOptions, run } from "@weft/core";
+import { MockClock } from "@weft/testing";
+
+/** Runs `main` on a virtual clock that jumps as soon as every task is blocked. */
+export function runVirtual<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+  return run(main, { clock: new MockClock({ autojumpThreshold: 0 }), ...options });
+}
+
+/** Counts the host timers and immediates currently pending in this process. */
+export function pendingHostTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === "Timeout" || r === "Immediate")
+    .length;
+}
+
+/** Captures the rejection of `promise` (fails if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the promise to reject, but it resolved");
+}

@@ -1,0 +1,15 @@
+/**
+ * @weft/testing — virtual time and tools for testing concurrent code.
+ *
+ * @packageDocumentation
+ */
+export { MockClock, type MockClockOptions } from "./mock-clock.ts";
+
+import { lowlevel } from "@weft/core";
+
+/**
+ * Waits until every other task of the run is blocked (for `cushionMs` real
+ * milliseconds). Among several waiters the smallest cushion wakes first.
+ */
+export const waitAllTasksBlocked: (cushionMs?: number) => Promise<void> =
+  lowlevel.waitAllTasksBlocked;

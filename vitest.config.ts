@@ -1,0 +1,33 @@
+import { defaultServerConditions } from "vite";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Workspace packages (`@weft/*`) are resolved to their TypeScript sources through the
+ * "weft-source" export condition, the same condition `tsc` uses (customConditions) and
+ * `pnpm demo` passes to Node (`--conditions=weft-source`), so tests never need a build.
+ * Vitest drops Vite's `module` condition for Node-side code; so do we.
+ */
+const conditions = ["weft-source", ...defaultServerConditions.filter((c) => c !== "module")];
+
+const packages = ["core", "net", "testing"] as const;
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
+  test: {
+    // One project per package: `pnpm test --project @weft/core` runs one package.
+    projects: packages.map((name) => ({
+      extends: true,
+      test: {
+        name: `@weft/${name}`,
+        include: [`packages/${name}/test/**/*.test.ts`],
+      },
+    })),
+    environment: "node",
+    pool: "forks",
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    // A package with no tests yet must not fail the run.
+    passWithNoTests: true,
+  },
+});
