@@ -75,8 +75,8 @@ describe("ExceptionGroup", () => {
   test("split by class keeps the nesting and returns null for an empty side", () => {
     const [match, rest] = group.split(RangeError);
     expect(match?.errors).toHaveLength(1);
-    expect((match?.errors[0] as ExceptionGroup).errors).toEqual([b]);
-    expect((match?.errors[0] as ExceptionGroup).message).toBe("inner");
+    expect((match!.errors[0] as ExceptionGroup).errors).toEqual([b]);
+    expect((match!.errors[0] as ExceptionGroup).message).toBe("inner");
     expect(rest?.leafErrors()).toEqual([a, c]);
     const [none, everything] = group.split(SyntaxError);
     expect(none).toBeNull();
