@@ -1,4 +1,4 @@
-import { CancelStatus, type CancelStatusOwner } from "./cancel-status.ts";
+import { CancelStatus } from "./cancel-status.ts";
 import { Cancelled, type CancelReason, createCancelled } from "./cancelled.ts";
 import { currentTaskOrUndefined, requireTask } from "./context.ts";
 import type { DeadlineEntry } from "./deadline-heap.ts";
@@ -38,7 +38,7 @@ export interface CancelScopeOptions {
  * scope.cancelledCaught; // true: the sleep was cut short after one second
  * ```
  */
-export class CancelScope implements CancelStatusOwner {
+export class CancelScope {
   #deadline = Infinity;
   #relativeDeadline = Infinity;
   #shield = false;

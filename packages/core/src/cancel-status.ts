@@ -15,7 +15,9 @@ export interface CancelStatusOwner {
 /**
  * The cancellation state of one entered cancel scope: a node in a tree that
  * mirrors the nesting of active scopes (and, across tasks, of nurseries). A
- * task is registered in exactly one status, its innermost scope's.
+ * task is in exactly one status, its innermost scope's; the status counts its
+ * tasks and links the blocked ones (those that can be offered a cancellation)
+ * in an intrusive list, so spawning and exiting tasks allocate nothing here.
  *
  * `effectivelyCancelled` is kept up to date eagerly by `recalculate()`: a
  * status is cancelled if its scope was cancelled, or if its parent is and its
@@ -26,7 +28,10 @@ export class CancelStatus {
   readonly scope: CancelStatusOwner;
   private parentStatus: CancelStatus | null = null;
   readonly children = new Set<CancelStatus>();
-  readonly tasks = new Set<TaskImpl>();
+  /** How many tasks have this as their innermost status. */
+  taskCount = 0;
+  /** Head of the list of blocked tasks in this status that have an abort callback. */
+  parkedHead: TaskImpl | null = null;
   effectivelyCancelled = false;
   /** Set when an outer scope was exited while this one was still open. */
   abandonedByMisnesting = false;
@@ -76,10 +81,19 @@ export class CancelStatus {
       current.effectivelyCancelled = state;
       if (state) {
         current.abortSignal();
-        for (const task of current.tasks) task.attemptDeliveryOfPendingCancel();
+        current.deliverToParkedTasks();
       }
       for (const child of current.children) todo.push(child);
     }
+  }
+
+  /** Offers the cancellation to every blocked task here (a snapshot: aborts may wake others). */
+  deliverToParkedTasks(): void {
+    if (this.parkedHead === null) return;
+    const parked: TaskImpl[] = [];
+    for (let task: TaskImpl | null = this.parkedHead; task !== null; task = task.nextParked)
+      parked.push(task);
+    for (const task of parked) task.attemptDeliveryOfPendingCancel();
   }
 
   /** Whether `other` is this status or one of its descendants. */
@@ -124,12 +138,12 @@ export class CancelStatus {
   /** Unlinks this status when its scope exits. */
   close(): void {
     this.parent = null;
-    if (this.tasks.size > 0 || this.children.size > 0) {
+    if (this.taskCount > 0 || this.children.size > 0) {
       // Scopes were exited out of order. Leave the orphaned subtree cancelled so
       // the tasks still in it unwind; the scope's exit reports the misnesting.
       this.markAbandoned();
       this.effectivelyCancelled = true;
-      for (const task of this.tasks) task.attemptDeliveryOfPendingCancel();
+      this.deliverToParkedTasks();
       for (const child of this.children) child.recalculate();
     }
   }

@@ -8,14 +8,17 @@
 export class DeadlineEntry {
   deadline: number;
   readonly seq: number;
-  /** Called once when the deadline passes, unless cancelled first. */
-  readonly fire: () => void;
+  /** Called with the entry once when the deadline passes, unless removed first. */
+  readonly fire: (entry: DeadlineEntry) => void;
+  /** Whatever the owner needs when it fires (a sleeping task…), so `fire` can be shared. */
+  readonly data: unknown;
   alive = true;
 
-  constructor(deadline: number, seq: number, fire: () => void) {
+  constructor(deadline: number, seq: number, fire: (entry: DeadlineEntry) => void, data: unknown) {
     this.deadline = deadline;
     this.seq = seq;
     this.fire = fire;
+    this.data = data;
   }
 }
 
@@ -31,8 +34,8 @@ export class DeadlineHeap {
   /** Number of live entries. */
   size = 0;
 
-  add(deadline: number, fire: () => void): DeadlineEntry {
-    const entry = new DeadlineEntry(deadline, this.seq++, fire);
+  add(deadline: number, fire: (entry: DeadlineEntry) => void, data?: unknown): DeadlineEntry {
+    const entry = new DeadlineEntry(deadline, this.seq++, fire, data);
     this.push(entry);
     this.size++;
     return entry;
@@ -61,7 +64,7 @@ export class DeadlineHeap {
       if (!entry.alive) continue;
       entry.alive = false;
       this.size--;
-      entry.fire();
+      entry.fire(entry);
     }
   }
 

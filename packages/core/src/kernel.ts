@@ -7,7 +7,7 @@ import { DeadlockError } from "./errors.ts";
 import type { Instrument } from "./instrument.ts";
 import type { NurseryImpl } from "./nursery.ts";
 import type { Scheduler } from "./scheduler.ts";
-import { type Task, TaskImpl, TaskState } from "./task.ts";
+import { type KernelAbortFn, type Task, TaskImpl, TaskState } from "./task.ts";
 
 /** What an abort callback answers when the kernel offers a blocked task a cancellation. */
 export const Abort = Object.freeze({
@@ -23,6 +23,22 @@ export type Abort = (typeof Abort)[keyof typeof Abort];
  * cancelled. `raiseCancel` throws the `Cancelled` the task should see.
  */
 export type AbortFn = (raiseCancel: () => never) => Abort;
+
+/** The abort callback of waits that can always be undone on the spot. */
+export const ABORT_SUCCEEDS: KernelAbortFn = () => Abort.SUCCEEDED;
+
+/** Runs a task's function and reports its outcome; an async function so no closure is allocated per task. */
+async function runTask(kernel: Kernel, task: TaskImpl, fn: () => unknown): Promise<void> {
+  let failed = false;
+  let value: unknown;
+  try {
+    value = await fn();
+  } catch (error) {
+    failed = true;
+    value = error;
+  }
+  kernel.taskExited(task, failed, value);
+}
 
 /** Describes a wait, for deadlock reports and task dumps. */
 export interface WaitOptions {
@@ -64,6 +80,27 @@ interface IdleWaiter {
   readonly task: TaskImpl;
 }
 
+/** A promise shared by tasks that yielded one after another; see `yieldTask`. */
+export class YieldGate {
+  readonly promise: Promise<unknown>;
+  private resolve: ((value: unknown) => void) | null = null;
+
+  constructor() {
+    this.promise = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  /** Resumes every task waiting at the gate (only the first call does anything). */
+  open(): void {
+    const resolve = this.resolve;
+    if (resolve !== null) {
+      this.resolve = null;
+      resolve(undefined);
+    }
+  }
+}
+
 /** The result of the root task, once the run is over. */
 export interface RunOutcome {
   readonly failed: boolean;
@@ -96,6 +133,8 @@ export class Kernel {
   tasksLiving = 0;
 
   private runQueue: TaskImpl[] = [];
+  /** The gate that tasks yielding now join, if the last runnable task yielded into it. */
+  private openGate: YieldGate | null = null;
   private batch: readonly TaskImpl[] | null = null;
   private inFlight = 0;
   private tickQueued: TickQueued = TickQueued.NONE;
@@ -165,11 +204,7 @@ export class Kernel {
    * way a task blocks. If the task's cancel status is already cancelled the
    * abort callback is offered the cancellation at once.
    */
-  park(
-    task: TaskImpl,
-    abortFn: AbortFn | null,
-    options: WaitOptions | undefined,
-  ): Promise<unknown> {
+  park(task: TaskImpl, abortFn: KernelAbortFn, options: WaitOptions | undefined): Promise<unknown> {
     this.endStep(task);
     task.state = TaskState.PARKED;
     task.abortFn = abortFn;
@@ -179,8 +214,10 @@ export class Kernel {
       task.resolveWait = resolve;
       task.rejectWait = reject;
     });
-    if (abortFn !== null && task.cancelStatus?.effectivelyCancelled === true) {
-      task.attemptDeliveryOfPendingCancel();
+    const status = task.cancelStatus;
+    if (status !== null) {
+      task.joinParkedList(status);
+      if (status.effectivelyCancelled) this.attemptAbort(task);
     }
     return wait;
   }
@@ -189,6 +226,21 @@ export class Kernel {
   yieldTask(task: TaskImpl): Promise<unknown> {
     this.endStep(task);
     task.state = TaskState.RUNNABLE;
+    if (this.scheduler === null) {
+      // FIFO batches: consecutive yielders share one promise (a YieldGate),
+      // resolved when the first of them is resumed, so a checkpoint allocates
+      // no promise of its own. Their continuations still run in queue order.
+      let gate = this.openGate;
+      if (gate === null) {
+        gate = new YieldGate();
+        this.openGate = gate;
+      }
+      task.gate = gate;
+      this.runQueue.push(task);
+      if (this.instruments.length > 0) this.callInstruments("taskScheduled", task);
+      if (this.batch === null && this.tickQueued === TickQueued.NONE) this.scheduleTick();
+      return gate.promise;
+    }
     task.outcomeFailed = false;
     task.outcomeValue = undefined;
     const wait = new Promise<unknown>((resolve, reject) => {
@@ -207,8 +259,10 @@ export class Kernel {
       );
     }
     task.abortFn = null;
+    task.leaveParkedList();
     if (task.waitOptions?.external === true) this.externalWaits--;
     task.waitOptions = undefined;
+    task.waitData = undefined;
     task.state = TaskState.RUNNABLE;
     task.outcomeFailed = failed;
     task.outcomeValue = value;
@@ -216,25 +270,27 @@ export class Kernel {
   }
 
   /** Offers a cancellation to a parked task through its abort callback (once per wait). */
-  attemptAbort(task: TaskImpl, raiseCancel: () => never): void {
+  attemptAbort(task: TaskImpl): void {
     const abort = task.abortFn;
     if (abort === null) return;
     task.abortFn = null;
+    task.leaveParkedList();
+    if (abort === ABORT_SUCCEEDS) {
+      this.reschedule(task, true, task.makeCancelled());
+      return;
+    }
+    const raiseCancel = (): never => {
+      throw task.makeCancelled();
+    };
     let answer: unknown;
     try {
-      answer = abort(raiseCancel);
+      answer = abort(raiseCancel, task);
     } catch (error) {
       if (task.state === TaskState.PARKED) this.reschedule(task, true, error);
       return;
     }
     if (answer === Abort.SUCCEEDED) {
-      let cancelled: unknown;
-      try {
-        raiseCancel();
-      } catch (error) {
-        cancelled = error;
-      }
-      this.reschedule(task, true, cancelled);
+      this.reschedule(task, true, task.makeCancelled());
     } else if (answer !== Abort.FAILED && task.state === TaskState.PARKED) {
       this.reschedule(
         task,
@@ -245,6 +301,7 @@ export class Kernel {
   }
 
   private enqueue(task: TaskImpl): void {
+    this.openGate = null; // later yielders must not overtake this task
     this.runQueue.push(task);
     if (this.instruments.length > 0) this.callInstruments("taskScheduled", task);
     if (this.batch === null && this.tickQueued === TickQueued.NONE) this.scheduleTick();
@@ -269,20 +326,8 @@ export class Kernel {
     }
   }
 
-  private startTask(task: TaskImpl, fn: () => unknown): void {
-    let result: unknown;
-    try {
-      result = taskStorage.run(task, fn);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    Promise.resolve(result).then(
-      (value) => this.taskExited(task, false, value),
-      (error) => this.taskExited(task, true, error),
-    );
-  }
-
-  private taskExited(task: TaskImpl, failed: boolean, value: unknown): void {
+  /** @internal Called by runTask when the task's function has settled. */
+  taskExited(task: TaskImpl, failed: boolean, value: unknown): void {
     if (task.state === TaskState.PARKED || task.state === TaskState.RUNNABLE) {
       // The task's function returned while a weft operation it started was
       // still pending: that operation was not awaited.
@@ -294,13 +339,15 @@ export class Kernel {
         try {
           task.abortFn?.(() => {
             throw pendingError;
-          });
+          }, task);
         } catch {
           // it raised the error we handed it; nothing else to do
         }
+        task.leaveParkedList();
         if (task.waitOptions?.external === true) this.externalWaits--;
       } else {
         this.runQueue = this.runQueue.filter((t) => t !== task);
+        task.gate = null;
       }
       task.state = TaskState.DONE;
       if (!failed) {
@@ -314,6 +361,7 @@ export class Kernel {
     task.abortFn = null;
     task.resolveWait = task.rejectWait = null;
     task.waitOptions = undefined;
+    task.waitData = undefined;
     this.tasksLiving--;
     task.activateCancelStatus(null);
     if (this.instruments.length > 0) this.callInstruments("taskExited", task);
@@ -396,6 +444,7 @@ export class Kernel {
       }
     }
     this.generation++;
+    this.openGate = null;
     this.batch = batch;
     this.inFlight = batch.length;
     for (let i = 0; i < batch.length; i++) this.resume(batch[i]!);
@@ -408,10 +457,16 @@ export class Kernel {
   private resume(task: TaskImpl): void {
     task.state = TaskState.RUNNING;
     if (this.instruments.length > 0) this.callInstruments("beforeTaskStep", task);
+    const gate = task.gate;
+    if (gate !== null) {
+      task.gate = null;
+      gate.open();
+      return;
+    }
     const fn = task.fn;
     if (fn !== null) {
       task.fn = null;
-      this.startTask(task, fn);
+      taskStorage.run(task, runTask, this, task, fn);
       return;
     }
     const resolve = task.resolveWait!;
@@ -429,12 +484,22 @@ export class Kernel {
     return this.clock.currentTime();
   }
 
-  /** Registers `fire` to run between batches once the clock reaches `deadline`. */
-  addDeadline(deadline: number, fire: () => void): DeadlineEntry {
-    const entry = this.deadlines.add(deadline, fire);
+  /** Registers `fire(entry)` to run between batches once the clock reaches `deadline`. */
+  addDeadline(
+    deadline: number,
+    fire: (entry: DeadlineEntry) => void,
+    data?: unknown,
+  ): DeadlineEntry {
+    const entry = this.deadlines.add(deadline, fire, data);
     this.wakeIfIdle();
     return entry;
   }
+
+  /** Fires a sleeper's timer: the entry's data is the sleeping task. */
+  readonly wakeSleeper = (entry: DeadlineEntry): void => {
+    const task = entry.data as TaskImpl;
+    if (task.waitData === entry) this.reschedule(task, false, undefined);
+  };
 
   removeDeadline(entry: DeadlineEntry): void {
     this.deadlines.remove(entry);

@@ -44,7 +44,7 @@ export interface Nursery {
   start<T = void>(
     fn: (status: TaskStatus<T>) => Promise<unknown>,
     options?: SpawnOptions,
-  ): Promise<T>;
+  ): Promise<NoInfer<T>>;
 }
 
 /** A `TaskStatus` whose `started()` does nothing, for calling a startable function directly. */
@@ -66,7 +66,9 @@ export class NurseryImpl implements Nursery, TaskParent {
   /** The status children start in: the nursery scope's. */
   readonly status: CancelStatus;
   readonly kernel: Kernel;
-  children = new Set<TaskImpl>();
+  // The running children, as an intrusive list (spawning allocates no set entry).
+  private firstChild: TaskImpl | null = null;
+  childCount = 0;
   private pendingErrors: unknown[] = [];
   private bodyRunning = true;
   private parentWaitingAtExit = false;
@@ -82,7 +84,35 @@ export class NurseryImpl implements Nursery, TaskParent {
   }
 
   get childTasks(): ReadonlySet<Task> {
-    return new Set(this.children);
+    return new Set<Task>(this.childList());
+  }
+
+  /** @internal */
+  addChild(task: TaskImpl): void {
+    const first = this.firstChild;
+    task.prevSibling = null;
+    task.nextSibling = first;
+    if (first !== null) first.prevSibling = task;
+    this.firstChild = task;
+    this.childCount++;
+  }
+
+  /** @internal */
+  removeChild(task: TaskImpl): void {
+    const prev = task.prevSibling;
+    const next = task.nextSibling;
+    if (prev !== null) prev.nextSibling = next;
+    else this.firstChild = next;
+    if (next !== null) next.prevSibling = prev;
+    task.prevSibling = task.nextSibling = null;
+    this.childCount--;
+  }
+
+  /** @internal The children, oldest first. */
+  childList(): TaskImpl[] {
+    const tasks: TaskImpl[] = [];
+    for (let t = this.firstChild; t !== null; t = t.nextSibling) tasks.push(t);
+    return tasks.reverse();
   }
 
   startSoon(fn: () => Promise<unknown>, options?: SpawnOptions): void {
@@ -97,14 +127,14 @@ export class NurseryImpl implements Nursery, TaskParent {
     if (this.closed)
       throw new Error("nursery is closed: it has finished and cannot start new tasks");
     const task = this.kernel.spawn(fn, this, this.status, name);
-    this.children.add(task);
+    this.addChild(task);
     return task;
   }
 
   start<T = void>(
     fn: (status: TaskStatus<T>) => Promise<unknown>,
     options?: SpawnOptions,
-  ): Promise<T> {
+  ): Promise<NoInfer<T>> {
     checkFunction("fn", fn);
     checkOptionsObject("options", options);
     checkOptionalName("options.name", options?.name);
@@ -159,19 +189,23 @@ export class NurseryImpl implements Nursery, TaskParent {
 
   /** @internal */
   childFinished(task: TaskImpl, failed: boolean, value: unknown): void {
-    this.children.delete(task);
+    this.removeChild(task);
     if (failed) {
-      this.addError(value, {
-        source: "nursery",
-        reason: `task ${JSON.stringify(task.name)} raised ${describeError(value)}`,
-      });
+      this.pendingErrors.push(value);
+      // Only the first error's reason is kept; skip building the others.
+      if (!this.cancelScope.cancelRequested) {
+        this.cancelScope.cancelWithReason({
+          source: "nursery",
+          reason: `task ${JSON.stringify(task.name)} raised ${describeError(value)}`,
+        });
+      }
     }
     this.checkClosed();
   }
 
   /** @internal Closes the nursery once the body has finished and nothing is left running or starting. */
   checkClosed(): void {
-    if (this.bodyRunning || this.children.size > 0 || this.pendingStarts > 0) return;
+    if (this.bodyRunning || this.childCount > 0 || this.pendingStarts > 0) return;
     this.closed = true;
     if (this.parentWaitingAtExit) {
       this.parentWaitingAtExit = false;
@@ -198,7 +232,7 @@ export class NurseryImpl implements Nursery, TaskParent {
       // A cancellation while waiting is not an error of ours: the children
       // are in our cancel status and see it; we keep waiting for them.
       await this.kernel.park(this.parentTask, () => Abort.FAILED, {
-        waitingFor: () => `nursery exit, waiting for ${this.children.size} child task(s)`,
+        waitingFor: () => `nursery exit, waiting for ${this.childCount} child task(s)`,
       });
     } else {
       await this.kernel.yieldTask(this.parentTask);
@@ -232,17 +266,19 @@ class TaskStatusImpl<T> implements TaskStatus<T> {
     // a Cancelled in flight somewhere no scope would catch it would be wrong.
     if (old.status.effectivelyCancelled) return;
     const target = this.newNursery;
-    const tasks = old.children;
-    old.children = new Set();
+    const tasks = old.childList();
     for (const task of tasks) {
+      old.removeChild(task);
       task.parentNursery = target;
       task.eventualParentNursery = null;
-      target.children.add(task);
+      target.addChild(task);
     }
     // Detach everything from the old status before attaching to the new one,
-    // since attaching to a cancelled status can run abort callbacks.
+    // since attaching to a cancelled status can run abort callbacks. The tasks
+    // directly in the old status are the moved children not inside a scope of
+    // their own (the caller of start() is in it too, and stays).
     const statuses = [...old.status.children];
-    const statusTasks = [...old.status.tasks].filter((task) => task !== old.parentTask);
+    const statusTasks = tasks.filter((task) => task.cancelStatus === old.status);
     for (const status of statuses) status.parent = null;
     for (const task of statusTasks) task.activateCancelStatus(null);
     for (const status of statuses) status.parent = target.status;

@@ -1,6 +1,6 @@
 import type { CancelStatus } from "./cancel-status.ts";
 import { type Cancelled, createCancelled } from "./cancelled.ts";
-import type { AbortFn, Kernel, WaitOptions } from "./kernel.ts";
+import type { Abort, Kernel, WaitOptions, YieldGate } from "./kernel.ts";
 import type { Nursery } from "./nursery.ts";
 
 /** A task: one concurrent thread of execution in a run, always inside a nursery. */
@@ -34,6 +34,9 @@ export interface TaskParent {
   childFinished(task: TaskImpl, failed: boolean, value: unknown): void;
 }
 
+/** An abort callback as the kernel calls it: weft's own primitives also get the task. */
+export type KernelAbortFn = (raiseCancel: () => never, task: TaskImpl) => Abort;
+
 export class TaskImpl implements Task {
   readonly name: string;
   readonly kernel: Kernel;
@@ -49,11 +52,23 @@ export class TaskImpl implements Task {
   // The pending wait: how to resume it, and how to abort it (at most once).
   resolveWait: ((value: unknown) => void) | null = null;
   rejectWait: ((error: unknown) => void) | null = null;
-  abortFn: AbortFn | null = null;
+  abortFn: KernelAbortFn | null = null;
   waitOptions: WaitOptions | undefined = undefined;
+  /** Private state of the primitive the task is blocked in (the sleep timer, a queue node…). */
+  waitData: unknown = undefined;
+  /** Set while the task waits at a shared yield gate (see Kernel.yieldTask). */
+  gate: YieldGate | null = null;
   // The outcome to resume with, set by reschedule.
   outcomeFailed = false;
   outcomeValue: unknown = undefined;
+
+  // Intrusive links: siblings in the parent nursery, and blocked tasks of a cancel status.
+  prevSibling: TaskImpl | null = null;
+  nextSibling: TaskImpl | null = null;
+  prevParked: TaskImpl | null = null;
+  nextParked: TaskImpl | null = null;
+  /** The status whose parked list holds this task, if any. */
+  parkedIn: CancelStatus | null = null;
 
   constructor(
     kernel: Kernel,
@@ -67,17 +82,44 @@ export class TaskImpl implements Task {
     this.name = name;
     this.parentNursery = parentNursery;
     this.cancelStatus = cancelStatus;
-    if (cancelStatus !== null) cancelStatus.tasks.add(this);
+    if (cancelStatus !== null) cancelStatus.taskCount++;
   }
 
   /** Moves the task into another cancel status (entering or leaving a scope, or reparenting). */
   activateCancelStatus(status: CancelStatus | null): void {
-    if (this.cancelStatus !== null) this.cancelStatus.tasks.delete(this);
+    const old = this.cancelStatus;
+    if (old !== null) old.taskCount--;
     this.cancelStatus = status;
+    if (this.parkedIn !== null) {
+      this.leaveParkedList();
+      if (status !== null) this.joinParkedList(status);
+    }
     if (status !== null) {
-      status.tasks.add(this);
+      status.taskCount++;
       if (status.effectivelyCancelled) this.attemptDeliveryOfPendingCancel();
     }
+  }
+
+  /** Registers the blocked task with `status`, so a cancellation there reaches it. */
+  joinParkedList(status: CancelStatus): void {
+    this.parkedIn = status;
+    const head = status.parkedHead;
+    this.nextParked = head;
+    this.prevParked = null;
+    if (head !== null) head.prevParked = this;
+    status.parkedHead = this;
+  }
+
+  leaveParkedList(): void {
+    const status = this.parkedIn;
+    if (status === null) return;
+    const prev = this.prevParked;
+    const next = this.nextParked;
+    if (prev !== null) prev.nextParked = next;
+    else status.parkedHead = next;
+    if (next !== null) next.prevParked = prev;
+    this.prevParked = this.nextParked = null;
+    this.parkedIn = null;
   }
 
   /** A `Cancelled` describing why the task's current status is cancelled. */
@@ -89,9 +131,7 @@ export class TaskImpl implements Task {
   attemptDeliveryOfPendingCancel(): void {
     if (this.abortFn === null) return;
     if (this.cancelStatus === null || !this.cancelStatus.effectivelyCancelled) return;
-    this.kernel.attemptAbort(this, () => {
-      throw this.makeCancelled();
-    });
+    this.kernel.attemptAbort(this);
   }
 
   toString(): string {

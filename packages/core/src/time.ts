@@ -1,29 +1,30 @@
 import { checkpointTask } from "./checkpoints.ts";
 import { requireTask } from "./context.ts";
-import { Abort, type WaitOptions } from "./kernel.ts";
-import type { TaskImpl } from "./task.ts";
+import type { DeadlineEntry } from "./deadline-heap.ts";
+import { ABORT_SUCCEEDS, Abort, type WaitOptions } from "./kernel.ts";
+import type { KernelAbortFn, TaskImpl } from "./task.ts";
 import { checkDeadline, checkDuration } from "./validate.ts";
 
 const SLEEPING: WaitOptions = { waitingFor: "sleep" };
 const SLEEPING_FOREVER: WaitOptions = { waitingFor: "sleepForever" };
 
+/** Cancelling a sleep removes its timer (kept in the task's waitData). */
+const abortSleep: KernelAbortFn = (_raiseCancel, task) => {
+  task.kernel.removeDeadline(task.waitData as DeadlineEntry);
+  return Abort.SUCCEEDED;
+};
+
 async function sleepUntilIn(task: TaskImpl, deadline: number): Promise<void> {
   const kernel = task.kernel;
   if (deadline <= kernel.currentTime()) return checkpointTask(task);
   if (deadline === Infinity) return sleepForeverIn(task);
-  const entry = kernel.addDeadline(deadline, () => kernel.reschedule(task, false, undefined));
-  await kernel.park(
-    task,
-    () => {
-      kernel.removeDeadline(entry);
-      return Abort.SUCCEEDED;
-    },
-    SLEEPING,
-  );
+  const timer = kernel.addDeadline(deadline, kernel.wakeSleeper, task);
+  task.waitData = timer;
+  await kernel.park(task, abortSleep, SLEEPING);
 }
 
 async function sleepForeverIn(task: TaskImpl): Promise<never> {
-  await task.kernel.park(task, () => Abort.SUCCEEDED, SLEEPING_FOREVER);
+  await task.kernel.park(task, ABORT_SUCCEEDS, SLEEPING_FOREVER);
   throw new Error("sleepForever() was rescheduled without being cancelled");
 }
 

@@ -133,7 +133,7 @@ describe("bad input outside a task", () => {
       TypeError,
       /strictErrors/,
     ],
-    ["cancellable(42)", () => cancellable(bad(42)), TypeError, /work/],
+    ["cancellable(42)", () => cancellable(bad<Promise<number>>(42)), TypeError, /work/],
     [
       "lowlevel.waitTaskRescheduled(null)",
       () => lowlevel.waitTaskRescheduled(bad(null)),
