@@ -6,7 +6,8 @@ import type { TaskImpl } from "./task.ts";
  * (`CancelScope` implements it; the kernel never imports the class.)
  */
 export interface CancelStatusOwner {
-  readonly cancelCalled: boolean;
+  /** Whether cancel() ran or the deadline was processed (a plain flag: no clock read). */
+  readonly cancelRequested: boolean;
   readonly shield: boolean;
   readonly deadline: number;
   cancelReason: CancelReason | null;
@@ -72,7 +73,7 @@ export class CancelStatus {
     while (todo.length > 0) {
       const current = todo.pop()!;
       const visible = current.parentCancellationIsVisible;
-      const state = current.scope.cancelCalled || visible;
+      const state = current.scope.cancelRequested || visible;
       if (state === current.effectivelyCancelled) continue;
       if (current.scope.cancelReason === null && visible) {
         // Inherit the outer reason so the Cancelled raised here says why.

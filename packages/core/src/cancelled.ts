@@ -70,3 +70,16 @@ export function isCancelled(error: unknown): error is Cancelled | ExceptionGroup
   }
   return false;
 }
+
+/**
+ * @internal What is left of `error` once the `Cancelled` in it are removed
+ * (as a cancelled scope's exit would), or `null` if nothing is left.
+ */
+export function withoutCancelled(error: unknown): { readonly error: unknown } | null {
+  if (error instanceof Cancelled) return null;
+  if (error instanceof ExceptionGroup) {
+    const rest = error.split(Cancelled)[1];
+    return rest === null ? null : { error: rest };
+  }
+  return { error };
+}

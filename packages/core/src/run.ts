@@ -1,4 +1,4 @@
-import { isCancelled } from "./cancelled.ts";
+import { isCancelled, withoutCancelled } from "./cancelled.ts";
 import { type Clock, checkClock, SystemClock } from "./clock.ts";
 import { currentTaskOrUndefined } from "./context.ts";
 import { checkInstrument, type Instrument } from "./instrument.ts";
@@ -23,6 +23,8 @@ export interface RunOptions {
 interface MainOutcome {
   failed: boolean;
   value: unknown;
+  /** Main ended with only the Cancelled of a run-wide cancellation. */
+  cancelled?: boolean;
 }
 
 /**
@@ -83,7 +85,14 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
         try {
           mainOutcome = { failed: false, value: await main() };
         } catch (error) {
-          mainOutcome = { failed: true, value: error };
+          // A run-wide cancellation (the signal, a deadlock, a crashed system
+          // task) belongs to the system nursery's scope, which main's errors do
+          // not pass through: remove its Cancelled here, as that scope would.
+          const rest = system.cancelScope.cancelRequested ? withoutCancelled(error) : { error };
+          mainOutcome =
+            rest === null
+              ? { failed: false, value: undefined, cancelled: true }
+              : { failed: true, value: rest.error };
         } finally {
           system.cancelScope.cancelWithReason({ source: "shutdown" });
         }
@@ -93,20 +102,21 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   return kernel.start(init).then(
     (root) => {
       if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
+      const { failed, value, cancelled } = mainOutcome;
       const deadlock = kernel.deadlockFound;
-      if (deadlock !== null) throw deadlock;
+      if (deadlock !== null) {
+        if (failed) deadlock.cause ??= value;
+        throw deadlock;
+      }
       if (root.failed) throw root.value; // a system task crashed
-      const { failed, value } = mainOutcome;
-      if (signal?.aborted === true && (!failed || isCancelled(value))) throw signal.reason;
       if (failed && isCancelled(value)) {
-        throw new Error(
-          "a Cancelled escaped the main task although no enclosing scope was cancelled",
-          {
-            cause: value,
-          },
-        );
+        throw new Error("a Cancelled escaped the main task although no enclosing scope was cancelled", {
+          cause: value,
+        });
       }
       if (failed) throw value;
+      if (signal?.aborted === true) throw signal.reason;
+      if (cancelled === true) throw new Error("the main task was cancelled by the run");
       return value as T;
     },
     (error: unknown) => {

@@ -6,6 +6,7 @@ import {
   currentTime,
   DeadlockError,
   Err,
+  ExceptionGroup,
   type Instrument,
   isCancelled,
   lowlevel,
@@ -367,6 +368,24 @@ describe("run()", () => {
     );
     expect(error).toBe(reason);
     expect(cleaned.sort()).toEqual(["a", "b"]);
+  });
+
+  test("an error main raises while the run is being aborted reaches the caller without the run's Cancelled", async () => {
+    const controller = new AbortController();
+    const boom = new Error("boom");
+    const error = await rejection(
+      runVirtual(
+        () =>
+          openNursery(async (nursery) => {
+            nursery.startSoon(() => sleep(0)); // raises the run's Cancelled
+            controller.abort();
+            throw boom;
+          }),
+        { signal: controller.signal },
+      ),
+    );
+    expect(error).toBeInstanceOf(ExceptionGroup);
+    expect((error as ExceptionGroup).leafErrors()).toEqual([boom]);
   });
 
   test("a run whose signal is already aborted rejects at once without running main", async () => {

@@ -1,10 +1,13 @@
 import fc from "fast-check";
 import { test } from "vitest";
-import { normalize, rawTreeArb, runTree, describeError, showTree } from "./support/task-tree.ts";
+import { describeError, normalize, rawTreeArb, runTree, showTree } from "./support/task-tree.ts";
+
 test("stats", async () => {
   const samples = fc.sample(rawTreeArb, { numRuns: 300, seed: 44 });
   const c: Record<string, number> = {};
-  const inc = (k: string, n = 1) => { c[k] = (c[k] ?? 0) + n; };
+  const inc = (k: string, n = 1) => {
+    c[k] = (c[k] ?? 0) + n;
+  };
   const t0 = performance.now();
   for (const raw of samples) {
     const tree = normalize(raw);
@@ -13,7 +16,10 @@ test("stats", async () => {
     inc(r.settled);
     inc("events", r.log.length);
     for (const l of r.log) {
-      const m = / (starts|moved|not moved|ends)|(sleepForever raised)|(cancel\(S\d+\) done)|(throw\(E\d+\) raised)|(swallowed)|(finally#\d+ runs)/.exec(l);
+      const m =
+        / (starts|moved|not moved|ends)|(sleepForever raised)|(cancel\(S\d+\) done)|(throw\(E\d+\) raised)|(swallowed)|(finally#\d+ runs)/.exec(
+          l,
+        );
       if (m) inc(m[0].replace(/\d+/g, ""));
     }
     for (const rec of r.thrown.values()) inc("thrown:" + rec.kind);

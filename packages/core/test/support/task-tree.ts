@@ -8,15 +8,20 @@
  * reach), so any shrink of a raw tree is again a valid tree.
  */
 import {
+  Cancelled,
   CancelScope,
+  cancelShieldedCheckpoint,
   checkpoint,
+  checkpointIfCancelled,
+  currentEffectiveDeadline,
   currentTime,
   ExceptionGroup,
   failAfter,
+  failAt,
   type Instrument,
-  isCancelled,
   lowlevel,
   moveOnAfter,
+  moveOnAt,
   type Nursery,
   openNursery,
   run,
@@ -37,17 +42,34 @@ export type RawTimeout = { rel: number } | { abs: number } | null;
 export type RawAction =
   | { t: "sleep"; ms: number }
   | { t: "checkpoint" }
+  | { t: "checkpointIfCancelled" }
+  | { t: "cancelShieldedCheckpoint" }
   | { t: "sleepForever" }
+  /** Sets the deadline of a scope in reach to now + ms (`target` counts from the innermost). */
+  | { t: "setDeadline"; target: number; ms: number }
+  /** Sets `shield = false` on a scope in reach (never true: that could make a sleepForever unbounded). */
+  | { t: "unshield"; target: number }
+  /** Aborts the AbortSignal given to run(): every task is cancelled. */
+  | { t: "abortRun" }
   /** Cancels one of the scopes in reach (the task's own or an ancestor's): `target` counts from the innermost. */
   | { t: "cancel"; target: number }
   | { t: "throw" }
-  /** `try { body } catch (e) { swallow the errors picked by mask; rethrow the rest }` (mask 0: rethrow all). */
+  /**
+   * `try { body } catch (e) { swallow the errors picked by mask; rethrow the rest }`: bit (id % 8) of
+   * the mask picks the tracked errors it swallows, bit 8 makes it swallow `Cancelled` too (mask 0: rethrow all).
+   */
   | { t: "try"; mask: number; body: RawAction[] }
   /** `try { body } finally { await <shielded scope>.run(() => sleep(ms)) }` */
   | { t: "finally"; ms: number; body: RawAction[] }
   | { t: "scope"; kind: "scope"; timeout: RawTimeout; shield: boolean; body: RawAction[] }
-  | { t: "scope"; kind: "moveOnAfter" | "failAfter"; ms: number; shield: boolean; body: RawAction[] }
-  | { t: "nursery"; body: RawAction[] }
+  | {
+      t: "scope";
+      kind: "moveOnAfter" | "failAfter" | "moveOnAt" | "failAt";
+      ms: number;
+      shield: boolean;
+      body: RawAction[];
+    }
+  | { t: "nursery"; strict: boolean; body: RawAction[] }
   /** `nursery.startSoon(child)` or `await nursery.start(child)` on a nursery in reach (`target` counts from the innermost). */
   | { t: "spawn"; how: "soon" | "start"; target: number; neverStarted: boolean; body: RawAction[] }
   /** In a child being started with `start()`: `status.started()` (the first one only). */
@@ -60,73 +82,94 @@ const innermostFirst = fc.oneof(
   { weight: 1, arbitrary: fc.nat(7) },
 );
 
-const rawArbs = fc.letrec<{ action: RawAction; body: RawAction[] }>(
-  (tie) => {
-    const body = tie("body");
-    return {
-      body: fc.array(tie("action"), { maxLength: 6, size: "medium" }),
-      action: fc.oneof(
-        { depthSize: "medium", maxDepth: 4, withCrossShrink: true },
-        // Leaves first: fast-check falls back to the first arbitrary at max depth.
-        { weight: 8, arbitrary: fc.record({ t: fc.constant("sleep"), ms: fc.nat(5) }) },
-        { weight: 6, arbitrary: fc.record({ t: fc.constant("checkpoint") }) },
-        { weight: 1, arbitrary: fc.record({ t: fc.constant("sleepForever") }) },
-        { weight: 2, arbitrary: fc.record({ t: fc.constant("cancel"), target: innermostFirst }) },
-        { weight: 2, arbitrary: fc.record({ t: fc.constant("throw") }) },
-        { weight: 2, arbitrary: fc.record({ t: fc.constant("started") }) },
-        { weight: 5, arbitrary: fc.record({ t: fc.constant("try"), mask: fc.nat(255), body }) },
-        { weight: 4, arbitrary: fc.record({ t: fc.constant("finally"), ms: fc.nat(5), body }) },
-        {
-          weight: 4,
-          arbitrary: fc.record({
-            t: fc.constant("scope"),
-            kind: fc.constant("scope"),
-            timeout: fc.oneof(
-              fc.constant(null),
-              fc.record({ rel: fc.nat(50) }),
-              fc.record({ abs: fc.nat(60) }),
-            ),
-            shield: fc.boolean(),
-            body,
-          }),
-        },
-        {
-          weight: 4,
-          arbitrary: fc.record({
-            t: fc.constant("scope"),
-            kind: fc.constantFrom("moveOnAfter", "failAfter"),
-            ms: fc.nat(50),
-            shield: fc.boolean(),
-            body,
-          }),
-        },
-        { weight: 3, arbitrary: fc.record({ t: fc.constant("nursery"), body }) },
-        {
-          weight: 8,
-          arbitrary: fc.record({
-            t: fc.constant("spawn"),
-            how: fc.constantFrom("soon", "start"),
-            target: innermostFirst,
-            neverStarted: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, fc.constant(true)),
-            body,
-          }),
-        },
-      ) as fc.Arbitrary<RawAction>,
-    };
-  },
-);
+const rawArbs = fc.letrec<{ action: RawAction; body: RawAction[] }>((tie) => {
+  const body = tie("body");
+  return {
+    body: fc.array(tie("action"), { maxLength: 6, size: "medium" }),
+    action: fc.oneof(
+      { depthSize: "medium", maxDepth: 4, withCrossShrink: true },
+      // Leaves first: fast-check falls back to the first arbitrary at max depth.
+      { weight: 40, arbitrary: fc.record({ t: fc.constant("sleep"), ms: fc.nat(5) }) },
+      { weight: 30, arbitrary: fc.record({ t: fc.constant("checkpoint") }) },
+      { weight: 5, arbitrary: fc.record({ t: fc.constant("checkpointIfCancelled") }) },
+      { weight: 5, arbitrary: fc.record({ t: fc.constant("cancelShieldedCheckpoint") }) },
+      { weight: 5, arbitrary: fc.record({ t: fc.constant("sleepForever") }) },
+      {
+        weight: 5,
+        arbitrary: fc.record({
+          t: fc.constant("setDeadline"),
+          target: innermostFirst,
+          ms: fc.nat(30),
+        }),
+      },
+      { weight: 5, arbitrary: fc.record({ t: fc.constant("unshield"), target: innermostFirst }) },
+      { weight: 1, arbitrary: fc.record({ t: fc.constant("abortRun") }) },
+      { weight: 10, arbitrary: fc.record({ t: fc.constant("cancel"), target: innermostFirst }) },
+      { weight: 10, arbitrary: fc.record({ t: fc.constant("throw") }) },
+      { weight: 10, arbitrary: fc.record({ t: fc.constant("started") }) },
+      { weight: 25, arbitrary: fc.record({ t: fc.constant("try"), mask: fc.nat(511), body }) },
+      { weight: 20, arbitrary: fc.record({ t: fc.constant("finally"), ms: fc.nat(5), body }) },
+      {
+        weight: 20,
+        arbitrary: fc.record({
+          t: fc.constant("scope"),
+          kind: fc.constant("scope"),
+          timeout: fc.oneof(
+            fc.constant(null),
+            fc.record({ rel: fc.nat(50) }),
+            fc.record({ abs: fc.nat(60) }),
+          ),
+          shield: fc.boolean(),
+          body,
+        }),
+      },
+      {
+        weight: 20,
+        arbitrary: fc.record({
+          t: fc.constant("scope"),
+          kind: fc.constantFrom("moveOnAfter", "failAfter", "moveOnAt", "failAt"),
+          ms: fc.nat(50),
+          shield: fc.boolean(),
+          body,
+        }),
+      },
+      {
+        weight: 15,
+        arbitrary: fc.record({ t: fc.constant("nursery"), strict: fc.boolean(), body }),
+      },
+      {
+        weight: 40,
+        arbitrary: fc.record({
+          t: fc.constant("spawn"),
+          how: fc.constantFrom("soon", "start"),
+          target: innermostFirst,
+          neverStarted: fc.oneof({ weight: 45, arbitrary: fc.constant(false) }, fc.constant(true)),
+          body,
+        }),
+      },
+    ) as fc.Arbitrary<RawAction>,
+  };
+});
 
 /** The body of the root nursery: a list of actions, which nest. */
-export const rawTreeArb: fc.Arbitrary<RawAction[]> = fc.array(rawArbs.action, { minLength: 1, maxLength: 8 });
+export const rawTreeArb: fc.Arbitrary<RawAction[]> = fc.array(rawArbs.action, {
+  minLength: 1,
+  maxLength: 8,
+});
 
 // ---------------------------------------------------------------- normalised trees
 
-export type ScopeKind = "scope" | "moveOnAfter" | "failAfter";
+export type ScopeKind = "scope" | "moveOnAfter" | "failAfter" | "moveOnAt" | "failAt";
 
 export type Action =
   | { t: "sleep"; ms: number }
   | { t: "checkpoint" }
+  | { t: "checkpointIfCancelled" }
+  | { t: "cancelShieldedCheckpoint" }
   | { t: "sleepForever" }
+  | { t: "setDeadline"; scope: number; ms: number }
+  | { t: "unshield"; scope: number }
+  | { t: "abortRun" }
   | { t: "cancel"; scope: number }
   | { t: "throw"; errorId: number }
   | { t: "try"; handler: number; mask: number; body: Action[] }
@@ -135,15 +178,15 @@ export type Action =
       t: "scope";
       scope: number;
       kind: ScopeKind;
-      /** CancelScope only: relative or absolute deadline; moveOnAfter/failAfter: ms. */
+      /** CancelScope only: relative or absolute deadline; moveOnAfter, failAfter, moveOnAt, failAt: ms (relative or absolute). */
       timeout: RawTimeout;
       ms: number;
       shield: boolean;
-      /** Id of the TooSlowError a failAfter may raise. */
+      /** Id of the TooSlowError a failAfter/failAt may raise. */
       errorId: number;
       body: Action[];
     }
-  | { t: "nursery"; nursery: number; scope: number; body: Action[] }
+  | { t: "nursery"; nursery: number; scope: number; strict: boolean; body: Action[] }
   | {
       t: "spawn";
       how: "soon" | "start";
@@ -160,7 +203,13 @@ export interface Tree {
   readonly root: Action[];
   /** Which error ids each handler swallows: bit (errorId % 8) of its mask. */
   readonly masks: ReadonlyMap<number, number>;
-  readonly counts: { actions: number; tasks: number; scopes: number; nurseries: number; errors: number };
+  readonly counts: {
+    actions: number;
+    tasks: number;
+    scopes: number;
+    nurseries: number;
+    errors: number;
+  };
 }
 
 /** Every run is bounded by this many virtual ms, so a `sleepForever` always ends. */
@@ -204,7 +253,14 @@ export function normalize(raw: readonly RawAction[]): Tree {
     switch (a.t) {
       case "sleep":
       case "checkpoint":
+      case "checkpointIfCancelled":
+      case "cancelShieldedCheckpoint":
+      case "abortRun":
         return a;
+      case "setDeadline":
+        return { t: "setDeadline", scope: fromInnermost(ctx.scopes, a.target), ms: a.ms };
+      case "unshield":
+        return { t: "unshield", scope: fromInnermost(ctx.scopes, a.target) };
       case "sleepForever":
         // Unbounded here (a deadline-less shield is in the way): sleep a little instead.
         return ctx.bounded ? a : { t: "sleep", ms: 1 };
@@ -234,7 +290,16 @@ export function normalize(raw: readonly RawAction[]): Tree {
           scopes: [...ctx.scopes, scope],
           bounded: finite || (ctx.bounded && !a.shield),
         };
-        return { t: "scope", scope, kind: a.kind, timeout, ms, shield: a.shield, errorId, body: list(a.body, inner) };
+        return {
+          t: "scope",
+          scope,
+          kind: a.kind,
+          timeout,
+          ms,
+          shield: a.shield,
+          errorId,
+          body: list(a.body, inner),
+        };
       }
       case "nursery": {
         const nursery = counts.nurseries++;
@@ -245,7 +310,7 @@ export function normalize(raw: readonly RawAction[]): Tree {
           nurseries: [...ctx.nurseries, nursery],
         };
         nurseryContexts.set(nursery, inner);
-        return { t: "nursery", nursery, scope, body: list(a.body, inner) };
+        return { t: "nursery", nursery, scope, strict: a.strict, body: list(a.body, inner) };
       }
       case "spawn": {
         const nursery = fromInnermost(ctx.nurseries, a.target);
@@ -287,7 +352,7 @@ export class TreeError extends Error {
 }
 
 /** Where errors leaving a task go: a point in the code of another task (the nursery's or start()'s caller's). */
-interface Location {
+export interface Location {
   readonly owner: TaskRecord;
   /** Handlers open in `owner` at that point, outermost first. */
   readonly handlers: readonly number[];
@@ -303,6 +368,8 @@ export interface TaskRecord {
   task: Task | null;
   starts: number;
   ends: number;
+  /** For a child being started: what its started() call did. */
+  started: "moved" | "not moved" | null;
 }
 
 export interface ThrownRecord {
@@ -321,6 +388,51 @@ export interface NurseryRecord {
   childTasksAfterExit: number | null;
 }
 
+/** One awaited checkpoint, sleep or sleepForever. */
+export interface WaitRecord {
+  readonly task: number;
+  readonly what:
+    | "sleep"
+    | "checkpoint"
+    | "checkpointIfCancelled"
+    | "cancelShieldedCheckpoint"
+    | "sleepForever";
+  readonly ms: number;
+  readonly t0: number;
+  readonly t1: number;
+  /** currentEffectiveDeadline() just before the call. */
+  readonly deadline: number;
+  /** How it ended: "ok", or the error. */
+  readonly outcome: unknown;
+  /** A deadline or shield changed, a task moved or the run was aborted while it waited. */
+  readonly disturbed: boolean;
+}
+
+export interface ScopeExitRecord {
+  readonly scope: number;
+  readonly kind: ScopeKind;
+  readonly cancelCalled: boolean;
+  readonly cancelledCaught: boolean;
+  readonly shield: boolean;
+  /** What the body raised (NOTHING if it returned). */
+  readonly bodyError: unknown;
+  /** What came out of the scope (moveOnAfter / failAfter …) (NOTHING if it returned). */
+  readonly outcome: unknown;
+  /** In the enclosing context, right after the scope was left: currentEffectiveDeadline() === -Infinity. */
+  readonly outerCancelledAfter: boolean;
+}
+
+export interface StartRecord {
+  readonly task: number;
+  readonly resolved: boolean;
+  readonly value: unknown;
+  /** In the caller, right after start() settled: currentEffectiveDeadline() === -Infinity. */
+  readonly callerCancelledAfter: boolean;
+}
+
+/** Marks "returned normally" where undefined could be a thrown value. */
+export const NOTHING: unique symbol = Symbol("nothing");
+
 export interface RunReport {
   readonly tree: Tree;
   readonly settled: "resolved" | "rejected" | "timeout";
@@ -337,18 +449,26 @@ export interface RunReport {
   readonly exits: Map<Task, { seq: number; parentNursery: Nursery | null }>;
   /** For tasks started with start(): seq at which start() settled in the caller. */
   readonly startSettledSeq: Map<number, number>;
-  readonly finallies: Map<number, { entered: number; ran: number; done: number; ms: number; elapsed: number[] }>;
+  readonly starts: StartRecord[];
+  readonly finallies: Map<
+    number,
+    { entered: number; ran: number; done: number; ms: number; elapsed: number[] }
+  >;
+  readonly waits: WaitRecord[];
+  readonly scopeExits: ScopeExitRecord[];
+  /** The reason given to the run's AbortController, if an abortRun action ran. */
+  readonly abortReason: Error | null;
   /** Consistency failures of lowlevel.currentStatistics().tasksLiving, seen during the run. */
   readonly livingMismatches: string[];
-  tasksLivingAtEndOfMain: number | null;
+  readonly tasksLivingAtEndOfMain: number | null;
   readonly timersBefore: number;
-  timersAfter: number;
-  readonly problems: string[];
+  readonly timersAfter: number;
 }
 
 /** Host timers and immediates pending in this process. */
 export function pendingHostTimers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === "Timeout" || r === "Immediate").length;
+  return process.getActiveResourcesInfo().filter((r) => r === "Timeout" || r === "Immediate")
+    .length;
 }
 
 /** Every non-group error inside `error` (itself if it is not a group). */
@@ -358,9 +478,10 @@ export function leafErrors(error: unknown): unknown[] {
 }
 
 export function describeError(error: unknown): string {
+  if (error === NOTHING) return "-";
   if (error instanceof TreeError) return `E${error.errorId}`;
   if (error instanceof ExceptionGroup) return `[${error.errors.map(describeError).join(",")}]`;
-  if (isCancelled(error)) return `Cancelled(${(error as { source?: string }).source})`;
+  if (error instanceof Cancelled) return `Cancelled(${error.source})`;
   if (error instanceof Error) return `${error.name}(${error.message.split("\n")[0]})`;
   return String(error);
 }
@@ -389,9 +510,47 @@ export interface RunTreeOptions {
   readonly schedulerSeed?: number | null;
 }
 
+interface Env {
+  readonly task: TaskRecord;
+  readonly handlers: readonly number[];
+  readonly start: { status: TaskStatus<number>; target: NurseryRecord } | null;
+}
+
+function describeAction(a: Action): string {
+  switch (a.t) {
+    case "sleep":
+      return `sleep(${a.ms})`;
+    case "cancel":
+    case "unshield":
+      return `${a.t}(S${a.scope})`;
+    case "setDeadline":
+      return `setDeadline(S${a.scope}, now+${a.ms})`;
+    case "throw":
+      return `throw(E${a.errorId})`;
+    case "try":
+      return `try#${a.handler}`;
+    case "finally":
+      return `finally#${a.id}`;
+    case "scope":
+      return `${a.kind}#S${a.scope}`;
+    case "nursery":
+      return `nursery#N${a.nursery}`;
+    case "spawn":
+      return `${a.how}(T${a.task} in N${a.nursery})`;
+    default:
+      return a.t;
+  }
+}
+
+/**
+ * Runs `tree` in a fresh run on a MockClock with autojump, and records what
+ * happened. Never throws for what the run does: the report says it.
+ */
 export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise<RunReport> {
   const log: string[] = [];
   let seq = 0;
+  /** Bumped whenever deadlines, shields or task homes change: timing checks skip waits that saw it. */
+  let epoch = 0;
   const thrown = new Map<unknown, ThrownRecord>();
   const seen = new Map<number, unknown[]>();
   const caught = new Map<number, unknown[]>();
@@ -400,9 +559,16 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
   const scopes = new Map<number, CancelScope>();
   const exits = new Map<Task, { seq: number; parentNursery: Nursery | null }>();
   const startSettledSeq = new Map<number, number>();
-  const finallies = new Map<number, { entered: number; ran: number; done: number; ms: number; elapsed: number[] }>();
+  const starts: StartRecord[] = [];
+  const finallies = new Map<
+    number,
+    { entered: number; ran: number; done: number; ms: number; elapsed: number[] }
+  >();
+  const waits: WaitRecord[] = [];
+  const scopeExits: ScopeExitRecord[] = [];
   const livingMismatches: string[] = [];
-  const problems: string[] = [];
+  const controller = new AbortController();
+  let abortReason: Error | null = null;
   let spawnedSeen = 0;
   let exitedSeen = 0;
 
@@ -419,7 +585,9 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
   const checkLiving = (where: string): void => {
     const living = lowlevel.currentStatistics().tasksLiving;
     if (living !== spawnedSeen - exitedSeen) {
-      livingMismatches.push(`${where}: tasksLiving ${living}, instruments say ${spawnedSeen - exitedSeen}`);
+      livingMismatches.push(
+        `${where}: tasksLiving ${living}, instruments say ${spawnedSeen - exitedSeen}`,
+      );
     }
   };
 
@@ -429,17 +597,17 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
     checkLiving(`T${task.id} ${what}`);
   };
 
-  interface Env {
-    readonly task: TaskRecord;
-    readonly handlers: readonly number[];
-    readonly start: { status: TaskStatus; target: NurseryRecord } | null;
-  }
-
-  const register = (error: unknown, errorId: number, env: Env, kind: ThrownRecord["kind"]): void => {
+  const register = (
+    error: unknown,
+    errorId: number,
+    env: Env,
+    kind: ThrownRecord["kind"],
+  ): void => {
     thrown.set(error, { errorId, task: env.task, handlers: [...env.handlers], kind });
   };
 
-  const swallows = (mask: number, error: unknown): boolean => {
+  const handlerSwallows = (mask: number, error: unknown): boolean => {
+    if (error instanceof Cancelled) return (mask & 256) !== 0;
     const record = thrown.get(error);
     return record !== undefined && ((mask >> (record.errorId % 8)) & 1) === 1;
   };
@@ -450,26 +618,38 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
     else list.push(value);
   };
 
-  const describeAction = (a: Action): string => {
-    switch (a.t) {
-      case "sleep":
-        return `sleep(${a.ms})`;
-      case "cancel":
-        return `cancel(S${a.scope})`;
-      case "throw":
-        return `throw(E${a.errorId})`;
-      case "try":
-        return `try#${a.handler}`;
-      case "finally":
-        return `finally#${a.id}`;
-      case "scope":
-        return `${a.kind}#S${a.scope}`;
-      case "nursery":
-        return `nursery#N${a.nursery}`;
-      case "spawn":
-        return `${a.how}(T${a.task} in N${a.nursery})`;
-      default:
-        return a.t;
+  const scopeInReach = (id: number): CancelScope => {
+    const scope = scopes.get(id);
+    if (scope === undefined) throw new Error(`test bug: scope S${id} not in reach`);
+    return scope;
+  };
+
+  const wait = async (
+    env: Env,
+    what: WaitRecord["what"],
+    ms: number,
+    fn: () => Promise<void>,
+  ): Promise<void> => {
+    const t0 = currentTime();
+    const deadline = currentEffectiveDeadline();
+    const epoch0 = epoch;
+    let outcome: unknown = "ok";
+    try {
+      await fn();
+    } catch (error) {
+      outcome = error;
+      throw error;
+    } finally {
+      waits.push({
+        task: env.task.id,
+        what,
+        ms,
+        t0,
+        t1: currentTime(),
+        deadline,
+        outcome,
+        disturbed: epoch !== epoch0,
+      });
     }
   };
 
@@ -485,7 +665,11 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
     }
   };
 
-  const taskMain = async (record: TaskRecord, body: readonly Action[], start: Env["start"]): Promise<void> => {
+  const taskMain = async (
+    record: TaskRecord,
+    body: readonly Action[],
+    start: Env["start"],
+  ): Promise<void> => {
     record.task = lowlevel.currentTask();
     record.starts++;
     emit(record, "starts");
@@ -497,20 +681,91 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
     }
   };
 
+  const runScope = async (a: Extract<Action, { t: "scope" }>, env: Env): Promise<void> => {
+    let scope: CancelScope | null = null;
+    let bodyError: unknown = NOTHING;
+    let outcome: unknown = NOTHING;
+    const body = async (s: CancelScope) => {
+      scope = s;
+      scopes.set(a.scope, s);
+      try {
+        await exec(a.body, env);
+      } catch (error) {
+        bodyError = error;
+        throw error;
+      }
+    };
+    const shield = { shield: a.shield };
+    try {
+      switch (a.kind) {
+        case "moveOnAfter":
+          await moveOnAfter(a.ms, body, shield);
+          break;
+        case "moveOnAt":
+          await moveOnAt(a.ms, body, shield);
+          break;
+        case "failAfter":
+          await failAfter(a.ms, body, shield);
+          break;
+        case "failAt":
+          await failAt(a.ms, body, shield);
+          break;
+        case "scope": {
+          const t = a.timeout;
+          const options =
+            t === null ? {} : "rel" in t ? { relativeDeadline: t.rel } : { deadline: t.abs };
+          await new CancelScope({ ...options, ...shield }).run(body);
+          break;
+        }
+      }
+    } catch (error) {
+      outcome = error;
+      if (error instanceof TooSlowError && !thrown.has(error))
+        register(error, a.errorId, env, "tooSlow");
+      throw error;
+    } finally {
+      const s = scope as CancelScope | null;
+      scopeExits.push({
+        scope: a.scope,
+        kind: a.kind,
+        cancelCalled: s?.cancelCalled ?? false,
+        cancelledCaught: s?.cancelledCaught ?? false,
+        shield: s?.shield ?? a.shield,
+        bodyError,
+        outcome,
+        outerCancelledAfter: currentEffectiveDeadline() === -Infinity,
+      });
+    }
+  };
+
   const step = async (a: Action, env: Env): Promise<void> => {
     switch (a.t) {
       case "sleep":
-        return sleep(a.ms);
+        return wait(env, "sleep", a.ms, () => sleep(a.ms));
       case "checkpoint":
-        return checkpoint();
+        return wait(env, "checkpoint", 0, checkpoint);
+      case "checkpointIfCancelled":
+        return wait(env, "checkpointIfCancelled", 0, checkpointIfCancelled);
+      case "cancelShieldedCheckpoint":
+        return wait(env, "cancelShieldedCheckpoint", 0, cancelShieldedCheckpoint);
       case "sleepForever":
-        return sleepForever();
-      case "cancel": {
-        const scope = scopes.get(a.scope);
-        if (scope === undefined) throw new Error(`test bug: scope S${a.scope} not in reach`);
-        scope.cancel();
+        return wait(env, "sleepForever", Infinity, sleepForever);
+      case "cancel":
+        scopeInReach(a.scope).cancel();
         return;
-      }
+      case "setDeadline":
+        epoch++;
+        scopeInReach(a.scope).deadline = currentTime() + a.ms;
+        return;
+      case "unshield":
+        epoch++;
+        scopeInReach(a.scope).shield = false;
+        return;
+      case "abortRun":
+        epoch++;
+        abortReason ??= new Error("run aborted by the tree");
+        controller.abort(abortReason);
+        return;
       case "throw": {
         const error = new TreeError(a.errorId);
         register(error, a.errorId, env, "throw");
@@ -518,10 +773,12 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
       }
       case "started": {
         const start = env.start;
-        if (start === null) throw new Error("test bug: started() outside a started child");
-        start.status.started();
+        if (start === null) throw new Error("test bug: started() outside a child being started");
+        epoch++;
+        start.status.started(env.task.id);
         const moved = lowlevel.currentTask().parentNursery === start.target.nursery;
         if (moved) env.task.home = start.target.location;
+        env.task.started = moved ? "moved" : "not moved";
         emit(env.task, moved ? "moved" : "not moved");
         return;
       }
@@ -530,13 +787,16 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
           await exec(a.body, { ...env, handlers: [...env.handlers, a.handler] });
         } catch (error) {
           for (const leaf of leafErrors(error)) if (thrown.has(leaf)) push(seen, a.handler, leaf);
-          const matches = (e: unknown) => swallows(a.mask, e);
+          const matches = (e: unknown) => handlerSwallows(a.mask, e);
           if (error instanceof ExceptionGroup) {
             const [matched, rest] = error.split(matches);
-            if (matched !== null) for (const leaf of matched.leafErrors()) push(caught, a.handler, leaf);
+            if (matched !== null) {
+              for (const leaf of matched.leafErrors())
+                if (thrown.has(leaf)) push(caught, a.handler, leaf);
+            }
             if (rest !== null) throw rest;
           } else if (matches(error)) {
-            push(caught, a.handler, error);
+            if (thrown.has(error)) push(caught, a.handler, error);
           } else {
             throw error;
           }
@@ -546,7 +806,13 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
       }
       case "finally": {
         // Each action runs at most once, so `entered` > 1 would be a bug of this file.
-        const record = finallies.get(a.id) ?? { entered: 0, ran: 0, done: 0, ms: a.ms, elapsed: [] };
+        const record = finallies.get(a.id) ?? {
+          entered: 0,
+          ran: 0,
+          done: 0,
+          ms: a.ms,
+          elapsed: [],
+        };
         finallies.set(a.id, record);
         record.entered++;
         try {
@@ -561,27 +827,8 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
         }
         return;
       }
-      case "scope": {
-        const body = async (scope: CancelScope) => {
-          scopes.set(a.scope, scope);
-          await exec(a.body, env);
-        };
-        if (a.kind === "moveOnAfter") {
-          await moveOnAfter(a.ms, body, { shield: a.shield });
-        } else if (a.kind === "failAfter") {
-          try {
-            await failAfter(a.ms, body, { shield: a.shield });
-          } catch (error) {
-            if (error instanceof TooSlowError && !thrown.has(error)) register(error, a.errorId, env, "tooSlow");
-            throw error;
-          }
-        } else {
-          const t = a.timeout;
-          const options = t === null ? {} : "rel" in t ? { relativeDeadline: t.rel } : { deadline: t.abs };
-          await new CancelScope({ ...options, shield: a.shield }).run(body);
-        }
-        return;
-      }
+      case "scope":
+        return runScope(a, env);
       case "nursery": {
         const record: NurseryRecord = {
           id: a.nursery,
@@ -592,12 +839,15 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
         };
         nurseries.set(a.nursery, record);
         try {
-          await openNursery(async (nursery) => {
-            record.nursery = nursery;
-            record.location = { owner: env.task, handlers: [...env.handlers] };
-            scopes.set(a.scope, nursery.cancelScope);
-            await exec(a.body, env);
-          });
+          await openNursery(
+            async (nursery) => {
+              record.nursery = nursery;
+              record.location = { owner: env.task, handlers: [...env.handlers] };
+              scopes.set(a.scope, nursery.cancelScope);
+              await exec(a.body, env);
+            },
+            { strictErrors: a.strict },
+          );
         } finally {
           record.exitSeq = seq++;
           record.childTasksAfterExit = record.nursery?.childTasks.size ?? null;
@@ -617,6 +867,7 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
           task: null,
           starts: 0,
           ends: 0,
+          started: null,
         };
         tasks.set(a.task, record);
         if (a.how === "soon") {
@@ -625,16 +876,24 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
           return;
         }
         record.home = { owner: env.task, handlers: [...env.handlers] };
+        let resolved = false;
+        let value: unknown;
         try {
-          await target.nursery.start((status) => taskMain(record, a.body, { status, target }), {
-            name: `T${a.task}`,
-          });
+          value = await target.nursery.start<number>(
+            (status) => taskMain(record, a.body, { status, target }),
+            {
+              name: `T${a.task}`,
+            },
+          );
+          resolved = true;
         } catch (error) {
+          value = error;
           if (
             error instanceof Error &&
             !thrown.has(error) &&
             !(error instanceof TreeError) &&
-            !isCancelled(error) &&
+            !(error instanceof ExceptionGroup) &&
+            !(error instanceof Cancelled) &&
             /without calling started/.test(error.message)
           ) {
             register(error, a.errorId, env, "neverStarted");
@@ -642,13 +901,28 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
           throw error;
         } finally {
           startSettledSeq.set(a.task, seq++);
+          starts.push({
+            task: a.task,
+            resolved,
+            value,
+            callerCancelledAfter: currentEffectiveDeadline() === -Infinity,
+          });
         }
         return;
       }
     }
   };
 
-  const mainRecord: TaskRecord = { id: 0, target: -1, how: "main", home: null, task: null, starts: 0, ends: 0 };
+  const mainRecord: TaskRecord = {
+    id: 0,
+    target: -1,
+    how: "main",
+    home: null,
+    task: null,
+    starts: 0,
+    ends: 0,
+    started: null,
+  };
   tasks.set(0, mainRecord);
   let tasksLivingAtEndOfMain: number | null = null;
 
@@ -659,7 +933,7 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
       await moveOnAfter(BOUND, async (scope) => {
         scopes.set(0, scope);
         const env: Env = { task: mainRecord, handlers: [], start: null };
-        await step({ t: "nursery", nursery: 0, scope: 1, body: tree.root }, env);
+        await step({ t: "nursery", nursery: 0, scope: 1, strict: true, body: tree.root }, env);
       });
     } finally {
       mainRecord.ends++;
@@ -670,10 +944,13 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
 
   const timersBefore = pendingHostTimers();
   const scheduler =
-    options.schedulerSeed == null ? undefined : new RandomOneAtATimeScheduler(options.schedulerSeed);
+    options.schedulerSeed == null
+      ? undefined
+      : new RandomOneAtATimeScheduler(options.schedulerSeed);
   const running = run(main, {
     clock: new MockClock({ autojumpThreshold: 0 }),
     instruments: [instrument],
+    signal: controller.signal,
     ...(scheduler === undefined ? {} : { scheduler }),
   }).then(
     () => ({ settled: "resolved" as const, rejection: undefined }),
@@ -681,7 +958,10 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
   );
   let watchdog: NodeJS.Timeout | undefined;
   const timeout = new Promise<{ settled: "timeout"; rejection: undefined }>((resolve) => {
-    watchdog = setTimeout(() => resolve({ settled: "timeout", rejection: undefined }), options.watchdogMs ?? 5000);
+    watchdog = setTimeout(
+      () => resolve({ settled: "timeout", rejection: undefined }),
+      options.watchdogMs ?? 5000,
+    );
   });
   const outcome = await Promise.race([running, timeout]);
   clearTimeout(watchdog);
@@ -699,12 +979,15 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
     nurseries,
     exits,
     startSettledSeq,
+    starts,
     finallies,
+    waits,
+    scopeExits,
+    abortReason,
     livingMismatches,
     tasksLivingAtEndOfMain,
     timersBefore,
     timersAfter,
-    problems,
   };
 }
 
@@ -730,11 +1013,15 @@ export interface ErrorExpectation {
 }
 
 /** Where a tracked error must end: caught by the first handler on its route whose mask picks it, else out of `run`. */
-export function expectationFor(record: ThrownRecord, masks: ReadonlyMap<number, number>): ErrorExpectation {
+export function expectationFor(
+  record: ThrownRecord,
+  masks: ReadonlyMap<number, number>,
+): ErrorExpectation {
   const seenBy: number[] = [];
   for (const handler of route(record)) {
     seenBy.push(handler);
-    if (((masks.get(handler)! >> (record.errorId % 8)) & 1) === 1) return { seenBy, caughtBy: handler };
+    if (((masks.get(handler)! >> (record.errorId % 8)) & 1) === 1)
+      return { seenBy, caughtBy: handler };
   }
   return { seenBy, caughtBy: null };
 }
@@ -775,7 +1062,9 @@ export function showTree(tree: Tree): string {
             a.kind === "scope"
               ? `CancelScope(${a.timeout === null ? "" : "rel" in a.timeout ? `relativeDeadline ${a.timeout.rel}` : `deadline ${a.timeout.abs}`}${a.shield ? " shield" : ""})`
               : `${a.kind}(${a.ms}${a.shield ? ", shield" : ""})`;
-          lines.push(`${pad}S${a.scope} = ${what}${a.kind === "failAfter" ? ` [TooSlow E${a.errorId}]` : ""}`);
+          lines.push(
+            `${pad}S${a.scope} = ${what}${a.kind === "failAfter" ? ` [TooSlow E${a.errorId}]` : ""}`,
+          );
           walk(a.body, depth + 1);
           break;
         }
