@@ -296,7 +296,7 @@ export async function openNurseryIn<T>(
   const scope = new CancelScope();
   scope.enter(task);
   const nursery = new NurseryImpl(task, scope, strictErrors);
-  task.childNurseries.push(nursery);
+  (task.openNurseries ??= []).push(nursery);
   let value: T | undefined;
   let bodyError: unknown = NO_ERROR;
   try {
@@ -305,7 +305,7 @@ export async function openNurseryIn<T>(
     bodyError = error;
   }
   let raised = await nursery.finish(bodyError);
-  if (task.childNurseries.pop() !== nursery) {
+  if (task.openNurseries?.pop() !== nursery) {
     raised = new Error(
       "nursery stack corrupted: nurseries must close in reverse order of opening",
       {

@@ -42,7 +42,8 @@ export class TaskImpl implements Task {
   readonly kernel: Kernel;
   parentNursery: (Nursery & TaskParent) | null;
   eventualParentNursery: Nursery | null = null;
-  readonly childNurseries: Nursery[] = [];
+  /** The nurseries this task has open, outermost first (allocated on first use). */
+  openNurseries: Nursery[] | null = null;
   /** The innermost cancel status the task is in; `null` only for the root task before it opens its nursery. */
   cancelStatus: CancelStatus | null;
   state: TaskState = TaskState.RUNNABLE;
@@ -83,6 +84,10 @@ export class TaskImpl implements Task {
     this.parentNursery = parentNursery;
     this.cancelStatus = cancelStatus;
     if (cancelStatus !== null) cancelStatus.taskCount++;
+  }
+
+  get childNurseries(): readonly Nursery[] {
+    return this.openNurseries === null ? [] : [...this.openNurseries];
   }
 
   /** Moves the task into another cancel status (entering or leaving a scope, or reparenting). */
