@@ -111,6 +111,9 @@ function splitGroup(
       rest.push(error);
     }
   }
+  // Keep the group itself (its identity and stack) when it does not split.
+  if (matched.length === 0) return [null, group];
+  if (rest.length === 0) return [group, null];
   const keep = (errors: unknown[]): ExceptionGroup | null => {
     if (errors.length === 0) return null;
     const derived = group.derive(errors);

@@ -32,6 +32,10 @@ interface MainOutcome {
  * rejects with its error unwrapped. Every task started during the run has
  * finished, and no timer of the run is left pending, when it settles.
  *
+ * Aborting `options.signal` cancels every task; the run then rejects with
+ * `signal.reason` — unless main raised another error, which is never lost:
+ * the run rejects with that error instead (without the abort's `Cancelled`).
+ *
  * ```ts
  * await run(async () => {
  *   await moveOnAfter(1000, () => work());
@@ -110,9 +114,12 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
       }
       if (root.failed) throw root.value; // a system task crashed
       if (failed && isCancelled(value)) {
-        throw new Error("a Cancelled escaped the main task although no enclosing scope was cancelled", {
-          cause: value,
-        });
+        throw new Error(
+          "a Cancelled escaped the main task although no enclosing scope was cancelled",
+          {
+            cause: value,
+          },
+        );
       }
       if (failed) throw value;
       if (signal?.aborted === true) throw signal.reason;

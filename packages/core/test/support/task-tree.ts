@@ -10,6 +10,7 @@
 import {
   Cancelled,
   CancelScope,
+  cancellable,
   cancelShieldedCheckpoint,
   checkpoint,
   checkpointIfCancelled,
@@ -34,8 +35,11 @@ import {
 } from "@weft/core";
 import { MockClock } from "@weft/testing";
 import fc from "fast-check";
+import { pendingHostTimers } from "./helpers.ts";
 
 // ---------------------------------------------------------------- raw trees
+
+export type ForeignKind = "microtasks" | "immediate" | "cancellable";
 
 export type RawTimeout = { rel: number } | { abs: number } | null;
 
@@ -51,6 +55,12 @@ export type RawAction =
   | { t: "unshield"; target: number }
   /** Aborts the AbortSignal given to run(): every task is cancelled. */
   | { t: "abortRun" }
+  /**
+   * Awaits something that is not weft's: a few plain microtask hops, a host
+   * immediate (the task leaves the kernel's batch), or `cancellable()` of work
+   * that ends in a host immediate and stops when its signal aborts.
+   */
+  | { t: "foreign"; how: ForeignKind }
   /** Cancels one of the scopes in reach (the task's own or an ancestor's): `target` counts from the innermost. */
   | { t: "cancel"; target: number }
   | { t: "throw" }
@@ -69,7 +79,8 @@ export type RawAction =
       shield: boolean;
       body: RawAction[];
     }
-  | { t: "nursery"; strict: boolean; body: RawAction[] }
+  /** strict: the nursery's strictErrors option (undefined: the run's). */
+  | { t: "nursery"; strict: boolean | undefined; body: RawAction[] }
   /** `nursery.startSoon(child)` or `await nursery.start(child)` on a nursery in reach (`target` counts from the innermost). */
   | { t: "spawn"; how: "soon" | "start"; target: number; neverStarted: boolean; body: RawAction[] }
   /** In a child being started with `start()`: `status.started()` (the first one only). */
@@ -82,80 +93,104 @@ const innermostFirst = fc.oneof(
   { weight: 1, arbitrary: fc.nat(7) },
 );
 
-const rawArbs = fc.letrec<{ action: RawAction; body: RawAction[] }>((tie) => {
-  const body = tie("body");
-  return {
-    body: fc.array(tie("action"), { maxLength: 6, size: "medium" }),
-    action: fc.oneof(
-      { depthSize: "medium", maxDepth: 4, withCrossShrink: true },
-      // Leaves first: fast-check falls back to the first arbitrary at max depth.
-      { weight: 40, arbitrary: fc.record({ t: fc.constant("sleep"), ms: fc.nat(5) }) },
-      { weight: 30, arbitrary: fc.record({ t: fc.constant("checkpoint") }) },
-      { weight: 5, arbitrary: fc.record({ t: fc.constant("checkpointIfCancelled") }) },
-      { weight: 5, arbitrary: fc.record({ t: fc.constant("cancelShieldedCheckpoint") }) },
-      { weight: 5, arbitrary: fc.record({ t: fc.constant("sleepForever") }) },
-      {
-        weight: 5,
-        arbitrary: fc.record({
-          t: fc.constant("setDeadline"),
-          target: innermostFirst,
-          ms: fc.nat(30),
-        }),
-      },
-      { weight: 5, arbitrary: fc.record({ t: fc.constant("unshield"), target: innermostFirst }) },
-      { weight: 1, arbitrary: fc.record({ t: fc.constant("abortRun") }) },
-      { weight: 10, arbitrary: fc.record({ t: fc.constant("cancel"), target: innermostFirst }) },
-      { weight: 10, arbitrary: fc.record({ t: fc.constant("throw") }) },
-      { weight: 10, arbitrary: fc.record({ t: fc.constant("started") }) },
-      { weight: 25, arbitrary: fc.record({ t: fc.constant("try"), mask: fc.nat(511), body }) },
-      { weight: 20, arbitrary: fc.record({ t: fc.constant("finally"), ms: fc.nat(5), body }) },
-      {
-        weight: 20,
-        arbitrary: fc.record({
-          t: fc.constant("scope"),
-          kind: fc.constant("scope"),
-          timeout: fc.oneof(
-            fc.constant(null),
-            fc.record({ rel: fc.nat(50) }),
-            fc.record({ abs: fc.nat(60) }),
-          ),
-          shield: fc.boolean(),
-          body,
-        }),
-      },
-      {
-        weight: 20,
-        arbitrary: fc.record({
-          t: fc.constant("scope"),
-          kind: fc.constantFrom("moveOnAfter", "failAfter", "moveOnAt", "failAt"),
-          ms: fc.nat(50),
-          shield: fc.boolean(),
-          body,
-        }),
-      },
-      {
-        weight: 15,
-        arbitrary: fc.record({ t: fc.constant("nursery"), strict: fc.boolean(), body }),
-      },
-      {
-        weight: 40,
-        arbitrary: fc.record({
-          t: fc.constant("spawn"),
-          how: fc.constantFrom("soon", "start"),
-          target: innermostFirst,
-          neverStarted: fc.oneof({ weight: 45, arbitrary: fc.constant(false) }, fc.constant(true)),
-          body,
-        }),
-      },
-    ) as fc.Arbitrary<RawAction>,
-  };
-});
+export interface TreeArbitraryOptions {
+  /**
+   * Include `foreign` actions. Waiting on host immediates makes the order of
+   * events depend on real time, so a determinism check must leave them out.
+   */
+  readonly foreign?: boolean;
+}
 
-/** The body of the root nursery: a list of actions, which nest. */
-export const rawTreeArb: fc.Arbitrary<RawAction[]> = fc.array(rawArbs.action, {
-  minLength: 1,
-  maxLength: 8,
-});
+/** Random task trees: the body of the root nursery, a list of actions, which nest. */
+export function rawTreeArbitrary(options: TreeArbitraryOptions = {}): fc.Arbitrary<RawAction[]> {
+  const foreign = options.foreign ?? true;
+  const arbs = fc.letrec<{ action: RawAction; body: RawAction[] }>((tie) => {
+    const body = tie("body");
+    return {
+      body: fc.array(tie("action"), { maxLength: 6, size: "medium" }),
+      action: fc.oneof(
+        { depthSize: "medium", maxDepth: 4, withCrossShrink: true },
+        // Leaves first: fast-check falls back to the first arbitrary at max depth.
+        { weight: 40, arbitrary: fc.record({ t: fc.constant("sleep"), ms: fc.nat(5) }) },
+        { weight: 30, arbitrary: fc.record({ t: fc.constant("checkpoint") }) },
+        { weight: 5, arbitrary: fc.record({ t: fc.constant("checkpointIfCancelled") }) },
+        { weight: 5, arbitrary: fc.record({ t: fc.constant("cancelShieldedCheckpoint") }) },
+        { weight: 5, arbitrary: fc.record({ t: fc.constant("sleepForever") }) },
+        {
+          weight: 5,
+          arbitrary: fc.record({
+            t: fc.constant("setDeadline"),
+            target: innermostFirst,
+            ms: fc.nat(30),
+          }),
+        },
+        { weight: 5, arbitrary: fc.record({ t: fc.constant("unshield"), target: innermostFirst }) },
+        { weight: 1, arbitrary: fc.record({ t: fc.constant("abortRun") }) },
+        {
+          weight: 5,
+          arbitrary: fc.record({
+            t: fc.constant("foreign"),
+            how: foreign
+              ? fc.constantFrom("microtasks", "immediate", "cancellable")
+              : fc.constant("microtasks"),
+          }),
+        },
+        { weight: 10, arbitrary: fc.record({ t: fc.constant("cancel"), target: innermostFirst }) },
+        { weight: 10, arbitrary: fc.record({ t: fc.constant("throw") }) },
+        { weight: 10, arbitrary: fc.record({ t: fc.constant("started") }) },
+        { weight: 25, arbitrary: fc.record({ t: fc.constant("try"), mask: fc.nat(511), body }) },
+        { weight: 20, arbitrary: fc.record({ t: fc.constant("finally"), ms: fc.nat(5), body }) },
+        {
+          weight: 20,
+          arbitrary: fc.record({
+            t: fc.constant("scope"),
+            kind: fc.constant("scope"),
+            timeout: fc.oneof(
+              fc.constant(null),
+              fc.record({ rel: fc.nat(50) }),
+              fc.record({ abs: fc.nat(60) }),
+            ),
+            shield: fc.boolean(),
+            body,
+          }),
+        },
+        {
+          weight: 20,
+          arbitrary: fc.record({
+            t: fc.constant("scope"),
+            kind: fc.constantFrom("moveOnAfter", "failAfter", "moveOnAt", "failAt"),
+            ms: fc.nat(50),
+            shield: fc.boolean(),
+            body,
+          }),
+        },
+        {
+          weight: 15,
+          arbitrary: fc.record({
+            t: fc.constant("nursery"),
+            strict: fc.constantFrom(true, false, undefined),
+            body,
+          }),
+        },
+        {
+          weight: 40,
+          arbitrary: fc.record({
+            t: fc.constant("spawn"),
+            how: fc.constantFrom("soon", "start"),
+            target: innermostFirst,
+            neverStarted: fc.oneof(
+              { weight: 45, arbitrary: fc.constant(false) },
+              fc.constant(true),
+            ),
+            body,
+          }),
+        },
+      ) as fc.Arbitrary<RawAction>,
+    };
+  });
+
+  return fc.array(arbs.action, { minLength: 1, maxLength: 8 });
+}
 
 // ---------------------------------------------------------------- normalised trees
 
@@ -170,6 +205,7 @@ export type Action =
   | { t: "setDeadline"; scope: number; ms: number }
   | { t: "unshield"; scope: number }
   | { t: "abortRun" }
+  | { t: "foreign"; how: ForeignKind }
   | { t: "cancel"; scope: number }
   | { t: "throw"; errorId: number }
   | { t: "try"; handler: number; mask: number; body: Action[] }
@@ -186,7 +222,7 @@ export type Action =
       errorId: number;
       body: Action[];
     }
-  | { t: "nursery"; nursery: number; scope: number; strict: boolean; body: Action[] }
+  | { t: "nursery"; nursery: number; scope: number; strict: boolean | undefined; body: Action[] }
   | {
       t: "spawn";
       how: "soon" | "start";
@@ -256,6 +292,7 @@ export function normalize(raw: readonly RawAction[]): Tree {
       case "checkpointIfCancelled":
       case "cancelShieldedCheckpoint":
       case "abortRun":
+      case "foreign":
         return a;
       case "setDeadline":
         return { t: "setDeadline", scope: fromInnermost(ctx.scopes, a.target), ms: a.ms };
@@ -396,12 +433,15 @@ export interface WaitRecord {
     | "checkpoint"
     | "checkpointIfCancelled"
     | "cancelShieldedCheckpoint"
-    | "sleepForever";
+    | "sleepForever"
+    | "cancellable";
   readonly ms: number;
   readonly t0: number;
   readonly t1: number;
   /** currentEffectiveDeadline() just before the call. */
   readonly deadline: number;
+  /** lowlevel.currentStatistics().msToNextDeadline just before the call. */
+  readonly msToNextDeadline: number;
   /** How it ended: "ok", or the error. */
   readonly outcome: unknown;
   /** A deadline or shield changed, a task moved or the run was aborted while it waited. */
@@ -460,15 +500,11 @@ export interface RunReport {
   readonly abortReason: Error | null;
   /** Consistency failures of lowlevel.currentStatistics().tasksLiving, seen during the run. */
   readonly livingMismatches: string[];
+  /** Unbalanced instrument hooks (a step begun twice, an exit inside a step …). */
+  readonly instrumentProblems: string[];
   readonly tasksLivingAtEndOfMain: number | null;
   readonly timersBefore: number;
   readonly timersAfter: number;
-}
-
-/** Host timers and immediates pending in this process. */
-export function pendingHostTimers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === "Timeout" || r === "Immediate")
-    .length;
 }
 
 /** Every non-group error inside `error` (itself if it is not a group). */
@@ -508,6 +544,8 @@ export interface RunTreeOptions {
   readonly watchdogMs?: number;
   /** Seed of a RandomOneAtATimeScheduler; default FIFO batches. */
   readonly schedulerSeed?: number | null;
+  /** The run's strictErrors option (default: not given). */
+  readonly strictErrors?: boolean | undefined;
 }
 
 interface Env {
@@ -525,6 +563,8 @@ function describeAction(a: Action): string {
       return `${a.t}(S${a.scope})`;
     case "setDeadline":
       return `setDeadline(S${a.scope}, now+${a.ms})`;
+    case "foreign":
+      return `foreign(${a.how})`;
     case "throw":
       return `throw(E${a.errorId})`;
     case "try":
@@ -572,12 +612,30 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
   let spawnedSeen = 0;
   let exitedSeen = 0;
 
+  const stepping = new Set<Task>();
+  const spawnedTasks = new Set<Task>();
+  const instrumentProblems: string[] = [];
   const instrument: Instrument = {
-    taskSpawned() {
+    taskSpawned(task) {
       spawnedSeen++;
+      if (spawnedTasks.has(task)) instrumentProblems.push(`${task.name} spawned twice`);
+      spawnedTasks.add(task);
+    },
+    beforeTaskStep(task) {
+      if (stepping.has(task))
+        instrumentProblems.push(`${task.name}: beforeTaskStep twice without afterTaskStep`);
+      if (!spawnedTasks.has(task) || exits.has(task))
+        instrumentProblems.push(`${task.name}: step outside its life`);
+      stepping.add(task);
+    },
+    afterTaskStep(task) {
+      if (!stepping.delete(task))
+        instrumentProblems.push(`${task.name}: afterTaskStep without beforeTaskStep`);
     },
     taskExited(task) {
       exitedSeen++;
+      if (stepping.has(task)) instrumentProblems.push(`${task.name}: exited inside a step`);
+      if (exits.has(task)) instrumentProblems.push(`${task.name}: exited twice`);
       exits.set(task, { seq: seq++, parentNursery: task.parentNursery });
     },
   };
@@ -632,6 +690,7 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
   ): Promise<void> => {
     const t0 = currentTime();
     const deadline = currentEffectiveDeadline();
+    const { msToNextDeadline } = lowlevel.currentStatistics();
     const epoch0 = epoch;
     let outcome: unknown = "ok";
     try {
@@ -647,6 +706,7 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
         t0,
         t1: currentTime(),
         deadline,
+        msToNextDeadline,
         outcome,
         disturbed: epoch !== epoch0,
       });
@@ -761,6 +821,27 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
         epoch++;
         scopeInReach(a.scope).shield = false;
         return;
+      case "foreign":
+        if (a.how === "microtasks") {
+          for (let i = 0; i < 3; i++) await Promise.resolve();
+          return;
+        }
+        if (a.how === "immediate") {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          return;
+        }
+        return wait(env, "cancellable", 0, () =>
+          cancellable(
+            (signal) =>
+              new Promise<void>((resolve, reject) => {
+                const immediate = setImmediate(resolve);
+                signal.addEventListener("abort", () => {
+                  clearImmediate(immediate);
+                  reject(signal.reason);
+                });
+              }),
+          ),
+        );
       case "abortRun":
         epoch++;
         abortReason ??= new Error("run aborted by the tree");
@@ -846,7 +927,7 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
               scopes.set(a.scope, nursery.cancelScope);
               await exec(a.body, env);
             },
-            { strictErrors: a.strict },
+            a.strict === undefined ? {} : { strictErrors: a.strict },
           );
         } finally {
           record.exitSeq = seq++;
@@ -951,6 +1032,7 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
     clock: new MockClock({ autojumpThreshold: 0 }),
     instruments: [instrument],
     signal: controller.signal,
+    ...(options.strictErrors === undefined ? {} : { strictErrors: options.strictErrors }),
     ...(scheduler === undefined ? {} : { scheduler }),
   }).then(
     () => ({ settled: "resolved" as const, rejection: undefined }),
@@ -985,6 +1067,7 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
     scopeExits,
     abortReason,
     livingMismatches,
+    instrumentProblems,
     tasksLivingAtEndOfMain,
     timersBefore,
     timersAfter,
