@@ -27,17 +27,19 @@ export type AbortFn = (raiseCancel: () => never) => Abort;
 /** The abort callback of waits that can always be undone on the spot. */
 export const ABORT_SUCCEEDS: KernelAbortFn = () => Abort.SUCCEEDED;
 
-/** Runs a task's function and reports its outcome; an async function so no closure is allocated per task. */
-async function runTask(kernel: Kernel, task: TaskImpl, fn: () => unknown): Promise<void> {
-  let failed = false;
-  let value: unknown;
+/**
+ * Starts a task's function inside the task's async context. Its outcome is
+ * reported by handlers shared by every task: they run in the context where
+ * `then` was called, so the async context tells them which task finished.
+ */
+function startTask(kernel: Kernel, fn: () => unknown): void {
+  let result: unknown;
   try {
-    value = await fn();
+    result = fn();
   } catch (error) {
-    failed = true;
-    value = error;
+    result = Promise.reject(error);
   }
-  kernel.taskExited(task, failed, value);
+  Promise.resolve(result).then(kernel.onTaskFulfilled, kernel.onTaskRejected);
 }
 
 /** Describes a wait, for deadlock reports and task dumps. */
@@ -326,7 +328,15 @@ export class Kernel {
     }
   }
 
-  /** @internal Called by runTask when the task's function has settled. */
+  readonly onTaskFulfilled = (value: unknown): void => {
+    this.taskExited(taskStorage.getStore()!, false, value);
+  };
+
+  readonly onTaskRejected = (error: unknown): void => {
+    this.taskExited(taskStorage.getStore()!, true, error);
+  };
+
+  /** @internal Called when the task's function has settled. */
   taskExited(task: TaskImpl, failed: boolean, value: unknown): void {
     if (task.state === TaskState.PARKED || task.state === TaskState.RUNNABLE) {
       // The task's function returned while a weft operation it started was
@@ -466,7 +476,7 @@ export class Kernel {
     const fn = task.fn;
     if (fn !== null) {
       task.fn = null;
-      taskStorage.run(task, runTask, this, task, fn);
+      taskStorage.run(task, startTask, this, fn);
       return;
     }
     const resolve = task.resolveWait!;
