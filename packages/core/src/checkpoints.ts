@@ -1,12 +1,20 @@
-import { requireTask } from "./context.ts";
+import { requireTask, taskStorage } from "./context.ts";
 import type { TaskImpl } from "./task.ts";
 
+/**
+ * After the yield of a checkpoint, the cancel point. Shared by every task: it
+ * runs in the async context of the task that called `then`, which finds it.
+ */
+function cancelPointAfterYield(): void {
+  const task = taskStorage.getStore()!;
+  if (task.cancelStatus?.effectivelyCancelled === true) throw task.makeCancelled();
+}
+
 /** @internal A full checkpoint of `task`: a schedule point, then a cancel point. */
-export async function checkpointTask(task: TaskImpl): Promise<void> {
+export function checkpointTask(task: TaskImpl): Promise<void> {
   // Yield first: deadlines are processed between batches, so the cancel
   // check after the yield sees a deadline that passed while we ran.
-  await task.kernel.yieldTask(task);
-  if (task.cancelStatus?.effectivelyCancelled === true) throw task.makeCancelled();
+  return task.kernel.yieldTask(task).then(cancelPointAfterYield);
 }
 
 /**

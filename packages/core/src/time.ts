@@ -10,22 +10,26 @@ const SLEEPING_FOREVER: WaitOptions = { waitingFor: "sleepForever" };
 
 /** Cancelling a sleep removes its timer (kept in the task's waitData). */
 const abortSleep: KernelAbortFn = (_raiseCancel, task) => {
-  task.kernel.removeDeadline(task.waitData as DeadlineEntry);
+  const timer = task.waitData as DeadlineEntry | undefined;
+  if (timer !== undefined) task.kernel.removeDeadline(timer);
   return Abort.SUCCEEDED;
 };
 
-async function sleepUntilIn(task: TaskImpl, deadline: number): Promise<void> {
+// These return the kernel's wait promise itself rather than awaiting it in an
+// async function: a blocked task then holds one suspended frame fewer.
+function sleepUntilIn(task: TaskImpl, deadline: number): Promise<void> {
   const kernel = task.kernel;
   if (deadline <= kernel.currentTime()) return checkpointTask(task);
   if (deadline === Infinity) return sleepForeverIn(task);
-  const timer = kernel.addDeadline(deadline, kernel.wakeSleeper, task);
-  task.waitData = timer;
-  await kernel.park(task, abortSleep, SLEEPING);
+  const wait = kernel.park(task, abortSleep, SLEEPING) as Promise<void>;
+  // Arm the timer only if the wait is still on (parking in a cancelled scope aborts it at once).
+  if (task.abortFn === abortSleep) task.waitData = kernel.addDeadline(deadline, kernel.wakeSleeper, task);
+  return wait;
 }
 
-async function sleepForeverIn(task: TaskImpl): Promise<never> {
-  await task.kernel.park(task, ABORT_SUCCEEDS, SLEEPING_FOREVER);
-  throw new Error("sleepForever() was rescheduled without being cancelled");
+/** Only a cancellation ends this wait (its abort always succeeds), so it never resolves. */
+function sleepForeverIn(task: TaskImpl): Promise<never> {
+  return task.kernel.park(task, ABORT_SUCCEEDS, SLEEPING_FOREVER) as Promise<never>;
 }
 
 /** Sleeps for `ms` milliseconds of the run's clock. `sleep(0)` is a checkpoint. */
