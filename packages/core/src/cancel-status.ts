@@ -88,13 +88,18 @@ export class CancelStatus {
     }
   }
 
-  /** Offers the cancellation to every blocked task here (a snapshot: aborts may wake others). */
+  /**
+   * Offers the cancellation to every blocked task here. Each offer unlinks the
+   * task (an abort callback runs at most once per wait), so taking the head
+   * until the list is empty visits everyone, even if a callback wakes others.
+   */
   deliverToParkedTasks(): void {
-    if (this.parkedHead === null) return;
-    const parked: TaskImpl[] = [];
-    for (let task: TaskImpl | null = this.parkedHead; task !== null; task = task.nextParked)
-      parked.push(task);
-    for (const task of parked) task.attemptDeliveryOfPendingCancel();
+    let task = this.parkedHead;
+    while (task !== null && this.effectivelyCancelled) {
+      task.attemptDeliveryOfPendingCancel();
+      if (this.parkedHead === task) break; // not unlinked: cannot happen, but never spin
+      task = this.parkedHead;
+    }
   }
 
   /** Whether `other` is this status or one of its descendants. */

@@ -24,6 +24,15 @@ export type Abort = (typeof Abort)[keyof typeof Abort];
  */
 export type AbortFn = (raiseCancel: () => never) => Abort;
 
+// A shared promise executor: it hands the resolving functions over through
+// these two variables, so making a wait promise allocates no closure.
+let capturedResolve: (value: unknown) => void = () => {};
+let capturedReject: (error: unknown) => void = () => {};
+function captureResolvers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /** The abort callback of waits that can always be undone on the spot. */
 export const ABORT_SUCCEEDS: KernelAbortFn = () => Abort.SUCCEEDED;
 
@@ -212,10 +221,9 @@ export class Kernel {
     task.abortFn = abortFn;
     task.waitOptions = options;
     if (options?.external === true) this.externalWaits++;
-    const wait = new Promise<unknown>((resolve, reject) => {
-      task.resolveWait = resolve;
-      task.rejectWait = reject;
-    });
+    const wait = new Promise<unknown>(captureResolvers);
+    task.resolveWait = capturedResolve;
+    task.rejectWait = capturedReject;
     const status = task.cancelStatus;
     if (status !== null) {
       task.joinParkedList(status);
@@ -245,10 +253,9 @@ export class Kernel {
     }
     task.outcomeFailed = false;
     task.outcomeValue = undefined;
-    const wait = new Promise<unknown>((resolve, reject) => {
-      task.resolveWait = resolve;
-      task.rejectWait = reject;
-    });
+    const wait = new Promise<unknown>(captureResolvers);
+    task.resolveWait = capturedResolve;
+    task.rejectWait = capturedReject;
     this.enqueue(task);
     return wait;
   }
