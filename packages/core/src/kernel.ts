@@ -28,7 +28,10 @@ export type AbortFn = (raiseCancel: () => never) => Abort;
 // these two variables, so making a wait promise allocates no closure.
 let capturedResolve: (value: unknown) => void = () => {};
 let capturedReject: (error: unknown) => void = () => {};
-function captureResolvers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+function captureResolvers(
+  resolve: (value: unknown) => void,
+  reject: (error: unknown) => void,
+): void {
   capturedResolve = resolve;
   capturedReject = reject;
 }
@@ -202,7 +205,12 @@ export class Kernel {
   // ---------------------------------------------------------------- tasks
 
   /** Creates a task in `nursery`, in cancel status `status`; it first runs in a later batch. */
-  spawn(fn: () => unknown, nursery: NurseryImpl, status: CancelStatus, name: string): TaskImpl {
+  spawn(
+    fn: () => unknown,
+    nursery: NurseryImpl,
+    status: CancelStatus,
+    name: string | { readonly name: string },
+  ): TaskImpl {
     const task = new TaskImpl(this, fn, name, nursery, status);
     this.tasksLiving++;
     if (this.instruments.length > 0) this.callInstruments("taskSpawned", task);

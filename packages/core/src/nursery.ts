@@ -55,8 +55,12 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
-function taskName(fn: { readonly name: string }, options: SpawnOptions | undefined): string {
-  return options?.name ?? (fn.name || "task");
+/** The task's name: the one given, or (looked up lazily) the function's. */
+function taskName(
+  fn: { readonly name: string },
+  options: SpawnOptions | undefined,
+): string | { readonly name: string } {
+  return options?.name ?? fn;
 }
 
 export class NurseryImpl implements Nursery, TaskParent {
@@ -123,7 +127,7 @@ export class NurseryImpl implements Nursery, TaskParent {
   }
 
   /** @internal */
-  spawnChild(fn: () => unknown, name: string): TaskImpl {
+  spawnChild(fn: () => unknown, name: string | { readonly name: string }): TaskImpl {
     if (this.closed)
       throw new Error("nursery is closed: it has finished and cannot start new tasks");
     const task = this.kernel.spawn(fn, this, this.status, name);

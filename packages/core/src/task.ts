@@ -38,7 +38,8 @@ export interface TaskParent {
 export type KernelAbortFn = (raiseCancel: () => never, task: TaskImpl) => Abort;
 
 export class TaskImpl implements Task {
-  readonly name: string;
+  /** The name given, or the function to take the name from on first use (reading `fn.name` is slow). */
+  private nameOrSource: string | { readonly name: string };
   readonly kernel: Kernel;
   parentNursery: (Nursery & TaskParent) | null;
   eventualParentNursery: Nursery | null = null;
@@ -74,16 +75,24 @@ export class TaskImpl implements Task {
   constructor(
     kernel: Kernel,
     fn: () => unknown,
-    name: string,
+    name: string | { readonly name: string },
     parentNursery: (Nursery & TaskParent) | null,
     cancelStatus: CancelStatus | null,
   ) {
     this.kernel = kernel;
     this.fn = fn;
-    this.name = name;
+    this.nameOrSource = name;
     this.parentNursery = parentNursery;
     this.cancelStatus = cancelStatus;
     if (cancelStatus !== null) cancelStatus.taskCount++;
+  }
+
+  get name(): string {
+    const source = this.nameOrSource;
+    if (typeof source === "string") return source;
+    const name = source.name || "task";
+    this.nameOrSource = name;
+    return name;
   }
 
   get childNurseries(): readonly Nursery[] {

@@ -23,7 +23,8 @@ function sleepUntilIn(task: TaskImpl, deadline: number): Promise<void> {
   if (deadline === Infinity) return sleepForeverIn(task);
   const wait = kernel.park(task, abortSleep, SLEEPING) as Promise<void>;
   // Arm the timer only if the wait is still on (parking in a cancelled scope aborts it at once).
-  if (task.abortFn === abortSleep) task.waitData = kernel.addDeadline(deadline, kernel.wakeSleeper, task);
+  if (task.abortFn === abortSleep)
+    task.waitData = kernel.addDeadline(deadline, kernel.wakeSleeper, task);
   return wait;
 }
 
