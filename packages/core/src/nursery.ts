@@ -148,7 +148,7 @@ export class NurseryImpl implements Nursery, TaskParent {
         new Error("nursery is closed: it has finished and cannot start new tasks"),
       );
     }
-    return this.startIn(caller, fn, taskName(fn, options));
+    return this.startIn(caller, fn, options?.name ?? (fn.name || "task"));
   }
 
   private async startIn<T>(
