@@ -24,6 +24,8 @@ export default defineConfig({
       },
     })),
     environment: "node",
+    // The default report, then a plain `N passed, N failed` closing line.
+    reporters: ["default", "./scripts/summary-reporter.ts"],
     pool: "forks",
     testTimeout: 20_000,
     hookTimeout: 20_000,

@@ -336,11 +336,44 @@ export class Kernel {
     } else if (state === TaskState.FOREIGN) {
       this.foreignTasks--;
     } else if (state !== TaskState.DONE) {
-      throw new Error(
+      const error = new Error(
         `${task} is already waiting for a weft operation: await one operation at a time in a task, ` +
           "and start a task in a nursery for each thing that should happen concurrently",
       );
+      // The task is running (it called us), outside any batch's accounting.
+      this.abandonWait(task, error);
+      task.state = TaskState.FOREIGN;
+      this.foreignTasks++;
+      throw error;
     }
+  }
+
+  /**
+   * Forgets a wait nobody awaits (an operation that was not awaited): its
+   * primitive cleans up, and its promise never settles, so no unhandled
+   * rejection appears later.
+   */
+  private abandonWait(task: TaskImpl, error: Error): void {
+    if (task.state === TaskState.PARKED) {
+      try {
+        task.abortFn?.(() => {
+          throw error;
+        }, task);
+      } catch {
+        // it raised the error we handed it; nothing else to do
+      }
+      task.abortFn = null;
+      task.leaveParkedList();
+      if (task.waitOptions?.external === true) this.externalWaits--;
+    }
+    if (task.state === TaskState.RUNNABLE) {
+      this.runQueue = this.runQueue.filter((t) => t !== task);
+      task.gate = null;
+    }
+    task.resolveWait = task.rejectWait = null;
+    task.waitOptions = undefined;
+    task.waitData = undefined;
+    task.outcomeValue = undefined;
   }
 
   readonly onTaskFulfilled = (value: unknown): void => {
@@ -359,22 +392,7 @@ export class Kernel {
       const pendingError = new Error(
         `${task} exited while one of its weft operations was still pending; await every weft operation`,
       );
-      if (task.state === TaskState.PARKED) {
-        // Let the pending operation clean up (remove its timer, leave its queue).
-        try {
-          task.abortFn?.(() => {
-            throw pendingError;
-          }, task);
-        } catch {
-          // it raised the error we handed it; nothing else to do
-        }
-        task.leaveParkedList();
-        if (task.waitOptions?.external === true) this.externalWaits--;
-      } else {
-        this.runQueue = this.runQueue.filter((t) => t !== task);
-        task.gate = null;
-      }
-      task.state = TaskState.DONE;
+      this.abandonWait(task, pendingError);
       if (!failed) {
         failed = true;
         value = pendingError;

@@ -557,13 +557,22 @@ describe("run loop: deadlocks and misuse", () => {
     expect(value).toBe("io");
   });
 
-  test("two weft operations at once in one task is refused with an explanation", async () => {
-    const error = await rejection(
-      runVirtual(async () => {
-        await Promise.all([sleep(1), sleep(2)]);
-      }),
-    );
-    expect(String(error)).toMatch(/await one operation at a time/);
+  test("two weft operations at once in one task is refused with an explanation, and the first is forgotten cleanly", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const error = await rejection(
+        runVirtual(async () => {
+          await Promise.all([sleep(1), sleep(2)]);
+        }),
+      );
+      expect(String(error)).toMatch(/await one operation at a time/);
+      await new Promise((resolve) => setImmediate(resolve)); // let unhandled rejections surface
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
   });
 
   test("a task that returns while a weft operation it started is still pending fails", async () => {
