@@ -300,7 +300,8 @@ export async function openNurseryIn<T>(
   const scope = new CancelScope();
   scope.enter(task);
   const nursery = new NurseryImpl(task, scope, strictErrors);
-  (task.openNurseries ??= []).push(nursery);
+  task.openNurseries ??= [];
+  task.openNurseries.push(nursery);
   let value: T | undefined;
   let bodyError: unknown = NO_ERROR;
   try {
