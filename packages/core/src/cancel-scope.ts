@@ -2,7 +2,7 @@ import { CancelStatus } from "./cancel-status.ts";
 import { Cancelled, type CancelReason, createCancelled } from "./cancelled.ts";
 import { currentTaskOrUndefined, requireTask } from "./context.ts";
 import type { DeadlineEntry } from "./deadline-heap.ts";
-import { ExceptionGroup } from "./exception-group.ts";
+import { collapse, ExceptionGroup } from "./exception-group.ts";
 import type { Kernel } from "./kernel.ts";
 import type { TaskImpl } from "./task.ts";
 import {
@@ -268,7 +268,7 @@ export class CancelScope {
       } else if (remaining instanceof ExceptionGroup) {
         const [cancelled, rest] = remaining.split(Cancelled);
         if (cancelled !== null) this.#cancelledCaught = true;
-        remaining = rest ?? NO_ERROR;
+        remaining = rest === null ? NO_ERROR : collapse(rest);
       }
     }
     status.close();

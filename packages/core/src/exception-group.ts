@@ -84,7 +84,9 @@ export class ExceptionGroup extends AggregateError {
 
   /** A group of the same kind and message holding `errors`. */
   derive(errors: Iterable<unknown>): ExceptionGroup {
-    return new ExceptionGroup(errors, this.message);
+    const derived = new ExceptionGroup(errors, this.message);
+    if (collapsible.has(this)) collapsible.add(derived);
+    return derived;
   }
 
   override toString(): string {
@@ -121,4 +123,24 @@ function splitGroup(
     return derived;
   };
   return [keep(matched), keep(rest)];
+}
+
+// Groups raised by non-strict nurseries: once the Cancelled a scope owns are
+// removed, a group left with a single error is unwrapped (Trio's
+// collapse_exception_group), so `strictErrors: false` keeps its promise.
+const collapsible = new WeakSet<ExceptionGroup>();
+
+/** @internal Marks a group that a non-strict nursery raised. */
+export function markCollapsible(group: ExceptionGroup): ExceptionGroup {
+  collapsible.add(group);
+  return group;
+}
+
+/** @internal A collapsible group holding one error becomes that error. */
+export function collapse(error: unknown): unknown {
+  if (error instanceof ExceptionGroup && collapsible.has(error) && error.errors.length === 1) {
+    const only = error.errors[0];
+    if (!(only instanceof ExceptionGroup)) return only;
+  }
+  return error;
 }

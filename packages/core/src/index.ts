@@ -9,8 +9,16 @@ export { Err, Ok, type Result } from "ts-results-es";
 export { cancellable, currentSignal } from "./abort-signal.ts";
 export { CancelScope, type CancelScopeOptions } from "./cancel-scope.ts";
 export { Cancelled, type CancelReason, type CancelSource, isCancelled } from "./cancelled.ts";
+export { CapacityLimiter, type CapacityLimiterStatistics } from "./capacity-limiter.ts";
+export {
+  type ChannelStatistics,
+  MemoryReceiveChannel,
+  MemorySendChannel,
+  openMemoryChannel,
+} from "./channel.ts";
 export { cancelShieldedCheckpoint, checkpoint, checkpointIfCancelled } from "./checkpoints.ts";
 export { type Clock, SystemClock } from "./clock.ts";
+export { Condition } from "./condition.ts";
 export {
   BrokenResourceError,
   BusyResourceError,
@@ -20,8 +28,13 @@ export {
   TooSlowError,
   WouldBlock,
 } from "./errors.ts";
+export { Event } from "./event.ts";
 export { type ErrorMatcher, ExceptionGroup } from "./exception-group.ts";
+export { generatorChannel } from "./generator-channel.ts";
+export { Held } from "./held.ts";
+export { capture, gather, mapConcurrent, race } from "./helpers.ts";
 export type { Instrument } from "./instrument.ts";
+export { Lock, type LockStatistics, StrictFIFOLock } from "./lock.ts";
 export * as lowlevel from "./lowlevel.ts";
 export {
   type Nursery,
@@ -32,6 +45,7 @@ export {
 } from "./nursery.ts";
 export { type RunOptions, run } from "./run.ts";
 export { FifoScheduler, type Scheduler } from "./scheduler.ts";
+export { Semaphore } from "./semaphore.ts";
 export type { Task } from "./task.ts";
 export { currentTime, sleep, sleepForever, sleepUntil } from "./time.ts";
 export {

@@ -407,6 +407,12 @@ export class Kernel {
     task.waitData = undefined;
     this.tasksLiving--;
     task.activateCancelStatus(null);
+    if (task.lotsToBreak !== null) {
+      // The task exited holding something (a lock): whoever waits for it never gets it.
+      const lots = task.lotsToBreak;
+      task.lotsToBreak = null;
+      for (const lot of lots) lot.breakLot(task);
+    }
     if (this.instruments.length > 0) this.callInstruments("taskExited", task);
     if (task.parentNursery !== null) task.parentNursery.childFinished(task, failed, value);
     else if (task === this.rootTask) this.finish({ failed, value });

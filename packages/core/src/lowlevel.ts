@@ -7,10 +7,11 @@ import type { Clock } from "./clock.ts";
 import { requireTask } from "./context.ts";
 import { checkInstrument, type Instrument } from "./instrument.ts";
 import type { AbortFn, WaitOptions } from "./kernel.ts";
-import { type Task, TaskImpl } from "./task.ts";
+import { type BreakableLot, type Task, TaskImpl } from "./task.ts";
 import { checkDuration, checkFunction, checkOptionalName, checkOptionsObject } from "./validate.ts";
 
 export { Abort, type AbortFn, type WaitOptions } from "./kernel.ts";
+export { ParkingLot, type WaitingFor } from "./parking-lot.ts";
 
 /** The calling task. */
 export function currentTask(): Task {
@@ -105,4 +106,28 @@ export async function waitAllTasksBlocked(cushionMs = 0): Promise<void> {
 /** A tree of the run's tasks and what each one is blocked on, for debugging hung programs. */
 export function dumpTasks(): string {
   return requireTask("lowlevel.dumpTasks()").kernel.dumpTasks();
+}
+
+function checkTask(task: unknown): asserts task is TaskImpl {
+  if (!(task instanceof TaskImpl)) throw new TypeError("task must be a weft Task");
+}
+
+/**
+ * Breaks `lot` if `task` exits before `removeParkingLotBreaker` is called: what
+ * a lock does for its owner, so that waiters are not stuck forever behind a
+ * task that died holding the lock.
+ */
+export function addParkingLotBreaker(task: Task, lot: BreakableLot): void {
+  checkTask(task);
+  task.lotsToBreak ??= new Set();
+  task.lotsToBreak.add(lot);
+}
+
+export function removeParkingLotBreaker(task: Task, lot: BreakableLot): void {
+  checkTask(task);
+  if (task.lotsToBreak?.delete(lot) !== true) {
+    throw new Error(
+      "removeParkingLotBreaker: this task was not registered as a breaker of this lot",
+    );
+  }
 }

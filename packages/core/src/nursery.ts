@@ -2,7 +2,7 @@ import { CancelScope, NO_ERROR } from "./cancel-scope.ts";
 import type { CancelStatus } from "./cancel-status.ts";
 import type { CancelReason } from "./cancelled.ts";
 import { requireTask } from "./context.ts";
-import { ExceptionGroup } from "./exception-group.ts";
+import { ExceptionGroup, markCollapsible } from "./exception-group.ts";
 import { Abort, type Kernel } from "./kernel.ts";
 import type { Task, TaskImpl, TaskParent } from "./task.ts";
 import { checkBoolean, checkFunction, checkOptionalName, checkOptionsObject } from "./validate.ts";
@@ -246,7 +246,8 @@ export class NurseryImpl implements Nursery, TaskParent {
     if (errors.length === 0) return NO_ERROR;
     if (!this.strictErrors && errors.length === 1) return errors[0];
     // No count in the message: enclosing scopes may remove the Cancelled they own.
-    return new ExceptionGroup(errors, "errors raised in a nursery");
+    const group = new ExceptionGroup(errors, "errors raised in a nursery");
+    return this.strictErrors ? group : markCollapsible(group);
   }
 }
 

@@ -34,6 +34,11 @@ export interface TaskParent {
   childFinished(task: TaskImpl, failed: boolean, value: unknown): void;
 }
 
+/** A parking lot as the kernel sees it: something to break when its holder exits. */
+export interface BreakableLot {
+  breakLot(task?: Task): void;
+}
+
 /** An abort callback as the kernel calls it: weft's own primitives also get the task. */
 export type KernelAbortFn = (raiseCancel: () => never, task: TaskImpl) => Abort;
 
@@ -71,6 +76,8 @@ export class TaskImpl implements Task {
   nextParked: TaskImpl | null = null;
   /** The status whose parked list holds this task, if any. */
   parkedIn: CancelStatus | null = null;
+  /** Parking lots to break if this task exits (a lock it holds); see lowlevel.addParkingLotBreaker. */
+  lotsToBreak: Set<BreakableLot> | null = null;
 
   constructor(
     kernel: Kernel,

@@ -1,0 +1,143 @@
+import { cancelShieldedCheckpoint, checkpointIfCancelled } from "./checkpoints.ts";
+import { WouldBlock } from "./errors.ts";
+import { Held } from "./held.ts";
+import { currentTask } from "./lowlevel.ts";
+import { ParkingLot } from "./parking-lot.ts";
+import type { Task } from "./task.ts";
+
+function checkTotal(value: unknown): asserts value is number {
+  if (typeof value !== "number")
+    throw new TypeError(`totalTokens must be a number, got ${typeof value}`);
+  if (!(value >= 1) || (!Number.isInteger(value) && value !== Infinity)) {
+    throw new RangeError(`totalTokens must be an integer >= 1 or Infinity, got ${value}`);
+  }
+}
+
+export interface CapacityLimiterStatistics {
+  borrowedTokens: number;
+  totalTokens: number;
+  borrowers: unknown[];
+  tasksWaiting: number;
+}
+
+/**
+ * Limits how many borrowers use something at once: each borrower (by default
+ * the calling task) holds at most one of `totalTokens` tokens. Waiters are
+ * served FIFO; raising `totalTokens` wakes them at once, lowering it lets the
+ * current holders finish.
+ *
+ * ```ts
+ * const limiter = new CapacityLimiter(10);
+ * await using _ = await limiter.guard();
+ * ```
+ */
+export class CapacityLimiter {
+  #total: number;
+  readonly #borrowers = new Set<unknown>();
+  /** Who each parked task borrows for: the token is theirs once it is woken. */
+  readonly #pending = new Map<Task, unknown>();
+  readonly #lot = new ParkingLot("CapacityLimiter.acquire");
+
+  constructor(totalTokens: number) {
+    checkTotal(totalTokens);
+    this.#total = totalTokens;
+  }
+
+  get totalTokens(): number {
+    return this.#total;
+  }
+
+  set totalTokens(totalTokens: number) {
+    checkTotal(totalTokens);
+    this.#total = totalTokens;
+    this.#wakeWaiters();
+  }
+
+  get borrowedTokens(): number {
+    return this.#borrowers.size;
+  }
+
+  get availableTokens(): number {
+    return Math.max(0, this.#total - this.#borrowers.size);
+  }
+
+  acquireNowait(): void {
+    this.acquireOnBehalfOfNowait(currentTask());
+  }
+
+  acquireOnBehalfOfNowait(borrower: unknown): void {
+    this.#checkNotBorrowing(borrower);
+    if (!this.#canLend()) throw new WouldBlock("no token available");
+    this.#borrowers.add(borrower);
+  }
+
+  acquire(): Promise<void> {
+    return this.acquireOnBehalfOf(currentTask());
+  }
+
+  /** Takes a token for `borrower`, waiting FIFO while none is available. A checkpoint. */
+  async acquireOnBehalfOf(borrower: unknown): Promise<void> {
+    await checkpointIfCancelled();
+    this.#checkNotBorrowing(borrower);
+    if (this.#canLend()) {
+      this.#borrowers.add(borrower);
+      await cancelShieldedCheckpoint();
+      return;
+    }
+    const task = currentTask();
+    this.#pending.set(task, borrower);
+    try {
+      await this.#lot.park();
+    } catch (error) {
+      this.#pending.delete(task); // cancelled: leave nothing behind
+      throw error;
+    }
+  }
+
+  release(): void {
+    this.releaseOnBehalfOf(currentTask());
+  }
+
+  releaseOnBehalfOf(borrower: unknown): void {
+    if (!this.#borrowers.delete(borrower)) {
+      throw new Error("this borrower does not hold a token of this CapacityLimiter");
+    }
+    this.#wakeWaiters();
+  }
+
+  /** Acquires a token (for `borrower`, default the calling task) and returns a handle that releases it. */
+  async guard(borrower: unknown = currentTask()): Promise<Held> {
+    await this.acquireOnBehalfOf(borrower);
+    return new Held(() => this.releaseOnBehalfOf(borrower));
+  }
+
+  statistics(): CapacityLimiterStatistics {
+    return {
+      borrowedTokens: this.#borrowers.size,
+      totalTokens: this.#total,
+      borrowers: [...this.#borrowers],
+      tasksWaiting: this.#lot.size,
+    };
+  }
+
+  #canLend(): boolean {
+    return this.#borrowers.size < this.#total && this.#lot.size === 0;
+  }
+
+  #checkNotBorrowing(borrower: unknown): void {
+    if (this.#borrowers.has(borrower)) {
+      throw new Error(
+        "this borrower already holds a token of this CapacityLimiter (one token per borrower)",
+      );
+    }
+  }
+
+  #wakeWaiters(): void {
+    const available = this.#total - this.#borrowers.size;
+    if (available <= 0 || this.#lot.size === 0) return;
+    for (const task of this.#lot.unpark(available)) {
+      this.#borrowers.add(this.#pending.get(task));
+      this.#pending.delete(task);
+    }
+  }
+}

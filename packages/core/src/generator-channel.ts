@@ -1,0 +1,59 @@
+import { type MemoryReceiveChannel, openMemoryChannel } from "./channel.ts";
+import { openNursery } from "./nursery.ts";
+import { checkFunction, checkOptionsObject } from "./validate.ts";
+
+/**
+ * Runs an async generator (or any async iterable) in a background task and
+ * lets `body` consume its values through a receive channel. When `body`
+ * returns or throws, the producer is cancelled and has finished — its
+ * `finally` blocks have run — before this resolves.
+ *
+ * Why not just `for await (const x of generator())`? A generator's code runs
+ * in its consumer's task, a piece at a time. If the generator opens a cancel
+ * scope or a nursery and yields inside it (`moveOnAfter(1000, async () => {
+ * yield … })` in spirit), the scope stays open while the consumer's own code
+ * runs: the generator's timeout cancels the consumer's unrelated work, and the
+ * scopes no longer exit in the order they were entered (weft reports a
+ * corrupted cancel scope stack). Here the generator runs in a task of its own,
+ * so its scopes and nurseries wrap only its own code; each `yield` becomes a
+ * send on an (unbuffered by default) channel, the way Trio's `as_safe_channel`
+ * does it.
+ *
+ * ```ts
+ * await generatorChannel(() => ticks(100), async (values) => {
+ *   for await (const tick of values) if (tick > 10) break;
+ * });
+ * ```
+ */
+export function generatorChannel<T, R>(
+  source: () => AsyncIterable<T>,
+  body: (values: MemoryReceiveChannel<T>) => Promise<R>,
+  options?: { bufferSize?: number },
+): Promise<R> {
+  checkFunction("source", source);
+  checkFunction("body", body);
+  checkOptionsObject("options", options);
+  const [send, receive] = openMemoryChannel<T>(options?.bufferSize ?? 0);
+  return openNursery(
+    async (nursery) => {
+      nursery.startSoon(
+        async () => {
+          try {
+            for await (const value of source()) await send.send(value);
+          } finally {
+            send.close();
+          }
+        },
+        { name: source.name || "generator" },
+      );
+      try {
+        return await body(receive);
+      } finally {
+        // Stop the producer first (its pending send sees Cancelled, not a broken channel).
+        nursery.cancelScope.cancel("the consumer is done");
+        receive.close();
+      }
+    },
+    { strictErrors: false },
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * What `guard()` of a lock, semaphore or capacity limiter returns: a handle
+ * that releases what was acquired, by hand or with `using` / `await using`.
+ *
+ * ```ts
+ * {
+ *   await using _ = await lock.guard();
+ *   // … the lock is held here …
+ * } // released here, even if the block threw
+ * ```
+ */
+export class Held implements Disposable, AsyncDisposable {
+  #release: (() => void) | null;
+
+  /** @internal */
+  constructor(release: () => void) {
+    this.#release = release;
+  }
+
+  /** Releases what was acquired. Calling it again does nothing. */
+  release(): void {
+    const release = this.#release;
+    if (release === null) return;
+    this.#release = null;
+    release();
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,145 @@
+import { Err, Ok, type Result } from "ts-results-es";
+import { isCancelled } from "./cancelled.ts";
+import { CapacityLimiter } from "./capacity-limiter.ts";
+import { requireTask } from "./context.ts";
+import { openNursery } from "./nursery.ts";
+import { checkFunction, checkOptionsObject } from "./validate.ts";
+
+// The helpers run their children in a non-strict nursery: the first failure
+// cancels the others, and a single failure comes out as itself, several as an
+// ExceptionGroup. The nursery waits for every child, so nothing outlives them.
+
+/**
+ * Runs every function concurrently and resolves with their results, in order
+ * (a typed tuple), once all have finished — asyncio's `gather`, structured.
+ *
+ * ```ts
+ * const [user, posts] = await gather(() => getUser(id), () => getPosts(id));
+ * ```
+ */
+export function gather<T extends readonly (() => Promise<unknown>)[]>(
+  ...fns: T
+): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  for (const [i, fn] of fns.entries()) checkFunction(`fns[${i}]`, fn);
+  requireTask("gather()");
+  const results = new Array<unknown>(fns.length);
+  return openNursery(
+    async (nursery) => {
+      fns.forEach((fn, i) => {
+        nursery.startSoon(
+          async () => {
+            results[i] = await fn();
+          },
+          { name: fn.name || `gather[${i}]` },
+        );
+      });
+    },
+    { strictErrors: false },
+  ).then(() => results as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> });
+}
+
+/**
+ * Runs the functions concurrently; the first to finish wins: its value is
+ * returned once the others have been cancelled and have finished. If one fails
+ * before any wins, the others are cancelled and the error is thrown.
+ */
+export function race<T>(...fns: (() => Promise<T>)[]): Promise<T> {
+  if (fns.length === 0) throw new RangeError("race() needs at least one function");
+  for (const [i, fn] of fns.entries()) checkFunction(`fns[${i}]`, fn);
+  requireTask("race()");
+  let won = false;
+  let winner: T | undefined;
+  return openNursery(
+    async (nursery) => {
+      fns.forEach((fn, i) => {
+        nursery.startSoon(
+          async () => {
+            const value = await fn();
+            if (!won) {
+              won = true;
+              winner = value;
+              nursery.cancelScope.cancel("race won");
+            }
+          },
+          { name: fn.name || `race[${i}]` },
+        );
+      });
+    },
+    { strictErrors: false },
+  ).then(() => {
+    if (!won) throw new Error("race(): no function finished (were they all cancelled?)");
+    return winner as T;
+  });
+}
+
+function isAsyncIterable<T>(value: unknown): value is AsyncIterable<T> {
+  return value !== null && typeof value === "object" && Symbol.asyncIterator in value;
+}
+
+function isIterable<T>(value: unknown): value is Iterable<T> {
+  return (
+    value !== null &&
+    value !== undefined &&
+    typeof (value as Iterable<T>)[Symbol.iterator] === "function"
+  );
+}
+
+/**
+ * Maps `fn` over `items` with at most `limit` calls running at once, and
+ * resolves with the results in the order of the items (like p-limit, or
+ * asyncio's bounded gather). Items may come from an async iterable; it is read
+ * only as fast as calls can start.
+ */
+export function mapConcurrent<T, R>(
+  items: Iterable<T> | AsyncIterable<T>,
+  fn: (item: T, index: number) => Promise<R>,
+  options: { limit: number },
+): Promise<R[]> {
+  if (!isIterable(items) && !isAsyncIterable(items)) {
+    throw new TypeError("items must be an iterable or an async iterable");
+  }
+  checkFunction("fn", fn);
+  checkOptionsObject("options", options);
+  const limit = options?.limit;
+  if (typeof limit !== "number")
+    throw new TypeError(`options.limit must be a number, got ${typeof limit}`);
+  if (!(limit >= 1) || (!Number.isInteger(limit) && limit !== Infinity)) {
+    throw new RangeError(`options.limit must be an integer >= 1 or Infinity, got ${limit}`);
+  }
+  requireTask("mapConcurrent()");
+  const results: R[] = [];
+  const limiter = new CapacityLimiter(limit);
+  return openNursery(
+    async (nursery) => {
+      let index = 0;
+      for await (const item of items) {
+        const i = index++;
+        const token = {};
+        await limiter.acquireOnBehalfOf(token);
+        nursery.startSoon(async () => {
+          try {
+            results[i] = await fn(item, i);
+          } finally {
+            limiter.releaseOnBehalfOf(token);
+          }
+        });
+      }
+    },
+    { strictErrors: false },
+  ).then(() => results);
+}
+
+/**
+ * Runs `fn` and captures its outcome as a `Result` (ts-results-es): `Ok(value)`
+ * or `Err(error)`. A `Cancelled` is not captured: it propagates, so that the
+ * cancel scope it belongs to still catches it.
+ */
+export async function capture<T>(fn: () => Promise<T>): Promise<Result<T, unknown>> {
+  checkFunction("fn", fn);
+  try {
+    return Ok(await fn());
+  } catch (error) {
+    if (isCancelled(error)) throw error;
+    return Err(error);
+  }
+}

@@ -1,0 +1,86 @@
+import { cancelShieldedCheckpoint, checkpointIfCancelled } from "./checkpoints.ts";
+import { WouldBlock } from "./errors.ts";
+import { Held } from "./held.ts";
+import { ParkingLot } from "./parking-lot.ts";
+import { checkOptionsObject } from "./validate.ts";
+
+function checkCount(name: string, value: unknown): asserts value is number {
+  if (typeof value !== "number")
+    throw new TypeError(`${name} must be a number, got ${typeof value}`);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
+  }
+}
+
+/**
+ * A counting semaphore: `acquire()` takes one unit (waiting, FIFO, while the
+ * value is 0), `release()` gives one back — straight to the first waiter if
+ * there is one. With `maxValue`, releasing past it is a `RangeError`.
+ */
+export class Semaphore {
+  #value: number;
+  readonly #maxValue: number | undefined;
+  readonly #lot = new ParkingLot("Semaphore.acquire");
+
+  constructor(initialValue: number, options?: { maxValue?: number }) {
+    checkCount("initialValue", initialValue);
+    checkOptionsObject("options", options);
+    const maxValue = options?.maxValue;
+    if (maxValue !== undefined) {
+      checkCount("options.maxValue", maxValue);
+      if (maxValue < initialValue) {
+        throw new RangeError(
+          `options.maxValue (${maxValue}) must be >= initialValue (${initialValue})`,
+        );
+      }
+    }
+    this.#value = initialValue;
+    this.#maxValue = maxValue;
+  }
+
+  get value(): number {
+    return this.#value;
+  }
+
+  get maxValue(): number | undefined {
+    return this.#maxValue;
+  }
+
+  acquireNowait(): void {
+    // While tasks wait the value is 0: a release goes to them, not to the value.
+    if (this.#value === 0) throw new WouldBlock("the semaphore's value is 0");
+    this.#value--;
+  }
+
+  /** Takes one unit, waiting while the value is 0. A checkpoint; cancelled, it took nothing. */
+  async acquire(): Promise<void> {
+    await checkpointIfCancelled();
+    if (this.#value > 0) {
+      this.#value--;
+      await cancelShieldedCheckpoint();
+    } else {
+      await this.#lot.park(); // release() handed us its unit
+    }
+  }
+
+  /** Gives one unit back. Synchronous; a `RangeError` past `maxValue` (the value is unchanged). */
+  release(): void {
+    if (this.#maxValue !== undefined && this.#value === this.#maxValue) {
+      throw new RangeError(
+        `semaphore released too many times: its value is already maxValue (${this.#maxValue})`,
+      );
+    }
+    if (this.#lot.size > 0) this.#lot.unpark(1);
+    else this.#value++;
+  }
+
+  /** Acquires and returns a handle that releases (for `await using`). */
+  async guard(): Promise<Held> {
+    await this.acquire();
+    return new Held(() => this.release());
+  }
+
+  statistics(): { tasksWaiting: number } {
+    return { tasksWaiting: this.#lot.size };
+  }
+}
