@@ -33,7 +33,7 @@ export function checkpointIfCancelled(): Promise<void> {
 }
 
 /** A schedule point that is not a cancel point: lets other tasks run, never throws `Cancelled`. */
-export async function cancelShieldedCheckpoint(): Promise<void> {
+export function cancelShieldedCheckpoint(): Promise<void> {
   const task = requireTask("cancelShieldedCheckpoint()");
-  await task.kernel.yieldTask(task);
+  return task.kernel.yieldTask(task) as Promise<void>;
 }

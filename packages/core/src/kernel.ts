@@ -100,9 +100,8 @@ export class YieldGate {
   private resolve: ((value: unknown) => void) | null = null;
 
   constructor() {
-    this.promise = new Promise((resolve) => {
-      this.resolve = resolve;
-    });
+    this.promise = new Promise(captureResolvers);
+    this.resolve = capturedResolve;
   }
 
   /** Resumes every task waiting at the gate (only the first call does anything). */
@@ -154,6 +153,7 @@ export class Kernel {
   private tickQueued: TickQueued = TickQueued.NONE;
   private immediate: NodeJS.Immediate | null = null;
   private sliceStart = 0;
+  private batchesInSlice = 0;
   private idle = false;
   private generation = 0;
 
@@ -171,7 +171,13 @@ export class Kernel {
   private rejectRun: ((error: unknown) => void) | null = null;
 
   // Kernel callbacks run outside any task's async context.
-  private readonly tickInKernel = AsyncLocalStorage.bind(() => this.tick());
+  /**
+   * Resolving this runs the next tick in a microtask, in the kernel's async
+   * context: the reaction was registered from kernel code. (queueMicrotask
+   * would cost an AsyncResource per call, and run in the caller's context.)
+   */
+  private tickTrigger: ((value: unknown) => void) | null = null;
+  private readonly tickFromTrigger = (): void => this.tick();
   private readonly onImmediate = AsyncLocalStorage.bind(() => this.immediateFired());
   private readonly onHostTimer = AsyncLocalStorage.bind(() => this.hostTimerFired());
 
@@ -189,6 +195,7 @@ export class Kernel {
       this.rejectRun = reject;
     });
     try {
+      this.armTickTrigger();
       this.clock.startClock();
       this.callInstruments("beforeRun");
       const root = new TaskImpl(this, rootFn, "<init>", null, null);
@@ -422,15 +429,18 @@ export class Kernel {
 
   private scheduleTick(): void {
     if (this.tickQueued !== TickQueued.NONE || this.finished) return;
-    const now = performance.now();
     if (this.idle) {
       // Waking from idle: the event loop has just had its turn.
       this.idle = false;
-      this.sliceStart = now;
+      this.sliceStart = performance.now();
+      this.batchesInSlice = 0;
     }
-    if (now - this.sliceStart < SLICE_MS) {
+    // Reading the clock costs as much as a small batch: look every 8 batches.
+    if ((++this.batchesInSlice & 7) !== 0 || performance.now() - this.sliceStart < SLICE_MS) {
       this.tickQueued = TickQueued.MICROTASK;
-      queueMicrotask(this.tickInKernel);
+      const trigger = this.tickTrigger!;
+      this.tickTrigger = null;
+      trigger(undefined);
     } else {
       this.tickQueued = TickQueued.IMMEDIATE;
       if (this.immediate === null) this.immediate = setImmediate(this.onImmediate);
@@ -440,6 +450,7 @@ export class Kernel {
   private immediateFired(): void {
     this.immediate = null;
     this.sliceStart = performance.now();
+    this.batchesInSlice = 0;
     const batch = this.batch;
     if (batch !== null) {
       // The microtask queue drained with tasks of this batch still running:
@@ -459,7 +470,15 @@ export class Kernel {
     }
   }
 
+  /** Prepares the promise whose resolution runs the next microtask tick (called in kernel context). */
+  private armTickTrigger(): void {
+    const trigger = new Promise(captureResolvers);
+    this.tickTrigger = capturedResolve;
+    trigger.then(this.tickFromTrigger);
+  }
+
   private tick(): void {
+    if (this.tickTrigger === null) this.armTickTrigger();
     this.tickQueued = TickQueued.NONE;
     if (this.finished || this.batch !== null) return;
     try {

@@ -59,6 +59,16 @@ export function spawnSystemTask(fn: () => Promise<unknown>, options?: { name?: s
   return kernel.systemNursery!.spawnChild(fn, options?.name ?? (fn.name || "system task"));
 }
 
+/**
+ * A cancel point without an `await`: throws `Cancelled` synchronously if the
+ * calling task is in a cancelled scope. For primitives that return their
+ * promise directly instead of being `async` functions (one microtask hop less).
+ */
+export function raiseIfCancelled(): void {
+  const task = requireTask("lowlevel.raiseIfCancelled()");
+  if (task.cancelStatus?.effectivelyCancelled === true) throw task.makeCancelled();
+}
+
 /** The run's clock. */
 export function currentClock(): Clock {
   return requireTask("lowlevel.currentClock()").kernel.clock;
