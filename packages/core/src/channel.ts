@@ -97,7 +97,7 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
    */
   send(value: T): Promise<void> {
     try {
-      raiseIfCancelled(); // a cancel point first: cancelled means nothing was sent
+      raiseIfCancelled("MemorySendChannel.send()"); // a cancel point first: cancelled means nothing was sent
       if (this.#trySend(value)) return cancelShieldedCheckpoint();
       return this.#waitToSend(value);
     } catch (error) {
@@ -154,6 +154,10 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
     this.close();
   }
 
+  /**
+   * Closes the handle at the end of an `await using` block. Unlike `aclose()`
+   * this is not a checkpoint, so leaving the block never throws `Cancelled`.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
@@ -218,7 +222,7 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
   /** Receives, waiting while the channel is empty. A checkpoint; cancelled, nothing was taken. */
   receive(): Promise<T> {
     try {
-      raiseIfCancelled();
+      raiseIfCancelled("MemoryReceiveChannel.receive()");
       const value = this.#tryReceive();
       if (value === NOTHING) return this.#waitToReceive();
       // A schedule point that hands the value over: block, and be woken at once with it.
@@ -281,6 +285,10 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     this.close();
   }
 
+  /**
+   * Closes the handle at the end of an `await using` block. Unlike `aclose()`
+   * this is not a checkpoint, so leaving the block never throws `Cancelled`.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
@@ -318,7 +326,12 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
       state.sendTasks.delete(task);
       handle.forget(task);
       reschedule(task);
+      // Its value joins the back of the buffer; we take the front (without the
+      // buffer ever holding more than its size, for peakBufferUsed).
+      if (state.buffer.length === 0) return value;
+      const first = state.buffer.shift() as T;
       state.pushBuffer(value);
+      return first;
     }
     if (state.buffer.length > 0) return state.buffer.shift() as T;
     if (state.openSendChannels === 0) throw new EndOfChannel();

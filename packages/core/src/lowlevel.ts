@@ -63,9 +63,10 @@ export function spawnSystemTask(fn: () => Promise<unknown>, options?: { name?: s
  * A cancel point without an `await`: throws `Cancelled` synchronously if the
  * calling task is in a cancelled scope. For primitives that return their
  * promise directly instead of being `async` functions (one microtask hop less).
+ * `operation` names the caller in the error raised outside `run()`.
  */
-export function raiseIfCancelled(): void {
-  const task = requireTask("lowlevel.raiseIfCancelled()");
+export function raiseIfCancelled(operation = "lowlevel.raiseIfCancelled()"): void {
+  const task = requireTask(operation);
   if (task.cancelStatus?.effectivelyCancelled === true) throw task.makeCancelled();
 }
 
