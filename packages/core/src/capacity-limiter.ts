@@ -1,7 +1,7 @@
-import { cancelShieldedCheckpoint, checkpointIfCancelled } from "./checkpoints.ts";
+import { cancelShieldedCheckpoint } from "./checkpoints.ts";
 import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
-import { currentTask } from "./lowlevel.ts";
+import { currentTask, raiseIfCancelled } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 import type { Task } from "./task.ts";
 
@@ -76,21 +76,22 @@ export class CapacityLimiter {
   }
 
   /** Takes a token for `borrower`, waiting FIFO while none is available. A checkpoint. */
-  async acquireOnBehalfOf(borrower: unknown): Promise<void> {
-    await checkpointIfCancelled();
-    this.#checkNotBorrowing(borrower);
-    if (this.#canLend()) {
-      this.#borrowers.add(borrower);
-      await cancelShieldedCheckpoint();
-      return;
-    }
-    const task = currentTask();
-    this.#pending.set(task, borrower);
+  acquireOnBehalfOf(borrower: unknown): Promise<void> {
     try {
-      await this.#lot.park();
+      raiseIfCancelled("CapacityLimiter.acquire()");
+      this.#checkNotBorrowing(borrower);
+      if (this.#canLend()) {
+        this.#borrowers.add(borrower);
+        return cancelShieldedCheckpoint();
+      }
+      const task = currentTask();
+      this.#pending.set(task, borrower);
+      return this.#lot.park().catch((error: unknown) => {
+        this.#pending.delete(task); // cancelled: leave nothing behind
+        throw error;
+      });
     } catch (error) {
-      this.#pending.delete(task); // cancelled: leave nothing behind
-      throw error;
+      return Promise.reject(error);
     }
   }
 
@@ -129,6 +130,13 @@ export class CapacityLimiter {
       throw new Error(
         "this borrower already holds a token of this CapacityLimiter (one token per borrower)",
       );
+    }
+    for (const waiting of this.#pending.values()) {
+      if (waiting === borrower) {
+        throw new Error(
+          "this borrower is already waiting for a token of this CapacityLimiter (one token per borrower)",
+        );
+      }
     }
   }
 

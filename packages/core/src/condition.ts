@@ -1,5 +1,5 @@
 import { CancelScope } from "./cancel-scope.ts";
-import { Lock } from "./lock.ts";
+import { Lock, type LockStatistics } from "./lock.ts";
 import { currentTask } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 
@@ -73,7 +73,7 @@ export class Condition {
     this.notify(Infinity);
   }
 
-  statistics(): { tasksWaiting: number } {
-    return { tasksWaiting: this.#lot.size };
+  statistics(): { tasksWaiting: number; lockStatistics: LockStatistics } {
+    return { tasksWaiting: this.#lot.size, lockStatistics: this.#lock.statistics() };
   }
 }

@@ -21,9 +21,8 @@ export class Event {
   }
 
   /** Waits until the flag is set. A checkpoint even when it is already set. */
-  async wait(): Promise<void> {
-    if (this.#flag) await checkpoint();
-    else await this.#lot.park();
+  wait(): Promise<void> {
+    return this.#flag ? checkpoint() : this.#lot.park();
   }
 
   statistics(): { tasksWaiting: number } {

@@ -418,7 +418,7 @@ export class Kernel {
       // The task exited holding something (a lock): whoever waits for it never gets it.
       const lots = task.lotsToBreak;
       task.lotsToBreak = null;
-      for (const lot of lots) lot.breakLot(task);
+      for (const lot of lots.keys()) lot.breakLot(task);
     }
     if (this.instruments.length > 0) this.callInstruments("taskExited", task);
     if (task.parentNursery !== null) task.parentNursery.childFinished(task, failed, value);

@@ -1,7 +1,12 @@
-import { cancelShieldedCheckpoint, checkpointIfCancelled } from "./checkpoints.ts";
+import { cancelShieldedCheckpoint } from "./checkpoints.ts";
 import { BrokenResourceError, WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
-import { addParkingLotBreaker, currentTask, removeParkingLotBreaker } from "./lowlevel.ts";
+import {
+  addParkingLotBreaker,
+  currentTask,
+  raiseIfCancelled,
+  removeParkingLotBreaker,
+} from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 import type { Task } from "./task.ts";
 import { checkFunction } from "./validate.ts";
@@ -52,24 +57,27 @@ export class Lock {
   }
 
   /** Waits for the lock and takes it. A checkpoint; cancelled, it holds nothing. */
-  async acquire(): Promise<void> {
-    await checkpointIfCancelled();
-    const task = currentTask();
-    if (this.#owner === task) {
-      throw new Error("this task already holds the Lock: a Lock is not reentrant");
-    }
-    if (this.#lot.broken) throw this.#brokenError();
-    if (this.#owner === null && this.#lot.size === 0) {
-      this.#owner = task;
-      addParkingLotBreaker(task, this.#lot);
-      await cancelShieldedCheckpoint();
-      return;
-    }
+  acquire(): Promise<void> {
+    // Not an `async` function: the cancel point and the decision happen now,
+    // in the caller's step, and the promise returned is the wait itself.
     try {
-      await this.#lot.park(); // release() makes us the owner before waking us
+      raiseIfCancelled("Lock.acquire()");
+      const task = currentTask();
+      if (this.#owner === task) {
+        throw new Error("this task already holds the Lock: a Lock is not reentrant");
+      }
+      if (this.#lot.broken) throw this.#brokenError();
+      if (this.#owner === null && this.#lot.size === 0) {
+        this.#owner = task;
+        addParkingLotBreaker(task, this.#lot);
+        return cancelShieldedCheckpoint();
+      }
+      // release() makes us the owner before waking us.
+      return this.#lot.park().catch((error: unknown) => {
+        throw error instanceof BrokenResourceError ? this.#brokenError(error) : error;
+      });
     } catch (error) {
-      if (error instanceof BrokenResourceError) throw this.#brokenError(error);
-      throw error;
+      return Promise.reject(error);
     }
   }
 
@@ -88,8 +96,12 @@ export class Lock {
   }
 
   /** Runs `fn` holding the lock. */
-  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+  withLock<T>(fn: () => Promise<T>): Promise<T> {
     checkFunction("fn", fn);
+    return this.#withLock(fn);
+  }
+
+  async #withLock<T>(fn: () => Promise<T>): Promise<T> {
     await this.acquire();
     try {
       return await fn();

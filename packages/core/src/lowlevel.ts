@@ -5,9 +5,10 @@
 import { Err, Ok, type Result } from "ts-results-es";
 import type { Clock } from "./clock.ts";
 import { requireTask } from "./context.ts";
+import { BrokenResourceError } from "./errors.ts";
 import { checkInstrument, type Instrument } from "./instrument.ts";
 import type { AbortFn, WaitOptions } from "./kernel.ts";
-import { type BreakableLot, type Task, TaskImpl } from "./task.ts";
+import { type BreakableLot, type Task, TaskImpl, TaskState } from "./task.ts";
 import { checkDuration, checkFunction, checkOptionalName, checkOptionsObject } from "./validate.ts";
 
 export { Abort, type AbortFn, type WaitOptions } from "./kernel.ts";
@@ -130,15 +131,22 @@ function checkTask(task: unknown): asserts task is TaskImpl {
  */
 export function addParkingLotBreaker(task: Task, lot: BreakableLot): void {
   checkTask(task);
-  task.lotsToBreak ??= new Set();
-  task.lotsToBreak.add(lot);
+  if (task.state === TaskState.DONE) {
+    throw new BrokenResourceError("cannot register an exited task as a parking lot breaker");
+  }
+  task.lotsToBreak ??= new Map();
+  task.lotsToBreak.set(lot, (task.lotsToBreak.get(lot) ?? 0) + 1);
 }
 
+/** Undoes one `addParkingLotBreaker(task, lot)` (registrations are counted). */
 export function removeParkingLotBreaker(task: Task, lot: BreakableLot): void {
   checkTask(task);
-  if (task.lotsToBreak?.delete(lot) !== true) {
+  const count = task.lotsToBreak?.get(lot);
+  if (count === undefined) {
     throw new Error(
-      "removeParkingLotBreaker: this task was not registered as a breaker of this lot",
+      "removeParkingLotBreaker: this task is not registered as a breaker of this lot",
     );
   }
+  if (count === 1) task.lotsToBreak!.delete(lot);
+  else task.lotsToBreak!.set(lot, count - 1);
 }

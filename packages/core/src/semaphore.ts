@@ -1,6 +1,7 @@
-import { cancelShieldedCheckpoint, checkpointIfCancelled } from "./checkpoints.ts";
+import { cancelShieldedCheckpoint } from "./checkpoints.ts";
 import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
+import { raiseIfCancelled } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 import { checkOptionsObject } from "./validate.ts";
 
@@ -53,13 +54,16 @@ export class Semaphore {
   }
 
   /** Takes one unit, waiting while the value is 0. A checkpoint; cancelled, it took nothing. */
-  async acquire(): Promise<void> {
-    await checkpointIfCancelled();
-    if (this.#value > 0) {
-      this.#value--;
-      await cancelShieldedCheckpoint();
-    } else {
-      await this.#lot.park(); // release() handed us its unit
+  acquire(): Promise<void> {
+    try {
+      raiseIfCancelled("Semaphore.acquire()");
+      if (this.#value > 0) {
+        this.#value--;
+        return cancelShieldedCheckpoint();
+      }
+      return this.#lot.park(); // release() hands us its unit
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
