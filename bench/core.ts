@@ -18,8 +18,10 @@ import { parseArgs } from "node:util";
 import {
   checkpoint,
   isCancelled,
+  Lock,
   lowlevel,
   type Nursery,
+  openMemoryChannel,
   openNursery,
   run,
   sleep,
@@ -54,6 +56,10 @@ const SIZE = QUICK
       cancelTasks: 20_000,
       memoryTasks: 20_000,
       sleepTasks: 20_000,
+      pingPongTrips: 20_000,
+      bufferedItems: 50_000,
+      lockTasks: 100,
+      lockRounds: 200,
       warmup: 1,
       runs: 3,
       memoryRuns: 2,
@@ -66,6 +72,10 @@ const SIZE = QUICK
       cancelTasks: 100_000,
       memoryTasks: 100_000,
       sleepTasks: 100_000,
+      pingPongTrips: 200_000,
+      bufferedItems: 1_000_000,
+      lockTasks: 100,
+      lockRounds: 2_000,
       warmup: 3,
       runs: 10,
       memoryRuns: 5,
@@ -145,6 +155,115 @@ function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+// ------------------------------------------------------------------ raw baselines
+
+/**
+ * A FIFO on an array with a moving head: amortised O(1) push and shift (a plain
+ * array's `shift` made the raw mutex 4x slower with 100 waiters).
+ */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head === this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = []; // (cheaper than `length = 0`, a runtime call in V8)
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * The hand-rolled async queue that channels are measured against: a buffer of
+ * `capacity` values plus queues of blocked receivers' and senders' resolvers.
+ * A send hands its value straight to a waiting receiver, else buffers it, else
+ * waits until a receiver takes it (capacity 0: every send waits for a
+ * receiver). No cancellation, no closing.
+ */
+class RawQueue<T> {
+  private readonly capacity: number;
+  private readonly buffer = new Fifo<T>();
+  private readonly receivers = new Fifo<(value: T) => void>();
+  private readonly senders = new Fifo<{ value: T; resolve: () => void }>();
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  send(value: T): Promise<void> {
+    const receiver = this.receivers.shift();
+    if (receiver !== undefined) {
+      receiver(value);
+      return RESOLVED;
+    }
+    if (this.buffer.length < this.capacity) {
+      this.buffer.push(value);
+      return RESOLVED;
+    }
+    return new Promise((resolve) => this.senders.push({ value, resolve }));
+  }
+
+  receive(): Promise<T> {
+    if (this.buffer.length > 0) {
+      const value = this.buffer.shift() as T;
+      const sender = this.senders.shift();
+      if (sender !== undefined) {
+        this.buffer.push(sender.value);
+        sender.resolve();
+      }
+      return Promise.resolve(value);
+    }
+    const sender = this.senders.shift();
+    if (sender !== undefined) {
+      sender.resolve();
+      return Promise.resolve(sender.value);
+    }
+    return new Promise((resolve) => this.receivers.push(resolve));
+  }
+}
+
+/** A fair async mutex: `release` hands the lock straight to the first waiter (FIFO). */
+class RawMutex {
+  private locked = false;
+  private readonly waiters = new Fifo<() => void>();
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  acquire(): Promise<void> {
+    if (!this.locked) {
+      this.locked = true;
+      return RESOLVED;
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next !== undefined)
+      next(); // still locked: ownership passes to `next`
+    else this.locked = false;
+  }
 }
 
 // ------------------------------------------------------------------ scenarios
@@ -556,12 +675,246 @@ const sleepManyScenario: Scenario = {
   },
 };
 
+/** 6. Ping-pong over two unbuffered channels: the cost of a rendezvous each way. */
+const channelUnbufferedScenario: Scenario = {
+  name: "channel-unbuffered",
+  async run() {
+    const trips = SIZE.pingPongTrips;
+
+    const raw = async (): Promise<number> => {
+      const ping = new RawQueue<number>(0);
+      const pong = new RawQueue<number>(0);
+      let wrong = 0;
+      let served = 0;
+      const pinger = async (): Promise<void> => {
+        for (let i = 0; i < trips; i++) {
+          await ping.send(i);
+          if ((await pong.receive()) !== i + 1) wrong++;
+        }
+      };
+      const ponger = async (): Promise<void> => {
+        for (let i = 0; i < trips; i++) {
+          const value = await ping.receive();
+          served++;
+          await pong.send(value + 1);
+        }
+      };
+      const t0 = performance.now();
+      await Promise.all([pinger(), ponger()]);
+      const ms = performance.now() - t0;
+      check(wrong === 0, `raw ping-pong: ${wrong} wrong replies`);
+      check(served === trips, `raw ping-pong: ${served} of ${trips} served`);
+      return ms;
+    };
+
+    const weft = async (): Promise<number> => {
+      let wrong = 0;
+      let served = 0;
+      const t0 = performance.now();
+      await run(() =>
+        openNursery(async (n) => {
+          const [pingSend, pingReceive] = openMemoryChannel<number>(0);
+          const [pongSend, pongReceive] = openMemoryChannel<number>(0);
+          n.startSoon(async () => {
+            for (let i = 0; i < trips; i++) {
+              await pingSend.send(i);
+              if ((await pongReceive.receive()) !== i + 1) wrong++;
+            }
+          });
+          n.startSoon(async () => {
+            for (let i = 0; i < trips; i++) {
+              const value = await pingReceive.receive();
+              served++;
+              await pongSend.send(value + 1);
+            }
+          });
+        }),
+      );
+      const ms = performance.now() - t0;
+      check(wrong === 0, `weft ping-pong: ${wrong} wrong replies`);
+      check(served === trips, `weft ping-pong: ${served} of ${trips} served`);
+      return ms;
+    };
+
+    const label = `ping-pong ${trips}`;
+    const r = await measure(`${label} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
+    const w = await measure(`${label} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const perTrip = 1e6 / trips;
+    return [
+      row("channel-unbuffered", "ns/round trip", scale(r, perTrip), scale(w, perTrip), {
+        text: "<= 2x",
+        pass: (_, ratio) => ratio <= 2,
+      }),
+    ];
+  },
+};
+
+/** 7. One producer, one consumer, a channel with a buffer of 1024. */
+const channelBufferedScenario: Scenario = {
+  name: "channel-buffered",
+  async run() {
+    const items = SIZE.bufferedItems;
+    const capacity = 1024;
+
+    const raw = async (): Promise<number> => {
+      const queue = new RawQueue<number>(capacity);
+      let outOfOrder = 0;
+      let received = 0;
+      const producer = async (): Promise<void> => {
+        for (let i = 0; i < items; i++) await queue.send(i);
+      };
+      const consumer = async (): Promise<void> => {
+        for (let i = 0; i < items; i++) {
+          if ((await queue.receive()) !== i) outOfOrder++;
+          received++;
+        }
+      };
+      const t0 = performance.now();
+      await Promise.all([producer(), consumer()]);
+      const ms = performance.now() - t0;
+      check(outOfOrder === 0, `raw buffered: ${outOfOrder} items out of order`);
+      check(received === items, `raw buffered: ${received} of ${items} received`);
+      return ms;
+    };
+
+    const weft = async (): Promise<number> => {
+      let outOfOrder = 0;
+      let received = 0;
+      let peak = 0;
+      const t0 = performance.now();
+      await run(() =>
+        openNursery(async (n) => {
+          const [send, receive] = openMemoryChannel<number>(capacity);
+          n.startSoon(async () => {
+            for (let i = 0; i < items; i++) await send.send(i);
+          });
+          n.startSoon(async () => {
+            for (let i = 0; i < items; i++) {
+              if ((await receive.receive()) !== i) outOfOrder++;
+              received++;
+            }
+            peak = receive.statistics().peakBufferUsed;
+          });
+        }),
+      );
+      const ms = performance.now() - t0;
+      check(outOfOrder === 0, `weft buffered: ${outOfOrder} items out of order`);
+      check(received === items, `weft buffered: ${received} of ${items} received`);
+      check(peak <= capacity, `weft buffered: ${peak} items buffered > ${capacity}`);
+      return ms;
+    };
+
+    const label = `buffered ${items}`;
+    const r = await measure(`${label} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
+    const w = await measure(`${label} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const perItem = 1e6 / items;
+    return [
+      row("channel-buffered", "ns/item", scale(r, perItem), scale(w, perItem), {
+        text: "<= 2x",
+        pass: (_, ratio) => ratio <= 2,
+      }),
+    ];
+  },
+};
+
+/**
+ * 8. Many tasks contending for one lock, with a schedule point inside the
+ * critical section, so that every release hands the lock to a waiter.
+ */
+const lockHandoffScenario: Scenario = {
+  name: "lock-handoff",
+  async run() {
+    const tasks = SIZE.lockTasks;
+    const rounds = SIZE.lockRounds;
+    const total = tasks * rounds;
+    // Only the last few releases may find nobody waiting.
+    const minHandoffs = total - tasks;
+
+    const raw = async (): Promise<number> => {
+      const mutex = new RawMutex();
+      let holder = -1;
+      let overlaps = 0;
+      let count = 0;
+      let handoffs = 0;
+      const body = async (id: number): Promise<void> => {
+        for (let k = 0; k < rounds; k++) {
+          await mutex.acquire();
+          if (holder !== -1) overlaps++;
+          holder = id;
+          await null;
+          if (holder !== id) overlaps++;
+          holder = -1;
+          count++;
+          if (mutex.waiting > 0) handoffs++;
+          mutex.release();
+        }
+      };
+      const t0 = performance.now();
+      const promises: Promise<void>[] = new Array(tasks);
+      for (let i = 0; i < tasks; i++) promises[i] = body(i);
+      await Promise.all(promises);
+      const ms = performance.now() - t0;
+      check(overlaps === 0, `raw lock: mutual exclusion violated ${overlaps} times`);
+      check(count === total, `raw lock: ${count} of ${total} critical sections`);
+      check(handoffs >= minHandoffs, `raw lock: only ${handoffs} of ${total} releases handed off`);
+      return ms;
+    };
+
+    const weft = async (): Promise<number> => {
+      const lock = new Lock();
+      let holder = -1;
+      let overlaps = 0;
+      let count = 0;
+      let handoffs = 0;
+      const body = async (id: number): Promise<void> => {
+        for (let k = 0; k < rounds; k++) {
+          await lock.acquire();
+          if (holder !== -1) overlaps++;
+          holder = id;
+          await checkpoint();
+          if (holder !== id) overlaps++;
+          holder = -1;
+          count++;
+          if (lock.statistics().tasksWaiting > 0) handoffs++;
+          lock.release();
+        }
+      };
+      const t0 = performance.now();
+      await run(() =>
+        openNursery(async (n) => {
+          for (let i = 0; i < tasks; i++) n.startSoon(() => body(i));
+        }),
+      );
+      const ms = performance.now() - t0;
+      check(overlaps === 0, `weft lock: mutual exclusion violated ${overlaps} times`);
+      check(count === total, `weft lock: ${count} of ${total} critical sections`);
+      check(handoffs >= minHandoffs, `weft lock: only ${handoffs} of ${total} releases handed off`);
+      check(!lock.locked(), "weft lock: still locked at the end");
+      return ms;
+    };
+
+    const label = `lock ${tasks}x${rounds}`;
+    const r = await measure(`${label} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
+    const w = await measure(`${label} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const perAcquire = 1e6 / total;
+    return [
+      row("lock-handoff", "ns/acquire+release", scale(r, perAcquire), scale(w, perAcquire), {
+        text: "<= 2x",
+        pass: (_, ratio) => ratio <= 2,
+      }),
+    ];
+  },
+};
+
 const SCENARIOS: Scenario[] = [
   checkpointScenario,
   spawnJoinScenario,
   cancelManyScenario,
   memoryScenario,
   sleepManyScenario,
+  channelUnbufferedScenario,
+  channelBufferedScenario,
+  lockHandoffScenario,
 ];
 
 // ------------------------------------------------------------------ main

@@ -4,6 +4,7 @@
 import { main as counter } from "./counter.ts";
 import { main as fetchData } from "./fetch-data.ts";
 import { main as fetchGather } from "./fetch-gather.ts";
+import { main as generatorChannel } from "./generator-channel.ts";
 import { main as greet } from "./greet.ts";
 import { main as timeoutTree } from "./timeout-tree.ts";
 
@@ -44,6 +45,13 @@ const examples: readonly Example[] = [
     shows: "a timeout cancels a whole task tree, every finally runs, nothing outlives it",
     seeds: "none, this is what weft adds",
     main: timeoutTree,
+  },
+  {
+    name: "generator-channel",
+    shows:
+      "an async generator with its own timeout, run in a task of its own (Trio's as_safe_channel)",
+    seeds: "none, this is what weft adds",
+    main: generatorChannel,
   },
 ];
 

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import {
   CancelScope,
   cancellable,
+  gather,
   moveOnAfter,
   openNursery,
   run,
@@ -17,7 +18,6 @@ import {
   sleepForever,
   type TaskStatus,
 } from "@weft/core";
-import { gatherAll } from "./fetch-gather.ts";
 
 // --- seed 004: the simulated fetch -------------------------------------------
 
@@ -30,7 +30,7 @@ async function fetchData(url: string): Promise<string> {
 export async function simulatedMain(): Promise<void> {
   const start = performance.now();
   const results = await run(() =>
-    gatherAll(
+    gather(
       () => fetchData("https://example.com"),
       () => fetchData("https://google.com"),
     ),
@@ -109,7 +109,7 @@ export async function httpMain(): Promise<void> {
       const baseUrl = await nursery.start(serveHttp, { name: "http server" });
       const urls = [1, 2, 3].map((id) => `${baseUrl}/posts/${id}`);
       const start = performance.now();
-      const bodies = await gatherAll(...urls.map((url) => () => fetchJson(url)));
+      const bodies = await gather(...urls.map((url) => () => fetchJson(url)));
       const elapsed = (performance.now() - start) / 1000;
       for (const body of bodies) console.log(JSON.stringify(body, null, 2));
       console.log(

@@ -33,13 +33,37 @@ export function generatorChannel<T, R>(
   checkFunction("source", source);
   checkFunction("body", body);
   checkOptionsObject("options", options);
-  const [send, receive] = openMemoryChannel<T>(options?.bufferSize ?? 0);
+  const bufferSize = options?.bufferSize ?? 0;
+  if (typeof bufferSize !== "number") throw new TypeError("options.bufferSize must be a number");
+  if (!(bufferSize >= 0) || (!Number.isInteger(bufferSize) && bufferSize !== Infinity)) {
+    throw new RangeError(
+      `options.bufferSize must be an integer >= 0 or Infinity, got ${bufferSize}`,
+    );
+  }
+  const [send, receive] = openMemoryChannel<T>(bufferSize);
   return openNursery(
     async (nursery) => {
       nursery.startSoon(
         async () => {
+          const iterator = source()[Symbol.asyncIterator]();
           try {
-            for await (const value of source()) await send.send(value);
+            let result = await iterator.next();
+            while (result.done !== true) {
+              try {
+                await send.send(result.value);
+              } catch (error) {
+                // The generator waits at its yield until the value is taken, so
+                // what interrupts the send (a Cancelled of one of the generator's
+                // own scopes, still open across the yield) is raised there.
+                if (iterator.throw === undefined) {
+                  await iterator.return?.();
+                  throw error;
+                }
+                result = await iterator.throw(error);
+                continue;
+              }
+              result = await iterator.next();
+            }
           } finally {
             send.close();
           }

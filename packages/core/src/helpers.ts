@@ -109,20 +109,41 @@ export function mapConcurrent<T, R>(
   requireTask("mapConcurrent()");
   const results: R[] = [];
   const limiter = new CapacityLimiter(limit);
+  const iterator: Iterator<T> | AsyncIterator<T> = isAsyncIterable<T>(items)
+    ? items[Symbol.asyncIterator]()
+    : items[Symbol.iterator]();
   return openNursery(
     async (nursery) => {
       let index = 0;
-      for await (const item of items) {
-        const i = index++;
-        const token = {};
-        await limiter.acquireOnBehalfOf(token);
-        nursery.startSoon(async () => {
+      let exhausted = false;
+      try {
+        for (;;) {
+          const token = {};
+          // A slot first, then an item: nothing is taken from the source that cannot start.
+          await limiter.acquireOnBehalfOf(token);
+          let result: IteratorResult<T>;
           try {
-            results[i] = await fn(item, i);
-          } finally {
-            limiter.releaseOnBehalfOf(token);
+            result = await iterator.next();
+          } catch (error) {
+            exhausted = true; // a source that threw is finished
+            throw error;
           }
-        });
+          if (result.done === true) {
+            exhausted = true;
+            limiter.releaseOnBehalfOf(token);
+            break;
+          }
+          const i = index++;
+          const item = result.value;
+          nursery.startSoon(async () => {
+            // The slot is given back only on success: a failing call cancels
+            // everything, and must not hand its slot to a new call first.
+            results[i] = await fn(item, i);
+            limiter.releaseOnBehalfOf(token);
+          });
+        }
+      } finally {
+        if (!exhausted) await iterator.return?.();
       }
     },
     { strictErrors: false },
@@ -134,8 +155,12 @@ export function mapConcurrent<T, R>(
  * or `Err(error)`. A `Cancelled` is not captured: it propagates, so that the
  * cancel scope it belongs to still catches it.
  */
-export async function capture<T>(fn: () => Promise<T>): Promise<Result<T, unknown>> {
+export function capture<T>(fn: () => Promise<T>): Promise<Result<T, unknown>> {
   checkFunction("fn", fn);
+  return captureChecked(fn);
+}
+
+async function captureChecked<T>(fn: () => Promise<T>): Promise<Result<T, unknown>> {
   try {
     return Ok(await fn());
   } catch (error) {

@@ -982,7 +982,10 @@ describe("Condition", () => {
             c.release();
           });
         }
-        expect(c.statistics()).toMatchObject({ tasksWaiting: 4, lockStatistics: { locked: false } });
+        expect(c.statistics()).toMatchObject({
+          tasksWaiting: 4,
+          lockStatistics: { locked: false },
+        });
         await c.acquire();
         c.notify(2);
         expect(c.statistics()).toMatchObject({ tasksWaiting: 2 });
