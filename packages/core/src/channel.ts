@@ -32,6 +32,66 @@ const RECEIVE_WAIT = { waitingFor: "MemoryReceiveChannel.receive (channel empty)
 const NOTHING: unique symbol = Symbol("weft.channel.nothing");
 
 /** What the send and receive handles of one channel share. */
+/** A task blocked in send or receive: a node of its channel's FIFO list. */
+interface Waiter<T> {
+  readonly task: Task;
+  /** The value a sender wants to send. */
+  readonly value: T | undefined;
+  /** The handle it blocked on (closing that handle wakes it). */
+  readonly handle: object;
+  prev: Waiter<T> | null;
+  next: Waiter<T> | null;
+}
+
+/**
+ * A FIFO list of blocked tasks with O(1) removal. A linked list rather than a
+ * Map: a queue that keeps going between 0 and 1 entries churns a hash table.
+ */
+class WaiterList<T> {
+  head: Waiter<T> | null = null;
+  tail: Waiter<T> | null = null;
+  size = 0;
+
+  append(task: Task, value: T | undefined, handle: object): Waiter<T> {
+    const waiter: Waiter<T> = { task, value, handle, prev: this.tail, next: null };
+    if (this.tail !== null) this.tail.next = waiter;
+    else this.head = waiter;
+    this.tail = waiter;
+    this.size++;
+    return waiter;
+  }
+
+  remove(waiter: Waiter<T>): void {
+    if (waiter.prev !== null) waiter.prev.next = waiter.next;
+    else this.head = waiter.next;
+    if (waiter.next !== null) waiter.next.prev = waiter.prev;
+    else this.tail = waiter.prev;
+    waiter.prev = waiter.next = null;
+    this.size--;
+  }
+
+  /** Removes and returns the first waiter, if any. */
+  shift(): Waiter<T> | null {
+    const first = this.head;
+    if (first !== null) this.remove(first);
+    return first;
+  }
+
+  /** Removes and returns every waiter (only those blocked on `handle`, if given). */
+  takeAll(handle?: object): Waiter<T>[] {
+    const taken: Waiter<T>[] = [];
+    for (let w = this.head; w !== null; ) {
+      const next = w.next;
+      if (handle === undefined || w.handle === handle) {
+        this.remove(w);
+        taken.push(w);
+      }
+      w = next;
+    }
+    return taken;
+  }
+}
+
 /** @internal */
 export class ChannelState<T> {
   readonly buffer = new Deque<T>();
@@ -39,9 +99,9 @@ export class ChannelState<T> {
   openSendChannels = 1;
   openReceiveChannels = 1;
   /** Blocked senders, FIFO, with the value each wants to send and the handle it used. */
-  readonly sendTasks = new Map<Task, { value: T; handle: MemorySendChannel<T> }>();
+  readonly senders = new WaiterList<T>();
   /** Blocked receivers, FIFO, with the handle each used. */
-  readonly receiveTasks = new Map<Task, MemoryReceiveChannel<T>>();
+  readonly receivers = new WaiterList<T>();
   peakBufferUsed = 0;
 
   constructor(maxBufferSize: number) {
@@ -59,8 +119,8 @@ export class ChannelState<T> {
       maxBufferSize: this.maxBufferSize,
       openSendChannels: this.openSendChannels,
       openReceiveChannels: this.openReceiveChannels,
-      tasksWaitingSend: this.sendTasks.size,
-      tasksWaitingReceive: this.receiveTasks.size,
+      tasksWaitingSend: this.senders.size,
+      tasksWaitingReceive: this.receivers.size,
       peakBufferUsed: this.peakBufferUsed,
     };
   }
@@ -73,8 +133,6 @@ export class ChannelState<T> {
 export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
   readonly #state: ChannelState<T>;
   #closed = false;
-  /** Tasks blocked in send() on this handle: closing it wakes them. */
-  readonly #tasks = new Set<Task>();
 
   /** @internal Use `openMemoryChannel`. */
   constructor(state: ChannelState<T>) {
@@ -106,13 +164,10 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
   }
 
   #waitToSend(value: T): Promise<void> {
-    const task = currentTask();
-    const state = this.#state;
-    this.#tasks.add(task);
-    state.sendTasks.set(task, { value, handle: this });
+    const senders = this.#state.senders;
+    const waiter = senders.append(currentTask(), value, this);
     return waitTaskRescheduled(() => {
-      this.#tasks.delete(task);
-      state.sendTasks.delete(task);
+      senders.remove(waiter);
       return Abort.SUCCEEDED;
     }, SEND_WAIT) as Promise<void>;
   }
@@ -129,18 +184,17 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
     if (this.#closed) return;
     this.#closed = true;
     const state = this.#state;
-    for (const task of this.#tasks) {
-      state.sendTasks.delete(task);
-      reschedule(task, Err(new ClosedResourceError("the send channel was closed while sending")));
+    // Wake only the tasks blocked on this handle; clones' tasks stay blocked.
+    for (const waiter of state.senders.takeAll(this)) {
+      reschedule(
+        waiter.task,
+        Err(new ClosedResourceError("the send channel was closed while sending")),
+      );
     }
-    this.#tasks.clear();
     if (--state.openSendChannels === 0) {
       // No more values can come: waiting receivers see the end of the channel.
-      for (const [task, handle] of state.receiveTasks) {
-        handle.forget(task);
-        reschedule(task, Err(new EndOfChannel()));
-      }
-      state.receiveTasks.clear();
+      for (const waiter of state.receivers.takeAll())
+        reschedule(waiter.task, Err(new EndOfChannel()));
     }
   }
 
@@ -166,23 +220,15 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
     return this.#state.statistics();
   }
 
-  /** @internal A blocked sender on this handle was served by a receiver. */
-  forget(task: Task): void {
-    this.#tasks.delete(task);
-  }
-
   #trySend(value: T): boolean {
     if (this.#closed) throw new ClosedResourceError("this send channel is closed");
     const state = this.#state;
     if (state.openReceiveChannels === 0) {
       throw new BrokenResourceError("every receive channel is closed: nobody will receive this");
     }
-    const waiting = state.receiveTasks.size > 0 ? state.receiveTasks.entries().next() : null;
-    if (waiting !== null && !waiting.done) {
-      const [task, handle] = waiting.value;
-      state.receiveTasks.delete(task);
-      handle.forget(task);
-      reschedule(task, Ok(value));
+    const receiver = state.receivers.shift();
+    if (receiver !== null) {
+      reschedule(receiver.task, Ok(value));
       return true;
     }
     if (state.buffer.length < state.maxBufferSize) {
@@ -200,7 +246,6 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
 export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposable, Disposable {
   readonly #state: ChannelState<T>;
   #closed = false;
-  readonly #tasks = new Set<Task>();
 
   /** @internal Use `openMemoryChannel`. */
   constructor(state: ChannelState<T>) {
@@ -235,13 +280,10 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
   }
 
   #waitToReceive(): Promise<T> {
-    const task = currentTask();
-    const state = this.#state;
-    this.#tasks.add(task);
-    state.receiveTasks.set(task, this);
+    const receivers = this.#state.receivers;
+    const waiter = receivers.append(currentTask(), undefined, this);
     return waitTaskRescheduled(() => {
-      this.#tasks.delete(task);
-      state.receiveTasks.delete(task);
+      receivers.remove(waiter);
       return Abort.SUCCEEDED;
     }, RECEIVE_WAIT) as Promise<T>;
   }
@@ -257,21 +299,17 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     if (this.#closed) return;
     this.#closed = true;
     const state = this.#state;
-    for (const task of this.#tasks) {
-      state.receiveTasks.delete(task);
+    for (const waiter of state.receivers.takeAll(this)) {
       reschedule(
-        task,
+        waiter.task,
         Err(new ClosedResourceError("the receive channel was closed while receiving")),
       );
     }
-    this.#tasks.clear();
     if (--state.openReceiveChannels === 0) {
       // Nobody will ever receive: blocked senders fail, and the buffer is dropped.
-      for (const [task, { handle }] of state.sendTasks) {
-        handle.forget(task);
-        reschedule(task, Err(new BrokenResourceError("every receive channel was closed")));
+      for (const waiter of state.senders.takeAll()) {
+        reschedule(waiter.task, Err(new BrokenResourceError("every receive channel was closed")));
       }
-      state.sendTasks.clear();
       state.buffer.clear();
     }
   }
@@ -311,21 +349,14 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     }
   }
 
-  /** @internal A blocked receiver on this handle was served by a sender. */
-  forget(task: Task): void {
-    this.#tasks.delete(task);
-  }
-
   #tryReceive(): T | typeof NOTHING {
     if (this.#closed) throw new ClosedResourceError("this receive channel is closed");
     const state = this.#state;
-    const waiting = state.sendTasks.size > 0 ? state.sendTasks.entries().next() : null;
-    if (waiting !== null && !waiting.done) {
+    const sender = state.senders.shift();
+    if (sender !== null) {
       // A blocked sender's value joins the buffer, and the sender is done.
-      const [task, { value, handle }] = waiting.value;
-      state.sendTasks.delete(task);
-      handle.forget(task);
-      reschedule(task);
+      const value = sender.value as T;
+      reschedule(sender.task);
       // Its value joins the back of the buffer; we take the front (without the
       // buffer ever holding more than its size, for peakBufferUsed).
       if (state.buffer.length === 0) return value;

@@ -146,6 +146,10 @@ export class Kernel {
   tasksLiving = 0;
 
   private runQueue: TaskImpl[] = [];
+  /** Set when the last task of the batch ended its step; see batchOver. */
+  private batchDone = false;
+  /** Tasks whose function has not started (starting one runs user code synchronously). */
+  private unstartedTasks = 0;
   /** The gate that tasks yielding now join, if the last runnable task yielded into it. */
   private openGate: YieldGate | null = null;
   private batch: readonly TaskImpl[] | null = null;
@@ -177,7 +181,10 @@ export class Kernel {
    * would cost an AsyncResource per call, and run in the caller's context.)
    */
   private tickTrigger: ((value: unknown) => void) | null = null;
-  private readonly tickFromTrigger = (): void => this.tick();
+  private readonly tickFromTrigger = (): void => {
+    this.armTickTrigger(); // here, in the kernel's async context
+    this.tick();
+  };
   private readonly onImmediate = AsyncLocalStorage.bind(() => this.immediateFired());
   private readonly onHostTimer = AsyncLocalStorage.bind(() => this.hostTimerFired());
 
@@ -201,6 +208,7 @@ export class Kernel {
       const root = new TaskImpl(this, rootFn, "<init>", null, null);
       this.rootTask = root;
       this.tasksLiving++;
+      this.unstartedTasks++;
       this.callInstruments("taskSpawned", root);
       this.enqueue(root);
     } catch (error) {
@@ -220,6 +228,7 @@ export class Kernel {
   ): TaskImpl {
     const task = new TaskImpl(this, fn, name, nursery, status);
     this.tasksLiving++;
+    this.unstartedTasks++;
     if (this.instruments.length > 0) this.callInstruments("taskSpawned", task);
     this.enqueue(task);
     return task;
@@ -244,6 +253,7 @@ export class Kernel {
       task.joinParkedList(status);
       if (status.effectivelyCancelled) this.attemptAbort(task);
     }
+    this.batchOver();
     return wait;
   }
 
@@ -264,6 +274,7 @@ export class Kernel {
       this.runQueue.push(task);
       if (this.instruments.length > 0) this.callInstruments("taskScheduled", task);
       if (this.batch === null && this.tickQueued === TickQueued.NONE) this.scheduleTick();
+      this.batchOver();
       return gate.promise;
     }
     task.outcomeFailed = false;
@@ -272,6 +283,7 @@ export class Kernel {
     task.resolveWait = capturedResolve;
     task.rejectWait = capturedReject;
     this.enqueue(task);
+    this.batchOver();
     return wait;
   }
 
@@ -331,15 +343,47 @@ export class Kernel {
     if (this.batch === null && this.tickQueued === TickQueued.NONE) this.scheduleTick();
   }
 
+  /**
+   * Called by every operation that ends a step, once its bookkeeping is done.
+   * If that step was the last of the batch, the next batch starts — right
+   * here, synchronously, when that runs no user code (no task to start, no
+   * instrument, no custom scheduler, no deadline due) and the time slice is
+   * not used up; otherwise in a microtask, or after an event-loop turn.
+   * Starting a batch only settles promises, so this never nests user code.
+   */
+  private batchOver(): void {
+    if (!this.batchDone) return;
+    this.batchDone = false;
+    this.batch = null;
+    if (
+      this.tickQueued !== TickQueued.NONE ||
+      this.unstartedTasks > 0 ||
+      this.instruments.length > 0 ||
+      this.scheduler !== null ||
+      this.finished ||
+      (this.deadlines.size > 0 && this.deadlines.next() <= this.clock.currentTime()) ||
+      this.runQueue.length === 0
+    ) {
+      this.scheduleTick();
+      return;
+    }
+    if ((++this.batchesInSlice & 7) !== 0 || performance.now() - this.sliceStart < SLICE_MS) {
+      this.runBatch();
+    } else {
+      // The slice is used up: the event loop gets its turn first.
+      this.tickQueued = TickQueued.IMMEDIATE;
+      if (this.immediate === null) this.immediate = setImmediate(this.onImmediate);
+    }
+  }
+
   /** The task stops running its step (it blocks or exits). */
   private endStep(task: TaskImpl): void {
     const state = task.state;
     if (state === TaskState.RUNNING) {
       if (this.instruments.length > 0) this.callInstruments("afterTaskStep", task);
-      if (--this.inFlight === 0) {
-        this.batch = null;
-        this.scheduleTick();
-      }
+      // The batch is over, but the caller finishes its bookkeeping first (it
+      // parks or queues the task), then calls batchOver().
+      if (--this.inFlight === 0) this.batchDone = true;
     } else if (state === TaskState.FOREIGN) {
       this.foreignTasks--;
     } else if (state !== TaskState.DONE) {
@@ -418,11 +462,12 @@ export class Kernel {
       // The task exited holding something (a lock): whoever waits for it never gets it.
       const lots = task.lotsToBreak;
       task.lotsToBreak = null;
-      for (const lot of lots.keys()) lot.breakLot(task);
+      for (const lot of lots) lot.breakLot(task); // breakLot is idempotent
     }
     if (this.instruments.length > 0) this.callInstruments("taskExited", task);
     if (task.parentNursery !== null) task.parentNursery.childFinished(task, failed, value);
     else if (task === this.rootTask) this.finish({ failed, value });
+    this.batchOver();
   }
 
   // ---------------------------------------------------------------- batches
@@ -478,7 +523,6 @@ export class Kernel {
   }
 
   private tick(): void {
-    if (this.tickTrigger === null) this.armTickTrigger();
     this.tickQueued = TickQueued.NONE;
     if (this.finished || this.batch !== null) return;
     try {
@@ -534,6 +578,7 @@ export class Kernel {
     const fn = task.fn;
     if (fn !== null) {
       task.fn = null;
+      this.unstartedTasks--;
       taskStorage.run(task, startTask, this, fn);
       return;
     }

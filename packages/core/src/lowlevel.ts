@@ -134,19 +134,21 @@ export function addParkingLotBreaker(task: Task, lot: BreakableLot): void {
   if (task.state === TaskState.DONE) {
     throw new BrokenResourceError("cannot register an exited task as a parking lot breaker");
   }
-  task.lotsToBreak ??= new Map();
-  task.lotsToBreak.set(lot, (task.lotsToBreak.get(lot) ?? 0) + 1);
+  // An array, not a Map: a lock registers and removes its owner on every
+  // handoff, and a Map's hash table churns; repeats count as registrations.
+  task.lotsToBreak ??= [];
+  task.lotsToBreak.push(lot);
 }
 
 /** Undoes one `addParkingLotBreaker(task, lot)` (registrations are counted). */
 export function removeParkingLotBreaker(task: Task, lot: BreakableLot): void {
   checkTask(task);
-  const count = task.lotsToBreak?.get(lot);
-  if (count === undefined) {
+  const lots = task.lotsToBreak;
+  const index = lots === null ? -1 : lots.lastIndexOf(lot);
+  if (index < 0) {
     throw new Error(
       "removeParkingLotBreaker: this task is not registered as a breaker of this lot",
     );
   }
-  if (count === 1) task.lotsToBreak!.delete(lot);
-  else task.lotsToBreak!.set(lot, count - 1);
+  lots!.splice(index, 1);
 }

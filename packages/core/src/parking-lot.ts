@@ -13,9 +13,12 @@ function checkCount(count: unknown): asserts count is number {
   }
 }
 
-/** Which lot a parked task is in now; `repark` moves it without waking it. */
+/** A parked task's place in a lot's queue; `repark` moves it to another lot without waking it. */
 interface Parked {
+  readonly task: Task;
   lot: ParkingLot;
+  prev: Parked | null;
+  next: Parked | null;
 }
 
 /**
@@ -32,8 +35,11 @@ interface Parked {
  * ```
  */
 export class ParkingLot {
-  /** Parked tasks in arrival order (a Map keeps insertion order and deletes in O(1)). */
-  #parked = new Map<Task, Parked>();
+  // Parked tasks in arrival order: a doubly linked list (O(1) removal, and no
+  // hash-table churn when the queue keeps going between 0 and 1 entries).
+  #head: Parked | null = null;
+  #tail: Parked | null = null;
+  #size = 0;
   #broken = false;
   #brokenBy: Task | null = null;
   readonly #describe: WaitingFor;
@@ -48,7 +54,7 @@ export class ParkingLot {
 
   /** How many tasks are parked. */
   get size(): number {
-    return this.#parked.size;
+    return this.#size;
   }
 
   /** True once `breakLot` was called: parking fails with `BrokenResourceError`. */
@@ -57,28 +63,32 @@ export class ParkingLot {
   }
 
   statistics(): { tasksWaiting: number } {
-    return { tasksWaiting: this.#parked.size };
+    return { tasksWaiting: this.#size };
   }
 
   /** Blocks until unparked. Cancellable: a cancelled task leaves the queue. */
   park(): Promise<void> {
-    const task = currentTask();
-    if (this.#broken) return Promise.reject(this.#brokenError());
-    const parked: Parked = { lot: this };
-    this.#parked.set(task, parked);
-    return waitTaskRescheduled(
-      () => {
-        parked.lot.#parked.delete(task);
-        return Abort.SUCCEEDED;
-      },
-      { waitingFor: () => parked.lot.#waitingFor() },
-    ) as Promise<void>;
+    const task = currentTask(); // outside run() this throws at once
+    try {
+      if (this.#broken) throw this.#brokenError();
+      const parked: Parked = { task, lot: this, prev: null, next: null };
+      this.#append(parked);
+      return waitTaskRescheduled(
+        () => {
+          parked.lot.#remove(parked);
+          return Abort.SUCCEEDED;
+        },
+        { waitingFor: () => parked.lot.#waitingFor() },
+      ) as Promise<void>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Wakes the first `count` parked tasks (FIFO); returns them. */
   unpark(count = 1): Task[] {
     checkCount(count);
-    const woken = this.#take(count).map(([task]) => task);
+    const woken = this.#take(count).map((parked) => parked.task);
     for (const task of woken) reschedule(task);
     return woken;
   }
@@ -96,13 +106,13 @@ export class ParkingLot {
   repark(newLot: ParkingLot, count = 1): void {
     if (!(newLot instanceof ParkingLot)) throw new TypeError("newLot must be a ParkingLot");
     checkCount(count);
-    for (const [task, parked] of this.#take(count)) {
+    for (const parked of this.#take(count)) {
       if (newLot.#broken) {
-        reschedule(task, Err(newLot.#brokenError()));
+        reschedule(parked.task, Err(newLot.#brokenError()));
         continue;
       }
       parked.lot = newLot;
-      newLot.#parked.set(task, parked);
+      newLot.#append(parked);
     }
   }
 
@@ -120,7 +130,7 @@ export class ParkingLot {
     if (this.#broken) return;
     this.#broken = true;
     this.#brokenBy = task ?? null;
-    for (const [task] of this.#take(Infinity)) reschedule(task, Err(this.#brokenError()));
+    for (const parked of this.#take(Infinity)) reschedule(parked.task, Err(this.#brokenError()));
   }
 
   #waitingFor(): string {
@@ -132,14 +142,32 @@ export class ParkingLot {
     return new BrokenResourceError(`parking lot broken${by}`);
   }
 
-  /** Removes the first `count` parked tasks, with their entries. */
-  #take(count: number): [Task, Parked][] {
-    const taken: [Task, Parked][] = [];
-    for (const entry of this.#parked) {
-      if (taken.length >= count) break;
-      taken.push(entry);
+  /** Removes the first `count` parked tasks from the queue, with their entries. */
+  #take(count: number): Parked[] {
+    const taken: Parked[] = [];
+    while (this.#head !== null && taken.length < count) {
+      const parked = this.#head;
+      this.#remove(parked);
+      taken.push(parked);
     }
-    for (const [task] of taken) this.#parked.delete(task);
     return taken;
+  }
+
+  #append(parked: Parked): void {
+    parked.prev = this.#tail;
+    parked.next = null;
+    if (this.#tail !== null) this.#tail.next = parked;
+    else this.#head = parked;
+    this.#tail = parked;
+    this.#size++;
+  }
+
+  #remove(parked: Parked): void {
+    if (parked.prev !== null) parked.prev.next = parked.next;
+    else this.#head = parked.next;
+    if (parked.next !== null) parked.next.prev = parked.prev;
+    else this.#tail = parked.prev;
+    parked.prev = parked.next = null;
+    this.#size--;
   }
 }

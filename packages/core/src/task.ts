@@ -77,7 +77,7 @@ export class TaskImpl implements Task {
   /** The status whose parked list holds this task, if any. */
   parkedIn: CancelStatus | null = null;
   /** Parking lots to break if this task exits (a lock it holds); see lowlevel.addParkingLotBreaker. */
-  lotsToBreak: Map<BreakableLot, number> | null = null;
+  lotsToBreak: BreakableLot[] | null = null;
 
   constructor(
     kernel: Kernel,
