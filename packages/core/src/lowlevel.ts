@@ -144,6 +144,10 @@ export function addParkingLotBreaker(task: Task, lot: BreakableLot): void {
 export function removeParkingLotBreaker(task: Task, lot: BreakableLot): void {
   checkTask(task);
   const lots = task.lotsToBreak;
+  if (lots !== null && lots[lots.length - 1] === lot) {
+    lots.pop(); // the usual case: the last registration is undone first
+    return;
+  }
   const index = lots === null ? -1 : lots.lastIndexOf(lot);
   if (index < 0) {
     throw new Error(

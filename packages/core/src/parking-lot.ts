@@ -78,6 +78,7 @@ export class ParkingLot {
           parked.lot.#remove(parked);
           return Abort.SUCCEEDED;
         },
+        // A function of the node, so a task reparked elsewhere reports its new lot.
         { waitingFor: () => parked.lot.#waitingFor() },
       ) as Promise<void>;
     } catch (error) {
@@ -87,6 +88,14 @@ export class ParkingLot {
 
   /** Wakes the first `count` parked tasks (FIFO); returns them. */
   unpark(count = 1): Task[] {
+    if (count === 1) {
+      // The common case (a lock or semaphore handing over): no intermediate arrays.
+      const first = this.#head;
+      if (first === null) return [];
+      this.#remove(first);
+      reschedule(first.task);
+      return [first.task];
+    }
     checkCount(count);
     const woken = this.#take(count).map((parked) => parked.task);
     for (const task of woken) reschedule(task);
