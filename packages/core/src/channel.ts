@@ -7,6 +7,7 @@ import {
   currentTask,
   raiseIfCancelled,
   reschedule,
+  type WaitOptions,
   waitTaskRescheduled,
 } from "./lowlevel.ts";
 import type { Task } from "./task.ts";
@@ -68,6 +69,15 @@ class WaiterList<T> {
     else this.tail = waiter.prev;
     waiter.prev = waiter.next = null;
     this.size--;
+  }
+
+  /** Blocks the calling task in this list until a counterpart takes it out and reschedules it. */
+  wait(value: T | undefined, handle: object, options: WaitOptions): Promise<unknown> {
+    const waiter = this.append(currentTask(), value, handle);
+    return waitTaskRescheduled(() => {
+      this.remove(waiter); // cancelled: it leaves the queue, nothing was sent or taken
+      return Abort.SUCCEEDED;
+    }, options);
   }
 
   /** Removes and returns the first waiter, if any. */
@@ -157,19 +167,10 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
     try {
       raiseIfCancelled("MemorySendChannel.send()"); // a cancel point first: cancelled means nothing was sent
       if (this.#trySend(value)) return cancelShieldedCheckpoint();
-      return this.#waitToSend(value);
+      return this.#state.senders.wait(value, this, SEND_WAIT) as Promise<void>;
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  #waitToSend(value: T): Promise<void> {
-    const senders = this.#state.senders;
-    const waiter = senders.append(currentTask(), value, this);
-    return waitTaskRescheduled(() => {
-      senders.remove(waiter);
-      return Abort.SUCCEEDED;
-    }, SEND_WAIT) as Promise<void>;
   }
 
   /** A new send handle on the same channel (the channel ends when all are closed). */
@@ -269,7 +270,8 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     try {
       raiseIfCancelled("MemoryReceiveChannel.receive()");
       const value = this.#tryReceive();
-      if (value === NOTHING) return this.#waitToReceive();
+      if (value === NOTHING)
+        return this.#state.receivers.wait(undefined, this, RECEIVE_WAIT) as Promise<T>;
       // A schedule point that hands the value over: block, and be woken at once with it.
       const wait = waitTaskRescheduled(abortNever, RECEIVE_WAIT) as Promise<T>;
       reschedule(currentTask(), Ok(value));
@@ -277,15 +279,6 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  #waitToReceive(): Promise<T> {
-    const receivers = this.#state.receivers;
-    const waiter = receivers.append(currentTask(), undefined, this);
-    return waitTaskRescheduled(() => {
-      receivers.remove(waiter);
-      return Abort.SUCCEEDED;
-    }, RECEIVE_WAIT) as Promise<T>;
   }
 
   clone(): MemoryReceiveChannel<T> {
