@@ -8,6 +8,7 @@ import type { Instrument } from "./instrument.ts";
 import type { NurseryImpl } from "./nursery.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { type KernelAbortFn, type Task, TaskImpl, TaskState } from "./task.ts";
+import { describeTaskTree } from "./task-dump.ts";
 
 /** What an abort callback answers when the kernel offers a blocked task a cancellation. */
 export const Abort = Object.freeze({
@@ -751,32 +752,7 @@ export class Kernel {
 
   /** A tree of the run's living tasks and what each is doing, for debugging hung programs. */
   dumpTasks(): string {
-    const lines: string[] = [];
-    const describe = (task: TaskImpl): string => {
-      switch (task.state) {
-        case TaskState.RUNNABLE:
-          return "runnable";
-        case TaskState.RUNNING:
-          return "running";
-        case TaskState.FOREIGN:
-          return "awaiting a non-weft promise";
-        case TaskState.PARKED: {
-          const what = task.waitOptions?.waitingFor;
-          const text = typeof what === "function" ? what() : what;
-          return `blocked${text === undefined ? "" : ` in ${text}`}`;
-        }
-        default:
-          return "exited";
-      }
-    };
-    const visit = (task: TaskImpl, depth: number): void => {
-      lines.push(`${"  ".repeat(depth)}- task ${JSON.stringify(task.name)}: ${describe(task)}`);
-      for (const nursery of task.childNurseries) {
-        for (const child of nursery.childTasks) visit(child as TaskImpl, depth + 1);
-      }
-    };
-    if (this.rootTask !== null) visit(this.rootTask, 0);
-    return lines.join("\n");
+    return this.rootTask === null ? "" : describeTaskTree(this.rootTask);
   }
 
   // ---------------------------------------------------------------- the end
