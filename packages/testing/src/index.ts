@@ -13,3 +13,5 @@ import { lowlevel } from "@weft/core";
  */
 export const waitAllTasksBlocked: (cushionMs?: number) => Promise<void> =
   lowlevel.waitAllTasksBlocked;
+export { assertCheckpoints, assertNoCheckpoints } from "./checkpoints.ts";
+export { Sequencer } from "./sequencer.ts";
