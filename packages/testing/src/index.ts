@@ -14,4 +14,10 @@ import { lowlevel } from "@weft/core";
 export const waitAllTasksBlocked: (cushionMs?: number) => Promise<void> =
   lowlevel.waitAllTasksBlocked;
 export { assertCheckpoints, assertNoCheckpoints } from "./checkpoints.ts";
+export {
+  DeterministicScheduler,
+  type DeterministicSchedulerOptions,
+  type SchedulingMode,
+} from "./deterministic-scheduler.ts";
+export { type SchedulesOptions, schedules } from "./schedules.ts";
 export { Sequencer } from "./sequencer.ts";
