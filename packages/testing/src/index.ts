@@ -19,5 +19,18 @@ export {
   type DeterministicSchedulerOptions,
   type SchedulingMode,
 } from "./deterministic-scheduler.ts";
+export {
+  type AsyncHook,
+  lockstepStreamOneWayPair,
+  lockstepStreamPair,
+  MemoryReceiveStream,
+  type MemoryReceiveStreamOptions,
+  MemorySendStream,
+  type MemorySendStreamOptions,
+  memoryStreamOneWayPair,
+  memoryStreamPair,
+  memoryStreamPump,
+  type SyncHook,
+} from "./memory-streams.ts";
 export { type SchedulesOptions, schedules } from "./schedules.ts";
 export { Sequencer } from "./sequencer.ts";

@@ -1,0 +1,128 @@
+/**
+ * Trio-style byte stream interfaces (Trio's `trio.abc` streams), `StapledStream`
+ * and `acloseForcefully` (Trio's `_highlevel_generic.py`).
+ */
+import { CancelScope } from "@weft/core";
+
+/** Anything that can be closed asynchronously. */
+export interface AsyncResource {
+  /** Closes the resource. Always closes, even when cancelled (it may then throw `Cancelled` after closing). */
+  aclose(): Promise<void>;
+}
+
+/** The sending half of a byte stream. */
+export interface SendStream extends AsyncResource {
+  /** Sends all of `data`; returns once it was handed on (not necessarily received). */
+  sendAll(data: Uint8Array): Promise<void>;
+  /** Returns when a `sendAll` might not block (a hint; may return early). */
+  waitSendAllMightNotBlock(): Promise<void>;
+}
+
+/**
+ * The receiving half of a byte stream. `receiveSome` returns an empty array only
+ * at end of file; async iteration yields chunks until end of file.
+ */
+export interface ReceiveStream extends AsyncResource, AsyncIterable<Uint8Array> {
+  /** Waits for and returns at least 1 and at most `maxBytes` bytes, or an empty array at EOF. */
+  receiveSome(maxBytes?: number): Promise<Uint8Array>;
+}
+
+/** A bidirectional byte stream. */
+export interface Stream extends SendStream, ReceiveStream {}
+
+/** A bidirectional byte stream whose sending half can be closed on its own. */
+export interface HalfCloseableStream extends Stream {
+  /** Ends the sending direction: the peer sees EOF; receiving still works. */
+  sendEof(): Promise<void>;
+}
+
+/** Accepts incoming connections. */
+export interface Listener<S> extends AsyncResource {
+  /** Waits for and returns the next connection. */
+  accept(): Promise<S>;
+}
+
+/** Yields the chunks `stream.receiveSome()` returns, until EOF. */
+export async function* receiveChunks(stream: {
+  receiveSome(maxBytes?: number): Promise<Uint8Array>;
+}): AsyncGenerator<Uint8Array, void, undefined> {
+  while (true) {
+    const chunk = await stream.receiveSome();
+    if (chunk.length === 0) return;
+    yield chunk;
+  }
+}
+
+/** Checks a `maxBytes` argument: `undefined` or an integer >= 1, else `RangeError`. */
+export function checkMaxBytes(maxBytes: number | undefined): void {
+  if (maxBytes === undefined) return;
+  if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes < 1) {
+    throw new RangeError(`maxBytes must be an integer >= 1, got ${String(maxBytes)}`);
+  }
+}
+
+function hasSendEof(stream: SendStream): stream is SendStream & { sendEof(): Promise<void> } {
+  return typeof (stream as { sendEof?: unknown }).sendEof === "function";
+}
+
+/**
+ * A `Stream` made of a `SendStream` and a `ReceiveStream`: sending goes to
+ * `sendStream`, receiving comes from `receiveStream`.
+ */
+export class StapledStream<
+  S extends SendStream = SendStream,
+  R extends ReceiveStream = ReceiveStream,
+> implements HalfCloseableStream
+{
+  /** The underlying send stream; may be replaced. */
+  sendStream: S;
+  /** The underlying receive stream; may be replaced. */
+  receiveStream: R;
+
+  constructor(sendStream: S, receiveStream: R) {
+    this.sendStream = sendStream;
+    this.receiveStream = receiveStream;
+  }
+
+  sendAll(data: Uint8Array): Promise<void> {
+    return this.sendStream.sendAll(data);
+  }
+
+  waitSendAllMightNotBlock(): Promise<void> {
+    return this.sendStream.waitSendAllMightNotBlock();
+  }
+
+  /** Calls the send stream's `sendEof` if it has one, else closes the send stream. */
+  sendEof(): Promise<void> {
+    const stream = this.sendStream;
+    return hasSendEof(stream) ? stream.sendEof() : stream.aclose();
+  }
+
+  receiveSome(maxBytes?: number): Promise<Uint8Array> {
+    return this.receiveStream.receiveSome(maxBytes);
+  }
+
+  /** Closes both streams; the receive stream even if closing the send stream throws. */
+  async aclose(): Promise<void> {
+    try {
+      await this.sendStream.aclose();
+    } finally {
+      await this.receiveStream.aclose();
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return receiveChunks(this);
+  }
+}
+
+/**
+ * Closes `resource` inside an already-cancelled cancel scope, so any blocking
+ * part of a graceful close is skipped at once; the `Cancelled` is swallowed.
+ * Other errors from `aclose` propagate.
+ */
+export async function acloseForcefully(resource: AsyncResource): Promise<void> {
+  const scope = new CancelScope();
+  scope.cancel("acloseForcefully");
+  await scope.run(() => resource.aclose());
+}
