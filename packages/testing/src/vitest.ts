@@ -1,6 +1,9 @@
-import { type RunOptions, run } from "@weft/core";
+import { type Clock, type RunOptions, run } from "@weft/core";
+import * as fc from "fast-check";
 import { test } from "vitest";
+import { DeterministicScheduler } from "./deterministic-scheduler.ts";
 import { MockClock } from "./mock-clock.ts";
+import { type SchedulesOptions, schedules } from "./schedules.ts";
 
 export interface WeftTestOptions extends RunOptions {
   /** Real milliseconds before vitest fails the test (default: vitest's testTimeout). */
@@ -32,4 +35,152 @@ export function weftTest(
 ): void {
   const { timeout, ...runOptions } = options;
   test(name, () => weftRun(body, runOptions).then(() => undefined), timeout);
+}
+
+/** The fast-check arbitraries of a property, one per generated value. */
+export type Arbitraries<Ts extends unknown[]> = { [K in keyof Ts]: fc.Arbitrary<Ts[K]> };
+
+/** Options of {@link weftAsyncProperty}. */
+export interface WeftPropertyRunOptions extends Omit<RunOptions, "scheduler" | "clock"> {
+  /** How the schedules are generated (see {@link schedules}). */
+  schedules?: SchedulesOptions;
+  /** A fresh clock per run (default: `new MockClock({ autojumpThreshold: 0 })`). */
+  clock?: () => Clock;
+}
+
+/** Options of {@link weftProperty}: run options, fast-check parameters and a vitest timeout. */
+export interface WeftPropertyOptions<Ts extends unknown[] = unknown[]>
+  extends WeftPropertyRunOptions {
+  /** fast-check parameters: `numRuns`, `seed`, `path`, `verbose`… (default: fast-check's). */
+  fc?: fc.Parameters<[...Ts, WeftSchedule]>;
+  /** Real milliseconds before vitest fails the test (default: vitest's testTimeout). */
+  timeout?: number;
+}
+
+/**
+ * The value fast-check generates for the schedule of a {@link weftAsyncProperty}
+ * (the last element of a counterexample). fast-check reuses a value while it
+ * shrinks the others, and a {@link DeterministicScheduler} serves one run, so
+ * every run gets a fresh scheduler: the generated one on first use, then one
+ * replaying the choices it made. Prints the replay and trace of the last
+ * failing run (of the last run if none failed).
+ */
+export class WeftSchedule {
+  readonly #generated: DeterministicScheduler;
+  #runs = 0;
+  #last: DeterministicScheduler | undefined;
+  #failed: DeterministicScheduler | undefined;
+
+  constructor(generated: DeterministicScheduler) {
+    this.#generated = generated;
+  }
+
+  /** The scheduler of the last failing run (of the last run if none failed; undefined before any). */
+  get scheduler(): DeterministicScheduler | undefined {
+    return this.#failed ?? this.#last;
+  }
+
+  /** A fresh scheduler for the next run. */
+  next(): DeterministicScheduler {
+    const scheduler =
+      this.#runs++ === 0
+        ? this.#generated
+        : new DeterministicScheduler({
+            choices: this.#generated.choices,
+            wrapChoices: true,
+            afterChoices: "fifo",
+          });
+    this.#last = scheduler;
+    return scheduler;
+  }
+
+  /** Records that the run of `scheduler` failed. */
+  failed(scheduler: DeterministicScheduler): void {
+    this.#failed = scheduler;
+  }
+
+  /** `new DeterministicScheduler({ choices: [...], afterChoices: "fifo" })` and the trace. */
+  toString(): string {
+    return String(this.scheduler ?? this.#generated);
+  }
+
+  /** fast-check prints counterexamples with this. */
+  [Symbol.for("fast-check/toStringMethod")](): string {
+    return this.toString();
+  }
+}
+
+/**
+ * A fast-check property whose body runs as the main task of a weft run, once
+ * per generated value tuple, on a fresh {@link DeterministicScheduler} from a
+ * generated schedule ({@link schedules}) and a fresh autojumping `MockClock`.
+ * The body gets the generated values, then the scheduler. A counterexample
+ * lists the values, then the shrunk schedule as its replay
+ * (`new DeterministicScheduler({ choices: [...], afterChoices: "fifo" })`)
+ * followed by its step-by-step trace.
+ *
+ * Use it with `fc.assert` / `fc.check`; {@link weftProperty} wraps it in a
+ * vitest test.
+ *
+ * ```ts
+ * await fc.assert(weftAsyncProperty([fc.nat(5)], async (n, scheduler) => { ... }));
+ * ```
+ */
+export function weftAsyncProperty<Ts extends unknown[]>(
+  arbitraries: Arbitraries<Ts>,
+  body: (...args: [...Ts, DeterministicScheduler]) => Promise<unknown>,
+  options: WeftPropertyRunOptions = {},
+): fc.IAsyncProperty<[...Ts, WeftSchedule]> {
+  if (!Array.isArray(arbitraries)) throw new TypeError("arbitraries must be an array");
+  const { schedules: schedulesOptions, clock, ...runOptions } = options;
+  const all = [
+    ...arbitraries,
+    schedules(schedulesOptions).map((generated) => new WeftSchedule(generated)),
+  ] as unknown as Arbitraries<[...Ts, WeftSchedule]>;
+  // fast-check's asyncProperty takes the arbitraries spread, then the predicate.
+  const asyncProperty = fc.asyncProperty as unknown as (
+    ...args: [...Arbitraries<[...Ts, WeftSchedule]>, (...values: unknown[]) => Promise<void>]
+  ) => fc.IAsyncProperty<[...Ts, WeftSchedule]>;
+  return asyncProperty(...all, async (...values: unknown[]) => {
+    const schedule = values[values.length - 1] as WeftSchedule;
+    const scheduler = schedule.next();
+    const args = [...values.slice(0, -1), scheduler] as [...Ts, DeterministicScheduler];
+    try {
+      await run(() => body(...args), {
+        ...runOptions,
+        scheduler,
+        clock: clock ? clock() : new MockClock({ autojumpThreshold: 0 }),
+      });
+    } catch (error) {
+      schedule.failed(scheduler);
+      throw error;
+    }
+  });
+}
+
+/**
+ * A vitest test that asserts a {@link weftAsyncProperty}: the body runs inside
+ * `run()` under many generated schedules (and values); a failure is shrunk and
+ * reported with the scheduler's replay and trace.
+ *
+ * ```ts
+ * weftProperty("the cache fetches each key once", [fc.constantFrom("a", "b")], async (key) => {
+ *   const cache = new Cache();
+ *   await openNursery(async (n) => { n.startSoon(() => cache.get(key)); n.startSoon(() => cache.get(key)); });
+ *   expect(cache.fetches).toBe(1);
+ * }, { fc: { numRuns: 200 } });
+ * ```
+ */
+export function weftProperty<Ts extends unknown[]>(
+  name: string,
+  arbitraries: Arbitraries<Ts>,
+  body: (...args: [...Ts, DeterministicScheduler]) => Promise<unknown>,
+  options: WeftPropertyOptions<Ts> = {},
+): void {
+  const { fc: parameters, timeout, ...runOptions } = options;
+  test(
+    name,
+    () => fc.assert(weftAsyncProperty(arbitraries, body, runOptions), parameters),
+    timeout,
+  );
 }
