@@ -87,6 +87,11 @@ class WaiterList<T> {
     return first;
   }
 
+  /** Wakes every waiter (only those blocked on `handle`, if given) with a fresh error each. */
+  failAll(makeError: () => Error, handle?: object): void {
+    for (const waiter of this.takeAll(handle)) reschedule(waiter.task, Err(makeError()));
+  }
+
   /** Removes and returns every waiter (only those blocked on `handle`, if given). */
   takeAll(handle?: object): Waiter<T>[] {
     const taken: Waiter<T>[] = [];
@@ -186,16 +191,13 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
     this.#closed = true;
     const state = this.#state;
     // Wake only the tasks blocked on this handle; clones' tasks stay blocked.
-    for (const waiter of state.senders.takeAll(this)) {
-      reschedule(
-        waiter.task,
-        Err(new ClosedResourceError("the send channel was closed while sending")),
-      );
-    }
+    state.senders.failAll(
+      () => new ClosedResourceError("the send channel was closed while sending"),
+      this,
+    );
     if (--state.openSendChannels === 0) {
       // No more values can come: waiting receivers see the end of the channel.
-      for (const waiter of state.receivers.takeAll())
-        reschedule(waiter.task, Err(new EndOfChannel()));
+      state.receivers.failAll(() => new EndOfChannel());
     }
   }
 
@@ -292,17 +294,13 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     if (this.#closed) return;
     this.#closed = true;
     const state = this.#state;
-    for (const waiter of state.receivers.takeAll(this)) {
-      reschedule(
-        waiter.task,
-        Err(new ClosedResourceError("the receive channel was closed while receiving")),
-      );
-    }
+    state.receivers.failAll(
+      () => new ClosedResourceError("the receive channel was closed while receiving"),
+      this,
+    );
     if (--state.openReceiveChannels === 0) {
       // Nobody will ever receive: blocked senders fail, and the buffer is dropped.
-      for (const waiter of state.senders.takeAll()) {
-        reschedule(waiter.task, Err(new BrokenResourceError("every receive channel was closed")));
-      }
+      state.senders.failAll(() => new BrokenResourceError("every receive channel was closed"));
       state.buffer.clear();
     }
   }
