@@ -13,6 +13,12 @@ import { lowlevel } from "@weft/core";
  */
 export const waitAllTasksBlocked: (cushionMs?: number) => Promise<void> =
   lowlevel.waitAllTasksBlocked;
+export {
+  checkHalfCloseableStream,
+  checkOneWayStream,
+  checkTwoWayStream,
+  type Maker,
+} from "./check-streams.ts";
 export { assertCheckpoints, assertNoCheckpoints } from "./checkpoints.ts";
 export {
   DeterministicScheduler,
