@@ -1,0 +1,287 @@
+/**
+ * SocketStream, SocketListener, openTcpStream and openTcpListeners over real
+ * sockets on 127.0.0.1 (default clock, no sleeps).
+ */
+import {
+  BrokenResourceError,
+  BusyResourceError,
+  ClosedResourceError,
+  ExceptionGroup,
+  isCancelled,
+  openNursery,
+  run,
+} from "@weft/core";
+import { checkHalfCloseableStream, MockClock } from "@weft/testing";
+import { describe, expect, test } from "vitest";
+import {
+  openTcpListeners,
+  openTcpStream,
+  type SocketListener,
+  SocketStream,
+} from "../src/index.ts";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function withListener<T>(fn: (listener: SocketListener) => Promise<T>): Promise<T> {
+  const [listener] = await openTcpListeners(0);
+  try {
+    return await fn(listener!);
+  } finally {
+    await listener!.aclose();
+  }
+}
+
+async function connectedPair(listener: SocketListener): Promise<[SocketStream, SocketStream]> {
+  let server: SocketStream | undefined;
+  let client: SocketStream | undefined;
+  await openNursery(async (nursery) => {
+    nursery.startSoon(async () => {
+      server = await listener.accept();
+    });
+    client = await openTcpStream("127.0.0.1", listener.localAddress.port);
+  });
+  return [client!, server!];
+}
+
+async function receiveExactly(stream: SocketStream, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let filled = 0;
+  while (filled < n) {
+    const chunk = await stream.receiveSome(n - filled);
+    if (chunk.length === 0) throw new Error(`EOF after ${filled} bytes`);
+    out.set(chunk, filled);
+    filled += chunk.length;
+  }
+  return out;
+}
+
+function leaves(error: unknown): unknown[] {
+  return error instanceof ExceptionGroup ? (error.errors as unknown[]).flatMap(leaves) : [error];
+}
+
+async function expectBusy(fn: () => Promise<unknown>): Promise<void> {
+  let caught: unknown = null;
+  try {
+    await fn();
+  } catch (error) {
+    caught = error;
+  }
+  const errors = leaves(caught).filter((e) => !isCancelled(e));
+  expect(errors.length).toBe(1);
+  expect(errors[0]).toBeInstanceOf(BusyResourceError);
+}
+
+describe("SocketStream over TCP", () => {
+  test("echo roundtrip, addresses and EOF", async () => {
+    await run(async () => {
+      await withListener(async (listener) => {
+        expect(listener.localAddress.family).toBe(4);
+        expect(listener.localAddress.address).toBe("127.0.0.1");
+        expect(listener.localAddress.port).toBeGreaterThan(0);
+        await openNursery(async (nursery) => {
+          nursery.startSoon(async () => {
+            const server = await listener.accept();
+            try {
+              while (true) {
+                const chunk = await server.receiveSome();
+                if (chunk.length === 0) break;
+                await server.sendAll(chunk);
+              }
+              await server.sendEof();
+            } finally {
+              await server.aclose();
+            }
+          });
+          const client = await openTcpStream("127.0.0.1", listener.localAddress.port);
+          try {
+            expect(client.remoteAddress).toEqual(listener.localAddress);
+            expect(client.localAddress.family).toBe(4);
+            expect(client.localAddress.address).toBe("127.0.0.1");
+            await client.sendAll(bytes("hello, "));
+            await client.sendAll(bytes("world"));
+            expect(text(await receiveExactly(client, 12))).toBe("hello, world");
+            await client.sendEof();
+            expect((await client.receiveSome()).length).toBe(0);
+          } finally {
+            await client.aclose();
+          }
+        });
+      });
+    });
+  });
+
+  test("receiveSome respects maxBytes and keeps the rest in order", async () => {
+    await run(async () => {
+      await withListener(async (listener) => {
+        const [a, b] = await connectedPair(listener);
+        try {
+          const data = new Uint8Array(200_000);
+          for (let i = 0; i < data.length; i++) data[i] = i % 251;
+          await openNursery(async (nursery) => {
+            nursery.startSoon(async () => {
+              await a.sendAll(data);
+              await a.sendEof();
+            });
+            const got: number[] = [];
+            let max = 1;
+            while (true) {
+              const chunk = await b.receiveSome(max);
+              if (chunk.length === 0) break;
+              expect(chunk.length).toBeLessThanOrEqual(max);
+              for (const x of chunk) got.push(x);
+              max = (max * 7 + 3) % 10_000 || 1;
+            }
+            expect(got.length).toBe(data.length);
+            expect(Uint8Array.from(got)).toEqual(data);
+          });
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
+
+  test("I/O waits are external: no DeadlockError on an autojumping MockClock", async () => {
+    await run(
+      async () => {
+        await withListener(async (listener) => {
+          const [a, b] = await connectedPair(listener);
+          try {
+            await openNursery(async (nursery) => {
+              nursery.startSoon(async () => {
+                const chunk = await b.receiveSome();
+                await b.sendAll(chunk);
+              });
+              await a.sendAll(bytes("ping"));
+              expect(text(await receiveExactly(a, 4))).toBe("ping");
+            });
+          } finally {
+            await a.aclose();
+            await b.aclose();
+          }
+        });
+      },
+      { clock: new MockClock({ autojumpThreshold: 0 }) },
+    );
+  });
+
+  test("passes checkHalfCloseableStream", async () => {
+    await run(async () => {
+      await withListener(async (listener) => {
+        await checkHalfCloseableStream(() => connectedPair(listener));
+      });
+    });
+  }, 60_000);
+
+  test("concurrent receiveSome / sendAll throw BusyResourceError", async () => {
+    await run(async () => {
+      await withListener(async (listener) => {
+        const [a, b] = await connectedPair(listener);
+        try {
+          await expectBusy(() =>
+            openNursery(async (nursery) => {
+              nursery.startSoon(() => a.receiveSome());
+              nursery.startSoon(() => a.receiveSome());
+            }),
+          );
+          // sendAll holds the send side until its write callback fires.
+          await expectBusy(() =>
+            openNursery(async (nursery) => {
+              nursery.startSoon(() => b.sendAll(new Uint8Array(10)));
+              nursery.startSoon(() => b.sendAll(new Uint8Array(10)));
+            }),
+          );
+          await expectBusy(() =>
+            openNursery(async (nursery) => {
+              nursery.startSoon(() => b.sendAll(new Uint8Array(10)));
+              nursery.startSoon(() => b.sendEof());
+            }),
+          );
+          // Both streams still work afterwards.
+          await b.sendAll(bytes("ok"));
+          expect(text(await receiveExactly(a, 20 + 2)).endsWith("ok")).toBe(true);
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
+
+  test("peer reset → BrokenResourceError with cause; our close → ClosedResourceError", async () => {
+    await run(async () => {
+      await withListener(async (listener) => {
+        const [a, b] = await connectedPair(listener);
+        try {
+          b.socket.resetAndDestroy();
+          let error: unknown;
+          try {
+            await a.receiveSome();
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toBeInstanceOf(BrokenResourceError);
+          expect((error as Error).cause).toMatchObject({ code: "ECONNRESET" });
+          await expect(a.sendAll(bytes("x"))).rejects.toThrow(BrokenResourceError);
+          await a.aclose();
+          await expect(a.sendAll(bytes("x"))).rejects.toThrow(ClosedResourceError);
+          await expect(a.receiveSome()).rejects.toThrow(ClosedResourceError);
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
+
+  test("accept after the listener is closed throws ClosedResourceError", async () => {
+    await run(async () => {
+      const [listener] = await openTcpListeners(0);
+      await openNursery(async (nursery) => {
+        nursery.startSoon(async () => {
+          await expect(listener!.accept()).rejects.toThrow(ClosedResourceError);
+        });
+        await listener!.aclose();
+      });
+      await expect(listener!.accept()).rejects.toThrow(ClosedResourceError);
+    });
+  });
+
+  test("connecting to a closed port fails", async () => {
+    await run(async () => {
+      const [listener] = await openTcpListeners(0);
+      const port = listener!.localAddress.port;
+      await listener!.aclose();
+      await expect(openTcpStream("127.0.0.1", port)).rejects.toThrow(/could not connect/);
+    });
+  });
+
+  test("bad arguments", async () => {
+    await run(async () => {
+      await expect(openTcpStream(1 as unknown as string, 80)).rejects.toThrow(TypeError);
+      await expect(openTcpStream("127.0.0.1", "80" as unknown as number)).rejects.toThrow(
+        TypeError,
+      );
+      await expect(openTcpStream("127.0.0.1", -1)).rejects.toThrow(RangeError);
+      await expect(openTcpStream("127.0.0.1", 65536)).rejects.toThrow(RangeError);
+      await expect(openTcpStream("127.0.0.1", 1.5)).rejects.toThrow(RangeError);
+      await expect(openTcpListeners(70_000)).rejects.toThrow(RangeError);
+      await expect(openTcpListeners(0, { host: 5 as unknown as string })).rejects.toThrow(
+        TypeError,
+      );
+      await withListener(async (listener) => {
+        const [a, b] = await connectedPair(listener);
+        try {
+          await expect(a.receiveSome(0)).rejects.toThrow(RangeError);
+          await expect(a.sendAll("x" as unknown as Uint8Array)).rejects.toThrow(TypeError);
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+    expect(() => new SocketStream({} as never)).toThrow(TypeError);
+  });
+});
