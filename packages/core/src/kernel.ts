@@ -373,13 +373,21 @@ export class Kernel {
       this.scheduleTick();
       return;
     }
-    if ((++this.batchesInSlice & 7) !== 0 || performance.now() - this.sliceStart < SLICE_MS) {
+    if (this.withinSlice()) {
       this.runBatch();
     } else {
       // The slice is used up: the event loop gets its turn first.
       this.tickQueued = TickQueued.IMMEDIATE;
       if (this.immediate === null) this.immediate = setImmediate(this.onImmediate);
     }
+  }
+
+  /**
+   * Whether the next batch may follow without yielding to the event loop.
+   * Reading the clock costs as much as a small batch: look every 8 batches.
+   */
+  private withinSlice(): boolean {
+    return (++this.batchesInSlice & 7) !== 0 || performance.now() - this.sliceStart < SLICE_MS;
   }
 
   /** The task stops running its step (it blocks or exits). */
@@ -486,8 +494,7 @@ export class Kernel {
       this.sliceStart = performance.now();
       this.batchesInSlice = 0;
     }
-    // Reading the clock costs as much as a small batch: look every 8 batches.
-    if ((++this.batchesInSlice & 7) !== 0 || performance.now() - this.sliceStart < SLICE_MS) {
+    if (this.withinSlice()) {
       this.tickQueued = TickQueued.MICROTASK;
       const trigger = this.tickTrigger!;
       this.tickTrigger = null;

@@ -32,19 +32,10 @@ import {
 import { MockClock } from "@weft/testing";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { propertyParameters } from "./support/property-parameters.ts";
 import { RandomOneAtATimeScheduler } from "./support/task-tree.ts";
 
-const NUM_RUNS = Number(process.env.WEFT_PROPERTY_RUNS ?? 3000);
-const REPLAY: fc.Parameters<unknown> =
-  process.env.WEFT_PROPERTY_SEED === undefined
-    ? {}
-    : {
-        seed: Number(process.env.WEFT_PROPERTY_SEED),
-        path: process.env.WEFT_PROPERTY_PATH,
-        endOnFailure: true,
-      };
-const PARAMETERS = { interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true, ...REPLAY };
-const TIMEOUT = { timeout: 120_000 };
+const { numRuns: NUM_RUNS, parameters: PARAMETERS, timeout: TIMEOUT } = propertyParameters(3000);
 /** Real-time watchdog per run: only a hang detector. */
 const WATCHDOG_MS = 5_000;
 

@@ -30,6 +30,7 @@ import {
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { rejection, runVirtual } from "./support/helpers.ts";
+import { propertyParameters } from "./support/property-parameters.ts";
 import {
   describeError,
   expectationFor,
@@ -44,21 +45,7 @@ import {
   showTree,
 } from "./support/task-tree.ts";
 
-const NUM_RUNS = Number(process.env.WEFT_PROPERTY_RUNS ?? 1000);
-const REPLAY: fc.Parameters<unknown> =
-  process.env.WEFT_PROPERTY_SEED === undefined
-    ? {}
-    : {
-        seed: Number(process.env.WEFT_PROPERTY_SEED),
-        path: process.env.WEFT_PROPERTY_PATH,
-        endOnFailure: true,
-      };
-/**
- * A run that hangs costs the 5 s watchdog at every shrinking step: give the
- * tests room, and stop shrinking (reporting what was found) after a minute.
- */
-const PARAMETERS = { interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true, ...REPLAY };
-const TIMEOUT = { timeout: 120_000 };
+const { numRuns: NUM_RUNS, parameters: PARAMETERS, timeout: TIMEOUT } = propertyParameters(1000);
 
 interface Case {
   readonly raw: RawAction[];
