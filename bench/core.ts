@@ -112,6 +112,20 @@ async function settle(): Promise<void> {
  * returns the measured quantity (its own timing, so that setup and checks
  * stay out of it).
  */
+/** Measures the raw and the weft implementation of one scenario, raw first. */
+async function measurePair(
+  label: string,
+  unit: string,
+  raw: () => Promise<number>,
+  weft: () => Promise<number>,
+  warmup: number,
+  runs: number,
+): Promise<[Stats, Stats]> {
+  const r = await measure(`${label} raw (${unit})`, raw, warmup, runs);
+  const w = await measure(`${label} weft (${unit})`, weft, warmup, runs);
+  return [r, w];
+}
+
 async function measure(
   label: string,
   iteration: () => Promise<number>,
@@ -358,8 +372,7 @@ const checkpointScenario: Scenario = {
     };
 
     const label = `checkpoint ${tasks}x${steps}`;
-    const r = await measure(`${label} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
-    const w = await measure(`${label} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const [r, w] = await measurePair(label, "ms", raw, weft, SIZE.warmup, SIZE.runs);
     const perStep = 1e6 / total;
     return [
       row("checkpoint", "ns/task-step", scale(r, perStep), scale(w, perStep), {
@@ -528,8 +541,14 @@ const cancelManyScenario: Scenario = {
       return ms;
     };
 
-    const r = await measure(`cancel-many ${tasks} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
-    const w = await measure(`cancel-many ${tasks} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const [r, w] = await measurePair(
+      `cancel-many ${tasks}`,
+      "ms",
+      raw,
+      weft,
+      SIZE.warmup,
+      SIZE.runs,
+    );
     // The goal is stated for 100,000 tasks; a quick run scales it down.
     const goalMs = (200 * tasks) / 100_000;
     return [
@@ -604,8 +623,7 @@ const memoryScenario: Scenario = {
       return perTask;
     };
 
-    const r = await measure(`memory ${tasks} raw (B/task)`, raw, 1, SIZE.memoryRuns);
-    const w = await measure(`memory ${tasks} weft (B/task)`, weft, 1, SIZE.memoryRuns);
+    const [r, w] = await measurePair(`memory ${tasks}`, "B/task", raw, weft, 1, SIZE.memoryRuns);
     return [
       row("memory-per-task", "B/blocked task", r, w, {
         text: "<= 2x",
@@ -669,8 +687,7 @@ const sleepManyScenario: Scenario = {
       return ms;
     };
 
-    const r = await measure(`sleep-many ${tasks} raw (ms)`, raw, 1, SIZE.sleepRuns);
-    const w = await measure(`sleep-many ${tasks} weft (ms)`, weft, 1, SIZE.sleepRuns);
+    const [r, w] = await measurePair(`sleep-many ${tasks}`, "ms", raw, weft, 1, SIZE.sleepRuns);
     return [row("sleep-many", `ms wall/${tasks / 1000}k (1-50 ms)`, r, w, null)];
   },
 };
@@ -737,8 +754,7 @@ const channelUnbufferedScenario: Scenario = {
     };
 
     const label = `ping-pong ${trips}`;
-    const r = await measure(`${label} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
-    const w = await measure(`${label} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const [r, w] = await measurePair(label, "ms", raw, weft, SIZE.warmup, SIZE.runs);
     const perTrip = 1e6 / trips;
     return [
       row("channel-unbuffered", "ns/round trip", scale(r, perTrip), scale(w, perTrip), {
@@ -805,8 +821,7 @@ const channelBufferedScenario: Scenario = {
     };
 
     const label = `buffered ${items}`;
-    const r = await measure(`${label} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
-    const w = await measure(`${label} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const [r, w] = await measurePair(label, "ms", raw, weft, SIZE.warmup, SIZE.runs);
     const perItem = 1e6 / items;
     return [
       row("channel-buffered", "ns/item", scale(r, perItem), scale(w, perItem), {
@@ -894,8 +909,7 @@ const lockHandoffScenario: Scenario = {
     };
 
     const label = `lock ${tasks}x${rounds}`;
-    const r = await measure(`${label} raw (ms)`, raw, SIZE.warmup, SIZE.runs);
-    const w = await measure(`${label} weft (ms)`, weft, SIZE.warmup, SIZE.runs);
+    const [r, w] = await measurePair(label, "ms", raw, weft, SIZE.warmup, SIZE.runs);
     const perAcquire = 1e6 / total;
     return [
       row("lock-handoff", "ns/acquire+release", scale(r, perAcquire), scale(w, perAcquire), {
