@@ -9,14 +9,13 @@
  *
  * @packageDocumentation
  */
+
+export type { SocketAddress } from "./addresses.ts";
 export { ConflictDetector } from "./conflict-detector.ts";
-export {
-  openTcpListeners,
-  openTcpStream,
-  type SocketAddress,
-  SocketListener,
-  SocketStream,
-} from "./socket-stream.ts";
+export { openTcpListeners } from "./open-tcp-listeners.ts";
+export { openTcpStream } from "./open-tcp-stream.ts";
+export { SocketListener } from "./socket-listener.ts";
+export { SocketStream } from "./socket-stream.ts";
 export {
   type AsyncResource,
   acloseForcefully,

@@ -1,11 +1,6 @@
 /**
- * TCP sockets: `SocketStream` (a `HalfCloseableStream` over a connected
- * `net.Socket`), `SocketListener` (over a `net.Server`), and minimal
- * `openTcpStream` / `openTcpListeners` (Trio's `_highlevel_socket.py`,
- * `_highlevel_open_tcp_stream.py`, `_highlevel_open_tcp_listeners.py`).
- *
- * Every wait on a socket event is an external wait (`{ external: true }`), so a
- * run on a virtual clock is not reported deadlocked while I/O is in flight.
+ * `SocketStream`: a `HalfCloseableStream` over a connected `net.Socket` (TCP or
+ * Unix), Trio's `_highlevel_socket.SocketStream`.
  */
 import * as net from "node:net";
 import {
@@ -16,46 +11,12 @@ import {
   lowlevel,
   type Task,
 } from "@weft/core";
+import { makeAddress, type SocketAddress } from "./addresses.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
-import {
-  checkMaxBytes,
-  type HalfCloseableStream,
-  type Listener,
-  receiveChunks,
-} from "./streams.ts";
-
-/** A socket address. `port` is 0 for Unix sockets. */
-export interface SocketAddress {
-  family: 4 | 6 | "unix";
-  address: string;
-  port: number;
-}
+import { waitExternal } from "./io-wait.ts";
+import { checkMaxBytes, type HalfCloseableStream, receiveChunks } from "./streams.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;
-
-function makeAddress(
-  family: string | undefined,
-  address: string | undefined,
-  port: number | undefined,
-): SocketAddress {
-  return {
-    family: family === "IPv6" || family === "6" ? 6 : 4,
-    address: address ?? "",
-    port: port ?? 0,
-  };
-}
-
-function checkHost(host: unknown): asserts host is string {
-  if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`);
-  if (host.length === 0) throw new TypeError("host must be a non-empty string");
-}
-
-function checkPort(port: unknown): asserts port is number {
-  if (typeof port !== "number") throw new TypeError(`port must be a number, got ${typeof port}`);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`port must be an integer in 0..65535, got ${String(port)}`);
-  }
-}
 
 function toUint8Array(buf: Buffer): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -70,17 +31,6 @@ function concatChunks(chunks: Buffer[], total: number): Uint8Array {
     offset += c.length;
   }
   return out;
-}
-
-/** Parks the current task on an external (I/O) wait; `onAbort` runs if it is cancelled. */
-function waitExternal(waitingFor: string, onAbort: () => void): Promise<unknown> {
-  return lowlevel.waitTaskRescheduled(
-    () => {
-      onAbort();
-      return lowlevel.Abort.SUCCEEDED;
-    },
-    { waitingFor, external: true },
-  );
 }
 
 /**
@@ -111,12 +61,19 @@ export class SocketStream implements HalfCloseableStream {
   #writer: Task | null = null;
   #drainWaiter: Task | null = null;
 
-  constructor(socket: net.Socket) {
+  /**
+   * `socket` must be connected. `addresses` overrides the addresses read from the
+   * socket (Unix sockets do not report their path).
+   */
+  constructor(socket: net.Socket, addresses?: { local: SocketAddress; remote: SocketAddress }) {
     if (!(socket instanceof net.Socket)) throw new TypeError("socket must be a net.Socket");
     this.socket = socket;
-    socket.setNoDelay(true);
-    this.localAddress = makeAddress(socket.localFamily, socket.localAddress, socket.localPort);
-    this.remoteAddress = makeAddress(socket.remoteFamily, socket.remoteAddress, socket.remotePort);
+    socket.setNoDelay(true); // a no-op on Unix sockets
+    this.localAddress =
+      addresses?.local ?? makeAddress(socket.localFamily, socket.localAddress, socket.localPort);
+    this.remoteAddress =
+      addresses?.remote ??
+      makeAddress(socket.remoteFamily, socket.remoteAddress, socket.remotePort);
     socket.on("data", (chunk: Buffer | string) => {
       const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
       if (buf.length === 0) return;
@@ -317,218 +274,4 @@ export class SocketStream implements HalfCloseableStream {
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);
   }
-}
-
-/** A `Listener` over a listening `net.Server`: accepted sockets are queued until `accept()` takes them. */
-export class SocketListener implements Listener<SocketStream> {
-  /** The underlying server. */
-  readonly server: net.Server;
-  readonly localAddress: SocketAddress;
-
-  readonly #pending: net.Socket[] = [];
-  readonly #waiters: Task[] = [];
-  #closed = false;
-  #error: unknown = null;
-
-  /** `server` must already be listening on a TCP address. */
-  constructor(server: net.Server) {
-    if (!(server instanceof net.Server)) throw new TypeError("server must be a net.Server");
-    const address = server.address();
-    if (address === null || typeof address === "string") {
-      throw new TypeError("server must be listening on a TCP address");
-    }
-    this.server = server;
-    this.localAddress = makeAddress(address.family, address.address, address.port);
-    server.on("connection", (socket: net.Socket) => {
-      if (this.#closed) {
-        socket.destroy();
-        return;
-      }
-      // Until a SocketStream takes it, errors on a queued socket must not crash the process.
-      socket.on("error", ignoreError);
-      socket.pause();
-      this.#pending.push(socket);
-      this.#wakeOne();
-    });
-    server.on("error", (error: unknown) => {
-      if (this.#error === null) this.#error = error;
-      this.#wakeAllWaiters();
-    });
-  }
-
-  #wakeOne(): void {
-    const task = this.#waiters.shift();
-    if (task !== undefined) lowlevel.reschedule(task);
-  }
-
-  #wakeAllWaiters(): void {
-    for (const task of this.#waiters.splice(0)) lowlevel.reschedule(task);
-  }
-
-  /** Waits for and returns the next connection. */
-  async accept(): Promise<SocketStream> {
-    lowlevel.raiseIfCancelled("SocketListener.accept()");
-    while (true) {
-      if (this.#closed) throw new ClosedResourceError("the listener was closed");
-      const socket = this.#pending.shift();
-      if (socket !== undefined) {
-        const stream = new SocketStream(socket);
-        socket.off("error", ignoreError);
-        socket.resume();
-        await cancelShieldedCheckpoint();
-        return stream;
-      }
-      if (this.#error !== null) {
-        throw new BrokenResourceError("the listener is broken", { cause: this.#error });
-      }
-      const task = lowlevel.currentTask();
-      this.#waiters.push(task);
-      await waitExternal("SocketListener.accept", () => {
-        const i = this.#waiters.indexOf(task);
-        if (i >= 0) this.#waiters.splice(i, 1);
-      });
-    }
-  }
-
-  /** Stops listening and drops connections not yet accepted. Always closes, even when cancelled. */
-  async aclose(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.server.close();
-      for (const socket of this.#pending.splice(0)) socket.destroy();
-      this.#wakeAllWaiters();
-    }
-    await checkpoint();
-  }
-}
-
-function ignoreError(): void {}
-
-/**
- * Connects to `host:port` and returns a `SocketStream`.
- *
- * Minimal for now: Node's own resolution picks a single address; no Happy
- * Eyeballs, and the `happyEyeballsDelay` / custom resolver / socket factory
- * seams are not implemented yet.
- */
-export async function openTcpStream(
-  host: string,
-  port: number,
-  options?: { localAddress?: string },
-): Promise<SocketStream> {
-  checkHost(host);
-  checkPort(port);
-  if (options !== undefined && (options === null || typeof options !== "object")) {
-    throw new TypeError("options must be an object");
-  }
-  const localAddress = options?.localAddress;
-  if (localAddress !== undefined) checkHost(localAddress);
-  lowlevel.raiseIfCancelled("openTcpStream()");
-  const socket = net.connect({
-    host,
-    port,
-    allowHalfOpen: true,
-    noDelay: true,
-    ...(localAddress !== undefined ? { localAddress } : {}),
-  });
-  let outcome: { error: unknown } | "connected" | null = null;
-  let waiter: Task | null = null;
-  const settle = (value: { error: unknown } | "connected") => {
-    if (outcome !== null) return;
-    outcome = value;
-    socket.off("connect", onConnect);
-    socket.off("error", onError);
-    if (waiter !== null) {
-      const task = waiter;
-      waiter = null;
-      lowlevel.reschedule(task);
-    }
-  };
-  const onConnect = () => settle("connected");
-  const onError = (error: unknown) => settle({ error });
-  socket.on("connect", onConnect);
-  socket.on("error", onError);
-  try {
-    waiter = lowlevel.currentTask();
-    await waitExternal(`openTcpStream(${host}:${port})`, () => {
-      waiter = null;
-    });
-  } catch (error) {
-    socket.off("connect", onConnect);
-    socket.off("error", onError);
-    socket.on("error", ignoreError);
-    socket.destroy();
-    throw error;
-  }
-  const result = outcome as { error: unknown } | "connected" | null;
-  if (result !== "connected") {
-    socket.destroy();
-    const cause = result === null ? undefined : result.error;
-    throw new Error(`could not connect to ${host}:${port}`, { cause });
-  }
-  return new SocketStream(socket);
-}
-
-/**
- * Listens on `port` (0 picks a free port) and returns the listeners.
- *
- * Minimal for now: a single listener on `options.host` (default `"127.0.0.1"`,
- * not yet every local address as Trio does).
- */
-export async function openTcpListeners(
-  port: number,
-  options?: { host?: string; backlog?: number },
-): Promise<SocketListener[]> {
-  checkPort(port);
-  if (options !== undefined && (options === null || typeof options !== "object")) {
-    throw new TypeError("options must be an object");
-  }
-  const host = options?.host ?? "127.0.0.1";
-  checkHost(host);
-  const backlog = options?.backlog;
-  if (backlog !== undefined) {
-    if (typeof backlog !== "number") throw new TypeError("backlog must be a number");
-    if (!Number.isInteger(backlog) || backlog < 1) {
-      throw new RangeError(`backlog must be an integer >= 1, got ${String(backlog)}`);
-    }
-  }
-  lowlevel.raiseIfCancelled("openTcpListeners()");
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true });
-  let outcome: { error: unknown } | "listening" | null = null;
-  let waiter: Task | null = null;
-  const settle = (value: { error: unknown } | "listening") => {
-    if (outcome !== null) return;
-    outcome = value;
-    server.off("listening", onListening);
-    server.off("error", onError);
-    if (waiter !== null) {
-      const task = waiter;
-      waiter = null;
-      lowlevel.reschedule(task);
-    }
-  };
-  const onListening = () => settle("listening");
-  const onError = (error: unknown) => settle({ error });
-  server.on("listening", onListening);
-  server.on("error", onError);
-  server.listen({ port, host, ...(backlog !== undefined ? { backlog } : {}) });
-  try {
-    waiter = lowlevel.currentTask();
-    await waitExternal(`openTcpListeners(${host}:${port})`, () => {
-      waiter = null;
-    });
-  } catch (error) {
-    server.off("listening", onListening);
-    server.off("error", onError);
-    server.on("error", ignoreError);
-    server.close();
-    throw error;
-  }
-  const result = outcome as { error: unknown } | "listening" | null;
-  if (result !== "listening") {
-    server.close();
-    const cause = result === null ? undefined : result.error;
-    throw new Error(`could not listen on ${host}:${port}`, { cause });
-  }
-  return [new SocketListener(server)];
 }
