@@ -12,8 +12,15 @@
 
 export type { SocketAddress } from "./addresses.ts";
 export { ConflictDetector } from "./conflict-detector.ts";
-export { openTcpListeners } from "./open-tcp-listeners.ts";
-export { openTcpStream } from "./open-tcp-stream.ts";
+export { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
+export { type OpenTcpStreamOptions, openTcpStream } from "./open-tcp-stream.ts";
+export {
+  ACCEPT_RETRY_DELAY_MS,
+  type ServeListenersOptions,
+  type ServeTcpOptions,
+  serveListeners,
+  serveTcp,
+} from "./serve.ts";
 export { SocketListener } from "./socket-listener.ts";
 export { SocketStream } from "./socket-stream.ts";
 export {
@@ -28,3 +35,10 @@ export {
   StapledStream,
   type Stream,
 } from "./streams.ts";
+export {
+  type HostnameResolver,
+  type ResolvedAddress,
+  type SocketFactory,
+  setCustomHostnameResolver,
+  setCustomSocketFactory,
+} from "./tcp-seams.ts";

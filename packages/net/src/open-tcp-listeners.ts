@@ -1,39 +1,129 @@
-/** `openTcpListeners` (Trio's `_highlevel_open_tcp_listeners.py`). */
+/**
+ * `openTcpListeners` (Trio's `_highlevel_open_tcp_listeners.py`): one listener
+ * per local address, on every family when no host is given.
+ */
+import * as dns from "node:dns";
 import * as net from "node:net";
-import { isCancelled, lowlevel } from "@weft/core";
+import { cancellable, isCancelled, lowlevel } from "@weft/core";
 import { checkHost, checkOptions, checkPort } from "./addresses.ts";
 import { waitForEvent } from "./io-wait.ts";
 import { SocketListener } from "./socket-listener.ts";
+import { acloseForcefully } from "./streams.ts";
+import { formatHostPort } from "./tcp-seams.ts";
+
+/** Options of {@link openTcpListeners}. */
+export interface OpenTcpListenersOptions {
+  /**
+   * Address or host name to listen on. Default: every local address, IPv4
+   * (`0.0.0.0`) and IPv6 (`::`, IPv6-only) when the machine has IPv6.
+   */
+  host?: string;
+  /**
+   * Maximum length of the queue of connections not yet accepted. Default and
+   * maximum 65535; the kernel lowers it to its own limit (`somaxconn` on Linux).
+   */
+  backlog?: number;
+  /**
+   * Let several processes listen on the same port (`SO_REUSEPORT`; Linux and
+   * some BSDs): the kernel spreads incoming connections among them. Default false.
+   */
+  reusePort?: boolean;
+}
+
+const MAX_BACKLOG = 0xffff;
+
+/** Codes meaning "this machine has no such address family": that listener is skipped. */
+const NO_FAMILY_CODES: ReadonlySet<string> = new Set(["EAFNOSUPPORT", "EADDRNOTAVAIL"]);
 
 /**
- * Listens on `port` (0 picks a free port) and returns the listeners.
- *
- * Minimal for now: a single listener on `options.host` (default `"127.0.0.1"`).
+ * Listens on `port` (0: an ephemeral port, the same one for every listener) and
+ * returns one `SocketListener` per local address, all already queueing
+ * connections. Fails with an `Error` naming the address (its `cause` is Node's
+ * error) if any of them cannot listen; those already open are closed.
  */
 export async function openTcpListeners(
   port: number,
-  options?: { host?: string; backlog?: number },
+  options?: OpenTcpListenersOptions,
 ): Promise<SocketListener[]> {
   checkPort(port);
   checkOptions(options);
-  const host = options?.host ?? "127.0.0.1";
-  checkHost(host);
-  const backlog = options?.backlog;
-  if (backlog !== undefined) {
-    if (typeof backlog !== "number") throw new TypeError("backlog must be a number");
-    if (!Number.isInteger(backlog) || backlog < 1) {
-      throw new RangeError(`backlog must be an integer >= 1, got ${String(backlog)}`);
-    }
-  }
+  const host = options?.host;
+  if (host !== undefined) checkHost(host);
+  const backlog = checkBacklog(options?.backlog);
+  const reusePort = options?.reusePort ?? false;
+  if (typeof reusePort !== "boolean") throw new TypeError("reusePort must be a boolean");
   lowlevel.raiseIfCancelled("openTcpListeners()");
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true });
-  server.listen({ port, host, ...(backlog !== undefined ? { backlog } : {}) });
+
+  const addresses = host === undefined ? ["0.0.0.0", "::"] : await localAddresses(host);
+  const listeners: SocketListener[] = [];
   try {
-    await waitForEvent(server, "listening", `openTcpListeners(${host}:${port})`);
+    let boundPort = port;
+    for (const address of addresses) {
+      const wildcard = host === undefined;
+      const server = await listenOn(address, boundPort, backlog, reusePort, wildcard);
+      if (server === null) continue; // no such family here
+      const listener = new SocketListener(server);
+      listeners.push(listener);
+      // Port 0: every further listener shares the first one's ephemeral port.
+      boundPort = listener.localAddress.port;
+    }
+  } catch (error) {
+    for (const listener of listeners) await acloseForcefully(listener);
+    throw error;
+  }
+  if (listeners.length === 0) {
+    throw new Error(`could not listen on port ${port}: no usable local address`);
+  }
+  return listeners;
+}
+
+function checkBacklog(backlog: unknown): number {
+  if (backlog === undefined) return MAX_BACKLOG;
+  if (typeof backlog !== "number") throw new TypeError("backlog must be a number");
+  if (!Number.isInteger(backlog) || backlog < 0) {
+    throw new RangeError(`backlog must be a non-negative integer, got ${String(backlog)}`);
+  }
+  return Math.min(backlog, MAX_BACKLOG);
+}
+
+/** The addresses `host` names (itself if numeric), without duplicates. */
+async function localAddresses(host: string): Promise<string[]> {
+  if (net.isIP(host) !== 0) return [host];
+  const found = await cancellable(dns.promises.lookup(host, { all: true, order: "verbatim" }));
+  return [...new Set(found.map((a) => a.address))];
+}
+
+/**
+ * Opens one listening server; `null` if `address` is a wildcard of a family this
+ * machine does not have.
+ */
+async function listenOn(
+  address: string,
+  port: number,
+  backlog: number,
+  reusePort: boolean,
+  wildcard: boolean,
+): Promise<net.Server | null> {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+  server.listen({
+    host: address,
+    port,
+    backlog,
+    // Without this, `::` would also take the IPv4 port the other listener holds.
+    ipv6Only: net.isIPv6(address),
+    ...(reusePort ? { reusePort } : {}),
+  });
+  try {
+    await waitForEvent(server, "listening", `openTcpListeners(${formatHostPort(address, port)})`);
   } catch (error) {
     server.close();
     if (isCancelled(error)) throw error;
-    throw new Error(`could not listen on ${host}:${port}`, { cause: error });
+    const code = (error as { code?: unknown }).code;
+    if (wildcard && typeof code === "string" && NO_FAMILY_CODES.has(code)) return null;
+    const detail = typeof code === "string" ? ` (${code})` : "";
+    throw new Error(`could not listen on ${formatHostPort(address, port)}${detail}`, {
+      cause: error,
+    });
   }
-  return [new SocketListener(server)];
+  return server;
 }

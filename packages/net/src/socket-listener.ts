@@ -12,6 +12,7 @@ import {
   type Task,
 } from "@weft/core";
 import { makeAddress, type SocketAddress, unixAddress } from "./addresses.ts";
+import { isCapacityError } from "./capacity-errors.ts";
 import { ignoreError, waitExternal } from "./io-wait.ts";
 import { SocketStream } from "./socket-stream.ts";
 import type { Listener } from "./streams.ts";
@@ -26,6 +27,8 @@ export class SocketListener implements Listener<SocketStream> {
   readonly #waiters: Task[] = [];
   #closed = false;
   #error: unknown = null;
+  /** Accept errors that say "out of resources, try later": each is reported once. */
+  readonly #transientErrors: unknown[] = [];
 
   /** `server` must already be listening (on a TCP address or a Unix socket path). */
   constructor(server: net.Server) {
@@ -49,7 +52,9 @@ export class SocketListener implements Listener<SocketStream> {
       this.#wakeOne();
     });
     server.on("error", (error: unknown) => {
-      if (this.#error === null) this.#error = error;
+      // Node reports a failed accept() on the server, which keeps listening.
+      if (isCapacityError(error)) this.#transientErrors.push(error);
+      else if (this.#error === null) this.#error = error;
       this.#wakeAllWaiters();
     });
   }
@@ -78,6 +83,10 @@ export class SocketListener implements Listener<SocketStream> {
         socket.resume();
         await cancelShieldedCheckpoint();
         return stream;
+      }
+      if (this.#transientErrors.length > 0) {
+        const cause = this.#transientErrors.shift();
+        throw new BrokenResourceError(`accept failed: ${(cause as Error).message}`, { cause });
       }
       if (this.#error !== null) {
         throw new BrokenResourceError("the listener is broken", { cause: this.#error });
