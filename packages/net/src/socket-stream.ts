@@ -214,22 +214,26 @@ export class SocketStream implements HalfCloseableStream {
     this.#receiveConflict.acquire();
     try {
       lowlevel.raiseIfCancelled("SocketStream.receiveSome()");
+      // A call that parked has already been a schedule point; only one that
+      // found data waiting needs its own (cancel-shielded) yield.
+      let parked = false;
       while (true) {
         if (this.#closed) throw new ClosedResourceError("the stream was closed");
         if (this.#queue.length > 0) {
           const result = this.#take(maxBytes);
-          await cancelShieldedCheckpoint();
+          if (!parked) await cancelShieldedCheckpoint();
           return result;
         }
         if (this.#error !== null) throw this.#broken("receiveSome");
         if (this.#eof) {
-          await cancelShieldedCheckpoint();
+          if (!parked) await cancelShieldedCheckpoint();
           return new Uint8Array(0);
         }
         this.#reader = lowlevel.currentTask();
         await waitExternal("SocketStream.receiveSome", () => {
           this.#reader = null;
         });
+        parked = true;
       }
     } finally {
       this.#receiveConflict.release();
