@@ -15,6 +15,13 @@ export { ConflictDetector } from "./conflict-detector.ts";
 export { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 export { type OpenTcpStreamOptions, openTcpStream } from "./open-tcp-stream.ts";
 export {
+  type MissedTickPolicy,
+  type PeriodicOptions,
+  periodic,
+  type Tick,
+  Ticker,
+} from "./periodic.ts";
+export {
   ACCEPT_RETRY_DELAY_MS,
   type ServeListenersOptions,
   type ServeTcpOptions,
@@ -23,6 +30,13 @@ export {
 } from "./serve.ts";
 export { SocketListener } from "./socket-listener.ts";
 export { SocketStream } from "./socket-stream.ts";
+export {
+  HalfCloseableTimeoutStream,
+  type StreamTimeouts,
+  TimeoutStream,
+  type TimeoutStreamInfo,
+  withTimeouts,
+} from "./stream-timeouts.ts";
 export {
   type AsyncResource,
   acloseForcefully,
