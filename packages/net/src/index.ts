@@ -56,3 +56,12 @@ export {
   setCustomHostnameResolver,
   setCustomSocketFactory,
 } from "./tcp-seams.ts";
+export {
+  type Datagram,
+  type OpenUdpSocketOptions,
+  openUdpSocket,
+  UdpSocket,
+  type UdpSocketOptions,
+  type UdpSocketStatistics,
+} from "./udp-socket.ts";
+export { openUnixListener, openUnixSocket } from "./unix.ts";

@@ -1,6 +1,6 @@
 /**
- * The run-scoped seams `openTcpStream` goes through: a hostname resolver and a
- * socket factory. By default they are Node's DNS lookup and `net.connect`; a test
+ * The run-scoped seams `openTcpStream` goes through: a hostname resolver (also
+ * used by `UdpSocket` to resolve names) and a socket factory. By default they are Node's DNS lookup and `net.connect`; a test
  * installs fakes with `setCustomHostnameResolver` / `setCustomSocketFactory` to
  * drive Happy Eyeballs on a `MockClock` (Trio's `set_custom_hostname_resolver` /
  * `set_custom_socket_factory`). The setting belongs to the current run, so
