@@ -11,6 +11,11 @@
  */
 
 export type { SocketAddress } from "./addresses.ts";
+export {
+  BufferedReceiveStream,
+  type BufferedReceiveStreamOptions,
+  type LinesOptions,
+} from "./buffered-receive-stream.ts";
 export { ConflictDetector } from "./conflict-detector.ts";
 export { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 export { type OpenTcpStreamOptions, openTcpStream } from "./open-tcp-stream.ts";
@@ -21,6 +26,7 @@ export {
   type Tick,
   Ticker,
 } from "./periodic.ts";
+export { IncompleteReadError, LimitOverrunError } from "./read-errors.ts";
 export {
   ACCEPT_RETRY_DELAY_MS,
   type ServeListenersOptions,
@@ -56,6 +62,8 @@ export {
   setCustomHostnameResolver,
   setCustomSocketFactory,
 } from "./tcp-seams.ts";
+export type { TextDecodingOptions } from "./text-decoding.ts";
+export { TextReceiveStream, type TextReceiveStreamOptions } from "./text-receive-stream.ts";
 export {
   type Datagram,
   type OpenUdpSocketOptions,

@@ -126,3 +126,14 @@ export async function acloseForcefully(resource: AsyncResource): Promise<void> {
   scope.cancel("acloseForcefully");
   await scope.run(() => resource.aclose());
 }
+
+/** @internal Whether `stream` has the methods of a `ReceiveStream` (a constructor argument check). */
+export function isReceiveStream(stream: unknown): stream is ReceiveStream {
+  const s = stream as { receiveSome?: unknown; aclose?: unknown } | null;
+  return (
+    typeof s === "object" &&
+    s !== null &&
+    typeof s.receiveSome === "function" &&
+    typeof s.aclose === "function"
+  );
+}
