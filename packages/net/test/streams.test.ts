@@ -21,8 +21,7 @@ import {
   StapledStream,
 } from "../src/index.ts";
 
-// @weft/testing depends on @weft/net, so these tests cannot use its MockClock
-// (a dependency cycle); they run on the system clock and never wait for real time.
+// These tests run on the system clock and never wait for real time.
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 class RecordSendStream implements SendStream {
