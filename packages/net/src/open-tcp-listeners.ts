@@ -55,11 +55,38 @@ export async function openTcpListeners(
   lowlevel.raiseIfCancelled("openTcpListeners()");
 
   const addresses = host === undefined ? ["0.0.0.0", "::"] : await localAddresses(host);
+  const wildcard = host === undefined;
+  // Port 0 with several addresses: the ephemeral port the first listener got may
+  // be taken on another address; pick a new one a few times before giving up.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await listenAll(addresses, port, backlog, reusePort, wildcard);
+    } catch (error) {
+      const retry = port === 0 && addresses.length > 1 && attempt < PORT_ZERO_ATTEMPTS;
+      if (!retry || isCancelled(error) || codeOf((error as Error).cause) !== "EADDRINUSE") {
+        throw error;
+      }
+    }
+  }
+}
+
+const PORT_ZERO_ATTEMPTS = 8;
+
+function codeOf(error: unknown): unknown {
+  return error !== null && typeof error === "object" ? (error as { code?: unknown }).code : null;
+}
+
+async function listenAll(
+  addresses: string[],
+  port: number,
+  backlog: number,
+  reusePort: boolean,
+  wildcard: boolean,
+): Promise<SocketListener[]> {
   const listeners: SocketListener[] = [];
   try {
     let boundPort = port;
     for (const address of addresses) {
-      const wildcard = host === undefined;
       const server = await listenOn(address, boundPort, backlog, reusePort, wildcard);
       if (server === null) continue; // no such family here
       const listener = new SocketListener(server);

@@ -96,7 +96,13 @@ async function acceptLoop<S extends AsyncResource>(
         await sleep(ACCEPT_RETRY_DELAY_MS);
         continue;
       }
-      handlerNursery.startSoon(() => runHandler(handler, stream), { name: "connection handler" });
+      try {
+        handlerNursery.startSoon(() => runHandler(handler, stream), { name: "connection handler" });
+      } catch (error) {
+        // The handler nursery has closed: nobody will own this stream.
+        await acloseForcefully(stream);
+        throw error;
+      }
     }
   } finally {
     await acloseForcefully(listener);
@@ -120,7 +126,7 @@ async function runHandler<S extends AsyncResource>(
  * the listeners given to `taskStatus.started`:
  *
  * ```ts
- * const listeners = await nursery.start((taskStatus) =>
+ * const listeners = await nursery.start<SocketListener[]>((taskStatus) =>
  *   serveTcp(handler, 0, { host: "127.0.0.1", taskStatus }));
  * const port = listeners[0].localAddress.port;
  * ```

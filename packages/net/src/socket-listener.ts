@@ -73,6 +73,10 @@ export class SocketListener implements Listener<SocketStream> {
     lowlevel.raiseIfCancelled("SocketListener.accept()");
     while (true) {
       if (this.#closed) throw new ClosedResourceError("the listener was closed");
+      // Broken for good: connections still queued are not handed out.
+      if (this.#error !== null) {
+        throw new BrokenResourceError("the listener is broken", { cause: this.#error });
+      }
       const socket = this.#pending.shift();
       if (socket !== undefined) {
         const stream =
@@ -87,9 +91,6 @@ export class SocketListener implements Listener<SocketStream> {
       if (this.#transientErrors.length > 0) {
         const cause = this.#transientErrors.shift();
         throw new BrokenResourceError(`accept failed: ${(cause as Error).message}`, { cause });
-      }
-      if (this.#error !== null) {
-        throw new BrokenResourceError("the listener is broken", { cause: this.#error });
       }
       const task = lowlevel.currentTask();
       this.#waiters.push(task);

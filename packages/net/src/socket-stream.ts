@@ -74,6 +74,13 @@ export class SocketStream implements HalfCloseableStream {
     this.remoteAddress =
       addresses?.remote ??
       makeAddress(socket.remoteFamily, socket.remoteAddress, socket.remotePort);
+    // A socket can end or die before we wrap it (a connection reset while it
+    // waited in a listener's queue): start in that state instead of waiting for
+    // events that already happened.
+    if (socket.readableEnded) this.#eof = true;
+    if (socket.destroyed && !this.#eof) {
+      this.#error = socket.errored ?? new Error("socket closed before it was wrapped");
+    }
     socket.on("data", (chunk: Buffer | string) => {
       const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
       if (buf.length === 0) return;
