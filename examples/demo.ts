@@ -1,11 +1,13 @@
 // The weft demo: runs every example in turn, each under a header saying what
 // it shows and which seed article it ports, then prints a summary. Each
 // example is its own `run()`, one after another. Run it with `pnpm demo`.
+import { main as concurrentFetcher } from "./concurrent-fetcher.ts";
 import { main as counter } from "./counter.ts";
 import { main as fetchData } from "./fetch-data.ts";
 import { main as fetchGather } from "./fetch-gather.ts";
 import { main as generatorChannel } from "./generator-channel.ts";
 import { main as greet } from "./greet.ts";
+import { main as portScanner } from "./port-scanner.ts";
 import { main as timeoutTree } from "./timeout-tree.ts";
 
 interface Example {
@@ -52,6 +54,19 @@ const examples: readonly Example[] = [
       "an async generator with its own timeout, run in a task of its own (Trio's as_safe_channel)",
     seeds: "none, this is what weft adds",
     main: generatorChannel,
+  },
+  {
+    name: "concurrent-fetcher",
+    shows:
+      "20 real HTTP fetches, at most 5 at once, each with its own timeout (one times out, one fails)",
+    seeds: "none, this is what weft adds",
+    main: concurrentFetcher,
+  },
+  {
+    name: "port-scanner",
+    shows: "a TCP port scan with a CapacityLimiter on connection attempts and a timeout on each",
+    seeds: "none, this is what weft adds",
+    main: portScanner,
   },
 ];
 

@@ -17,6 +17,17 @@ export {
   type LinesOptions,
 } from "./buffered-receive-stream.ts";
 export { ConflictDetector } from "./conflict-detector.ts";
+export {
+  type FetchInput,
+  fetch,
+  fetchBytes,
+  fetchJson,
+  fetchText,
+  readBytes,
+  readJson,
+  readText,
+} from "./fetch.ts";
+export { HttpStatusError } from "./http-status-error.ts";
 export { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 export { type OpenTcpStreamOptions, openTcpStream } from "./open-tcp-stream.ts";
 export {
