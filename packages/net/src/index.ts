@@ -30,6 +30,7 @@ export {
 export { HttpStatusError } from "./http-status-error.ts";
 export { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 export { type OpenTcpStreamOptions, openTcpStream } from "./open-tcp-stream.ts";
+export { openTlsOverTcpStream } from "./open-tls-over-tcp-stream.ts";
 export {
   type MissedTickPolicy,
   type PeriodicOptions,
@@ -75,6 +76,14 @@ export {
 } from "./tcp-seams.ts";
 export type { TextDecodingOptions } from "./text-decoding.ts";
 export { TextReceiveStream, type TextReceiveStreamOptions } from "./text-receive-stream.ts";
+export { TlsListener } from "./tls-listener.ts";
+export {
+  type TlsAcceptOptions,
+  type TlsCommonOptions,
+  type TlsConnectOptions,
+  TlsStream,
+  type TlsStreamOptions,
+} from "./tls-stream.ts";
 export {
   type Datagram,
   type OpenUdpSocketOptions,
