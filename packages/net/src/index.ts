@@ -2,10 +2,11 @@
  * `@weft/net`: Trio-style byte streams, TCP / Unix / TLS / UDP sockets, listeners,
  * `serve`, Happy Eyeballs and periodic timers for the weft runtime.
  *
- * So far: the stream interfaces, `StapledStream`, `acloseForcefully`,
- * `ConflictDetector`, and TCP: `SocketStream`, `SocketListener`, and minimal
- * `openTcpStream` (one address, no Happy Eyeballs yet) / `openTcpListeners`
- * (one host, default 127.0.0.1).
+ * Streams (`SendStream`, `ReceiveStream`, `Stream`, `HalfCloseableStream`,
+ * `Listener`, `StapledStream`), TCP (`openTcpStream` with Happy Eyeballs,
+ * `openTcpListeners`, `serveTcp`, `serveListeners`), Unix sockets, TLS over any
+ * stream, UDP, buffered reading and text decoding, `periodic` tickers and stream
+ * timeouts, and a `fetch` bound to the current cancel scope.
  *
  * @packageDocumentation
  */
