@@ -10,7 +10,6 @@ import * as fs from "node:fs";
 import { checkpoint, Event, isCancelled, openNursery, run } from "@weft/core";
 import { beforeEach, describe, expect, test } from "vitest";
 import {
-  type HalfCloseableStream,
   openTcpStream,
   type SocketListener,
   type SocketStream,
@@ -18,6 +17,7 @@ import {
   setCustomSocketFactory,
 } from "../src/index.ts";
 import { currentSocketFactory } from "../src/tcp-seams.ts";
+import { receiveExactly } from "./support/io.ts";
 
 const FD_DIR = "/proc/self/fd";
 const hasProcFd = fs.existsSync(FD_DIR);
@@ -38,18 +38,6 @@ const ping = new TextEncoder().encode("ping");
 
 async function echo(stream: SocketStream): Promise<void> {
   for await (const chunk of stream) await stream.sendAll(chunk);
-}
-
-async function receiveExactly(stream: HalfCloseableStream, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let filled = 0;
-  while (filled < n) {
-    const chunk = await stream.receiveSome(n - filled);
-    if (chunk.length === 0) throw new Error(`EOF after ${filled} of ${n} bytes`);
-    out.set(chunk, filled);
-    filled += chunk.length;
-  }
-  return out;
 }
 
 /** Runs `clients(port)` against a serveTcp echo server on 127.0.0.1, then cancels the server. */

@@ -21,6 +21,7 @@ import {
 import { MockClock, waitAllTasksBlocked } from "@weft/testing";
 import { afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { openTcpListeners, openTcpStream, type SocketListener } from "../src/index.ts";
+import { errorOf } from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -71,16 +72,6 @@ function portOf(server: net.Server): number {
 
 async function closeAll(listeners: readonly SocketListener[]): Promise<void> {
   for (const listener of listeners) await listener.aclose();
-}
-
-/** Runs `fn` and returns what it threw (fails the test if it did not throw). */
-async function errorOf(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
 }
 
 /**

@@ -38,6 +38,7 @@ import {
   serveListeners,
   serveTcp,
 } from "../src/index.ts";
+import { errorOf, receiveExactly } from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -132,15 +133,6 @@ function expectOnly(thrown: unknown, error: unknown): void {
   const errors = leaves(thrown);
   expect(errors).toHaveLength(1);
   expect(errors[0]).toBe(error);
-}
-
-async function errorOf(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
 }
 
 function withCode(message: string, code: string): Error {
@@ -554,18 +546,6 @@ async function tcpHandles(): Promise<{ sockets: number; servers: number }> {
     sockets: info.filter((name) => name === "TCPSocketWrap").length,
     servers: info.filter((name) => name === "TCPServerWrap").length,
   };
-}
-
-async function receiveExactly(stream: SocketStream, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let filled = 0;
-  while (filled < n) {
-    const chunk = await stream.receiveSome(n - filled);
-    if (chunk.length === 0) throw new Error(`EOF after ${filled} of ${n} bytes`);
-    out.set(chunk, filled);
-    filled += chunk.length;
-  }
-  return out;
 }
 
 async function echo(stream: SocketStream): Promise<void> {

@@ -19,6 +19,7 @@ import {
   type SocketListener,
   SocketStream,
 } from "../src/index.ts";
+import { receiveExactly } from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -58,18 +59,6 @@ async function cloggedPair(listener: SocketListener): Promise<[SocketStream, Soc
     while (socket.writableLength < 16 * chunk.length) socket.write(chunk);
   }
   return [client, server];
-}
-
-async function receiveExactly(stream: SocketStream, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let filled = 0;
-  while (filled < n) {
-    const chunk = await stream.receiveSome(n - filled);
-    if (chunk.length === 0) throw new Error(`EOF after ${filled} bytes`);
-    out.set(chunk, filled);
-    filled += chunk.length;
-  }
-  return out;
 }
 
 function leaves(error: unknown): unknown[] {

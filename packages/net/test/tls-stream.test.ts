@@ -28,6 +28,7 @@ import { openTcpListeners, type SocketListener, type Stream } from "../src/index
 import { openTlsOverTcpStream } from "../src/open-tls-over-tcp-stream.ts";
 import { TlsListener } from "../src/tls-listener.ts";
 import { type TlsConnectOptions, TlsStream } from "../src/tls-stream.ts";
+import { errorOf, receiveExactly } from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -95,33 +96,12 @@ async function handshakeBoth(a: TlsStream, b: TlsStream): Promise<void> {
   });
 }
 
-async function receiveExactly(stream: Stream, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let filled = 0;
-  while (filled < n) {
-    const chunk = await stream.receiveSome(n - filled);
-    if (chunk.length === 0) throw new Error(`EOF after ${filled} bytes`);
-    out.set(chunk, filled);
-    filled += chunk.length;
-  }
-  return out;
-}
-
-async function caught(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
-}
-
 function leaves(error: unknown): unknown[] {
   return error instanceof ExceptionGroup ? (error.errors as unknown[]).flatMap(leaves) : [error];
 }
 
 async function expectBusy(fn: () => Promise<unknown>): Promise<void> {
-  const errors = leaves(await caught(fn)).filter((e) => !isCancelled(e));
+  const errors = leaves(await errorOf(fn)).filter((e) => !isCancelled(e));
   expect(errors.length).toBe(1);
   expect(errors[0]).toBeInstanceOf(BusyResourceError);
 }
@@ -285,7 +265,7 @@ describe("TlsStream over memory streams", () => {
       await server.sendAll(bytes("partial"));
       await b.aclose(); // the server's transport hangs up without TLS saying goodbye
       expect(text(await receiveExactly(client, 7))).toBe("partial");
-      const error = await caught(() => client.receiveSome());
+      const error = await errorOf(() => client.receiveSome());
       expect(error).toBeInstanceOf(BrokenResourceError);
       expect(String((error as Error).cause)).toMatch(/close_notify/);
       await expect(client.receiveSome()).rejects.toThrow(BrokenResourceError);
@@ -324,7 +304,7 @@ describe("TlsStream over memory streams", () => {
           // The client hangs up during (or right after) the handshake.
           await expect(server.receiveSome()).rejects.toThrow(BrokenResourceError);
         });
-        error = await caught(() => TlsStream.connect(a, { serverName: "localhost" }));
+        error = await errorOf(() => TlsStream.connect(a, { serverName: "localhost" }));
       });
       expect(error).toBeInstanceOf(BrokenResourceError);
       expect((error as Error).cause).toMatchObject({ code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" });
@@ -346,7 +326,7 @@ describe("TlsStream over memory streams", () => {
           // the server learns of it when the client closes the connection.
           await expect(server.doHandshake()).rejects.toThrow(BrokenResourceError);
         });
-        error = await caught(() => client.doHandshake());
+        error = await errorOf(() => client.doHandshake());
         // Broken for good, but closable.
         await expect(client.sendAll(bytes("x"))).rejects.toThrow(BrokenResourceError);
         await expect(client.doHandshake()).rejects.toThrow(BrokenResourceError);
@@ -375,7 +355,7 @@ describe("TlsStream over memory streams", () => {
       const [a, b] = memoryStreamPair();
       const server = new TlsStream(b, { ...serverOptions(), serverSide: true });
       await a.sendAll(bytes("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
-      const error = await caught(() => server.receiveSome());
+      const error = await errorOf(() => server.receiveSome());
       expect(error).toBeInstanceOf(BrokenResourceError);
       expect((error as Error).cause).toMatchObject({ code: expect.stringMatching(/^ERR_SSL_/) });
       await server.aclose();
@@ -465,7 +445,7 @@ describe("TlsStream over memory streams", () => {
   });
 
   test("a handshake nobody answers is a DeadlockError on a MockClock, not a hang", async () => {
-    const error = await caught(() =>
+    const error = await errorOf(() =>
       run(
         async () => {
           const [a] = memoryStreamPair();
@@ -630,7 +610,7 @@ describe("TlsStream over loopback TCP", () => {
             }
           });
           // Without the CA the client rejects the server and hangs up.
-          const error = await caught(() => openTlsOverTcpStream("127.0.0.1", port));
+          const error = await errorOf(() => openTlsOverTcpStream("127.0.0.1", port));
           expect((error as Error).cause).toMatchObject({ code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" });
           const client = await openTlsOverTcpStream("localhost", port, { ca: pki.caCert });
           await client.sendAll(bytes("ok"));
