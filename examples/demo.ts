@@ -1,13 +1,16 @@
 // The weft demo: runs every example in turn, each under a header saying what
 // it shows and which seed article it ports, then prints a summary. Each
 // example is its own `run()`, one after another. Run it with `pnpm demo`.
+import { main as chatServer } from "./chat-server.ts";
 import { main as concurrentFetcher } from "./concurrent-fetcher.ts";
 import { main as counter } from "./counter.ts";
+import { main as echo } from "./echo.ts";
 import { main as fetchData } from "./fetch-data.ts";
 import { main as fetchGather } from "./fetch-gather.ts";
 import { main as generatorChannel } from "./generator-channel.ts";
 import { main as greet } from "./greet.ts";
 import { main as portScanner } from "./port-scanner.ts";
+import { main as reusePort } from "./reuse-port.ts";
 import { main as timeoutTree } from "./timeout-tree.ts";
 
 interface Example {
@@ -67,6 +70,25 @@ const examples: readonly Example[] = [
     shows: "a TCP port scan with a CapacityLimiter on connection attempts and a timeout on each",
     seeds: "none, this is what weft adds",
     main: portScanner,
+  },
+  {
+    name: "echo",
+    shows: "a TCP echo server started with nursery.start(), a client timing its round trips",
+    seeds: "none, this is what weft adds",
+    main: echo,
+  },
+  {
+    name: "chat-server",
+    shows:
+      "a line chat: bounded outboxes per member, a client that never reads is disconnected, the others lose nothing",
+    seeds: "none, this is what weft adds",
+    main: chatServer,
+  },
+  {
+    name: "reuse-port",
+    shows: "one server process per CPU sharing a port (reusePort); clients spread by the kernel",
+    seeds: "none, this is what weft adds",
+    main: reusePort,
   },
 ];
 

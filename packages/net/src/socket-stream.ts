@@ -17,6 +17,8 @@ import { waitExternal } from "./io-wait.ts";
 import { checkMaxBytes, type HalfCloseableStream, receiveChunks } from "./streams.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;
+/** The socket is paused while this many received bytes wait for receiveSome. */
+const RECEIVE_QUEUE_LIMIT = 65536;
 
 function toUint8Array(buf: Buffer): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -37,9 +39,11 @@ function concatChunks(chunks: Buffer[], total: number): Uint8Array {
  * A `HalfCloseableStream` over a connected `net.Socket` (TCP_NODELAY on).
  *
  * Received data is kept in a queue of chunks from `'data'` events; the socket is
- * paused while the queue is non-empty, so at most one socket read is buffered.
- * `sendAll` completes once the data was handed to the kernel (the write
- * callback), so the userspace write buffer never grows without bound.
+ * paused once 64 KiB are queued, so at most 64 KiB plus one socket read wait in
+ * userspace. `sendAll` completes once the data was handed to the kernel — at
+ * once when libuv wrote it synchronously, else at the write callback — so the
+ * userspace write buffer never grows without bound. Sends are copied into one
+ * reusable buffer per stream (the caller may reuse its array afterwards).
  */
 export class SocketStream implements HalfCloseableStream {
   /** The underlying socket. */
@@ -53,6 +57,8 @@ export class SocketStream implements HalfCloseableStream {
   );
   readonly #queue: Buffer[] = [];
   #queuedBytes = 0;
+  #paused = false;
+  #scratch: Buffer | null = null;
   #eof = false;
   #closed = false;
   #eofSent = false;
@@ -86,7 +92,10 @@ export class SocketStream implements HalfCloseableStream {
       if (buf.length === 0) return;
       this.#queue.push(buf);
       this.#queuedBytes += buf.length;
-      socket.pause();
+      if (this.#queuedBytes >= RECEIVE_QUEUE_LIMIT && !this.#paused) {
+        this.#paused = true;
+        socket.pause();
+      }
       this.#wakeReader();
     });
     socket.on("end", () => {
@@ -156,21 +165,37 @@ export class SocketStream implements HalfCloseableStream {
       }
       lowlevel.raiseIfCancelled("SocketStream.sendAll()");
       // Copy: the caller may reuse its buffer once we return or are cancelled.
-      const copy = Buffer.from(data);
+      // Copy into a scratch buffer the stream reuses: no allocation per send.
+      // A cancelled send leaves its scratch with Node (see onAbort below).
+      let scratch = this.#scratch;
+      if (scratch === null || scratch.length < data.length) {
+        scratch = Buffer.allocUnsafeSlow(Math.max(data.length, 65536));
+        this.#scratch = scratch;
+      }
+      scratch.set(data);
+      const copy = scratch.subarray(0, data.length);
       let done = false;
       let writeError: unknown = null;
-      this.#writer = lowlevel.currentTask();
+      let parked = false;
       this.socket.write(copy, (error) => {
         done = true;
         if (error != null) writeError = error;
         const task = this.#writer;
-        if (task !== null) {
+        if (task !== null && parked) {
           this.#writer = null;
           lowlevel.reschedule(task);
         }
       });
+      if (this.socket.writableLength === 0 && this.#error === null) {
+        // libuv wrote it all at once: it is in the kernel already.
+        await cancelShieldedCheckpoint();
+        return;
+      }
+      parked = true;
+      this.#writer = lowlevel.currentTask();
       await waitExternal("SocketStream.sendAll", () => {
         this.#writer = null;
+        this.#scratch = null; // Node still holds it until the write completes
       });
       if (this.#closed) throw new ClosedResourceError("the stream was closed during sendAll");
       if (writeError !== null && this.#error === null) this.#error = writeError;
@@ -264,7 +289,14 @@ export class SocketStream implements HalfCloseableStream {
       }
     }
     this.#queuedBytes -= total;
-    if (this.#queue.length === 0 && !this.#eof && this.#error === null && !this.#closed) {
+    if (
+      this.#paused &&
+      this.#queuedBytes < RECEIVE_QUEUE_LIMIT &&
+      !this.#eof &&
+      this.#error === null &&
+      !this.#closed
+    ) {
+      this.#paused = false;
       this.socket.resume();
     }
     return concatChunks(parts, total);
