@@ -359,18 +359,13 @@ export class Kernel {
     if (!this.batchDone) return;
     this.batchDone = false;
     this.batch = null;
-    if (
-      this.tickQueued !== TickQueued.NONE ||
-      this.unstartedTasks > 0 ||
-      this.instruments.length > 0 ||
-      this.scheduler !== null ||
-      this.finished ||
-      (this.deadlines.size > 0 && this.deadlines.next() <= this.clock.currentTime()) ||
-      this.runQueue.length === 0 ||
-      // Large batches gain nothing from this and measured slower (a microtask turn is cheap next to them).
-      this.runQueue.length > SYNC_BATCH_MAX
-    ) {
+    if (this.tickQueued !== TickQueued.NONE || !this.mayTickSynchronously()) {
       this.scheduleTick();
+      return;
+    }
+    if (this.runQueue.length === 0) {
+      // Nothing runnable: go idle now rather than a microtask later.
+      this.tick();
       return;
     }
     if (this.withinSlice()) {
@@ -380,6 +375,23 @@ export class Kernel {
       this.tickQueued = TickQueued.IMMEDIATE;
       if (this.immediate === null) this.immediate = setImmediate(this.onImmediate);
     }
+  }
+
+  /**
+   * Whether the next tick may run synchronously, inside whatever called us:
+   * only when it runs no user code (no task to start, no instrument, no
+   * custom scheduler, no deadline due) and the batch is small (large ones gain
+   * nothing and measured slower: a microtask turn is cheap next to them).
+   */
+  private mayTickSynchronously(): boolean {
+    return (
+      this.unstartedTasks === 0 &&
+      this.instruments.length === 0 &&
+      this.scheduler === null &&
+      !this.finished &&
+      (this.deadlines.size === 0 || this.deadlines.next() > this.clock.currentTime()) &&
+      this.runQueue.length <= SYNC_BATCH_MAX
+    );
   }
 
   /**
@@ -493,6 +505,12 @@ export class Kernel {
       this.idle = false;
       this.sliceStart = performance.now();
       this.batchesInSlice = 0;
+      if (this.mayTickSynchronously()) {
+        // Woken from outside any batch (an I/O callback, a timer, code that is
+        // not a task): start the batch here instead of a microtask later.
+        this.tick();
+        return;
+      }
     }
     if (this.withinSlice()) {
       this.tickQueued = TickQueued.MICROTASK;
