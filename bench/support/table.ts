@@ -1,0 +1,100 @@
+/**
+ * The results table bench/run.ts prints: one row per scenario, the median of
+ * each implementation, then weft's ratios against its baseline and its rivals
+ * with whether each goal is met.
+ */
+import { IMPL_NAMES, type ImplName, type ScenarioName } from "../scenario.ts";
+import { BASELINE_GOALS, baselineOf, RIVAL_GOAL, RIVALS } from "./goals.ts";
+import type { Summary } from "./stats.ts";
+
+/** One scenario's results, as the JSON file holds them. */
+export interface ScenarioResult {
+  readonly name: ScenarioName;
+  readonly unit: string;
+  readonly results: Partial<Record<ImplName, Summary>>;
+}
+
+/** A number with three significant digits at most (and no exponent). */
+export function formatValue(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  if (abs >= 100) return Math.round(value).toLocaleString("en-US");
+  if (abs >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+/** weft's median over `other`'s, or undefined when either is missing. */
+export function ratio(result: ScenarioResult, other: ImplName): number | undefined {
+  const weft = result.results.weft?.median;
+  const base = result.results[other]?.median;
+  if (weft === undefined || base === undefined || base === 0) return undefined;
+  return weft / base;
+}
+
+function ratioCell(value: number | undefined, goal: number | undefined): string {
+  if (value === undefined) return "-";
+  const text = `${value.toFixed(2)}x`;
+  if (goal === undefined) return text;
+  return `${text} ${value <= goal ? "ok" : "MISS"}`;
+}
+
+/** Goals missed, as "scenario: weft/impl 1.50x > 1.25x" lines. */
+export function missedGoals(results: readonly ScenarioResult[]): string[] {
+  const missed: string[] = [];
+  for (const result of results) {
+    const checks: [ImplName, number | undefined][] = [
+      [baselineOf(result.name), BASELINE_GOALS[result.name]],
+      ...RIVALS.map((rival): [ImplName, number] => [rival, RIVAL_GOAL]),
+    ];
+    for (const [other, goal] of checks) {
+      const value = ratio(result, other);
+      if (goal !== undefined && value !== undefined && value > goal) {
+        missed.push(`${result.name}: weft/${other} ${value.toFixed(2)}x > ${goal}x`);
+      }
+    }
+  }
+  return missed;
+}
+
+/** The table as lines of text (columns only for implementations that have a result). */
+export function formatTable(results: readonly ScenarioResult[]): string[] {
+  const impls = IMPL_NAMES.filter((impl) => results.some((r) => r.results[impl] !== undefined));
+  const header = [
+    "scenario",
+    "unit",
+    ...impls,
+    "weft/raw*",
+    ...RIVALS.map((rival) => `weft/${rival}`),
+  ];
+  const rows = results.map((result) => {
+    const baseline = baselineOf(result.name);
+    return [
+      result.name,
+      result.unit,
+      ...impls.map((impl) => {
+        const summary = result.results[impl];
+        return summary === undefined ? "-" : formatValue(summary.median);
+      }),
+      ratioCell(ratio(result, baseline), BASELINE_GOALS[result.name]),
+      ...RIVALS.map((rival) => ratioCell(ratio(result, rival), RIVAL_GOAL)),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  const goals = Object.entries(BASELINE_GOALS)
+    .map(([name, goal]) => `${name} ${goal}`)
+    .join(", ");
+  return [
+    line(header),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...rows.map(line),
+    "",
+    "Medians per operation (lower is better). Ratios are weft's median over the other's;",
+    "* map-limit's baseline is p-limit. Goals (ok/MISS): weft/baseline at most",
+    `${goals}; weft/effection and weft/effect at most ${RIVAL_GOAL} everywhere.`,
+  ];
+}
