@@ -1,7 +1,8 @@
 import { Err, Ok, type Result } from "ts-results-es";
 import { isCancelled } from "./cancelled.ts";
-import { CapacityLimiter } from "./capacity-limiter.ts";
+import { checkpoint } from "./checkpoints.ts";
 import { requireTask } from "./context.ts";
+import { Lock } from "./lock.ts";
 import { openNursery } from "./nursery.ts";
 import { checkFunction, checkOptionsObject } from "./validate.ts";
 
@@ -108,46 +109,70 @@ export function mapConcurrent<T, R>(
   }
   requireTask("mapConcurrent()");
   const results: R[] = [];
-  const limiter = new CapacityLimiter(limit);
-  const iterator: Iterator<T> | AsyncIterator<T> = isAsyncIterable<T>(items)
+  const asyncSource = isAsyncIterable<T>(items);
+  const iterator: Iterator<T> | AsyncIterator<T> = asyncSource
     ? items[Symbol.asyncIterator]()
-    : items[Symbol.iterator]();
+    : (items as Iterable<T>)[Symbol.iterator]();
+  // Workers, not a task per item: each worker takes the next item only when it
+  // is free to start it (so the source is read no faster than calls can
+  // start), and a new worker is started only when one has just taken an item
+  // and there are fewer than `limit`. An async source is read by one worker at
+  // a time.
+  const reading = asyncSource ? new Lock() : null;
+  let index = 0;
+  let exhausted = false;
+  let workers = 0;
   return openNursery(
     async (nursery) => {
-      let index = 0;
-      let exhausted = false;
-      try {
-        for (;;) {
-          const token = {};
-          // A slot first, then an item: nothing is taken from the source that cannot start.
-          await limiter.acquireOnBehalfOf(token);
+      const worker = async (): Promise<void> => {
+        for (let first = true; ; first = false) {
+          // A schedule point between items, also after a call that never yields.
+          // (Not before a worker's first item: like a task started for it, a
+          // new worker calls fn even if the nursery was just cancelled.)
+          if (!first) await checkpoint();
+          if (exhausted) return;
           let result: IteratorResult<T>;
           try {
-            result = await iterator.next();
+            if (reading === null) {
+              result = (iterator as Iterator<T>).next();
+            } else {
+              await reading.acquire();
+              try {
+                if (exhausted) return;
+                result = await iterator.next();
+              } finally {
+                reading.release();
+              }
+            }
           } catch (error) {
             exhausted = true; // a source that threw is finished
             throw error;
           }
           if (result.done === true) {
             exhausted = true;
-            limiter.releaseOnBehalfOf(token);
-            break;
+            return;
           }
           const i = index++;
-          const item = result.value;
-          nursery.startSoon(async () => {
-            // The slot is given back only on success: a failing call cancels
-            // everything, and must not hand its slot to a new call first.
-            results[i] = await fn(item, i);
-            limiter.releaseOnBehalfOf(token);
-          });
+          if (workers < limit) {
+            workers++;
+            nursery.startSoon(worker, { name: "mapConcurrent worker" });
+          }
+          results[i] = await fn(result.value, i);
         }
-      } finally {
-        if (!exhausted) await iterator.return?.();
-      }
+      };
+      workers = 1;
+      nursery.startSoon(worker, { name: "mapConcurrent worker" });
     },
     { strictErrors: false },
-  ).then(() => results);
+  )
+    .finally(async () => {
+      // Stopped early (an error or a cancellation): let the source clean up.
+      if (!exhausted) {
+        exhausted = true;
+        await iterator.return?.();
+      }
+    })
+    .then(() => results);
 }
 
 /**
