@@ -25,6 +25,7 @@ import { assert } from "../support/check.ts";
 import { mapItem } from "../support/map-item.ts";
 import { settledHeapUsed } from "../support/memory.ts";
 import { RawQueue } from "../support/raw-queue.ts";
+import { EVENTS, recurse } from "../support/recursion.ts";
 import { fillMessage, HOST, MESSAGE_BYTES, matches } from "../support/tcp.ts";
 
 async function checkpoint({ n, m }: Size): Promise<RunResult> {
@@ -246,22 +247,6 @@ async function memoryPerTask({ n }: Size): Promise<RunResult> {
   for (const wake of wakers) wake();
   await Promise.all(tasks);
   return { check: woken, measured: during - before };
-}
-
-/** effection-recursion's awaits at the bottom, and effection-events' events per run. */
-const AWAITS = 100;
-const EVENTS = 100;
-
-async function recurse(depth: number, counter: { count: number }): Promise<void> {
-  counter.count++;
-  if (depth > 1) {
-    await recurse(depth - 1, counter);
-  } else {
-    for (let i = 0; i < AWAITS; i++) {
-      await Promise.resolve();
-      counter.count++;
-    }
-  }
 }
 
 async function effectionRecursion({ n, m }: Size): Promise<RunResult> {
