@@ -19,7 +19,7 @@ import {
   type SocketListener,
   SocketStream,
 } from "../src/index.ts";
-import { receiveExactly } from "./support/io.ts";
+import { clogged, receiveExactly } from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -45,20 +45,8 @@ async function connectedPair(listener: SocketListener): Promise<[SocketStream, S
   return [client!, server!];
 }
 
-/**
- * A connected pair clogged in both directions (the two-way suites also flip the
- * pair): Node's userspace write buffer holds data the kernel will not take
- * because the peer is not reading, so a sendAll blocks until the peer reads. The kernel's socket buffers absorb a few
- * MB on loopback (3.7 MB measured on Linux with default sysctls) however long
- * we wait; 16 MB left queued in userspace keeps the stream clogged.
- */
 async function cloggedPair(listener: SocketListener): Promise<[SocketStream, SocketStream]> {
-  const [client, server] = await connectedPair(listener);
-  const chunk = Buffer.alloc(1024 * 1024, 120);
-  for (const { socket } of [client, server]) {
-    while (socket.writableLength < 16 * chunk.length) socket.write(chunk);
-  }
-  return [client, server];
+  return clogged(await connectedPair(listener));
 }
 
 function leaves(error: unknown): unknown[] {

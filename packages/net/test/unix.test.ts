@@ -17,6 +17,7 @@ import { checkHalfCloseableStream, MockClock } from "@weft/testing";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { SocketListener, SocketStream } from "../src/index.ts";
 import { openUnixListener, openUnixSocket } from "../src/unix.ts";
+import { clogged } from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -99,12 +100,15 @@ unixOnly("Unix sockets", () => {
     });
   });
 
-  test("passes checkHalfCloseableStream", async () => {
+  test("passes checkHalfCloseableStream, clogged variant included", async () => {
     const socketPath = path.join(dir, "check.sock");
     await run(async () => {
       const listener = await openUnixListener(socketPath, { backlog: 16 });
       try {
-        await checkHalfCloseableStream(() => connectedPair(listener, socketPath));
+        await checkHalfCloseableStream(
+          () => connectedPair(listener, socketPath),
+          async () => clogged(await connectedPair(listener, socketPath)),
+        );
       } finally {
         await listener.aclose();
       }

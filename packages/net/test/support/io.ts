@@ -1,5 +1,5 @@
 /** Small helpers shared by the socket and stream tests. */
-import type { ReceiveStream } from "../../src/index.ts";
+import type { ReceiveStream, SocketStream } from "../../src/index.ts";
 
 /** Receives exactly `n` bytes with plain `receiveSome` calls; EOF first is an Error. */
 export async function receiveExactly(stream: ReceiveStream, n: number): Promise<Uint8Array> {
@@ -22,4 +22,20 @@ export async function errorOf(fn: () => Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error("expected an error");
+}
+
+/**
+ * Clogs a connected socket pair in both directions (the two-way suites also
+ * flip the pair): Node's userspace write buffer holds data the kernel will not
+ * take because the peer is not reading, so a sendAll blocks until the peer
+ * reads. The kernel's socket buffers absorb a few MB on loopback (3.7 MB
+ * measured for TCP on Linux with default sysctls) however long we wait; 16 MB
+ * left queued in userspace keeps the stream clogged.
+ */
+export function clogged(pair: [SocketStream, SocketStream]): [SocketStream, SocketStream] {
+  const chunk = Buffer.alloc(1024 * 1024, 120);
+  for (const { socket } of pair) {
+    while (socket.writableLength < 16 * chunk.length) socket.write(chunk);
+  }
+  return pair;
 }
