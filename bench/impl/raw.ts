@@ -28,6 +28,15 @@ import { RawQueue } from "../support/raw-queue.ts";
 import { EVENTS, recurse } from "../support/recursion.ts";
 import { fillMessage, HOST, MESSAGE_BYTES, matches } from "../support/tcp.ts";
 
+/** Milliseconds to run `body(0..n-1)` as n concurrent async calls, all awaited. */
+async function timeAll(n: number, body: (i: number) => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  const tasks: Promise<void>[] = new Array(n);
+  for (let i = 0; i < n; i++) tasks[i] = body(i);
+  await Promise.all(tasks);
+  return performance.now() - t0;
+}
+
 async function checkpoint({ n, m }: Size): Promise<RunResult> {
   let count = 0;
   const body = async (): Promise<void> => {
@@ -36,11 +45,8 @@ async function checkpoint({ n, m }: Size): Promise<RunResult> {
       count++;
     }
   };
-  const t0 = performance.now();
-  const tasks: Promise<void>[] = new Array(n);
-  for (let i = 0; i < n; i++) tasks[i] = body();
-  await Promise.all(tasks);
-  return { check: count, measured: performance.now() - t0 };
+  const measured = await timeAll(n, body);
+  return { check: count, measured };
 }
 
 async function spawnJoin({ n }: Size): Promise<RunResult> {
@@ -48,11 +54,8 @@ async function spawnJoin({ n }: Size): Promise<RunResult> {
   const body = async (): Promise<void> => {
     count++;
   };
-  const t0 = performance.now();
-  const tasks: Promise<void>[] = new Array(n);
-  for (let i = 0; i < n; i++) tasks[i] = body();
-  await Promise.all(tasks);
-  return { check: count, measured: performance.now() - t0 };
+  const measured = await timeAll(n, body);
+  return { check: count, measured };
 }
 
 async function sleepMany({ n }: Size): Promise<RunResult> {
@@ -61,11 +64,8 @@ async function sleepMany({ n }: Size): Promise<RunResult> {
     await new Promise<void>((resolve) => setTimeout(resolve, ms));
     woken++;
   };
-  const t0 = performance.now();
-  const tasks: Promise<void>[] = new Array(n);
-  for (let i = 0; i < n; i++) tasks[i] = body(sleepMs(i));
-  await Promise.all(tasks);
-  return { check: woken, measured: performance.now() - t0 };
+  const measured = await timeAll(n, (i) => body(sleepMs(i)));
+  return { check: woken, measured };
 }
 
 async function cancelMany({ n }: Size): Promise<RunResult> {

@@ -40,6 +40,17 @@ import { settledHeapUsed } from "../support/memory.ts";
 import { EVENTS, recurse } from "../support/recursion.ts";
 import { fillMessage, HOST, MESSAGE_BYTES, matches } from "../support/tcp.ts";
 
+/** Milliseconds of a `run()` whose nursery starts `body` as n tasks. */
+async function timeTasks(n: number, body: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await run(() =>
+    openNursery(async (nursery) => {
+      for (let i = 0; i < n; i++) nursery.startSoon(body);
+    }),
+  );
+  return performance.now() - t0;
+}
+
 async function checkpointRunner({ n, m }: Size): Promise<RunResult> {
   let count = 0;
   const body = async (): Promise<void> => {
@@ -48,13 +59,8 @@ async function checkpointRunner({ n, m }: Size): Promise<RunResult> {
       count++;
     }
   };
-  const t0 = performance.now();
-  await run(() =>
-    openNursery(async (nursery) => {
-      for (let i = 0; i < n; i++) nursery.startSoon(body);
-    }),
-  );
-  return { check: count, measured: performance.now() - t0 };
+  const measured = await timeTasks(n, body);
+  return { check: count, measured };
 }
 
 async function spawnJoin({ n }: Size): Promise<RunResult> {
@@ -62,13 +68,8 @@ async function spawnJoin({ n }: Size): Promise<RunResult> {
   const body = async (): Promise<void> => {
     count++;
   };
-  const t0 = performance.now();
-  await run(() =>
-    openNursery(async (nursery) => {
-      for (let i = 0; i < n; i++) nursery.startSoon(body);
-    }),
-  );
-  return { check: count, measured: performance.now() - t0 };
+  const measured = await timeTasks(n, body);
+  return { check: count, measured };
 }
 
 async function sleepMany({ n }: Size): Promise<RunResult> {

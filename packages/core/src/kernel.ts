@@ -364,8 +364,9 @@ export class Kernel {
       return;
     }
     if (this.runQueue.length === 0) {
-      // Nothing runnable: go idle now rather than a microtask later.
-      this.tick();
+      // Nothing runnable, and (checked above) no deadline due: go idle now
+      // rather than a microtask later.
+      this.goIdle();
       return;
     }
     if (this.withinSlice()) {

@@ -11,7 +11,7 @@ import {
   cancelShieldedCheckpoint,
   lowlevel,
 } from "@weft/core";
-import { checkOptions } from "./addresses.ts";
+import { checkInteger, checkOptions } from "./addresses.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
 import { IncompleteReadError, LimitOverrunError } from "./read-errors.ts";
 import { checkMaxBytes, isReceiveStream, type ReceiveStream, receiveChunks } from "./streams.ts";
@@ -111,14 +111,7 @@ export class BufferedReceiveStream implements ReceiveStream {
     }
     checkOptions(options);
     const receiveSize = options?.receiveSize ?? DEFAULT_RECEIVE_SIZE;
-    if (typeof receiveSize !== "number") {
-      throw new TypeError(`options.receiveSize must be a number, got ${typeof receiveSize}`);
-    }
-    if (!Number.isSafeInteger(receiveSize) || receiveSize < 1) {
-      throw new RangeError(
-        `options.receiveSize must be an integer >= 1, got ${String(receiveSize)}`,
-      );
-    }
+    checkInteger("options.receiveSize", receiveSize, 1);
     this.receiveStream = stream;
     this.#receiveSize = receiveSize;
   }
@@ -160,10 +153,7 @@ export class BufferedReceiveStream implements ReceiveStream {
    * arrived as `partial` and `expected` = `n`.
    */
   async receiveExactly(n: number): Promise<Uint8Array> {
-    if (typeof n !== "number") throw new TypeError(`n must be a number, got ${typeof n}`);
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(`n must be an integer >= 0, got ${String(n)}`);
-    }
+    checkInteger("n", n, 0);
     this.#conflict.acquire();
     try {
       this.#checkOpen();

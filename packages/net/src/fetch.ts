@@ -14,6 +14,7 @@ import {
   isCancelled,
   lowlevel,
 } from "@weft/core";
+import { errorCode } from "./error-codes.ts";
 import { HttpStatusError } from "./http-status-error.ts";
 import { ignoreError } from "./io-wait.ts";
 
@@ -83,10 +84,8 @@ function rootCauseText(error: unknown): string {
     }
   }
   if (current instanceof Error) {
-    const code = (current as { code?: unknown }).code;
     if (current.message !== "") return current.message;
-    if (typeof code === "string") return code;
-    return current.name;
+    return errorCode(current) ?? current.name;
   }
   return String(current);
 }

@@ -5,7 +5,8 @@
 import * as dns from "node:dns";
 import * as net from "node:net";
 import { cancellable, isCancelled, lowlevel } from "@weft/core";
-import { checkHost, checkOptions, checkPort } from "./addresses.ts";
+import { checkHost, checkInteger, checkOptions, checkPort } from "./addresses.ts";
+import { codeSuffix, errorCode } from "./error-codes.ts";
 import { waitForEvent } from "./io-wait.ts";
 import { SocketListener } from "./socket-listener.ts";
 import { acloseForcefully } from "./streams.ts";
@@ -63,7 +64,7 @@ export async function openTcpListeners(
       return await listenAll(addresses, port, backlog, reusePort, wildcard);
     } catch (error) {
       const retry = port === 0 && addresses.length > 1 && attempt < PORT_ZERO_ATTEMPTS;
-      if (!retry || isCancelled(error) || codeOf((error as Error).cause) !== "EADDRINUSE") {
+      if (!retry || isCancelled(error) || errorCode((error as Error).cause) !== "EADDRINUSE") {
         throw error;
       }
     }
@@ -71,10 +72,6 @@ export async function openTcpListeners(
 }
 
 const PORT_ZERO_ATTEMPTS = 8;
-
-function codeOf(error: unknown): unknown {
-  return error !== null && typeof error === "object" ? (error as { code?: unknown }).code : null;
-}
 
 async function listenAll(
   addresses: string[],
@@ -106,10 +103,7 @@ async function listenAll(
 
 function checkBacklog(backlog: unknown): number {
   if (backlog === undefined) return MAX_BACKLOG;
-  if (typeof backlog !== "number") throw new TypeError("backlog must be a number");
-  if (!Number.isInteger(backlog) || backlog < 0) {
-    throw new RangeError(`backlog must be a non-negative integer, got ${String(backlog)}`);
-  }
+  checkInteger("backlog", backlog, 0);
   return Math.min(backlog, MAX_BACKLOG);
 }
 
@@ -145,10 +139,9 @@ async function listenOn(
   } catch (error) {
     server.close();
     if (isCancelled(error)) throw error;
-    const code = (error as { code?: unknown }).code;
-    if (wildcard && typeof code === "string" && NO_FAMILY_CODES.has(code)) return null;
-    const detail = typeof code === "string" ? ` (${code})` : "";
-    throw new Error(`could not listen on ${formatHostPort(address, port)}${detail}`, {
+    const code = errorCode(error);
+    if (wildcard && code !== undefined && NO_FAMILY_CODES.has(code)) return null;
+    throw new Error(`could not listen on ${formatHostPort(address, port)}${codeSuffix(error)}`, {
       cause: error,
     });
   }

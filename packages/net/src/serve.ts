@@ -11,7 +11,7 @@ import {
   type TaskStatus,
 } from "@weft/core";
 import { checkOptions } from "./addresses.ts";
-import { isCapacityError } from "./capacity-errors.ts";
+import { isCapacityError } from "./error-codes.ts";
 import { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 import type { SocketListener } from "./socket-listener.ts";
 import type { SocketStream } from "./socket-stream.ts";

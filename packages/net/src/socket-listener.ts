@@ -12,7 +12,7 @@ import {
   type Task,
 } from "@weft/core";
 import { makeAddress, type SocketAddress, unixAddress } from "./addresses.ts";
-import { isCapacityError } from "./capacity-errors.ts";
+import { isCapacityError } from "./error-codes.ts";
 import { ignoreError, waitExternal } from "./io-wait.ts";
 import { SocketStream } from "./socket-stream.ts";
 import type { Listener } from "./streams.ts";

@@ -12,6 +12,7 @@ import {
   type Task,
 } from "@weft/core";
 import { makeAddress, type SocketAddress } from "./addresses.ts";
+import { ChunkQueue } from "./chunk-queue.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
 import { waitExternal } from "./io-wait.ts";
 import { checkMaxBytes, type HalfCloseableStream, receiveChunks } from "./streams.ts";
@@ -19,21 +20,6 @@ import { checkMaxBytes, type HalfCloseableStream, receiveChunks } from "./stream
 const DEFAULT_RECEIVE_SIZE = 65536;
 /** The socket is paused while this many received bytes wait for receiveSome. */
 const RECEIVE_QUEUE_LIMIT = 65536;
-
-function toUint8Array(buf: Buffer): Uint8Array {
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-}
-
-function concatChunks(chunks: Buffer[], total: number): Uint8Array {
-  if (chunks.length === 1) return toUint8Array(chunks[0]!);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
-}
 
 /**
  * A `HalfCloseableStream` over a connected `net.Socket` (TCP_NODELAY on).
@@ -55,8 +41,7 @@ export class SocketStream implements HalfCloseableStream {
   readonly #receiveConflict = new ConflictDetector(
     "another task is using this stream for receiving",
   );
-  readonly #queue: Buffer[] = [];
-  #queuedBytes = 0;
+  readonly #queue = new ChunkQueue();
   #paused = false;
   #scratch: Buffer | null = null;
   #eof = false;
@@ -91,8 +76,7 @@ export class SocketStream implements HalfCloseableStream {
       const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
       if (buf.length === 0) return;
       this.#queue.push(buf);
-      this.#queuedBytes += buf.length;
-      if (this.#queuedBytes >= RECEIVE_QUEUE_LIMIT && !this.#paused) {
+      if (this.#queue.bytes >= RECEIVE_QUEUE_LIMIT && !this.#paused) {
         this.#paused = true;
         socket.pause();
       }
@@ -164,9 +148,9 @@ export class SocketStream implements HalfCloseableStream {
         return;
       }
       lowlevel.raiseIfCancelled("SocketStream.sendAll()");
-      // Copy: the caller may reuse its buffer once we return or are cancelled.
-      // Copy into a scratch buffer the stream reuses: no allocation per send.
-      // A cancelled send leaves its scratch with Node (see onAbort below).
+      // Copy (the caller may reuse its array once we return or are cancelled)
+      // into a scratch buffer the stream reuses: no allocation per send. A
+      // cancelled send leaves its scratch with Node (see the abort below).
       let scratch = this.#scratch;
       if (scratch === null || scratch.length < data.length) {
         scratch = Buffer.allocUnsafeSlow(Math.max(data.length, 65536));
@@ -176,6 +160,8 @@ export class SocketStream implements HalfCloseableStream {
       const copy = scratch.subarray(0, data.length);
       let done = false;
       let writeError: unknown = null;
+      // Per call, not derivable from #writer: the callback of an earlier send
+      // that did not park may fire (a tick later) while this one is parked.
       let parked = false;
       this.socket.write(copy, (error) => {
         done = true;
@@ -251,7 +237,7 @@ export class SocketStream implements HalfCloseableStream {
       let parked = false;
       while (true) {
         if (this.#closed) throw new ClosedResourceError("the stream was closed");
-        if (this.#queue.length > 0) {
+        if (this.#queue.bytes > 0) {
           const result = this.#take(maxBytes);
           if (!parked) await cancelShieldedCheckpoint();
           return result;
@@ -273,25 +259,10 @@ export class SocketStream implements HalfCloseableStream {
   }
 
   #take(maxBytes: number): Uint8Array {
-    const parts: Buffer[] = [];
-    let total = 0;
-    while (this.#queue.length > 0 && total < maxBytes) {
-      const head = this.#queue[0]!;
-      const room = maxBytes - total;
-      if (head.length <= room) {
-        this.#queue.shift();
-        parts.push(head);
-        total += head.length;
-      } else {
-        parts.push(head.subarray(0, room));
-        this.#queue[0] = head.subarray(room);
-        total += room;
-      }
-    }
-    this.#queuedBytes -= total;
+    const data = this.#queue.take(maxBytes);
     if (
       this.#paused &&
-      this.#queuedBytes < RECEIVE_QUEUE_LIMIT &&
+      this.#queue.bytes < RECEIVE_QUEUE_LIMIT &&
       !this.#eof &&
       this.#error === null &&
       !this.#closed
@@ -299,15 +270,14 @@ export class SocketStream implements HalfCloseableStream {
       this.#paused = false;
       this.socket.resume();
     }
-    return concatChunks(parts, total);
+    return data;
   }
 
   /** Closes the socket (destroy). Always closes, even when cancelled. */
   async aclose(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      this.#queue.length = 0;
-      this.#queuedBytes = 0;
+      this.#queue.clear();
       this.socket.destroy();
       this.#wakeAll();
     }

@@ -9,6 +9,7 @@
 import * as dns from "node:dns";
 import * as net from "node:net";
 import { cancellable, isCancelled, lowlevel, type Task } from "@weft/core";
+import { codeSuffix } from "./error-codes.ts";
 import { waitForEvent } from "./io-wait.ts";
 import { SocketStream } from "./socket-stream.ts";
 import type { HalfCloseableStream } from "./streams.ts";
@@ -98,10 +99,8 @@ const nodeSocketFactory: SocketFactory = {
     } catch (error) {
       socket.destroy();
       if (isCancelled(error)) throw error;
-      const code = (error as { code?: unknown }).code;
-      const detail = typeof code === "string" ? ` (${code})` : "";
       throw new Error(
-        `could not connect to ${formatHostPort(address.address, address.port)}${detail}`,
+        `could not connect to ${formatHostPort(address.address, address.port)}${codeSuffix(error)}`,
         { cause: error },
       );
     }

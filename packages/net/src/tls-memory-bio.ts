@@ -5,6 +5,7 @@
  * this one does no I/O of its own.
  */
 import { Duplex } from "node:stream";
+import { toUint8Array } from "./bytes.ts";
 
 /**
  * A `Duplex` that a `tls.TLSSocket` uses as its socket. What TLS writes is queued
@@ -48,7 +49,7 @@ export class MemoryBio extends Duplex {
     const chunks = this.#outgoing.splice(0);
     this.#outgoingBytes = 0;
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return toUint8Array(data);
   }
 
   /** Hands ciphertext received from the transport to TLS. */

@@ -46,6 +46,7 @@ import {
   type Task,
 } from "@weft/core";
 import { checkHost, checkOptions } from "./addresses.ts";
+import { ChunkQueue } from "./chunk-queue.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
 import { acloseForcefully, checkMaxBytes, receiveChunks, type Stream } from "./streams.ts";
 import { MemoryBio } from "./tls-memory-bio.ts";
@@ -265,8 +266,7 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
    */
   #hold: number | null = null;
 
-  readonly #plaintext: Buffer[] = [];
-  #plaintextBytes = 0;
+  readonly #plaintext = new ChunkQueue();
 
   readonly #waiters = new Set<Waiter>();
   /** Counts relevant TLS activity (see `#noteActivity`), for idle detection. */
@@ -327,7 +327,6 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     socket.on("data", (chunk: Buffer) => {
       if (this.#state === "closed" || chunk.length === 0) return;
       this.#plaintext.push(chunk);
-      this.#plaintextBytes += chunk.length;
       this.#noteActivity(true);
     });
     socket.on("end", () => {
@@ -513,8 +512,8 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
       const quiet = this.#startQuietCount();
       while (true) {
         if (this.#state === "closed") throw this.#closedError();
-        if (this.#plaintextBytes > 0) {
-          const result = this.#take(maxBytes ?? DEFAULT_RECEIVE_SIZE);
+        if (this.#plaintext.bytes > 0) {
+          const result = this.#plaintext.take(maxBytes ?? DEFAULT_RECEIVE_SIZE);
           if (!blocked) await cancelShieldedCheckpoint();
           return result;
         }
@@ -792,32 +791,10 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     }
   }
 
-  #take(maxBytes: number): Uint8Array {
-    const parts: Buffer[] = [];
-    let total = 0;
-    while (this.#plaintext.length > 0 && total < maxBytes) {
-      const head = this.#plaintext[0]!;
-      const room = maxBytes - total;
-      if (head.length <= room) {
-        this.#plaintext.shift();
-        parts.push(head);
-        total += head.length;
-      } else {
-        parts.push(head.subarray(0, room));
-        this.#plaintext[0] = head.subarray(room);
-        total += room;
-      }
-    }
-    this.#plaintextBytes -= total;
-    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  }
-
   #markClosed(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    this.#plaintext.length = 0;
-    this.#plaintextBytes = 0;
+    this.#plaintext.clear();
     this.#tls.destroy();
     this.#bio.destroy();
     this.#noteActivity(true);

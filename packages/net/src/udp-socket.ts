@@ -22,12 +22,15 @@ import {
 } from "@weft/core";
 import {
   checkHost,
+  checkInteger,
   checkOptions,
   checkPort,
   makeAddress,
   type SocketAddress,
 } from "./addresses.ts";
+import { toBuffer, toUint8Array } from "./bytes.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
+import { codeSuffix } from "./error-codes.ts";
 import { waitExternal, waitForEvent } from "./io-wait.ts";
 import type { AsyncResource } from "./streams.ts";
 import { currentHostnameResolver, formatHostPort } from "./tcp-seams.ts";
@@ -76,19 +79,6 @@ export interface OpenUdpSocketOptions extends UdpSocketOptions {
 
 const DEFAULT_MAX_QUEUED_DATAGRAMS = 256;
 
-function toUint8Array(buf: Buffer): Uint8Array {
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-}
-
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-function codeSuffix(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? ` (${code})` : "";
-}
-
 /** A destination port: 0 is not one (Node refuses it too). */
 function checkDestinationPort(port: unknown): asserts port is number {
   checkPort(port);
@@ -97,12 +87,7 @@ function checkDestinationPort(port: unknown): asserts port is number {
 
 function checkMaxQueued(value: unknown): number {
   if (value === undefined) return DEFAULT_MAX_QUEUED_DATAGRAMS;
-  if (typeof value !== "number") {
-    throw new TypeError(`maxQueuedDatagrams must be a number, got ${typeof value}`);
-  }
-  if (!Number.isInteger(value) || value < 0) {
-    throw new RangeError(`maxQueuedDatagrams must be an integer >= 0, got ${String(value)}`);
-  }
+  checkInteger("maxQueuedDatagrams", value, 0);
   return value;
 }
 

@@ -16,7 +16,8 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { isCancelled, lowlevel } from "@weft/core";
-import { checkOptions, unixAddress } from "./addresses.ts";
+import { checkInteger, checkOptions, unixAddress } from "./addresses.ts";
+import { codeSuffix, errorCode } from "./error-codes.ts";
 import { waitForEvent } from "./io-wait.ts";
 import { SocketListener } from "./socket-listener.ts";
 import { SocketStream } from "./socket-stream.ts";
@@ -54,11 +55,6 @@ function checkPath(path: unknown): asserts path is string {
   }
 }
 
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
 /** `path` for messages: abstract names show their NUL as `@`, as `ss` and `netstat` do. */
 function describePath(path: string): string {
   return path.startsWith("\0") ? `@${path.slice(1)}` : path;
@@ -82,11 +78,9 @@ export async function openUnixSocket(path: string): Promise<SocketStream> {
   } catch (error) {
     socket.destroy();
     if (isCancelled(error)) throw error;
-    const code = errorCode(error);
-    throw new Error(
-      `could not connect to Unix socket ${describePath(path)}${code !== undefined ? ` (${code})` : ""}`,
-      { cause: error },
-    );
+    throw new Error(`could not connect to Unix socket ${describePath(path)}${codeSuffix(error)}`, {
+      cause: error,
+    });
   }
   return new SocketStream(socket, { local: unixAddress(""), remote: unixAddress(path) });
 }
@@ -115,10 +109,9 @@ function listenFailure(path: string, error: unknown): Error {
       cause: error,
     });
   }
-  return new Error(
-    `could not listen on Unix socket ${shown}${code !== undefined ? ` (${code})` : ""}`,
-    { cause: error },
-  );
+  return new Error(`could not listen on Unix socket ${shown}${codeSuffix(error)}`, {
+    cause: error,
+  });
 }
 
 /**
@@ -140,12 +133,7 @@ export async function openUnixListener(
   checkPath(path);
   checkOptions(options);
   const backlog = options?.backlog;
-  if (backlog !== undefined) {
-    if (typeof backlog !== "number") throw new TypeError("backlog must be a number");
-    if (!Number.isInteger(backlog) || backlog < 1) {
-      throw new RangeError(`backlog must be an integer >= 1, got ${String(backlog)}`);
-    }
-  }
+  if (backlog !== undefined) checkInteger("backlog", backlog, 1);
   lowlevel.raiseIfCancelled("openUnixListener()");
   const server = net.createServer({ allowHalfOpen: true });
   server.listen({ path, ...(backlog !== undefined ? { backlog } : {}) });

@@ -21,7 +21,6 @@ import { clogged } from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const unixOnly = process.platform === "win32" ? describe.skip : describe;
 
 let dir = "";
 beforeEach(() => {
@@ -65,7 +64,7 @@ async function loopTurns(n = 3): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-unixOnly("Unix sockets", () => {
+describe("Unix sockets", () => {
   test("echo roundtrip, addresses, EOF; closing the listener removes the socket file", async () => {
     const socketPath = path.join(dir, "echo.sock");
     await run(async () => {
