@@ -508,8 +508,10 @@ export class Kernel {
       this.batchesInSlice = 0;
       if (this.mayTickSynchronously()) {
         // Woken from outside any batch (an I/O callback, a timer, code that is
-        // not a task): start the batch here instead of a microtask later.
-        this.tick();
+        // not a task): start the batch here instead of a microtask later. No
+        // deadline is due (checked), so there is nothing for tick() to expire.
+        if (this.runQueue.length > 0) this.runBatch();
+        else this.goIdle(); // a new deadline: re-arm the host timer
         return;
       }
     }
