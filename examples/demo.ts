@@ -1,6 +1,7 @@
 // The weft demo: runs every example in turn, each under a header saying what
 // it shows and which seed article it ports, then prints a summary. Each
 // example is its own `run()`, one after another. Run it with `pnpm demo`.
+import { main as automation } from "./automation.ts";
 import { main as chatServer } from "./chat-server.ts";
 import { main as concurrentFetcher } from "./concurrent-fetcher.ts";
 import { main as counter } from "./counter.ts";
@@ -89,6 +90,13 @@ const examples: readonly Example[] = [
     shows: "one server process per CPU sharing a port (reusePort); clients spread by the kernel",
     seeds: "none, this is what weft adds",
     main: reusePort,
+  },
+  {
+    name: "automation",
+    shows:
+      "three checks as concurrent processes (one fails, reported with its stderr), a tool fed through stdin, a deploy read live and stopped by a deadline, then reaped",
+    seeds: "000, Automating Tasks with Asyncio",
+    main: automation,
   },
 ];
 

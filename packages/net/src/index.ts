@@ -39,7 +39,31 @@ export {
   type Tick,
   Ticker,
 } from "./periodic.ts";
+export {
+  type ModeOf,
+  type OpenProcessOptions,
+  openProcess,
+  type PipeOf,
+  Process,
+  type ProcessOptions,
+  type StdioMode,
+} from "./process.ts";
+export {
+  CalledProcessError,
+  type CalledProcessErrorDetails,
+  SpawnError,
+} from "./process-errors.ts";
 export { IncompleteReadError, LimitOverrunError } from "./read-errors.ts";
+export {
+  type CompletedProcess,
+  type CompletedProcessFor,
+  type InputMode,
+  type OutputMode,
+  type OutputOf,
+  type RunProcessOptions,
+  runProcess,
+  type TextOf,
+} from "./run-process.ts";
 export {
   ACCEPT_RETRY_DELAY_MS,
   type ServeListenersOptions,

@@ -125,8 +125,7 @@ export class SocketStream implements HalfCloseableStream {
     }
   }
 
-  #broken(what: string): BrokenResourceError {
-    const cause = this.#error;
+  #broken(what: string, cause: unknown = this.#error): BrokenResourceError {
     const detail = cause instanceof Error ? `: ${cause.message}` : "";
     return new BrokenResourceError(`${what}: socket is broken${detail}`, { cause });
   }
@@ -135,6 +134,14 @@ export class SocketStream implements HalfCloseableStream {
     if (this.#closed) throw new ClosedResourceError("the stream was closed");
     if (this.#eofSent) throw new ClosedResourceError("sendEof was called on this stream");
     if (this.#error !== null) throw this.#broken("sendAll");
+    if (this.socket.destroyed) {
+      // Destroyed by Node without an error we saw (a child's stdin once the
+      // child exited; a destroy() from outside): a write would be dropped
+      // with only a callback error, so refuse it. Not recorded in #error:
+      // receiving still reports the end of file it may have had.
+      const cause = this.socket.errored ?? new Error("the socket was destroyed");
+      throw this.#broken("sendAll", cause);
+    }
   }
 
   /** Sends all of `data`; returns once it was handed to the kernel. */

@@ -232,6 +232,24 @@ describe("SocketStream over TCP", () => {
     });
   });
 
+  test("a socket destroyed under the stream after its peer's EOF refuses sends, still reads EOF", async () => {
+    await run(async () => {
+      await withListener(async (listener) => {
+        const [a, b] = await connectedPair(listener);
+        try {
+          await b.sendEof();
+          expect((await a.receiveSome()).length).toBe(0);
+          a.socket.destroy(); // not through aclose: Node, or someone else, did it
+          await expect(a.sendAll(bytes("lost?"))).rejects.toThrow(BrokenResourceError);
+          expect((await a.receiveSome()).length).toBe(0);
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
+
   test("accept after the listener is closed throws ClosedResourceError", async () => {
     await run(async () => {
       const [listener] = await openTcpListeners(0, { host: "127.0.0.1" });
