@@ -1,6 +1,7 @@
 // The weft demo: runs every example in turn, each under a header saying what
 // it shows and which seed article it ports, then prints a summary. Each
 // example is its own `run()`, one after another. Run it with `pnpm demo`.
+import { Interrupted } from "@weft/core";
 import { main as automation } from "./automation.ts";
 import { main as chatServer } from "./chat-server.ts";
 import { main as concurrentFetcher } from "./concurrent-fetcher.ts";
@@ -116,4 +117,11 @@ async function demo(): Promise<void> {
   console.log(`=== all ${examples.length} examples finished in ${total.toFixed(2)} s`);
 }
 
-await demo();
+try {
+  await demo();
+} catch (error) {
+  // Ctrl-C: the running example was cancelled and cleaned up; run() set the
+  // exit code (130). Anything else is a real failure.
+  if (!(error instanceof Interrupted)) throw error;
+  console.log(`\n=== interrupted by ${error.signal}`);
+}

@@ -34,6 +34,7 @@ export { generatorChannel } from "./generator-channel.ts";
 export { Held } from "./held.ts";
 export { capture, gather, mapConcurrent, race } from "./helpers.ts";
 export type { Instrument } from "./instrument.ts";
+export { Interrupted } from "./interrupted.ts";
 export { Lock, type LockStatistics, StrictFIFOLock } from "./lock.ts";
 export * as lowlevel from "./lowlevel.ts";
 export {
@@ -46,6 +47,7 @@ export {
 export { type RunOptions, run } from "./run.ts";
 export { FifoScheduler, type Scheduler } from "./scheduler.ts";
 export { Semaphore } from "./semaphore.ts";
+export { openSignalReceiver, type SignalReceiver } from "./signal-receiver.ts";
 export type { Task } from "./task.ts";
 export { currentTime, sleep, sleepForever, sleepUntil } from "./time.ts";
 export {

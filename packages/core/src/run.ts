@@ -2,9 +2,12 @@ import { isCancelled, withoutCancelled } from "./cancelled.ts";
 import { type Clock, checkClock, SystemClock } from "./clock.ts";
 import { currentTaskOrUndefined } from "./context.ts";
 import { checkInstrument, type Instrument } from "./instrument.ts";
+import { Interrupted } from "./interrupted.ts";
 import { Kernel } from "./kernel.ts";
 import { type NurseryImpl, openNurseryIn } from "./nursery.ts";
+import { RunSignals } from "./run-signals.ts";
 import { checkScheduler, type Scheduler } from "./scheduler.ts";
+import { signalNumber } from "./signal-names.ts";
 import { checkBoolean, checkFunction, checkOptionsObject } from "./validate.ts";
 
 export interface RunOptions {
@@ -18,6 +21,16 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Which runnable task steps next (default: FIFO batches). */
   scheduler?: Scheduler;
+  /**
+   * Ctrl-C handling (default true, for programs): while the run is active, the
+   * first SIGINT or SIGTERM cancels every task, so every `finally` runs, and
+   * `run` rejects with `Interrupted`; a second one, while the run is still
+   * shutting down, ends the process at once. Libraries and tests that embed
+   * `run()` in a process they do not own may turn it off: the run then
+   * installs no signal listener. Ignored in worker threads, which receive no
+   * signals. See docs/signals.md.
+   */
+  handleSignals?: boolean;
 }
 
 interface MainOutcome {
@@ -36,6 +49,12 @@ interface MainOutcome {
  * `signal.reason` — unless main raised another error, which is never lost:
  * the run rejects with that error instead (without the abort's `Cancelled`).
  *
+ * Ctrl-C (option `handleSignals`, on by default): the first SIGINT or SIGTERM
+ * cancels every task and the run rejects with `Interrupted` — again unless
+ * main raised another error — and sets `process.exitCode` to 128 + the
+ * signal's number if it is unset; a second one while the run shuts down ends
+ * the process at once. Every active run of the process is interrupted.
+ *
  * ```ts
  * await run(async () => {
  *   await moveOnAfter(1000, () => work());
@@ -51,6 +70,7 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
     strictErrors = true,
     signal,
     scheduler,
+    handleSignals = true,
   } = options;
   checkClock(clock);
   if (!Array.isArray(instruments))
@@ -62,6 +82,7 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
     throw new TypeError("options.signal must be an AbortSignal");
   }
   if (scheduler !== undefined) checkScheduler(scheduler);
+  checkBoolean("options.handleSignals", handleSignals);
   const caller = currentTaskOrUndefined();
   if (caller !== undefined && !caller.kernel.finished) {
     return Promise.reject(
@@ -75,14 +96,21 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   const kernel = new Kernel({ clock, scheduler: scheduler ?? null, instruments, strictErrors });
   let mainOutcome: MainOutcome = { failed: true, value: new Error("the main task never ran") };
   let onAbort: (() => void) | null = null;
+  const signals = RunSignals.of(kernel);
+  /** The abort of `options.signal` came before any SIGINT/SIGTERM: its reason wins. */
+  let abortedFirst = false;
 
   // The root task holds the system nursery; the main task is its first child.
   // When main finishes, the system nursery is cancelled so system tasks stop.
   const init = () =>
     openNurseryIn(kernel.rootTask!, true, async (system: NurseryImpl) => {
       kernel.systemNursery = system;
+      if (handleSignals) signals.handleInterrupts();
       if (signal !== undefined) {
-        onAbort = () => system.cancelScope.cancelWithReason({ source: "signal" });
+        onAbort = () => {
+          abortedFirst = signals.interruption === null;
+          system.cancelScope.cancelWithReason({ source: "signal" });
+        };
         signal.addEventListener("abort", onAbort, { once: true });
       }
       system.spawnChild(async () => {
@@ -106,6 +134,7 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   return kernel.start(init).then(
     (root) => {
       if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
+      const interruption = finishSignals(signals);
       const { failed, value, cancelled } = mainOutcome;
       const deadlock = kernel.deadlockFound;
       if (deadlock !== null) {
@@ -122,13 +151,28 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
         );
       }
       if (failed) throw value;
-      if (signal?.aborted === true) throw signal.reason;
+      if (signal?.aborted === true && (abortedFirst || interruption === null)) throw signal.reason;
+      if (interruption !== null) throw new Interrupted(interruption);
       if (cancelled === true) throw new Error("the main task was cancelled by the run");
       return value as T;
     },
     (error: unknown) => {
       if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
+      finishSignals(signals);
       throw error;
     },
   );
+}
+
+/**
+ * Ends the run's signal handling; if a signal interrupted the run, sets the
+ * process's exit code to 128 + its number, the shell's code for "ended by
+ * that signal", unless the program already chose one.
+ */
+function finishSignals(signals: RunSignals): NodeJS.Signals | null {
+  const interruption = signals.finish();
+  if (interruption !== null && process.exitCode === undefined) {
+    process.exitCode = 128 + (signalNumber(interruption) ?? 0);
+  }
+  return interruption;
 }
