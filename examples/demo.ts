@@ -9,6 +9,7 @@ import { main as counter } from "./counter.ts";
 import { main as echo } from "./echo.ts";
 import { main as fetchData } from "./fetch-data.ts";
 import { main as fetchGather } from "./fetch-gather.ts";
+import { main as filePipeline } from "./file-pipeline.ts";
 import { main as generatorChannel } from "./generator-channel.ts";
 import { main as greet } from "./greet.ts";
 import { main as portScanner } from "./port-scanner.ts";
@@ -98,6 +99,13 @@ const examples: readonly Example[] = [
       "three checks as concurrent processes (one fails, reported with its stderr), a tool fed through stdin, a deploy read live and stopped by a deadline, then reaped",
     seeds: "000, Automating Tasks with Asyncio",
     main: automation,
+  },
+  {
+    name: "file-pipeline",
+    shows:
+      "four files counted line by line at once, a summary written through a FileStream, a search whose first match cancels the others mid-file",
+    seeds: "000, 001 and 004, automation and file I/O in chunks",
+    main: filePipeline,
   },
 ];
 

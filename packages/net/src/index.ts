@@ -6,7 +6,9 @@
  * `Listener`, `StapledStream`), TCP (`openTcpStream` with Happy Eyeballs,
  * `openTcpListeners`, `serveTcp`, `serveListeners`), Unix sockets, TLS over any
  * stream, UDP, buffered reading and text decoding, `periodic` tickers and stream
- * timeouts, and a `fetch` bound to the current cancel scope.
+ * timeouts, a `fetch` bound to the current cancel scope, subprocesses whose
+ * standard streams are weft streams (`runProcess`, `openProcess`), and files as
+ * streams (`openFile`) with whole-file helpers.
  *
  * @packageDocumentation
  */
@@ -28,6 +30,19 @@ export {
   readJson,
   readText,
 } from "./fetch.ts";
+export type { OpenFlags } from "./file-arguments.ts";
+export {
+  type AppendFileOptions,
+  appendFile,
+  readFile,
+  readTextFile,
+  type SendFileOptions,
+  sendFile,
+  type WriteFileFlag,
+  type WriteFileOptions,
+  writeFile,
+} from "./file-helpers.ts";
+export { FileStream, type OpenFileOptions, openFile } from "./file-stream.ts";
 export { HttpStatusError } from "./http-status-error.ts";
 export { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 export { type OpenTcpStreamOptions, openTcpStream } from "./open-tcp-stream.ts";
