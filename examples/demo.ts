@@ -6,6 +6,7 @@ import { main as automation } from "./automation.ts";
 import { main as chatServer } from "./chat-server.ts";
 import { main as concurrentFetcher } from "./concurrent-fetcher.ts";
 import { main as counter } from "./counter.ts";
+import { main as cpuWorkers } from "./cpu-workers.ts";
 import { main as echo } from "./echo.ts";
 import { main as fetchData } from "./fetch-data.ts";
 import { main as fetchGather } from "./fetch-gather.ts";
@@ -106,6 +107,13 @@ const examples: readonly Example[] = [
       "four files counted line by line at once, a summary written through a FileStream, a search whose first match cancels the others mid-file",
     seeds: "000, 001 and 004, automation and file I/O in chunks",
     main: filePipeline,
+  },
+  {
+    name: "cpu-workers",
+    shows:
+      "primes counted in worker threads with a progress bar: 1 worker vs one per CPU, then a timeout that terminates the workers",
+    seeds: "000, ThreadPoolExecutor for CPU-bound work",
+    main: cpuWorkers,
   },
 ];
 

@@ -45,6 +45,12 @@ export {
   type TaskStatus,
 } from "./nursery.ts";
 export { type RunOptions, run } from "./run.ts";
+export {
+  type RunInWorkerOptions,
+  runInWorker,
+  type WorkerFunctionOptions,
+  workerFunction,
+} from "./run-in-worker.ts";
 export { FifoScheduler, type Scheduler } from "./scheduler.ts";
 export { Semaphore } from "./semaphore.ts";
 export { openSignalReceiver, type SignalReceiver } from "./signal-receiver.ts";
@@ -58,3 +64,4 @@ export {
   moveOnAt,
   type TimeoutOptions,
 } from "./timeouts.ts";
+export { defaultWorkerLimiter } from "./worker-pool.ts";

@@ -1,0 +1,205 @@
+/**
+ * The worker threads of a run: one tinypool per run, created on the first
+ * `runInWorker` call and destroyed before `run()` settles, with every worker
+ * it ever started — including those terminated by a cancellation, which
+ * tinypool itself no longer waits for — gone by then.
+ */
+import { availableParallelism } from "node:os";
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TransferListItem } from "node:worker_threads";
+import { Tinypool, type TinypoolWorker } from "tinypool";
+import { cancellable } from "./abort-signal.ts";
+import { CancelScope } from "./cancel-scope.ts";
+import { CapacityLimiter } from "./capacity-limiter.ts";
+import { requireTask } from "./context.ts";
+import { spawnSystemTask } from "./lowlevel.ts";
+import type { Task } from "./task.ts";
+import { sleepForever } from "./time.ts";
+import type { WorkerCall } from "./worker-entry.ts";
+
+/**
+ * The module every worker runs calls through, next to this one: `.ts` when
+ * weft runs from source, `.js` once built.
+ */
+const ENTRY_FILE = fileURLToPath(
+  new URL(`./worker-entry${extname(new URL(import.meta.url).pathname)}`, import.meta.url),
+);
+const ENTRY_EXPORT = "callExport";
+
+/**
+ * At most this many worker threads per run. Limiters decide how many calls
+ * run at once (by default one per CPU); this bound only keeps a limiter with
+ * a huge or infinite total from starting thousands of threads (each one is a
+ * V8 isolate of several megabytes). Calls beyond it wait for a free worker.
+ */
+const MAX_WORKERS_PER_RUN: number = Math.max(64, availableParallelism());
+
+/**
+ * A worker left idle this long exits (the next call starts a new one), so a
+ * long-running program does not keep threads it no longer uses — the time
+ * Trio's thread cache keeps an idle thread.
+ */
+const IDLE_TIMEOUT_MS = 10_000;
+
+/** A run's pool of worker threads. */
+export class RunWorkerPool {
+  readonly #pool = new Tinypool({
+    // No worker until a call needs one; a worker that is terminated (cancelled
+    // call) is replaced by the next call that needs one.
+    minThreads: 0,
+    // The bound of the pool's worker ids; `run` lowers the bound in effect.
+    maxThreads: MAX_WORKERS_PER_RUN,
+    idleTimeout: IDLE_TIMEOUT_MS,
+    // One call per worker: a CPU-bound call owns its thread, and a cancelled
+    // call's worker can be terminated without taking other calls with it.
+    concurrentTasksPerWorker: 1,
+    isolateWorkers: false,
+  });
+  /** Calls submitted and not yet settled. */
+  #inFlight = 0;
+  /** Every worker started and not yet exited, whether or not still in the pool. */
+  readonly #live = new Set<TinypoolWorker>();
+  #onAllExited: (() => void) | null = null;
+  #closed = false;
+
+  constructor() {
+    // Tinypool emits 'error' for a worker that fails while running no call
+    // (an exception thrown by a timer a finished call left behind): without a
+    // listener that would crash the process. Tinypool drops the worker; the
+    // next call that needs one starts another.
+    this.#pool.on("error", (error: unknown) => {
+      process.emitWarning(
+        `a weft worker thread failed while idle and was replaced: ${describeError(error)}`,
+        { type: "WeftWorkerWarning" },
+      );
+    });
+  }
+
+  /**
+   * Submits a call. Aborting `signal` rejects the promise at once and
+   * terminates the worker running the call (or takes it off the queue).
+   * Throws synchronously if a worker thread cannot be created.
+   */
+  run(
+    call: WorkerCall,
+    transferList: readonly TransferListItem[] | undefined,
+    signal: AbortSignal | null,
+  ): Promise<unknown> {
+    this.#inFlight++;
+    // Tinypool starts a new worker for a call whenever none of its workers is
+    // ready and idle, even when one it is still starting will be free for it:
+    // calls that follow quick ones while a worker starts each started another
+    // (measured: 10 workers for 12 calls under a limiter of 2). Allowing only
+    // as many workers as calls in flight makes such a call wait for the
+    // starting worker instead. (`options` is the pool's live settings object.)
+    this.#pool.options.maxThreads = Math.min(this.#inFlight, MAX_WORKERS_PER_RUN);
+    let promise: Promise<unknown>;
+    try {
+      promise = this.#pool.run(call, {
+        filename: ENTRY_FILE,
+        name: ENTRY_EXPORT,
+        transferList: transferList as TransferListItem[] | undefined,
+        signal,
+      }) as Promise<unknown>;
+    } catch (error) {
+      this.#inFlight--;
+      throw error;
+    } finally {
+      // A call is the only time tinypool starts a worker (minThreads is 0).
+      this.#watchNewWorkers();
+    }
+    return promise.finally(this.#settled);
+  }
+
+  readonly #settled = (): void => {
+    this.#inFlight--;
+  };
+
+  /** Destroys the pool and waits until every worker it started has exited. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watchNewWorkers();
+    try {
+      await this.#pool.destroy();
+    } catch {
+      // A worker failed as it was terminated: its exit still comes, and is
+      // what the wait below is about.
+    }
+    if (this.#live.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.#onAllExited = resolve;
+      });
+    }
+  }
+
+  #watchNewWorkers(): void {
+    for (const worker of this.#pool.threads) {
+      if (!this.#live.has(worker)) this.#watch(worker);
+    }
+  }
+
+  #watch(worker: TinypoolWorker): void {
+    this.#live.add(worker);
+    worker.once("exit", (code: number) => {
+      this.#live.delete(worker);
+      // Tinypool removes a worker from its pool before terminating it, and
+      // does not notice a worker that exits by itself (process.exit() in the
+      // called function): its call would wait forever. Report the exit as an
+      // error, which tinypool handles like a crash: the call fails, the
+      // worker is dropped from the pool.
+      if (!this.#closed && this.#pool.threads.includes(worker)) {
+        worker.emit("error", new Error(`the worker thread exited (exit code ${code})`));
+      }
+      if (this.#live.size === 0 && this.#onAllExited !== null) this.#onAllExited();
+    });
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+const pools = new WeakMap<Task, RunWorkerPool>();
+const limiters = new WeakMap<Task, CapacityLimiter>();
+
+/** Keeps `pool` until the run ends (the system nursery is cancelled), then closes it. */
+async function closeAtRunEnd(root: Task, pool: RunWorkerPool): Promise<void> {
+  try {
+    await sleepForever();
+  } finally {
+    if (pools.get(root) === pool) pools.delete(root);
+    // Shielded: the run's end cancels this task, and the workers must still
+    // be waited for. An external wait: a virtual clock is not deadlocked.
+    await new CancelScope({ shield: true }).run(() => cancellable(pool.close()));
+  }
+}
+
+/** @internal The calling task's run's pool, created (with the task that closes it) on first use. */
+export function currentWorkerPool(operation: string): RunWorkerPool {
+  const root = requireTask(operation).kernel.rootTask!;
+  let pool = pools.get(root);
+  if (pool === undefined) {
+    const created = new RunWorkerPool();
+    spawnSystemTask(() => closeAtRunEnd(root, created), { name: "worker pool" });
+    pools.set(root, created);
+    pool = created;
+  }
+  return pool;
+}
+
+/**
+ * The limiter `runInWorker` uses when given none: one per run, with one token
+ * per CPU (`os.availableParallelism()`), so that CPU-bound calls use every
+ * core without oversubscribing them. Change its `totalTokens` to allow more
+ * or fewer calls at once in this run (Trio's `current_default_thread_limiter`).
+ */
+export function defaultWorkerLimiter(): CapacityLimiter {
+  const root = requireTask("defaultWorkerLimiter()").kernel.rootTask!;
+  let limiter = limiters.get(root);
+  if (limiter === undefined) {
+    limiter = new CapacityLimiter(availableParallelism());
+    limiters.set(root, limiter);
+  }
+  return limiter;
+}
