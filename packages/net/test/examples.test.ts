@@ -5,29 +5,12 @@
  */
 import * as os from "node:os";
 import { openNursery, run } from "@weft/core";
-import { afterEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test } from "vitest";
 import { main as chatMain, serveChat } from "../../../examples/chat-server.ts";
 import { main as echoMain } from "../../../examples/echo.ts";
 import { main as reusePortMain } from "../../../examples/reuse-port.ts";
 import { openTcpStream, type SocketStream } from "../src/index.ts";
-
-/** Runs `main` with console.log captured; returns the printed lines. */
-async function captureLines(main: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-    lines.push(args.map(String).join(" "));
-  });
-  try {
-    await main();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines.flatMap((line) => line.split("\n"));
-}
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+import { captureLines } from "./support/console.ts";
 
 describe("network examples", () => {
   test("echo: every message comes back, then the server stops", async () => {

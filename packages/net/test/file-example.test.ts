@@ -7,26 +7,9 @@
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
-import { afterEach, expect, test, vi } from "vitest";
+import { expect, test } from "vitest";
 import { main } from "../../../examples/file-pipeline.ts";
-
-/** Runs `main` with console.log captured; returns the printed lines. */
-async function captureLines(fn: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-    lines.push(args.map(String).join(" "));
-  });
-  try {
-    await fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines.flatMap((line) => line.split("\n"));
-}
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+import { captureLines } from "./support/console.ts";
 
 const pipelineDirs = () =>
   fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith("weft-file-pipeline-"));

@@ -3,26 +3,9 @@
  * `console.log` captured, and the lines that carry the point of the example
  * are checked (not the timings: they are real time).
  */
-import { afterEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test } from "vitest";
 import { main as automationMain } from "../../../examples/automation.ts";
-
-/** Runs `main` with console.log captured; returns the printed lines. */
-async function captureLines(main: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-    lines.push(args.map(String).join(" "));
-  });
-  try {
-    await main();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines.flatMap((line) => line.split("\n"));
-}
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+import { captureLines } from "./support/console.ts";
 
 describe("automation example", () => {
   test("checks run as processes; the failing one is reported with its status and stderr; the deploy is cut short and reaped", async () => {
