@@ -73,6 +73,23 @@ function canClone(value: unknown): boolean {
   }
 }
 
+/** What `read` returns for a property whose getter throws. */
+const UNREADABLE = Symbol("unreadable");
+
+/**
+ * `error[key]`, or `UNREADABLE` if its getter throws: such a property is
+ * dropped like one that cannot be cloned. Letting the getter's error escape
+ * would lose the thrown error, and the call would fail as if the worker had
+ * died.
+ */
+function read(error: Error, key: string): unknown {
+  try {
+    return (error as unknown as Record<string, unknown>)[key];
+  } catch {
+    return UNREADABLE;
+  }
+}
+
 function baseOf(error: Error): BuiltInErrorName {
   for (
     let proto = Object.getPrototypeOf(error);
@@ -104,8 +121,8 @@ function describe(thrown: unknown, seen: Set<unknown>): ThrownParts {
   const properties: Record<string, unknown> = {};
   for (const key of Object.keys(thrown)) {
     if (OWN_PARTS.has(key)) continue;
-    const value = (thrown as unknown as Record<string, unknown>)[key];
-    if (canClone(value)) properties[key] = value;
+    const value = read(thrown, key);
+    if (value !== UNREADABLE && canClone(value)) properties[key] = value;
   }
   const parts: {
     -readonly [K in keyof ErrorParts]: ErrorParts[K];
@@ -117,7 +134,10 @@ function describe(thrown: unknown, seen: Set<unknown>): ThrownParts {
     stack: typeof thrown.stack === "string" ? thrown.stack : undefined,
     properties,
   };
-  if ("cause" in thrown) parts.cause = describe(thrown.cause, seen);
+  if ("cause" in thrown) {
+    const cause = read(thrown, "cause");
+    if (cause !== UNREADABLE) parts.cause = describe(cause, seen);
+  }
   if (thrown instanceof AggregateError && Array.isArray(thrown.errors)) {
     parts.errors = thrown.errors.map((error: unknown) => describe(error, seen));
   }

@@ -58,6 +58,8 @@ export class RunWorkerPool {
   });
   /** Calls submitted and not yet settled. */
   #inFlight = 0;
+  /** Resolves `idle()`'s promise when the last call in flight settles. */
+  #onIdle: (() => void) | null = null;
   /** Every worker started and not yet exited, whether or not still in the pool. */
   readonly #live = new Set<TinypoolWorker>();
   #onAllExited: (() => void) | null = null;
@@ -114,7 +116,29 @@ export class RunWorkerPool {
 
   readonly #settled = (): void => {
     this.#inFlight--;
+    if (this.#inFlight === 0 && this.#onIdle !== null) {
+      const resolve = this.#onIdle;
+      this.#onIdle = null;
+      resolve();
+    }
   };
+
+  /** Calls submitted and not yet settled (cancelled ones settle at once). */
+  get callsInFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Resolves once no call is in flight (at once if none is). */
+  idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const previous = this.#onIdle;
+      this.#onIdle = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
 
   /** Destroys the pool and waits until every worker it started has exited. */
   async close(): Promise<void> {
@@ -168,10 +192,19 @@ async function closeAtRunEnd(root: Task, pool: RunWorkerPool): Promise<void> {
   try {
     await sleepForever();
   } finally {
-    if (pools.get(root) === pool) pools.delete(root);
     // Shielded: the run's end cancels this task, and the workers must still
-    // be waited for. An external wait: a virtual clock is not deadlocked.
-    await new CancelScope({ shield: true }).run(() => cancellable(pool.close()));
+    // be waited for. External waits: a virtual clock is not deadlocked.
+    await new CancelScope({ shield: true }).run(async () => {
+      // A run-wide cancellation (options.signal, Ctrl-C, a crashed system
+      // task) cancels this task together with the main task: calls that are
+      // still running then — `cancellable: false` ones, shielded ones in a
+      // `finally` — must be let finish, not killed by destroying the pool.
+      // Cancellable ones were aborted by the same cancellation and settle at
+      // once. No call can be submitted between this check and the delete.
+      while (pool.callsInFlight > 0) await cancellable(pool.idle());
+      if (pools.get(root) === pool) pools.delete(root);
+      await cancellable(pool.close());
+    });
   }
 }
 

@@ -19,6 +19,7 @@ import {
   ClosedResourceError,
   cancellable,
   checkpoint,
+  ExceptionGroup,
   Interrupted,
   isCancelled,
   lowlevel,
@@ -605,5 +606,102 @@ describe("in a worker thread", () => {
     } finally {
       await worker.terminate();
     }
+  });
+});
+
+describe("review: Ctrl-C and receivers, the less travelled paths", () => {
+  guarded();
+  it("a signal arriving just after the run ended gets Node's default action (the lingering listener stands aside)", async () => {
+    await run(() => checkpoint());
+    expect(process.listenerCount("SIGTERM")).toBe(baseline.SIGTERM! + 1); // still lingering
+    deliver("SIGTERM");
+    expect(kills.mock.calls).toEqual([[process.pid, "SIGTERM"]]);
+    expect(process.listenerCount("SIGTERM")).toBe(baseline.SIGTERM); // removed at once
+  });
+
+  it("a SIGINT a receiver still holds when the run ends interrupts that run: Interrupted, exit code 130", async () => {
+    const failure = await rejection(
+      run(async () => {
+        openSignalReceiver("SIGINT"); // never closed by hand, never received from
+        deliver("SIGINT");
+        return "done";
+      }),
+    );
+    expect((failure as Interrupted).signal).toBe("SIGINT");
+    expect(process.exitCode).toBe(130);
+    expect(kills).not.toHaveBeenCalled();
+  });
+
+  it("a SIGINT receiver in one run does not shield another run from the same SIGINT", async () => {
+    const { promise: otherRunning, resolve } = Promise.withResolvers<void>();
+    const other = run(async () => {
+      resolve();
+      await sleepForever();
+    });
+    const received = await run(async () => {
+      using interrupts = openSignalReceiver("SIGINT");
+      await cancellable(otherRunning);
+      deliver("SIGINT");
+      return await interrupts.receive(); // await: `using` closes it on return
+    });
+    expect(received).toBe("SIGINT");
+    expect((await rejection(other)) as Interrupted).toBeInstanceOf(Interrupted);
+  });
+
+  it("a receiver closed after a signal woke its receiver, before that task ran: ClosedResourceError, the signal passed on", async () => {
+    let failure: unknown;
+    await runQuiet(async () => {
+      const receiver = openSignalReceiver("SIGWINCH");
+      await openNursery(async (nursery) => {
+        nursery.startSoon(async () => {
+          failure = await rejection(receiver.receive());
+        });
+        await lowlevel.waitAllTasksBlocked();
+        deliver("SIGWINCH"); // wakes the receiving task…
+        receiver.close(); // …which has not run yet when the receiver closes
+      });
+    });
+    expect(failure).toBeInstanceOf(ClosedResourceError);
+    expect(kills.mock.calls).toEqual([[process.pid, "SIGWINCH"]]); // not lost: default action
+  });
+
+  it("an error in a child task's finally during the interrupt shutdown wins over Interrupted, without the Cancelled", async () => {
+    const failure = await rejection(
+      run(() =>
+        deliverWhenBlocked("SIGINT", () =>
+          openNursery(async (nursery) => {
+            nursery.startSoon(async () => {
+              try {
+                await sleepForever();
+              } finally {
+                // biome-ignore lint/correctness/noUnsafeFinally: the error that must not be lost
+                throw new Error("child cleanup failed");
+              }
+            });
+            await sleepForever(); // main itself ends with a plain Cancelled
+          }),
+        ),
+      ),
+    );
+    const leaves = (error: unknown): unknown[] =>
+      error instanceof ExceptionGroup ? error.errors.flatMap(leaves) : [error];
+    expect(failure).toBeInstanceOf(ExceptionGroup);
+    expect(leaves(failure).map(String)).toEqual(["Error: child cleanup failed"]);
+    expect(process.exitCode).toBe(130);
+  });
+
+  it("a SIGINT before the abort of options.signal: Interrupted, not the abort's reason", async () => {
+    const controller = new AbortController();
+    const failure = await rejection(
+      run(
+        async () => {
+          deliver("SIGINT");
+          controller.abort(new Error("aborted"));
+          await sleepForever();
+        },
+        { signal: controller.signal },
+      ),
+    );
+    expect((failure as Interrupted).signal).toBe("SIGINT");
   });
 });

@@ -25,6 +25,8 @@ import {
   moveOnAfter,
   openNursery,
   run,
+  sleepForever,
+  type Task,
 } from "@weft/core";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { runInWorker, workerFunction } from "../src/run-in-worker.ts";
@@ -43,6 +45,8 @@ interface SeenWorker {
 
 /** Every worker thread created in this process since the test began. */
 let seen: SeenWorker[] = [];
+/** Called (once) synchronously as the next worker thread is created, inside the call creating it. */
+let onNextWorker: (() => void) | null = null;
 const onWorkerCreated = (message: unknown) => {
   const { worker } = message as { worker: Worker };
   const entry: SeenWorker = { worker, threadId: worker.threadId, exitCode: null };
@@ -50,10 +54,14 @@ const onWorkerCreated = (message: unknown) => {
     entry.exitCode = code;
   });
   seen.push(entry);
+  const hook = onNextWorker;
+  onNextWorker = null;
+  hook?.();
 };
 
 beforeEach(() => {
   seen = [];
+  onNextWorker = null;
   subscribe("worker_threads", onWorkerCreated);
 });
 
@@ -522,5 +530,186 @@ test("Cancelled is what a cancelled call throws (not the pool's AbortError)", as
     });
     signal.close();
     expect(caught).toBeInstanceOf(Cancelled);
+  });
+});
+
+describe("review: cancellation edges, run-wide shutdown, errors", () => {
+  test("a call cancelled while its worker is still starting is taken off the queue; the worker serves the next call", async () => {
+    await run(async () => {
+      const limiter = new CapacityLimiter(1);
+      const scope = new CancelScope();
+      // Cancelled synchronously as the worker is created: the call has been
+      // submitted and waits for that worker, which cannot be ready yet.
+      onNextWorker = () => scope.cancel();
+      await scope.run(() => runInWorker(FIXTURES, "add", [1, 2], { limiter }));
+      expect(scope.cancelledCaught).toBe(true);
+      expect(seen).toHaveLength(1);
+      expect(limiter.borrowedTokens).toBe(0);
+      expect(await runInWorker(FIXTURES, "add", [1, 2], { limiter })).toBe(3);
+      expect(seen).toHaveLength(1); // not terminated: it never ran the cancelled call
+    });
+    expect(liveWorkers()).toEqual([]);
+  });
+
+  test("a call that finished before the cancellation arrived returns its result; Cancelled comes at the next checkpoint", async () => {
+    await run(async () => {
+      const limiter = new CapacityLimiter(1);
+      const scope = new CancelScope();
+      let result: number | undefined;
+      let tokensAtWakeUp = -1;
+      let caller: Task | null = null;
+      // The caller is scheduled again only when the call's outcome arrives
+      // (after the worker was created): cancel right then, before it resumes.
+      const instrument: Instrument = {
+        taskScheduled: (task) => {
+          if (task === caller && seen.length > 0 && tokensAtWakeUp < 0) {
+            tokensAtWakeUp = limiter.borrowedTokens;
+            scope.cancel();
+          }
+        },
+      };
+      lowlevel.addInstrument(instrument);
+      await scope.run(async () => {
+        caller = lowlevel.currentTask();
+        result = await runInWorker<number>(FIXTURES, "add", [1, 2], { limiter });
+        await checkpoint();
+        result = -1; // not reached
+      });
+      lowlevel.removeInstrument(instrument);
+      expect(scope.cancelledCaught).toBe(true);
+      expect(result).toBe(3); // it happened: the result is not lost
+      expect(tokensAtWakeUp).toBe(0); // given back when the worker was done, before the wake-up
+    });
+  });
+
+  test("cancellable: false does not protect the wait for a limiter token", async () => {
+    await run(async () => {
+      const limiter = new CapacityLimiter(1);
+      await limiter.acquire();
+      const scope = new CancelScope();
+      let ran = false;
+      await openNursery(async (nursery) => {
+        nursery.startSoon(() =>
+          scope.run(async () => {
+            await runInWorker(FIXTURES, "add", [1, 2], { limiter, cancellable: false });
+            ran = true;
+          }),
+        );
+        await lowlevel.waitAllTasksBlocked();
+        expect(limiter.statistics().tasksWaiting).toBe(1);
+        scope.cancel();
+      });
+      limiter.release();
+      expect(scope.cancelledCaught).toBe(true);
+      expect(ran).toBe(false);
+    });
+    expect(seen).toHaveLength(0);
+  });
+
+  test("a run-wide cancellation (options.signal) lets a cancellable: false call finish instead of killing its worker", async () => {
+    const controller = new AbortController();
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const signal = startSignal();
+    let result: unknown = null;
+    const error = await rejection(
+      run(
+        async () => {
+          await openNursery(async (nursery) => {
+            nursery.startSoon(async () => {
+              try {
+                result = await runInWorker<number>(FIXTURES, "spinUntilFlag", [signal.port, flag], {
+                  transfer: [signal.port],
+                  cancellable: false,
+                });
+              } catch (thrown) {
+                result = thrown;
+                throw thrown;
+              }
+            });
+            await signal.started();
+            // Cancels every task of the run, the pool's own task included.
+            controller.abort(new Error("stopped"));
+            // Once every other task is blocked again, the pool's task has
+            // reacted to the shutdown: the call must still be running.
+            await new CancelScope({ shield: true }).run(() => lowlevel.waitAllTasksBlocked());
+            Atomics.store(flag, 0, 1);
+          });
+        },
+        { signal: controller.signal },
+      ),
+    );
+    signal.close();
+    expect((error as Error).message).toBe("stopped");
+    expect(typeof result).toBe("number"); // was: BrokenResourceError "Terminating worker thread"
+    expect(liveWorkers()).toEqual([]);
+  });
+
+  test("a shielded call in a finally block still runs while the run shuts down", async () => {
+    const controller = new AbortController();
+    let result: unknown = null;
+    const error = await rejection(
+      run(
+        async () => {
+          try {
+            await openNursery(async (nursery) => {
+              nursery.startSoon(async () => controller.abort(new Error("stopped")));
+              await sleepForever();
+            });
+          } finally {
+            try {
+              result = await new CancelScope({ shield: true }).run(() =>
+                runInWorker<number>(FIXTURES, "addLater", [1, 2]),
+              );
+            } catch (thrown) {
+              result = thrown;
+            }
+          }
+        },
+        { signal: controller.signal },
+      ),
+    );
+    expect((error as Error).message).toBe("stopped");
+    expect(result).toBe(3);
+    expect(liveWorkers()).toEqual([]);
+  });
+
+  test("two runs at once have their own workers: one ending does not disturb the other; workerFunction serves both", async () => {
+    // Made outside any run, as a module-level constant would be.
+    const whoAmI = workerFunction<typeof fixtures.whoAmI>(FIXTURES, "whoAmI");
+    expect(() => whoAmI()).toThrow(/must be called inside weft's run/);
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const { port1, port2 } = new MessageChannel();
+    const started = new Promise<number>((resolve) =>
+      port1.once("message", (m: { started: number }) => resolve(m.started)),
+    );
+    const first = run(() =>
+      runInWorker<number>(FIXTURES, "spinUntilFlag", [port2, flag], { transfer: [port2] }),
+    );
+    const firstThread = await started;
+    const secondThread = await run(() => whoAmI());
+    // The second run is over and its worker gone; the first one's still spins.
+    expect(secondThread).not.toBe(firstThread);
+    expect(liveWorkers().map((w) => w.threadId)).toEqual([firstThread]);
+    Atomics.store(flag, 0, 1);
+    expect(await first).toBeGreaterThanOrEqual(0);
+    port1.close();
+    expect(liveWorkers()).toEqual([]);
+  });
+
+  test("errors on the way back: getters that throw are dropped (the worker lives on); a result that cannot be cloned kills the worker", async () => {
+    await run(async () => {
+      const error = (await rejection(runInWorker(FIXTURES, "throwWithThrowingGetters"))) as Error;
+      expect(error).not.toBeInstanceOf(BrokenResourceError); // was: "the worker thread running it died"
+      expect(error.message).toBe("has traps");
+      expect("trap" in error).toBe(false);
+      expect("cause" in error).toBe(false);
+      expect(seen).toHaveLength(1);
+
+      const broken = (await rejection(runInWorker(FIXTURES, "returnUncloneable"))) as Error;
+      expect(broken).toBeInstanceOf(BrokenResourceError);
+      expect(String((broken.cause as Error).stack)).toMatch(/could not be cloned/);
+      expect(await runInWorker(FIXTURES, "add", [1, 2])).toBe(3);
+    });
+    expect(seen).toHaveLength(2);
   });
 });

@@ -31,9 +31,9 @@ export function checkCommand(command: unknown): asserts command is string {
 export function checkArgs(args: unknown): asserts args is readonly string[] {
   if (!Array.isArray(args))
     throw new TypeError(`args must be an array of strings, got ${describe(args)}`);
-  args.forEach((arg, i) => {
-    checkCString(`args[${i}]`, arg);
-  });
+  // An index loop, not forEach: forEach skips the holes of a sparse array,
+  // which spawn would then pass to the child as the string "undefined".
+  for (let i = 0; i < args.length; i++) checkCString(`args[${i}]`, args[i]);
 }
 
 export function checkOptionsObject(
@@ -84,8 +84,13 @@ export function checkEnv(
   env: unknown,
 ): asserts env is Readonly<Record<string, string | undefined>> | undefined {
   if (env === undefined) return;
-  if (env === null || typeof env !== "object" || Array.isArray(env)) {
-    throw new TypeError(`options.env must be an object of strings, got ${describe(env)}`);
+  // An object whose own properties are the variables. A Map (or any other
+  // iterable) would pass as an object with no own properties and give the
+  // child an empty environment, without PATH. (Not "a plain object":
+  // process.env itself has another prototype.)
+  if (env === null || typeof env !== "object" || Symbol.iterator in env) {
+    const what = env instanceof Map ? "a Map (use Object.fromEntries)" : describe(env);
+    throw new TypeError(`options.env must be an object of strings, got ${what}`);
   }
   for (const [key, value] of Object.entries(env)) {
     // A leading "=" is allowed: Windows keeps per-drive directories as "=C:".

@@ -155,7 +155,8 @@ function checkTaskStatus(
  * `stdout: "inherit"` for Trio's pass-through.
  *
  * Cancellation stops the child: `killSignal` (SIGTERM), up to `gracePeriod`
- * ms (5000) on the run's clock, then SIGKILL; `Cancelled` propagates only
+ * ms (5000) on the run's clock, then SIGKILL — its captured output is read
+ * meanwhile, so it can log as it cleans up; `Cancelled` propagates only
  * once the child has exited and been reaped, so nothing is left running —
  * with `processGroup: true`, not even what the child started.
  *
@@ -258,23 +259,43 @@ async function runChecked(
   const proc = started.process;
   const stdoutChunks: Uint8Array[] = [];
   const stderrChunks: Uint8Array[] = [];
-  let finished = false;
+  // The captured output is read to its end, also while a cancelled child is
+  // being stopped: a child that writes as it cleans up after the polite
+  // signal must not meet a closed pipe (EPIPE, or death by SIGPIPE) and lose
+  // its grace period. Shielded, so only this scope's own cancel — once the
+  // child is gone — stops the readers (a grandchild may hold the pipes open).
+  const readers = new CancelScope({ shield: true });
   try {
     await openNursery(
       async (nursery) => {
+        if (stdoutMode === "capture" || stderrMode === "capture") {
+          nursery.startSoon(() =>
+            readers.run(() =>
+              openNursery(async (reading) => {
+                if (stdoutMode === "capture")
+                  reading.startSoon(() => drain(started.stdout!, stdoutChunks));
+                if (stderrMode === "capture")
+                  reading.startSoon(() => drain(started.stderr!, stderrChunks));
+              }),
+            ),
+          );
+        }
         if (data !== undefined) nursery.startSoon(() => feedInput(started.stdin!, data));
-        if (stdoutMode === "capture") nursery.startSoon(() => drain(started.stdout!, stdoutChunks));
-        if (stderrMode === "capture") nursery.startSoon(() => drain(started.stderr!, stderrChunks));
-        taskStatus?.started(proc);
-        await proc.wait();
+        try {
+          taskStatus?.started(proc);
+          await proc.wait();
+        } finally {
+          if (proc.returnCode === null) {
+            // Cancelled, or a feeder/reader failed (which cancelled us): the
+            // child must be gone before we return; then the readers stop.
+            await stopProcess(proc);
+            readers.cancel();
+          }
+        }
       },
       { strictErrors: false },
     );
-    finished = true;
   } finally {
-    // Cancelled, or a feeder/reader failed (which cancelled the rest): the
-    // child must be gone before we return.
-    if (!finished) await stopProcess(proc);
     // The pipes runProcess owns are closed by their tasks; this is for a
     // task that never got to run. Pipes in "pipe" mode belong to the caller.
     await new CancelScope({ shield: true }).run(async () => {

@@ -18,6 +18,7 @@ import {
   CancelScope,
   ClosedResourceError,
   cancellable,
+  moveOnAfter,
   openNursery,
   run,
 } from "@weft/core";
@@ -667,5 +668,68 @@ describe("bad input", () => {
       expect(file.position).toBe(0);
       await file.aclose();
     });
+  });
+});
+
+describe("review: closing and cancelling under pressure", () => {
+  test("aclose while a sendAll is in flight: the writer gets ClosedResourceError, aclose waits for the write, no descriptor is left", async () => {
+    const path = tmp.file("f");
+    const data = patternBytes(8 * MiB);
+    await run(async () => {
+      const file = await openFile(path, "w+");
+      let sendError: unknown = null;
+      await openNursery(async (nursery) => {
+        nursery.startSoon(async () => {
+          sendError = await errorOf(() => file.sendAll(data));
+        });
+        nursery.startSoon(async () => {
+          expect(() => file.seek(0)).toThrow(BusyResourceError); // the write is in flight
+          await file.aclose();
+          expect(fdsUnder(tmp.dir)).toBe(expectedFds(0));
+        });
+      });
+      expect(sendError).toBeInstanceOf(ClosedResourceError);
+      // Closed, not broken: the stream says what happened to it.
+      expect(await errorOf(() => file.sendAll(encode("x")))).toBeInstanceOf(ClosedResourceError);
+    });
+    // The write could not be recalled; aclose waited for it.
+    expectSameBytes(fs.readFileSync(path), data);
+  });
+
+  test("on an autojumping clock, timeouts cut every kind of operation short and leave no descriptor", async () => {
+    const path = tmp.file("f");
+    fs.writeFileSync(path, patternBytes(100_000));
+    const operations: ((file: FileStream) => Promise<unknown>)[] = [
+      (file) => file.receiveSome(),
+      (file) => file.sendAll(patternBytes(50_000)),
+      (file) => file.stat(),
+      (file) => file.sync(),
+      (file) => file.aclose(),
+    ];
+    let cutShort = 0;
+    // The clock jumps to the deadline as soon as every task waits, I/O or
+    // not; a wait that goes on after its cancellation (openFile, aclose) and
+    // is not external would be reported as a deadlock.
+    await run(
+      async () => {
+        for (let i = 0; i < 60; i++) {
+          const which = i % (operations.length + 1);
+          const file = which === 0 ? null : await openFile(path, "r+");
+          try {
+            const done = await moveOnAfter(1, async () => {
+              if (file === null) await (await openFile(path, "r+")).aclose();
+              else await operations[which - 1]!(file);
+              return true;
+            });
+            if (done === undefined) cutShort++;
+          } finally {
+            await file?.aclose();
+          }
+        }
+        expect(fdsUnder(tmp.dir)).toBe(expectedFds(0));
+      },
+      { clock: new MockClock({ autojumpThreshold: 0 }) },
+    );
+    expect(cutShort).toBeGreaterThan(0);
   });
 });

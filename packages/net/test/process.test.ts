@@ -7,7 +7,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BrokenResourceError, CancelScope, isCancelled, openNursery, run } from "@weft/core";
+import {
+  BrokenResourceError,
+  CancelScope,
+  isCancelled,
+  moveOnAfter,
+  openNursery,
+  run,
+} from "@weft/core";
 import { assertCheckpoints, waitAllTasksBlocked } from "@weft/testing";
 import { describe, expect, test } from "vitest";
 import { openProcess, Process, runProcess, SpawnError } from "../src/index.ts";
@@ -340,6 +347,12 @@ describe("bad input throws at once, naming the argument", () => {
     ["cwd", () => openProcess(NODE, [], { cwd: bad(5) }), TypeError, /options\.cwd/],
     ["env", () => openProcess(NODE, [], { env: bad("A=1") }), TypeError, /options\.env/],
     [
+      "env as a Map",
+      () => openProcess(NODE, [], { env: bad(new Map([["A", "1"]])) }),
+      TypeError,
+      /options\.env must be an object of strings, got a Map/,
+    ],
+    [
       "env value",
       () => openProcess(NODE, [], { env: bad({ A: 1 }) }),
       TypeError,
@@ -418,4 +431,54 @@ describe("bad input throws at once, naming the argument", () => {
     expect(construct).toThrow(TypeError);
     expect(construct).toThrow(/openProcess/);
   });
+});
+
+describe("review: edge cases", () => {
+  test('args with a hole is a TypeError naming it, not a child run with the argument "undefined"', () => {
+    const sparse = ["-e", "0"];
+    sparse[3] = "x"; // sparse[2] is a hole: forEach and Array.prototype.every skip it
+    const call = () => openProcess(NODE, sparse);
+    expect(call).toThrow(TypeError);
+    expect(call).toThrow(/args\[2\]/);
+  });
+
+  test("aclose() of a child that has exited is still a checkpoint, and may be repeated", async () => {
+    await run(async () => {
+      const proc = await openProcess(NODE, script("0"), { stdout: "pipe" });
+      expect(await proc.wait()).toBe(0);
+      await assertCheckpoints(() => proc.aclose());
+      await proc.aclose();
+      await expect(proc.stdout.receiveSome()).rejects.toThrow(/closed/);
+    });
+  });
+
+  test.skipIf(process.platform === "win32")(
+    "with processGroup, terminate() reaches what the child started, not only the child",
+    async () => {
+      // Child and grandchild share our stdout pipe: end of file means both died of the SIGTERM.
+      const parent = script(`
+        const g = require("child_process").spawn(process.execPath, ["-e", "console.log('grandchild ' + process.pid); setInterval(() => {}, 1000)"], { stdio: ["ignore", "inherit", "ignore"] });
+        setInterval(() => {}, 1000);
+      `);
+      let grandchild = 0;
+      let reachedEof = false;
+      try {
+        await run(async () => {
+          await using proc = await openProcess(NODE, parent, {
+            stdout: "pipe",
+            processGroup: true,
+          });
+          grandchild = Number(/grandchild (\d+)/.exec(await readUntil(proc.stdout, "\n"))![1]);
+          proc.terminate();
+          expect(await proc.wait()).toBe(-os.constants.signals.SIGTERM);
+          // End of file: the grandchild died too (an orphan's zombie may linger: no `exists`).
+          const rest = await moveOnAfter(2000, () => readToEnd(proc.stdout));
+          expect(rest).toBe("");
+          reachedEof = true;
+        });
+      } finally {
+        if (!reachedEof && grandchild > 0) process.kill(grandchild, "SIGKILL"); // a failed run's orphan
+      }
+    },
+  );
 });

@@ -266,6 +266,37 @@ describe("runProcess: cancellation", () => {
     });
   });
 
+  test.skipIf(process.platform === "win32")(
+    "cancelled while capturing, a child that writes as it cleans up keeps its output pipe",
+    async () => {
+      // On SIGTERM the shell logs 2,000 lines to its captured stdout, then
+      // exits with 7. Had runProcess closed the pipe before signalling (it
+      // did), the first write would kill the shell with SIGPIPE: no clean
+      // exit, no grace period. (A Node child would not show it: Node
+      // ignores EPIPE on its stdout.)
+      const chatty = [
+        "-c",
+        `trap 'i=0; while [ $i -lt 2000 ]; do echo "cleaning up, step $i"; i=$((i+1)); done; exit 7' TERM
+         echo ready >&2
+         while :; do sleep 0.05; done`,
+      ];
+      await run(async () => {
+        let proc: Process | null = null;
+        await openNursery(async (nursery) => {
+          const scope = new CancelScope();
+          proc = await nursery.start<Process>((taskStatus) =>
+            scope.run(() => runProcess("/bin/sh", chatty, { taskStatus, stderr: "pipe" })),
+          );
+          await readUntil(proc.stderr!, "ready\n");
+          scope.cancel();
+        });
+        await proc!.stderr!.aclose();
+        expect([proc!.exitCode, proc!.signal]).toEqual([7, null]);
+        expect(exists(proc!.pid)).toBe(false);
+      });
+    },
+  );
+
   test("killSignal chooses the polite signal", async () => {
     await run(async () => {
       await withRunningProcess(POLITE, { killSignal: "SIGINT" }, async (proc, _ready, scope) => {
@@ -474,5 +505,91 @@ describe("runProcess: bad input throws at once, naming the argument", () => {
     const error = await errorOf(() => runProcess(NODE, script("0")));
     expect(isCancelled(error)).toBe(false);
     expect((error as Error).message).toMatch(/runProcess\(\).*run\(\)/);
+  });
+});
+
+describe("review: cancellation at every stage, odd children", () => {
+  test.skipIf(!hasProcChildren)(
+    "a child that never reads its huge input: cancellation is not held up by the pending write, nothing is left behind",
+    async () => {
+      const children = childPids();
+      const handles = await processHandles();
+      await run(async () => {
+        // 32 MB: far more than a pipe holds, so the feeder is parked in sendAll when cancelled.
+        const result = await moveOnAfter(100, () =>
+          runProcess(NODE, script("setInterval(() => {}, 1000)"), {
+            input: new Uint8Array(32 * 1024 * 1024),
+          }),
+        );
+        expect(result).toBeUndefined();
+      });
+      expect(childPids()).toEqual(children);
+      expect(await processHandles()).toBe(handles);
+    },
+  );
+
+  test("a child that closes stdout and stderr early but keeps running: runProcess still waits for its exit", async () => {
+    await run(async () => {
+      const result = await runProcess(
+        NODE,
+        script(`
+          const fs = require("fs");
+          process.stdout.write("early", () => {
+            fs.closeSync(1); fs.closeSync(2);
+            setTimeout(() => process.exit(3), 100);
+          });
+        `),
+        { check: false, encoding: "utf8" },
+      );
+      expect(result).toMatchObject({ exitCode: 3, stdout: "early", stderr: "" });
+    });
+  });
+
+  test("the grace period ends as soon as the child exits: no virtual time has to pass", async () => {
+    const clock = new MockClock(); // never jumped: a wait for the whole grace period would hang
+    await run(
+      async () => {
+        const proc = await withRunningProcess(
+          POLITE,
+          { gracePeriod: 60_000 },
+          async (proc, _ready, scope) => {
+            scope.cancel();
+            expect(await readToEnd(proc.stdout!)).toBe("bye SIGTERM\n");
+          },
+        );
+        expect(proc.exitCode).toBe(0);
+        expect(clock.currentTime()).toBe(0);
+      },
+      { clock },
+    );
+  });
+
+  test("a second cancellation during the grace period does not cut it short", async () => {
+    const clock = new MockClock();
+    await run(
+      async () => {
+        let proc: Process | null = null;
+        const outer = new CancelScope();
+        await openNursery(async (nursery) => {
+          nursery.startSoon(() =>
+            outer.run(() =>
+              withRunningProcess(STUBBORN, { gracePeriod: 10_000 }, async (p, _ready, scope) => {
+                proc = p;
+                scope.cancel();
+                await readUntil(p.stdout!, "got SIGTERM"); // the grace period has begun
+                outer.cancel(); // and now everything around runProcess is cancelled too
+              }),
+            ),
+          );
+          while (!outer.cancelCalled) await waitAllTasksBlocked();
+          await waitAllTasksBlocked();
+          expect(proc!.returnCode).toBeNull(); // still given its grace period
+          clock.jump(10_000);
+        });
+        expect(proc!.signal).toBe("SIGKILL");
+        expect(exists(proc!.pid)).toBe(false);
+      },
+      { clock },
+    );
   });
 });
