@@ -294,6 +294,7 @@ export class FileStream implements Stream {
       this.#checkOpen();
       this.#checkAccess("waitSendAllMightNotBlock", this.writable, "writing");
       await checkpoint();
+      this.#checkOpen(); // closed by another task meanwhile
     } finally {
       this.#conflict.release();
     }

@@ -696,6 +696,20 @@ describe("review: closing and cancelling under pressure", () => {
     expectSameBytes(fs.readFileSync(path), data);
   });
 
+  test("aclose during waitSendAllMightNotBlock: the waiter gets ClosedResourceError", async () => {
+    await run(async () => {
+      const file = await openFile(tmp.file("f"), "w");
+      let waitError: unknown = null;
+      await openNursery(async (nursery) => {
+        nursery.startSoon(async () => {
+          waitError = await errorOf(() => file.waitSendAllMightNotBlock());
+        });
+        nursery.startSoon(() => file.aclose()); // while the first is at its checkpoint
+      });
+      expect(waitError).toBeInstanceOf(ClosedResourceError);
+    });
+  });
+
   test("on an autojumping clock, timeouts cut every kind of operation short and leave no descriptor", async () => {
     const path = tmp.file("f");
     fs.writeFileSync(path, patternBytes(100_000));
