@@ -1,20 +1,14 @@
-import { requireTask, taskStorage } from "./context.ts";
+import { requireTask } from "./context.ts";
 import type { TaskImpl } from "./task.ts";
 
 /**
- * After the yield of a checkpoint, the cancel point. Shared by every task: it
- * runs in the async context of the task that called `then`, which finds it.
+ * @internal A full checkpoint of `task`: a schedule point, then a cancel
+ * point. The cancel check happens when the next batch resumes the task, after
+ * the deadlines that passed while it ran have expired, and rejects its wait
+ * directly: one promise hop, like raw `await null`.
  */
-function cancelPointAfterYield(): void {
-  const task = taskStorage.getStore()!;
-  if (task.cancelStatus?.effectivelyCancelled === true) throw task.makeCancelled();
-}
-
-/** @internal A full checkpoint of `task`: a schedule point, then a cancel point. */
 export function checkpointTask(task: TaskImpl): Promise<void> {
-  // Yield first: deadlines are processed between batches, so the cancel
-  // check after the yield sees a deadline that passed while we ran.
-  return task.kernel.yieldTask(task).then(cancelPointAfterYield);
+  return task.kernel.checkpointTask(task) as Promise<void>;
 }
 
 /**

@@ -37,6 +37,9 @@ function captureResolvers(
   capturedReject = reject;
 }
 
+/** The outcome value of a task at a checkpoint: resumed, it is checked for cancellation first. */
+const CANCEL_POINT: unique symbol = Symbol("weft.cancelPoint");
+
 /** The abort callback of waits that can always be undone on the spot. */
 export const ABORT_SUCCEEDS: KernelAbortFn = () => Abort.SUCCEEDED;
 
@@ -267,8 +270,9 @@ export class Kernel {
     task.state = TaskState.RUNNABLE;
     if (this.scheduler === null) {
       // FIFO batches: consecutive yielders share one promise (a YieldGate),
-      // resolved when the first of them is resumed, so a checkpoint allocates
-      // no promise of its own. Their continuations still run in queue order.
+      // resolved when the first of them is resumed, so a cancel-shielded
+      // checkpoint allocates no promise of its own. Their continuations
+      // still run in queue order.
       let gate = this.openGate;
       if (gate === null) {
         gate = new YieldGate();
@@ -283,6 +287,26 @@ export class Kernel {
     }
     task.outcomeFailed = false;
     task.outcomeValue = undefined;
+    const wait = new Promise<unknown>(captureResolvers);
+    task.resolveWait = capturedResolve;
+    task.rejectWait = capturedReject;
+    this.enqueue(task);
+    this.batchOver();
+    return wait;
+  }
+
+  /**
+   * A full checkpoint in one promise hop: the task ends its step and resumes
+   * in the next batch, and if its cancel status is cancelled by then, the
+   * wait rejects with `Cancelled` — decided when the batch resumes it, after
+   * the deadlines that passed meanwhile have expired. (Yielding at a shared
+   * gate and checking afterwards, in the task's context, cost a second hop.)
+   */
+  checkpointTask(task: TaskImpl): Promise<unknown> {
+    this.endStep(task);
+    task.state = TaskState.RUNNABLE;
+    task.outcomeFailed = false;
+    task.outcomeValue = CANCEL_POINT;
     const wait = new Promise<unknown>(captureResolvers);
     task.resolveWait = capturedResolve;
     task.rejectWait = capturedReject;
@@ -622,7 +646,9 @@ export class Kernel {
     task.resolveWait = task.rejectWait = null;
     task.outcomeValue = undefined;
     if (task.outcomeFailed) reject(value);
-    else resolve(value);
+    else if (value !== CANCEL_POINT) resolve(value);
+    else if (task.cancelStatus?.effectivelyCancelled === true) reject(task.makeCancelled());
+    else resolve(undefined);
   }
 
   // ---------------------------------------------------------------- time and idleness
