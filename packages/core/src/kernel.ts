@@ -285,14 +285,7 @@ export class Kernel {
       this.batchOver();
       return gate.promise;
     }
-    task.outcomeFailed = false;
-    task.outcomeValue = undefined;
-    const wait = new Promise<unknown>(captureResolvers);
-    task.resolveWait = capturedResolve;
-    task.rejectWait = capturedReject;
-    this.enqueue(task);
-    this.batchOver();
-    return wait;
+    return this.requeue(task, undefined);
   }
 
   /**
@@ -305,8 +298,13 @@ export class Kernel {
   checkpointTask(task: TaskImpl): Promise<unknown> {
     this.endStep(task);
     task.state = TaskState.RUNNABLE;
+    return this.requeue(task, CANCEL_POINT);
+  }
+
+  /** Queues the runnable `task` to resume with `value`, on a wait of its own; ends the step. */
+  private requeue(task: TaskImpl, value: unknown): Promise<unknown> {
     task.outcomeFailed = false;
-    task.outcomeValue = CANCEL_POINT;
+    task.outcomeValue = value;
     const wait = new Promise<unknown>(captureResolvers);
     task.resolveWait = capturedResolve;
     task.rejectWait = capturedReject;
