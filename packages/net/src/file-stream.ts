@@ -301,33 +301,53 @@ export class FileStream implements Stream {
   }
 
   /** The file's metadata (`fstat`): size, times, mode… */
-  async stat(): Promise<Stats> {
-    this.#conflict.acquire();
-    try {
-      this.#checkOpen();
-      lowlevel.raiseIfCancelled("FileStream.stat()");
-      return await this.#perform(
-        "stat",
-        this.#start(() => this.handle.stat()),
-      );
-    } finally {
-      this.#conflict.release();
-    }
+  stat(): Promise<Stats> {
+    return this.#handleOperation("stat", () => this.handle.stat());
   }
 
   /**
    * Flushes the file's data and metadata to the storage device (`fsync`). If it
    * is cancelled, assume nothing was flushed.
    */
-  async sync(): Promise<void> {
+  sync(): Promise<void> {
+    return this.#handleOperation("sync", () => this.handle.sync());
+  }
+
+  /**
+   * Flushes the file's data, and only the metadata needed to read it back
+   * (`fdatasync`: not the times). If it is cancelled, assume nothing was flushed.
+   */
+  datasync(): Promise<void> {
+    return this.#handleOperation("datasync", () => this.handle.datasync());
+  }
+
+  /**
+   * Cuts the file to `length` bytes (default 0), or extends it with zeros;
+   * `position` does not move. Needs a writable stream. If it is cancelled, the
+   * file's length is unknown (the system call cannot be recalled), as after a
+   * cancelled `sendAll`.
+   */
+  truncate(length = 0): Promise<void> {
+    checkInteger("length", length, 0);
+    return this.#handleOperation(
+      "truncate",
+      () => this.handle.truncate(length),
+      () => this.#checkAccess("truncate", this.writable, "writing"),
+    );
+  }
+
+  /** One operation of the handle that moves no data: a checkpoint, busy-checked, cancellable. */
+  async #handleOperation<T>(
+    name: string,
+    start: () => Promise<T>,
+    checkAllowed?: () => void,
+  ): Promise<T> {
     this.#conflict.acquire();
     try {
       this.#checkOpen();
-      lowlevel.raiseIfCancelled("FileStream.sync()");
-      await this.#perform(
-        "sync",
-        this.#start(() => this.handle.sync()),
-      );
+      checkAllowed?.();
+      lowlevel.raiseIfCancelled(`FileStream.${name}()`);
+      return await this.#perform(name, this.#start(start));
     } finally {
       this.#conflict.release();
     }

@@ -204,6 +204,30 @@ describe("reading and writing", () => {
     });
   });
 
+  test("truncate cuts or extends the file and leaves position alone; datasync flushes", async () => {
+    const path = tmp.file("f");
+    fs.writeFileSync(path, "hello, world");
+    await run(async () => {
+      const file = await openFile(path, "r+");
+      file.seek(7);
+      await assertCheckpoints(() => file.truncate(5));
+      expect(file.position).toBe(7);
+      expect(fs.readFileSync(path, "utf8")).toBe("hello");
+      await file.truncate(8); // extends with zeros
+      expect([...fs.readFileSync(path)]).toEqual([...encode("hello"), 0, 0, 0]);
+      await assertCheckpoints(() => file.datasync());
+      await file.truncate();
+      expect(fs.statSync(path).size).toBe(0);
+      expect(() => file.truncate(-1)).toThrow(RangeError);
+      expect(() => file.truncate("3" as unknown as number)).toThrow(/length must be a number/);
+      await file.aclose();
+      await expect(file.truncate()).rejects.toThrow(ClosedResourceError);
+      const readOnly = await openFile(path, "r");
+      await expect(readOnly.truncate()).rejects.toThrow(TypeError);
+      await readOnly.aclose();
+    });
+  });
+
   test("on a virtual clock, waiting for file I/O is an external wait, not a deadlock", async () => {
     const path = tmp.file("f");
     // With autojump and no deadline pending, a run whose tasks all wait on
