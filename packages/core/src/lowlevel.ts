@@ -13,6 +13,7 @@ import { checkDuration, checkFunction, checkOptionalName, checkOptionsObject } f
 
 export { Abort, type AbortFn, type WaitOptions } from "./kernel.ts";
 export { ParkingLot, type WaitingFor } from "./parking-lot.ts";
+export { RunVar } from "./run-var.ts";
 
 /** The calling task. */
 export function currentTask(): Task {

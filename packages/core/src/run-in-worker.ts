@@ -15,7 +15,7 @@ import type { TaskImpl } from "./task.ts";
 import { checkBoolean, checkOptionsObject } from "./validate.ts";
 import type { WorkerCall } from "./worker-entry.ts";
 import { isThrownRecord, reviveThrown } from "./worker-errors.ts";
-import { currentWorkerPool, defaultWorkerLimiter, type RunWorkerPool } from "./worker-pool.ts";
+import { currentWorkerPool, defaultWorkerLimiter } from "./worker-pool.ts";
 
 /** Options of {@link runInWorker}. */
 export interface RunInWorkerOptions {
@@ -157,17 +157,15 @@ function callError(rejection: unknown, borrower: WorkerCallBorrower): unknown {
  */
 function waitForCall(
   task: TaskImpl,
-  pool: RunWorkerPool,
   call: WorkerCall,
-  transfer: readonly TransferListItem[] | undefined,
-  cancellable: boolean,
+  options: CheckedOptions,
   borrower: WorkerCallBorrower,
   finished: () => void,
 ): Promise<unknown> {
-  const controller = cancellable ? new AbortController() : null;
+  const controller = options.cancellable ? new AbortController() : null;
   let promise: Promise<unknown>;
   try {
-    promise = pool.run(call, transfer, controller?.signal ?? null);
+    promise = currentWorkerPool().run(call, options.transfer, controller?.signal ?? null);
   } catch (error) {
     return Promise.reject(
       new BrokenResourceError(`runInWorker(${borrower}): could not start a worker thread`, {
@@ -230,9 +228,7 @@ async function callInWorker(
     // that passed meanwhile must stop the call before it starts, not kill a
     // worker just after.
     if (task.cancelStatus?.effectivelyCancelled === true) throw task.makeCancelled();
-    const pool = currentWorkerPool("runInWorker()");
-    const { transfer, cancellable } = options;
-    return await waitForCall(task, pool, call, transfer, cancellable, borrower, release);
+    return await waitForCall(task, call, options, borrower, release);
   } finally {
     release();
   }

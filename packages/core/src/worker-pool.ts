@@ -14,7 +14,7 @@ import { CancelScope } from "./cancel-scope.ts";
 import { CapacityLimiter } from "./capacity-limiter.ts";
 import { requireTask } from "./context.ts";
 import { spawnSystemTask } from "./lowlevel.ts";
-import type { Task } from "./task.ts";
+import { RunVar } from "./run-var.ts";
 import { sleepForever } from "./time.ts";
 import type { WorkerCall } from "./worker-entry.ts";
 
@@ -184,11 +184,11 @@ function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-const pools = new WeakMap<Task, RunWorkerPool>();
-const limiters = new WeakMap<Task, CapacityLimiter>();
+const runPool = new RunVar<RunWorkerPool | null>("worker pool", null);
+const runLimiter = new RunVar<CapacityLimiter | null>("default worker limiter", null);
 
 /** Keeps `pool` until the run ends (the system nursery is cancelled), then closes it. */
-async function closeAtRunEnd(root: Task, pool: RunWorkerPool): Promise<void> {
+async function closeAtRunEnd(pool: RunWorkerPool): Promise<void> {
   try {
     await sleepForever();
   } finally {
@@ -202,20 +202,19 @@ async function closeAtRunEnd(root: Task, pool: RunWorkerPool): Promise<void> {
       // Cancellable ones were aborted by the same cancellation and settle at
       // once. No call can be submitted between this check and the delete.
       while (pool.callsInFlight > 0) await cancellable(pool.idle());
-      if (pools.get(root) === pool) pools.delete(root);
+      if (runPool.get() === pool) runPool.reset();
       await cancellable(pool.close());
     });
   }
 }
 
 /** @internal The calling task's run's pool, created (with the task that closes it) on first use. */
-export function currentWorkerPool(operation: string): RunWorkerPool {
-  const root = requireTask(operation).kernel.rootTask!;
-  let pool = pools.get(root);
-  if (pool === undefined) {
+export function currentWorkerPool(): RunWorkerPool {
+  let pool = runPool.get();
+  if (pool === null) {
     const created = new RunWorkerPool();
-    spawnSystemTask(() => closeAtRunEnd(root, created), { name: "worker pool" });
-    pools.set(root, created);
+    spawnSystemTask(() => closeAtRunEnd(created), { name: "worker pool" });
+    runPool.set(created);
     pool = created;
   }
   return pool;
@@ -228,11 +227,11 @@ export function currentWorkerPool(operation: string): RunWorkerPool {
  * or fewer calls at once in this run (Trio's `current_default_thread_limiter`).
  */
 export function defaultWorkerLimiter(): CapacityLimiter {
-  const root = requireTask("defaultWorkerLimiter()").kernel.rootTask!;
-  let limiter = limiters.get(root);
-  if (limiter === undefined) {
+  requireTask("defaultWorkerLimiter()"); // for the error message outside a run
+  let limiter = runLimiter.get();
+  if (limiter === null) {
     limiter = new CapacityLimiter(availableParallelism());
-    limiters.set(root, limiter);
+    runLimiter.set(limiter);
   }
   return limiter;
 }

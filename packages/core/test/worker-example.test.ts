@@ -3,26 +3,9 @@
  * console.log captured, and the lines that carry the point of the example
  * are checked (never its timings: they are real time).
  */
-import { afterEach, expect, test, vi } from "vitest";
+import { expect, test } from "vitest";
 import { main } from "../../../examples/cpu-workers.ts";
-
-/** Runs `main` with console.log captured; returns the printed lines. */
-async function captureLines(main: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-    lines.push(args.map(String).join(" "));
-  });
-  try {
-    await main();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines.flatMap((line) => line.split("\n"));
-}
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+import { captureLines } from "./support/console.ts";
 
 test("cpu-workers: both counts are right, the cut-short count stops, no worker thread is left", async () => {
   const lines = await captureLines(main);

@@ -120,8 +120,7 @@ export class FileStream implements Stream {
   readonly #appending: boolean;
   readonly #conflict = new ConflictDetector("another task is using this file");
   #position = 0;
-  #closed = false;
-  /** How closing ended (`null`: fine), once `aclose` has started it. */
+  /** How closing ended (`null`: fine), once `aclose` has started it; non-null means closed. */
   #closeOutcome: Promise<{ error: unknown } | null> | null = null;
   /** Why sending is broken, once a write failed or was cancelled. */
   #sendBroken: { reason: string; cause: unknown } | null = null;
@@ -159,7 +158,7 @@ export class FileStream implements Stream {
 
   /** Whether `aclose` was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closeOutcome !== null;
   }
 
   /**
@@ -364,13 +363,12 @@ export class FileStream implements Stream {
     let first = false;
     if (this.#closeOutcome === null) {
       first = true;
-      this.#closed = true;
-      this.#failPending();
       // FileHandle.close() waits for the operations in flight, then closes.
       this.#closeOutcome = this.handle.close().then(
         () => null,
         (error: unknown) => ({ error }),
       );
+      this.#failPending();
     }
     const closing = this.#closeOutcome;
     let outcome: { error: unknown } | null;
@@ -399,7 +397,8 @@ export class FileStream implements Stream {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new ClosedResourceError(`${quotePath(this.path)} was closed`);
+    if (this.#closeOutcome !== null)
+      throw new ClosedResourceError(`${quotePath(this.path)} was closed`);
   }
 
   #checkAccess(operation: string, allowed: boolean, access: string): void {

@@ -31,7 +31,6 @@ import {
   signalNumber,
 } from "./process-arguments.ts";
 import { formatCommand, SpawnError } from "./process-errors.ts";
-import { ProcessStdin } from "./process-streams.ts";
 import { SocketStream } from "./socket-stream.ts";
 import { type ReceiveStream, type SendStream, StapledStream } from "./streams.ts";
 
@@ -182,7 +181,7 @@ export class Process<
     args: readonly string[],
     settings: ProcessSettings,
     streams: {
-      stdin: ProcessStdin | null;
+      stdin: SocketStream | null;
       stdout: SocketStream | null;
       stderr: SocketStream | null;
     },
@@ -315,13 +314,14 @@ export class Process<
         this.#send("SIGKILL");
         await this.wait();
       }
-      if (this.#settings.processGroup && process.platform !== "win32") {
-        // Whatever the child started and left behind. The group keeps the
-        // leader's id while any member lives, so the id cannot have been
-        // reused by an unrelated group yet; errors (ESRCH: nobody left) are
-        // expected and ignored.
+      const target = this.#target();
+      if (target < 0) {
+        // A group: whatever the child started and left behind. The group
+        // keeps the leader's id while any member lives, so the id cannot have
+        // been reused by an unrelated group yet; errors (ESRCH: nobody left)
+        // are expected and ignored.
         try {
-          process.kill(-this.pid, "SIGKILL");
+          process.kill(target, "SIGKILL");
         } catch {}
       }
     });
@@ -408,7 +408,7 @@ export function checkStdioMode(name: string, mode: unknown): asserts mode is Std
 /** @internal A started process, with the pipes it does not expose. */
 export interface StartedProcess {
   readonly process: Process;
-  readonly stdin: ProcessStdin | null;
+  readonly stdin: SocketStream | null;
   readonly stdout: SocketStream | null;
   readonly stderr: SocketStream | null;
 }
@@ -476,8 +476,9 @@ export async function startProcess(
   // Node's pipes to a child are net.Sockets (typed as plain streams).
   const wrap = (pipe: unknown) =>
     pipe === null ? null : new SocketStream(pipe as net.Socket, PIPE_ADDRESSES);
-  const stdinSocket = wrap(child.stdin);
-  const stdin = stdinSocket === null ? null : new ProcessStdin(stdinSocket, child.pid);
+  // stdin is a SocketStream too, shown only as a SendStream; once the child
+  // has exited, a send fails as SocketStream's on a destroyed socket (EPIPE).
+  const stdin = wrap(child.stdin);
   const stdout = wrap(child.stdout);
   const stderr = wrap(child.stderr);
   const proc = new Process(CREATE, child, command, argsCopy, options, {

@@ -137,9 +137,15 @@ export class SocketStream implements HalfCloseableStream {
     if (this.socket.destroyed) {
       // Destroyed by Node without an error we saw (a child's stdin once the
       // child exited; a destroy() from outside): a write would be dropped
-      // with only a callback error, so refuse it. Not recorded in #error:
+      // with only a callback error, so refuse it, with the EPIPE the system
+      // gives a write to a closed pipe or socket. Not recorded in #error:
       // receiving still reports the end of file it may have had.
-      const cause = this.socket.errored ?? new Error("the socket was destroyed");
+      const cause =
+        this.socket.errored ??
+        Object.assign(new Error("write EPIPE (the socket was destroyed)"), {
+          code: "EPIPE",
+          syscall: "write",
+        });
       throw this.#broken("sendAll", cause);
     }
   }

@@ -8,7 +8,7 @@
  */
 import * as dns from "node:dns";
 import * as net from "node:net";
-import { cancellable, isCancelled, lowlevel, type Task } from "@weft/core";
+import { cancellable, isCancelled, lowlevel } from "@weft/core";
 import { codeSuffix } from "./error-codes.ts";
 import { waitForEvent } from "./io-wait.ts";
 import { SocketStream } from "./socket-stream.ts";
@@ -34,8 +34,9 @@ export interface SocketFactory {
   ): Promise<HalfCloseableStream>;
 }
 
-const resolvers = new WeakMap<Task, HostnameResolver>();
-const factories = new WeakMap<Task, SocketFactory>();
+/** Each run's resolver and factory; `null`: Node's own. */
+const customResolver = new lowlevel.RunVar<HostnameResolver | null>("hostname resolver", null);
+const customFactory = new lowlevel.RunVar<SocketFactory | null>("socket factory", null);
 
 function checkImplements(value: unknown, name: string, method: string): void {
   if (value === null) return;
@@ -54,9 +55,7 @@ function checkImplements(value: unknown, name: string, method: string): void {
  */
 export function setCustomHostnameResolver(resolver: HostnameResolver | null): void {
   checkImplements(resolver, "resolver", "getaddrinfo");
-  const root = lowlevel.currentRootTask();
-  if (resolver === null) resolvers.delete(root);
-  else resolvers.set(root, resolver);
+  customResolver.set(resolver);
 }
 
 /**
@@ -65,9 +64,7 @@ export function setCustomHostnameResolver(resolver: HostnameResolver | null): vo
  */
 export function setCustomSocketFactory(factory: SocketFactory | null): void {
   checkImplements(factory, "factory", "connect");
-  const root = lowlevel.currentRootTask();
-  if (factory === null) factories.delete(root);
-  else factories.set(root, factory);
+  customFactory.set(factory);
 }
 
 /** Node's resolver: `dns.lookup` with every address, in the system's order. */
@@ -110,12 +107,12 @@ const nodeSocketFactory: SocketFactory = {
 
 /** The resolver `openTcpStream` uses in the current run. */
 export function currentHostnameResolver(): HostnameResolver {
-  return resolvers.get(lowlevel.currentRootTask()) ?? nodeResolver;
+  return customResolver.get() ?? nodeResolver;
 }
 
 /** The socket factory `openTcpStream` uses in the current run. */
 export function currentSocketFactory(): SocketFactory {
-  return factories.get(lowlevel.currentRootTask()) ?? nodeSocketFactory;
+  return customFactory.get() ?? nodeSocketFactory;
 }
 
 /** `host:port`, with an IPv6 literal in brackets. */

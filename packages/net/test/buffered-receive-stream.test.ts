@@ -22,10 +22,14 @@ import { assertCheckpoints, memoryStreamOneWayPair } from "@weft/testing";
 import fc from "fast-check";
 import { describe, expect, test, vi } from "vitest";
 import { propertyParameters } from "../../core/test/support/property-parameters.ts";
-// Imported from their files until they are exported from ../src/index.ts.
-import { BufferedReceiveStream } from "../src/buffered-receive-stream.ts";
-import { openTcpListeners, openTcpStream, type SocketStream } from "../src/index.ts";
-import { IncompleteReadError, LimitOverrunError } from "../src/read-errors.ts";
+import {
+  BufferedReceiveStream,
+  IncompleteReadError,
+  LimitOverrunError,
+  openTcpListeners,
+  openTcpStream,
+  type SocketStream,
+} from "../src/index.ts";
 import { chunkedStream, concat, rejection, runVirtual, splitAt } from "./support/chunks.ts";
 
 const { numRuns: NUM_RUNS, parameters: PARAMETERS } = propertyParameters(300);

@@ -9,8 +9,8 @@ import { describe, expect, test } from "vitest";
 import { main as chatMain, serveChat } from "../../../examples/chat-server.ts";
 import { main as echoMain } from "../../../examples/echo.ts";
 import { main as reusePortMain } from "../../../examples/reuse-port.ts";
+import { captureLines } from "../../core/test/support/console.ts";
 import { openTcpStream, type SocketStream } from "../src/index.ts";
-import { captureLines } from "./support/console.ts";
 
 describe("network examples", () => {
   test("echo: every message comes back, then the server stops", async () => {

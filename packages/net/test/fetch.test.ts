@@ -36,6 +36,7 @@ import {
   readText,
 } from "../src/fetch.ts";
 import { HttpStatusError } from "../src/http-status-error.ts";
+import { rejection } from "./support/chunks.ts";
 
 interface Seen {
   request: IncomingMessage;
@@ -140,15 +141,6 @@ afterAll(async () => {
   server.closeAllConnections(); // fetch keeps connections alive
   await closed;
 });
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("fetch", () => {
   test("fetch + readText / readJson / readBytes, and the one-call helpers", async () => {

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { expect, test } from "vitest";
 import { main } from "../../../examples/file-pipeline.ts";
-import { captureLines } from "./support/console.ts";
+import { captureLines } from "../../core/test/support/console.ts";
 
 const pipelineDirs = () =>
   fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith("weft-file-pipeline-"));

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { main as automationMain } from "../../../examples/automation.ts";
-import { captureLines } from "./support/console.ts";
+import { captureLines } from "../../core/test/support/console.ts";
 
 describe("automation example", () => {
   test("checks run as processes; the failing one is reported with its status and stderr; the deploy is cut short and reaped", async () => {

@@ -19,8 +19,7 @@ import { assertCheckpoints, memoryStreamOneWayPair } from "@weft/testing";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { propertyParameters } from "../../core/test/support/property-parameters.ts";
-// Imported from its file until it is exported from ../src/index.ts.
-import { TextReceiveStream } from "../src/text-receive-stream.ts";
+import { TextReceiveStream } from "../src/index.ts";
 import { chunkedStream, rejection, runVirtual, splitAt } from "./support/chunks.ts";
 
 const { numRuns: NUM_RUNS, parameters: PARAMETERS } = propertyParameters(300);

@@ -16,19 +16,11 @@ import { describe, expect, test } from "vitest";
 import { waitForEvent } from "../src/io-wait.ts";
 import { setCustomHostnameResolver } from "../src/tcp-seams.ts";
 import { type Datagram, openUdpSocket, UdpSocket } from "../src/udp-socket.ts";
+import { rejection } from "./support/chunks.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const LOOPBACK = { address: "127.0.0.1" } as const;
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 async function withPair<T>(fn: (a: UdpSocket, b: UdpSocket) => Promise<T>): Promise<T> {
   const a = await openUdpSocket(LOOPBACK);
@@ -220,9 +212,9 @@ describe("UdpSocket", () => {
           const scope = new CancelScope();
           scope.cancel();
           await scope.run(async () => {
-            expect(isCancelled(await caught(b.receive()))).toBe(true);
+            expect(isCancelled(await rejection(b.receive()))).toBe(true);
             expect(
-              isCancelled(await caught(a.send(bytes("no"), b.localAddress.port, "127.0.0.1"))),
+              isCancelled(await rejection(a.send(bytes("no"), b.localAddress.port, "127.0.0.1"))),
             ).toBe(true);
           });
           await a.send(bytes("yes"), b.localAddress.port, "127.0.0.1");
@@ -304,7 +296,7 @@ describe("UdpSocket", () => {
       try {
         await sock.connect("127.0.0.1", port);
         await sock.send(bytes("anyone?"));
-        const error = await caught(sock.receive());
+        const error = await rejection(sock.receive());
         expect(error).toBeInstanceOf(Error);
         expect((error as Error).message).toMatch(/ECONNREFUSED/);
         expect((error as Error).cause).toMatchObject({ code: "ECONNREFUSED" });
@@ -320,7 +312,7 @@ describe("UdpSocket", () => {
     await run(async () => {
       await withPair(async (a, b) => {
         const port = b.localAddress.port;
-        const big = await caught(a.send(new Uint8Array(70_000), port, "127.0.0.1"));
+        const big = await rejection(a.send(new Uint8Array(70_000), port, "127.0.0.1"));
         expect((big as Error).message).toMatch(
           /could not send a 70000-byte datagram to 127\.0\.0\.1:\d+ \(EMSGSIZE\)/,
         );
@@ -328,7 +320,7 @@ describe("UdpSocket", () => {
         await a.send(new Uint8Array(65_507), port, "127.0.0.1"); // the IPv4 maximum
         expect((await b.receive()).data.length).toBe(65_507);
 
-        const dns = await caught(a.send(bytes("x"), port, "nonexistent.invalid"));
+        const dns = await rejection(a.send(bytes("x"), port, "nonexistent.invalid"));
         expect((dns as Error).message).toMatch(/could not resolve nonexistent\.invalid/);
         expect((dns as Error).cause).toBeInstanceOf(Error);
 
@@ -358,7 +350,7 @@ describe("UdpSocket", () => {
       await withPair(async (a, b) => {
         await a.send(bytes("named"), b.localAddress.port, "peer.test");
         expect(text((await b.receive()).data)).toBe("named");
-        const error = await caught(a.send(bytes("x"), b.localAddress.port, "nowhere.test"));
+        const error = await rejection(a.send(bytes("x"), b.localAddress.port, "nowhere.test"));
         expect((error as Error).message).toMatch(/could not resolve nowhere\.test \(ENOTFOUND\)/);
         await a.connect("peer.test", b.localAddress.port);
         expect(a.remoteAddress).toEqual(b.localAddress);
@@ -370,7 +362,7 @@ describe("UdpSocket", () => {
   test("bind failures and bad arguments", async () => {
     await run(async () => {
       await withPair(async (a) => {
-        const inUse = await caught(openUdpSocket({ ...LOOPBACK, port: a.localAddress.port }));
+        const inUse = await rejection(openUdpSocket({ ...LOOPBACK, port: a.localAddress.port }));
         expect((inUse as Error).message).toMatch(
           /could not bind a UDP socket to 127\.0\.0\.1:\d+ \(EADDRINUSE\)/,
         );

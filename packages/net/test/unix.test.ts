@@ -17,6 +17,7 @@ import { checkHalfCloseableStream, MockClock } from "@weft/testing";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { SocketListener, SocketStream } from "../src/index.ts";
 import { openUnixListener, openUnixSocket } from "../src/unix.ts";
+import { rejection } from "./support/chunks.ts";
 import { clogged } from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -43,15 +44,6 @@ async function connectedPair(
     client = await openUnixSocket(socketPath);
   });
   return [client!, server!];
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
 }
 
 /** Pipe handles (sockets and servers) of this process: vitest's own IPC pipe counts too. */
@@ -117,7 +109,7 @@ describe("Unix sockets", () => {
   test("connecting to a missing path → Error with cause ENOENT; to a stale socket → ECONNREFUSED", async () => {
     await run(async () => {
       const missing = path.join(dir, "missing.sock");
-      const error = await caught(openUnixSocket(missing));
+      const error = await rejection(openUnixSocket(missing));
       expect(error).toBeInstanceOf(Error);
       expect((error as Error).message).toMatch(
         /could not connect to Unix socket .*missing\.sock \(ENOENT\)/,
@@ -126,7 +118,7 @@ describe("Unix sockets", () => {
 
       const plain = path.join(dir, "plain-file");
       fs.writeFileSync(plain, "");
-      expect(((await caught(openUnixSocket(plain))) as Error).cause).toMatchObject({
+      expect(((await rejection(openUnixSocket(plain))) as Error).cause).toMatchObject({
         code: "ECONNREFUSED",
       });
     });
@@ -137,7 +129,7 @@ describe("Unix sockets", () => {
       const socketPath = path.join(dir, "busy.sock");
       const first = await openUnixListener(socketPath);
       try {
-        const error = await caught(openUnixListener(socketPath));
+        const error = await rejection(openUnixListener(socketPath));
         expect((error as Error).message).toMatch(/\(EADDRINUSE\): a socket file is there/);
         expect((error as Error).message).toMatch(/stale/);
         expect((error as Error).cause).toMatchObject({ code: "EADDRINUSE" });
@@ -152,7 +144,7 @@ describe("Unix sockets", () => {
 
       const plain = path.join(dir, "not-a-socket");
       fs.writeFileSync(plain, "keep me");
-      const error = await caught(openUnixListener(plain));
+      const error = await rejection(openUnixListener(plain));
       expect((error as Error).message).toMatch(
         /\(EADDRINUSE\): the path exists and is not a socket/,
       );
@@ -160,7 +152,7 @@ describe("Unix sockets", () => {
 
       // libuv reports a missing directory as EACCES, not ENOENT.
       const noDir = path.join(dir, "no-such-dir", "x.sock");
-      const noDirError = (await caught(openUnixListener(noDir))) as Error;
+      const noDirError = (await rejection(openUnixListener(noDir))) as Error;
       expect(noDirError.message).toMatch(
         /could not listen on Unix socket .*x\.sock \((EACCES|ENOENT)\)$/,
       );
@@ -179,10 +171,10 @@ describe("Unix sockets", () => {
       await listener.aclose(); // unlinks `socketPath`, which no longer exists
       fs.renameSync(moved, socketPath);
       expect(fs.lstatSync(socketPath).isSocket()).toBe(true);
-      expect(((await caught(openUnixSocket(socketPath))) as Error).cause).toMatchObject({
+      expect(((await rejection(openUnixSocket(socketPath))) as Error).cause).toMatchObject({
         code: "ECONNREFUSED",
       });
-      const error = await caught(openUnixListener(socketPath));
+      const error = await rejection(openUnixListener(socketPath));
       expect((error as Error).message).toMatch(/a socket file is there.*stale/);
       fs.unlinkSync(socketPath);
       const again = await openUnixListener(socketPath);
@@ -222,7 +214,7 @@ describe("Unix sockets", () => {
       const scope = new CancelScope();
       scope.cancel();
       await scope.run(async () => {
-        const error = await caught(openUnixListener(socketPath));
+        const error = await rejection(openUnixListener(socketPath));
         expect(isCancelled(error)).toBe(true);
       });
       expect(fs.existsSync(socketPath)).toBe(false);
@@ -272,7 +264,7 @@ describe("Unix sockets", () => {
           expect(text(await b.receiveSome())).toBe("abstract");
           await a.aclose();
           await b.aclose();
-          expect(((await caught(openUnixListener(name))) as Error).message).toMatch(
+          expect(((await rejection(openUnixListener(name))) as Error).message).toMatch(
             /@weft-test-.*EADDRINUSE/,
           );
         } finally {

@@ -2,13 +2,9 @@
  * Test helpers for reading code: a memory receive stream that delivers given
  * chunks one read at a time, and splitting a byte sequence into chunks.
  */
-import { type RunOptions, run } from "@weft/core";
-import { MemoryReceiveStream, MockClock } from "@weft/testing";
+import { MemoryReceiveStream } from "@weft/testing";
 
-/** Runs `main` on a virtual clock that jumps as soon as every task is blocked. */
-export function runVirtual<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
-  return run(main, { clock: new MockClock({ autojumpThreshold: 0 }), ...options });
-}
+export { rejection, runVirtual } from "../../../core/test/support/helpers.ts";
 
 /**
  * A `MemoryReceiveStream` that puts the next non-empty chunk in its buffer at
@@ -49,14 +45,4 @@ export function concat(chunks: readonly Uint8Array[]): Uint8Array {
     offset += c.length;
   }
   return out;
-}
-
-/** Captures the rejection of `promise` (fails if it resolves). */
-export async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the promise to reject, but it resolved");
 }
