@@ -112,6 +112,8 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
           system.cancelScope.cancelWithReason({ source: "signal" });
         };
         signal.addEventListener("abort", onAbort, { once: true });
+        // Aborted between run() and this first step: the listener came too late to hear it.
+        if (signal.aborted) onAbort();
       }
       system.spawnChild(async () => {
         try {

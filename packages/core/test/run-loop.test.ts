@@ -402,6 +402,24 @@ describe("run()", () => {
     expect(ran).toBe(false);
   });
 
+  test("a signal aborted right after run() is called, before the run's first step, cancels the run", async () => {
+    const controller = new AbortController();
+    let cleanedUp = false;
+    const running = runVirtual(
+      async () => {
+        try {
+          await sleepForever();
+        } finally {
+          cleanedUp = true;
+        }
+      },
+      { signal: controller.signal },
+    );
+    controller.abort("right away");
+    expect(await rejection(running)).toBe("right away");
+    expect(cleanedUp).toBe(true);
+  });
+
   test("no host timer or immediate is left pending after run settles", async () => {
     const before = pendingHostTimers();
     await run(async () => {
