@@ -7,8 +7,9 @@ import { DeadlockError } from "./errors.ts";
 import type { Instrument } from "./instrument.ts";
 import type { NurseryImpl } from "./nursery.ts";
 import type { Scheduler } from "./scheduler.ts";
-import { type KernelAbortFn, type Task, TaskImpl, TaskState } from "./task.ts";
+import { type KernelAbortFn, type Task, TaskImpl, type TaskParent, TaskState } from "./task.ts";
 import { describeTaskTree } from "./task-dump.ts";
+import { trackedRejection } from "./tracked-rejection.ts";
 
 /** What an abort callback answers when the kernel offers a blocked task a cancellation. */
 export const Abort = Object.freeze({
@@ -44,18 +45,19 @@ const CANCEL_POINT: unique symbol = Symbol("weft.cancelPoint");
 export const ABORT_SUCCEEDS: KernelAbortFn = () => Abort.SUCCEEDED;
 
 /**
- * Starts a task's function inside the task's async context. Its outcome is
- * reported by handlers shared by every task: they run in the context where
- * `then` was called, so the async context tells them which task finished.
+ * Prepares `task`'s first step, in the async context where it was spawned
+ * with the task as the current one: resuming it resolves the start promise,
+ * and the reaction registered here calls the task's function. Starting a task
+ * is thus one more promise to settle, like resuming any other step, and never
+ * runs user code inside the kernel (or inside the step of the task that
+ * spawned it). The spawner's async context flows into the child, as Trio's
+ * contextvars do; only the runtime's task identity is the child's own.
  */
-function startTask(kernel: Kernel, fn: () => unknown): void {
-  let result: unknown;
-  try {
-    result = fn();
-  } catch (error) {
-    result = Promise.reject(error);
-  }
-  Promise.resolve(result).then(kernel.onTaskFulfilled, kernel.onTaskRejected);
+function armTaskStart(kernel: Kernel, task: TaskImpl): void {
+  const start = new Promise(captureResolvers);
+  task.resolveWait = capturedResolve;
+  task.rejectWait = capturedReject;
+  start.then(kernel.startCurrentTask);
 }
 
 /** Describes a wait, for deadlock reports and task dumps. */
@@ -101,26 +103,6 @@ interface IdleWaiter {
   readonly task: TaskImpl;
 }
 
-/** A promise shared by tasks that yielded one after another; see `yieldTask`. */
-export class YieldGate {
-  readonly promise: Promise<unknown>;
-  private resolve: ((value: unknown) => void) | null = null;
-
-  constructor() {
-    this.promise = new Promise(captureResolvers);
-    this.resolve = capturedResolve;
-  }
-
-  /** Resumes every task waiting at the gate (only the first call does anything). */
-  open(): void {
-    const resolve = this.resolve;
-    if (resolve !== null) {
-      this.resolve = null;
-      resolve(undefined);
-    }
-  }
-}
-
 /** The result of the root task, once the run is over. */
 export interface RunOutcome {
   readonly failed: boolean;
@@ -131,13 +113,16 @@ export interface RunOutcome {
  * One kernel per `run()`: the run queue, processed in batches; the deadline
  * heap, driving a single host timer; parking and rescheduling of tasks.
  *
- * A task's step starts when a batch resumes it (resolves the promise it is
- * awaiting in `park`, or calls its function) and ends when it parks again or
- * exits. A batch ends when every task in it has ended its step; the next batch
+ * Steps are atomic (SEMANTICS.md, "Run loop"): a batch is a snapshot of the
+ * run queue whose tasks take their steps one at a time. A step starts when
+ * the kernel resumes the task (settles the promise its code awaits) and ends
+ * when the task blocks in the runtime, exits, or is still running when the
+ * microtask queue drains — then it awaits a foreign promise (state FOREIGN),
+ * and rejoins the kernel when it next blocks. Only when a step has ended is
+ * the next task of the batch resumed, so no other task's code runs between
+ * two checkpoints of a task, even across plain `await`s. The next batch
  * follows in a microtask, or after an event-loop turn once the time slice is
- * used up. A task still running when the event loop gets its turn is awaiting
- * a foreign promise (state FOREIGN): the batch ends without it, and it rejoins
- * the kernel when it next blocks.
+ * used up.
  */
 export class Kernel {
   readonly clock: Clock;
@@ -153,14 +138,17 @@ export class Kernel {
   tasksLiving = 0;
 
   private runQueue: TaskImpl[] = [];
-  /** Set when the last task of the batch ended its step; see batchOver. */
-  private batchDone = false;
-  /** Tasks whose function has not started (starting one runs user code synchronously). */
-  private unstartedTasks = 0;
-  /** The gate that tasks yielding now join, if the last runnable task yielded into it. */
-  private openGate: YieldGate | null = null;
+  /** The batch whose tasks are taking their steps, and the index of the next one to resume. */
   private batch: readonly TaskImpl[] | null = null;
-  private inFlight = 0;
+  private batchPosition = 0;
+  /** The task whose step is running (RUNNING), if any. */
+  private stepping: TaskImpl | null = null;
+  /** Set when a step ended; the operation that ended it calls stepOver() once its bookkeeping is done. */
+  private stepDone = false;
+  /** Set when a task that was awaiting a foreign promise rejoined; see stepOver(). */
+  private foreignRejoined = false;
+  /** A drain check is pending (see armDrainCheck). */
+  private drainCheckArmed = false;
   private tickQueued: TickQueued = TickQueued.NONE;
   private immediate: NodeJS.Immediate | null = null;
   private sliceStart = 0;
@@ -192,6 +180,13 @@ export class Kernel {
     this.armTickTrigger(); // here, in the kernel's async context
     this.tick();
   };
+  /** Resolving this arms the drain check from a microtask; see armDrainCheck. */
+  private drainTrigger: ((value: unknown) => void) | null = null;
+  private readonly drainFromTrigger = (): void => {
+    this.armDrainTrigger();
+    process.nextTick(this.onDrain);
+  };
+  private readonly onDrain = (): void => this.microtasksDrained();
   private readonly onImmediate = AsyncLocalStorage.bind(() => this.immediateFired());
   private readonly onHostTimer = AsyncLocalStorage.bind(() => this.hostTimerFired());
 
@@ -210,12 +205,13 @@ export class Kernel {
     });
     try {
       this.armTickTrigger();
+      this.armDrainTrigger();
       this.clock.startClock();
       this.callInstruments("beforeRun");
       const root = new TaskImpl(this, rootFn, "<init>", null, null);
       this.rootTask = root;
       this.tasksLiving++;
-      this.unstartedTasks++;
+      taskStorage.run(root, armTaskStart, this, root);
       this.callInstruments("taskSpawned", root);
       this.enqueue(root);
     } catch (error) {
@@ -235,11 +231,26 @@ export class Kernel {
   ): TaskImpl {
     const task = new TaskImpl(this, fn, name, nursery, status);
     this.tasksLiving++;
-    this.unstartedTasks++;
+    taskStorage.run(task, armTaskStart, this, task);
     if (this.instruments.length > 0) this.callInstruments("taskSpawned", task);
     this.enqueue(task);
     return task;
   }
+
+  /** Runs the function of the task whose start promise was just resolved (see armTaskStart). */
+  readonly startCurrentTask = (): void => {
+    const task = taskStorage.getStore()!;
+    const fn = task.fn!;
+    task.fn = null;
+    let result: unknown;
+    try {
+      result = fn();
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    // Settles in the task's async context, which tells the handler which task exited.
+    Promise.resolve(result).then(this.onTaskFulfilled, this.onTaskRejected);
+  };
 
   /**
    * Blocks `task` until someone calls `reschedule` for it. This is the only
@@ -247,6 +258,7 @@ export class Kernel {
    * abort callback is offered the cancellation at once.
    */
   park(task: TaskImpl, abortFn: KernelAbortFn, options: WaitOptions | undefined): Promise<unknown> {
+    if (!this.mayWait(task)) return this.refuseWait(task);
     this.endStep(task);
     task.state = TaskState.PARKED;
     task.abortFn = abortFn;
@@ -260,56 +272,47 @@ export class Kernel {
       task.joinParkedList(status);
       if (status.effectivelyCancelled) this.attemptAbort(task);
     }
-    this.batchOver();
+    this.stepOver();
     return wait;
   }
 
   /** A schedule point: the task ends its step and runs again in the next batch. */
   yieldTask(task: TaskImpl): Promise<unknown> {
-    this.endStep(task);
-    task.state = TaskState.RUNNABLE;
-    if (this.scheduler === null) {
-      // FIFO batches: consecutive yielders share one promise (a YieldGate),
-      // resolved when the first of them is resumed, so a cancel-shielded
-      // checkpoint allocates no promise of its own. Their continuations
-      // still run in queue order.
-      let gate = this.openGate;
-      if (gate === null) {
-        gate = new YieldGate();
-        this.openGate = gate;
-      }
-      task.gate = gate;
-      this.runQueue.push(task);
-      if (this.instruments.length > 0) this.callInstruments("taskScheduled", task);
-      if (this.batch === null && this.tickQueued === TickQueued.NONE) this.scheduleTick();
-      this.batchOver();
-      return gate.promise;
-    }
-    return this.requeue(task, undefined);
+    return this.requeue(task, false, undefined);
   }
 
   /**
    * A full checkpoint in one promise hop: the task ends its step and resumes
    * in the next batch, and if its cancel status is cancelled by then, the
    * wait rejects with `Cancelled` — decided when the batch resumes it, after
-   * the deadlines that passed meanwhile have expired. (Yielding at a shared
-   * gate and checking afterwards, in the task's context, cost a second hop.)
+   * the deadlines that passed meanwhile have expired.
    */
   checkpointTask(task: TaskImpl): Promise<unknown> {
-    this.endStep(task);
-    task.state = TaskState.RUNNABLE;
-    return this.requeue(task, CANCEL_POINT);
+    return this.requeue(task, false, CANCEL_POINT);
   }
 
-  /** Queues the runnable `task` to resume with `value`, on a wait of its own; ends the step. */
-  private requeue(task: TaskImpl, value: unknown): Promise<unknown> {
-    task.outcomeFailed = false;
+  /**
+   * The cancel path of an operation: a schedule point, then `error` (the
+   * `Cancelled` the operation raises). Every operation that raises `Cancelled`
+   * is a schedule point first, so a loop that swallows `Cancelled` cannot
+   * starve other tasks, timers or signals (SEMANTICS.md, "Run loop").
+   */
+  yieldThenThrow(task: TaskImpl, error: unknown): Promise<never> {
+    return this.requeue(task, true, error) as Promise<never>;
+  }
+
+  /** Ends the step of the running `task` and queues it to resume with this outcome. */
+  private requeue(task: TaskImpl, failed: boolean, value: unknown): Promise<unknown> {
+    if (!this.mayWait(task)) return this.refuseWait(task);
+    this.endStep(task);
+    task.state = TaskState.RUNNABLE;
+    task.outcomeFailed = failed;
     task.outcomeValue = value;
     const wait = new Promise<unknown>(captureResolvers);
     task.resolveWait = capturedResolve;
     task.rejectWait = capturedReject;
     this.enqueue(task);
-    this.batchOver();
+    this.stepOver();
     return wait;
   }
 
@@ -363,23 +366,99 @@ export class Kernel {
   }
 
   private enqueue(task: TaskImpl): void {
-    this.openGate = null; // later yielders must not overtake this task
     this.runQueue.push(task);
     if (this.instruments.length > 0) this.callInstruments("taskScheduled", task);
     if (this.batch === null && this.tickQueued === TickQueued.NONE) this.scheduleTick();
   }
 
   /**
-   * Called by every operation that ends a step, once its bookkeeping is done.
-   * If that step was the last of the batch, the next batch starts — right
-   * here, synchronously, when that runs no user code (no task to start, no
-   * instrument, no custom scheduler, no deadline due) and the time slice is
-   * not used up; otherwise in a microtask, or after an event-loop turn.
-   * Starting a batch only settles promises, so this never nests user code.
+   * Whether `task` may start a wait now: only its own running step (or its
+   * code continuing after a foreign await) may. Anything else calling in its
+   * async context — a second operation while one is pending, a host callback
+   * the task registered, code run in a captured context — must not touch the
+   * wait the task is in (SEMANTICS.md, "Async context").
+   */
+  private mayWait(task: TaskImpl): boolean {
+    const state = task.state;
+    return (state === TaskState.RUNNING || state === TaskState.FOREIGN) && !this.finished;
+  }
+
+  /**
+   * The answer to an operation that may not wait (see mayWait): a rejection,
+   * never a synchronous throw, and the task's own wait is left alone. If no
+   * code handles the rejection, the error reaches the run like a task error.
+   */
+  private refuseWait(task: TaskImpl): Promise<never> {
+    const error =
+      task.state === TaskState.DONE || this.finished
+        ? new Error(
+            `a weft operation was called in the async context of ${task}, which has exited ` +
+              "(a callback or captured context outlived its task): run it in a task of its own",
+          )
+        : new Error(
+            `${task} is already waiting for a weft operation: await one operation at a time in a task, ` +
+              "and start a task in a nursery for each thing that should happen concurrently " +
+              "(a callback the task registered, or code run in its captured async context, " +
+              "cannot use weft operations while the task waits)",
+          );
+    return trackedRejection(error, (unhandled) => this.strayError(task, unhandled));
+  }
+
+  /** Delivers an error nobody handled, raised in `task`'s async context, to the task's nursery. */
+  private strayError(task: TaskImpl, error: Error): void {
+    if (this.finished) return;
+    let parent: TaskParent | null = task.state === TaskState.DONE ? null : task.parentNursery;
+    if (parent === null || parent.closed) parent = this.systemNursery;
+    if (parent === null || parent.closed) {
+      this.crash(error);
+      return;
+    }
+    parent.addError(error, {
+      source: "nursery",
+      reason: `a weft operation called in the async context of ${task} was refused`,
+    });
+  }
+
+  /**
+   * Called by every operation that ends a step or rejoins a foreign task,
+   * once its bookkeeping is done: resumes the next task of the batch, or
+   * starts the next batch.
+   */
+  private stepOver(): void {
+    if (this.stepDone) {
+      this.stepDone = false;
+      this.stepNext();
+    } else if (this.foreignRejoined) {
+      // A task that was awaiting a foreign promise blocked again. If the
+      // kernel went idle meanwhile it armed no deadlock check or autojump
+      // for that task's sake: look again.
+      this.foreignRejoined = false;
+      if (this.idle && this.tickQueued === TickQueued.NONE && this.batch === null) this.goIdle();
+    }
+  }
+
+  /** Resumes the next task of the batch, or ends the batch. */
+  private stepNext(): void {
+    const batch = this.batch!;
+    while (this.batchPosition < batch.length) {
+      const task = batch[this.batchPosition++]!;
+      // A task queued in this batch may have exited since (an operation it did not await).
+      if (task.state !== TaskState.RUNNABLE) continue;
+      this.resume(task);
+      this.armDrainCheck();
+      return;
+    }
+    this.batchOver();
+  }
+
+  /**
+   * The batch is over. The next batch starts right here, synchronously, when
+   * that runs no user code (no instrument, no custom scheduler, no deadline
+   * due) and the time slice is not used up; otherwise in a microtask, or
+   * after an event-loop turn. Starting a batch only settles a promise, so this
+   * never nests user code.
    */
   private batchOver(): void {
-    if (!this.batchDone) return;
-    this.batchDone = false;
     this.batch = null;
     if (this.tickQueued !== TickQueued.NONE || !this.mayTickSynchronously()) {
       this.scheduleTick();
@@ -402,13 +481,12 @@ export class Kernel {
 
   /**
    * Whether the next tick may run synchronously, inside whatever called us:
-   * only when it runs no user code (no task to start, no instrument, no
-   * custom scheduler, no deadline due) and the batch is small (large ones gain
-   * nothing and measured slower: a microtask turn is cheap next to them).
+   * only when it runs no user code (no instrument, no custom scheduler, no
+   * deadline due) and the batch is small (large ones gain nothing and
+   * measured slower: a microtask turn is cheap next to them).
    */
   private mayTickSynchronously(): boolean {
     return (
-      this.unstartedTasks === 0 &&
       this.instruments.length === 0 &&
       this.scheduler === null &&
       !this.finished &&
@@ -427,24 +505,15 @@ export class Kernel {
 
   /** The task stops running its step (it blocks or exits). */
   private endStep(task: TaskImpl): void {
-    const state = task.state;
-    if (state === TaskState.RUNNING) {
+    if (task.state === TaskState.RUNNING) {
       if (this.instruments.length > 0) this.callInstruments("afterTaskStep", task);
-      // The batch is over, but the caller finishes its bookkeeping first (it
-      // parks or queues the task), then calls batchOver().
-      if (--this.inFlight === 0) this.batchDone = true;
-    } else if (state === TaskState.FOREIGN) {
+      // The step is over, but the caller finishes its bookkeeping first (it
+      // parks or queues the task), then calls stepOver().
+      this.stepping = null;
+      this.stepDone = true;
+    } else if (task.state === TaskState.FOREIGN) {
       this.foreignTasks--;
-    } else if (state !== TaskState.DONE) {
-      const error = new Error(
-        `${task} is already waiting for a weft operation: await one operation at a time in a task, ` +
-          "and start a task in a nursery for each thing that should happen concurrently",
-      );
-      // The task is running (it called us), outside any batch's accounting.
-      this.abandonWait(task, error);
-      task.state = TaskState.FOREIGN;
-      this.foreignTasks++;
-      throw error;
+      this.foreignRejoined = true;
     }
   }
 
@@ -467,8 +536,8 @@ export class Kernel {
       if (task.waitOptions?.external === true) this.externalWaits--;
     }
     if (task.state === TaskState.RUNNABLE) {
+      // Out of the run queue; if it is in the current batch, stepNext skips it.
       this.runQueue = this.runQueue.filter((t) => t !== task);
-      task.gate = null;
     }
     task.resolveWait = task.rejectWait = null;
     task.waitOptions = undefined;
@@ -516,7 +585,7 @@ export class Kernel {
     if (this.instruments.length > 0) this.callInstruments("taskExited", task);
     if (task.parentNursery !== null) task.parentNursery.childFinished(task, failed, value);
     else if (task === this.rootTask) this.finish({ failed, value });
-    this.batchOver();
+    this.stepOver();
   }
 
   // ---------------------------------------------------------------- batches
@@ -552,23 +621,7 @@ export class Kernel {
     this.immediate = null;
     this.sliceStart = performance.now();
     this.batchesInSlice = 0;
-    const batch = this.batch;
-    if (batch !== null) {
-      // The microtask queue drained with tasks of this batch still running:
-      // they are awaiting foreign promises. End the batch without them.
-      for (const task of batch) {
-        if (task.state === TaskState.RUNNING) {
-          task.state = TaskState.FOREIGN;
-          this.foreignTasks++;
-          if (this.instruments.length > 0) this.callInstruments("afterTaskStep", task);
-        }
-      }
-      this.batch = null;
-      this.inFlight = 0;
-      this.tick();
-    } else if (this.tickQueued === TickQueued.IMMEDIATE) {
-      this.tick();
-    }
+    if (this.tickQueued === TickQueued.IMMEDIATE) this.tick();
   }
 
   /** Prepares the promise whose resolution runs the next microtask tick (called in kernel context). */
@@ -576,6 +629,50 @@ export class Kernel {
     const trigger = new Promise(captureResolvers);
     this.tickTrigger = capturedResolve;
     trigger.then(this.tickFromTrigger);
+  }
+
+  /** Prepares the promise whose resolution arms the drain check (called in kernel context). */
+  private armDrainTrigger(): void {
+    const trigger = new Promise(captureResolvers);
+    this.drainTrigger = capturedResolve;
+    trigger.then(this.drainFromTrigger);
+  }
+
+  /**
+   * Makes sure `microtasksDrained` runs once the microtask queue is empty. A
+   * `process.nextTick` queued from inside a microtask runs only after the
+   * whole microtask queue has drained (Node runs its tick queue between
+   * microtask checkpoints), so it is queued from a microtask: this settles
+   * the drain trigger, whose reaction queues it. While the kernel passes
+   * steps along in microtasks the check stays armed, so this costs one
+   * promise and one tick per drain, not per step.
+   */
+  private armDrainCheck(): void {
+    if (this.drainCheckArmed) return;
+    this.drainCheckArmed = true;
+    const trigger = this.drainTrigger!;
+    this.drainTrigger = null;
+    trigger(undefined);
+  }
+
+  /**
+   * The microtask queue is empty. A step still running now awaits a promise
+   * that only the host can settle (a timer, I/O, another thread): the task
+   * is FOREIGN, and the batch goes on without it.
+   */
+  private microtasksDrained(): void {
+    this.drainCheckArmed = false;
+    const task = this.stepping;
+    if (task === null || this.finished) return;
+    this.stepping = null;
+    task.state = TaskState.FOREIGN;
+    this.foreignTasks++;
+    if (this.instruments.length > 0) this.callInstruments("afterTaskStep", task);
+    try {
+      this.stepNext();
+    } catch (error) {
+      this.crash(error);
+    }
   }
 
   private tick(): void {
@@ -612,32 +709,16 @@ export class Kernel {
       }
     }
     this.generation++;
-    this.openGate = null;
     this.batch = batch;
-    this.inFlight = batch.length;
-    for (let i = 0; i < batch.length; i++) this.resume(batch[i]!);
-    // If the batch is still running when the event loop gets a turn, some of
-    // its tasks are awaiting foreign promises (see immediateFired).
-    if (this.batch !== null && this.immediate === null)
-      this.immediate = setImmediate(this.onImmediate);
+    this.batchPosition = 0;
+    this.stepNext();
   }
 
+  /** Starts `task`'s step: settles the promise its code awaits (its start promise, first). */
   private resume(task: TaskImpl): void {
     task.state = TaskState.RUNNING;
+    this.stepping = task;
     if (this.instruments.length > 0) this.callInstruments("beforeTaskStep", task);
-    const gate = task.gate;
-    if (gate !== null) {
-      task.gate = null;
-      gate.open();
-      return;
-    }
-    const fn = task.fn;
-    if (fn !== null) {
-      task.fn = null;
-      this.unstartedTasks--;
-      taskStorage.run(task, startTask, this, fn);
-      return;
-    }
     const resolve = task.resolveWait!;
     const reject = task.rejectWait!;
     const value = task.outcomeValue;

@@ -1,6 +1,6 @@
 import type { CancelStatus } from "./cancel-status.ts";
-import { type Cancelled, createCancelled } from "./cancelled.ts";
-import type { Abort, Kernel, WaitOptions, YieldGate } from "./kernel.ts";
+import { type Cancelled, type CancelReason, createCancelled } from "./cancelled.ts";
+import type { Abort, Kernel, WaitOptions } from "./kernel.ts";
 import type { Nursery } from "./nursery.ts";
 
 /** A task: one concurrent thread of execution in a run, always inside a nursery. */
@@ -21,7 +21,7 @@ export const TaskState = {
   RUNNABLE: 0,
   /** Resumed by the current batch; the step has not yet blocked or exited. */
   RUNNING: 1,
-  /** Was running when the batch ended without it blocking: it is awaiting a foreign promise. */
+  /** Its step was still running when the microtask queue drained: it is awaiting a foreign promise. */
   FOREIGN: 2,
   /** Blocked in `waitTaskRescheduled`. */
   PARKED: 3,
@@ -32,6 +32,10 @@ export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 /** Receives a task's outcome when it exits (its nursery, or the kernel for the root). */
 export interface TaskParent {
   childFinished(task: TaskImpl, failed: boolean, value: unknown): void;
+  /** Records an error raised on behalf of a child that goes on running, and cancels. */
+  addError(error: unknown, reason: CancelReason): void;
+  /** Finished: it takes no more children or errors. */
+  readonly closed: boolean;
 }
 
 /** A parking lot as the kernel sees it: something to break when its holder exits. */
@@ -54,7 +58,7 @@ export class TaskImpl implements Task {
   cancelStatus: CancelStatus | null;
   state: TaskState = TaskState.RUNNABLE;
 
-  /** The function to start on the first step; cleared once started. */
+  /** The function to start on the first step; cleared once started (see armTaskStart). */
   fn: (() => unknown) | null;
   // The pending wait: how to resume it, and how to abort it (at most once).
   resolveWait: ((value: unknown) => void) | null = null;
@@ -63,8 +67,6 @@ export class TaskImpl implements Task {
   waitOptions: WaitOptions | undefined = undefined;
   /** Private state of the primitive the task is blocked in (the sleep timer, a queue node…). */
   waitData: unknown = undefined;
-  /** Set while the task waits at a shared yield gate (see Kernel.yieldTask). */
-  gate: YieldGate | null = null;
   // The outcome to resume with, set by reschedule.
   outcomeFailed = false;
   outcomeValue: unknown = undefined;

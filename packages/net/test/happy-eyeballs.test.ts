@@ -265,7 +265,10 @@ describe("openTcpStream: Happy Eyeballs on a MockClock", () => {
     expect(connected.every((a) => a.end === 750)).toBe(true);
     // The winner was closed by the scenario itself; every loser by openTcpStream.
     for (const a of connected) expect(a.stream!.closed).toBe(true);
-    expect(r.net.attempts.find((a) => a.address === "4.4.4.4")!.outcome).toBe("cancelled");
+    // Its start was due at 750 too: depending on which step runs first it is
+    // cancelled before it starts or while connecting, never connected.
+    const fourth = r.net.attempts.find((a) => a.address === "4.4.4.4");
+    expect(fourth === undefined || fourth.outcome === "cancelled").toBe(true);
   });
 
   test("the first address of the other family moves to second place", async () => {
