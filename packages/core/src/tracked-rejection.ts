@@ -17,6 +17,7 @@ class TrackedRejection<T> extends Promise<T> {
 
   handled = false;
 
+  // biome-ignore lint/suspicious/noThenProperty: the point is to see who calls `then`
   override then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
