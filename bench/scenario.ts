@@ -28,6 +28,7 @@ export const SCENARIO_NAMES = [
   "effection-recursion",
   "effection-events",
   "memory-per-task",
+  "foreign-await",
 ] as const;
 
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -39,12 +40,12 @@ export type ImplName = (typeof IMPL_NAMES)[number];
 
 /** Sizes of one scenario; `quick` is CI's smoke run (seconds), `full` the real one. */
 export interface Size {
-  /** checkpoint: tasks; spawn-join / sleep-many / cancel-many / memory-per-task: tasks;
+  /** checkpoint, foreign-await: tasks; spawn-join / sleep-many / cancel-many / memory-per-task: tasks;
    * channel-*: messages (round trips for unbuffered); map-limit: items;
    * tcp-echo: connections; effection-recursion / effection-events: depth (levels). */
   readonly n: number;
   /** checkpoint: yields per task; tcp-echo: round trips per connection;
-   * channel-buffered: buffer size; map-limit: concurrency;
+   * channel-buffered: buffer size; map-limit: concurrency; foreign-await: awaits per task;
    * effection-recursion / effection-events: repetitions of the whole structure. */
   readonly m: number;
 }
@@ -62,6 +63,7 @@ export const SIZES: Record<ScenarioName, { full: Size; quick: Size }> = {
   // m = 10 as Effection's own `--repeat` default: one Effection run takes ~0.25 s.
   "effection-events": { full: { n: 100, m: 10 }, quick: { n: 100, m: 2 } },
   "memory-per-task": { full: { n: 100_000, m: 1 }, quick: { n: 5_000, m: 1 } },
+  "foreign-await": { full: { n: 1_000, m: 20 }, quick: { n: 200, m: 5 } },
 };
 
 /** What one run of a scenario does, and what it is measured in (lower is better). */
@@ -77,6 +79,7 @@ export const UNITS: Record<ScenarioName, { unit: string; per: string }> = {
   "effection-recursion": { unit: "ns", per: "run" },
   "effection-events": { unit: "ns", per: "run" },
   "memory-per-task": { unit: "bytes", per: "task" },
+  "foreign-await": { unit: "ns", per: "await" },
 };
 
 /** Operations a run performs: the per-operation value is `measured / operations`. */
@@ -84,6 +87,7 @@ export function operations(name: ScenarioName, size: Size): number {
   switch (name) {
     case "checkpoint":
     case "tcp-echo":
+    case "foreign-await":
       return size.n * size.m;
     case "effection-recursion":
     case "effection-events":
@@ -125,10 +129,18 @@ export function operations(name: ScenarioName, size: Size): number {
  *   Effection: one resolved-promise microtask), not Effection's original
  *   `sleep(0)`, whose 101 timers of ≥ 1 ms would dominate the time. Count 1 per
  *   event received by a listener of the chain (all n levels see all 100).
+ * - foreign-await: awaits done (n × m): n tasks, each m times awaiting a
+ *   promise settled by a host callback (support/host-reply.ts, as a database
+ *   client's reply) and then yielding to the scheduler (weft: `checkpoint()`;
+ *   raw: `await null`; Effection: `call()` then its yield; Effect:
+ *   `Effect.promise` then `Effect.yieldNow`). In weft every such await ends a
+ *   step, seen only when the microtask queue drains: the costliest case for
+ *   running steps one at a time.
  */
 export function expectedCheck(name: ScenarioName, size: Size): number {
   switch (name) {
     case "checkpoint":
+    case "foreign-await":
       return size.n * size.m;
     case "channel-buffered":
       return (size.n * (size.n - 1)) / 2;

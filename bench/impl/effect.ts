@@ -22,6 +22,7 @@
 import { Effect, Fiber, Queue } from "effect";
 import { type Implementation, type RunResult, type Size, sleepMs } from "../scenario.ts";
 import { assert } from "../support/check.ts";
+import { hostReply } from "../support/host-reply.ts";
 import { mapItem } from "../support/map-item.ts";
 import { settledHeapUsed } from "../support/memory.ts";
 
@@ -50,6 +51,24 @@ function checkpoint({ n, m }: Size): Promise<RunResult> {
       concurrency: "unbounded",
       discard: true,
     }).pipe(Effect.map(() => yields)),
+  );
+}
+
+/** n fibers, each m times awaiting a host-settled promise (`Effect.promise`), then yielding. */
+function foreignAwait({ n, m }: Size): Promise<RunResult> {
+  let awaits = 0;
+  const task = Effect.gen(function* () {
+    for (let s = 0; s < m; s++) {
+      yield* Effect.promise(hostReply);
+      yield* Effect.yieldNow;
+      awaits++;
+    }
+  });
+  return timed(
+    Effect.forEach(Array.from({ length: n }), () => task, {
+      concurrency: "unbounded",
+      discard: true,
+    }).pipe(Effect.map(() => awaits)),
   );
 }
 
@@ -361,6 +380,7 @@ async function effectionEvents({ n, m }: Size): Promise<RunResult> {
 /** Effect's implementations; see the file comment for the one left out. */
 export const scenarios: Implementation = {
   checkpoint,
+  "foreign-await": foreignAwait,
   "spawn-join": spawnJoin,
   "sleep-many": sleepMany,
   "cancel-many": cancelMany,

@@ -64,6 +64,7 @@ import {
 } from "effection";
 import { type Implementation, type RunResult, type Size, sleepMs } from "../scenario.ts";
 import { assert } from "../support/check.ts";
+import { hostReply } from "../support/host-reply.ts";
 import { mapItem } from "../support/map-item.ts";
 import { settledHeapUsed } from "../support/memory.ts";
 
@@ -88,6 +89,25 @@ async function checkpointScenario({ n, m }: Size): Promise<RunResult> {
   let count = 0;
   function* body(): Operation<void> {
     for (let s = 0; s < m; s++) {
+      yield* yieldNow();
+      count++;
+    }
+  }
+  const t0 = performance.now();
+  await run(function* () {
+    const tasks: Task<void>[] = [];
+    for (let i = 0; i < n; i++) tasks.push(yield* spawn(body));
+    yield* joinAll(tasks);
+  });
+  return { check: count, measured: performance.now() - t0 };
+}
+
+/** n tasks, each m times awaiting a host-settled promise through `call()`, then yielding. */
+async function foreignAwaitScenario({ n, m }: Size): Promise<RunResult> {
+  let count = 0;
+  function* body(): Operation<void> {
+    for (let s = 0; s < m; s++) {
+      yield* call(hostReply);
       yield* yieldNow();
       count++;
     }
@@ -387,6 +407,7 @@ async function eventsScenario({ n, m }: Size): Promise<RunResult> {
 /** The Effection runners, by scenario (no `tcp-echo`: see the file comment). */
 export const scenarios: Implementation = {
   checkpoint: checkpointScenario,
+  "foreign-await": foreignAwaitScenario,
   "spawn-join": spawnJoinScenario,
   "sleep-many": sleepManyScenario,
   "cancel-many": cancelManyScenario,

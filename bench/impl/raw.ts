@@ -22,6 +22,7 @@
 import * as net from "node:net";
 import { type Implementation, type RunResult, type Size, sleepMs } from "../scenario.ts";
 import { assert } from "../support/check.ts";
+import { hostReply } from "../support/host-reply.ts";
 import { mapItem } from "../support/map-item.ts";
 import { settledHeapUsed } from "../support/memory.ts";
 import { RawQueue } from "../support/raw-queue.ts";
@@ -41,6 +42,19 @@ async function checkpoint({ n, m }: Size): Promise<RunResult> {
   let count = 0;
   const body = async (): Promise<void> => {
     for (let s = 0; s < m; s++) {
+      await null;
+      count++;
+    }
+  };
+  const measured = await timeAll(n, body);
+  return { check: count, measured };
+}
+
+async function foreignAwait({ n, m }: Size): Promise<RunResult> {
+  let count = 0;
+  const body = async (): Promise<void> => {
+    for (let s = 0; s < m; s++) {
+      await hostReply();
       await null;
       count++;
     }
@@ -307,6 +321,7 @@ async function effectionEvents({ n, m }: Size): Promise<RunResult> {
 /** The raw runners (see the file comment). */
 export const scenarios: Implementation = {
   checkpoint,
+  "foreign-await": foreignAwait,
   "spawn-join": spawnJoin,
   "sleep-many": sleepMany,
   "cancel-many": cancelMany,

@@ -35,6 +35,7 @@ import {
 import { openTcpStream, type SocketListener, type SocketStream, serveTcp } from "@weft/net";
 import { type Implementation, type RunResult, type Size, sleepMs } from "../scenario.ts";
 import { assert } from "../support/check.ts";
+import { hostReply } from "../support/host-reply.ts";
 import { mapItem } from "../support/map-item.ts";
 import { settledHeapUsed } from "../support/memory.ts";
 import { EVENTS, recurse } from "../support/recursion.ts";
@@ -55,6 +56,19 @@ async function checkpointRunner({ n, m }: Size): Promise<RunResult> {
   let count = 0;
   const body = async (): Promise<void> => {
     for (let s = 0; s < m; s++) {
+      await checkpoint();
+      count++;
+    }
+  };
+  const measured = await timeTasks(n, body);
+  return { check: count, measured };
+}
+
+async function foreignAwait({ n, m }: Size): Promise<RunResult> {
+  let count = 0;
+  const body = async (): Promise<void> => {
+    for (let s = 0; s < m; s++) {
+      await hostReply();
       await checkpoint();
       count++;
     }
@@ -313,6 +327,7 @@ async function effectionEvents({ n, m }: Size): Promise<RunResult> {
 /** The weft runners (see the file comment). */
 export const scenarios: Implementation = {
   checkpoint: checkpointRunner,
+  "foreign-await": foreignAwait,
   "spawn-join": spawnJoin,
   "sleep-many": sleepMany,
   "cancel-many": cancelMany,
