@@ -14,6 +14,7 @@ import { propertyParameters } from "./support/property-parameters.ts";
 /** Awaits that stay inside a step: each settles within the microtask queue. */
 const PLAIN_AWAITS = {
   resolved: () => Promise.resolve(),
+  // biome-ignore lint/suspicious/noThenProperty: a foreign thenable is the point
   thenable: () => ({ then: (resolve: () => void) => resolve() }) as PromiseLike<void>,
   asyncChain: async () => {
     await null;
