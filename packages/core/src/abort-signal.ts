@@ -36,7 +36,7 @@ async function cancellableIn<T>(
     // Cancelled before we began: a function is never called; a promise's
     // eventual rejection is swallowed.
     if (typeof work !== "function") Promise.resolve(work).then(undefined, () => {});
-    throw task.makeCancelled();
+    return kernel.yieldThenThrow(task, task.makeCancelled()); // a schedule point first
   }
   const controller = new AbortController();
   const promise = typeof work === "function" ? work(controller.signal) : work;

@@ -1,7 +1,7 @@
 import { cancelShieldedCheckpoint } from "./checkpoints.ts";
 import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
-import { currentTask, raiseIfCancelled } from "./lowlevel.ts";
+import { cancelPoint, currentTask } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 import type { Task } from "./task.ts";
 
@@ -78,7 +78,8 @@ export class CapacityLimiter {
   /** Takes a token for `borrower`, waiting FIFO while none is available. A checkpoint. */
   acquireOnBehalfOf(borrower: unknown): Promise<void> {
     try {
-      raiseIfCancelled("CapacityLimiter.acquire()");
+      const cancelled = cancelPoint("CapacityLimiter.acquire()"); // cancelled, it did nothing
+      if (cancelled !== null) return cancelled;
       this.#checkNotBorrowing(borrower);
       if (this.#canLend()) {
         this.#borrowers.add(borrower);

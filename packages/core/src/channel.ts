@@ -4,12 +4,13 @@ import { Deque } from "./deque.ts";
 import { BrokenResourceError, ClosedResourceError, EndOfChannel, WouldBlock } from "./errors.ts";
 import {
   Abort,
+  cancelPoint,
   currentTask,
-  raiseIfCancelled,
   reschedule,
   type WaitOptions,
   waitTaskRescheduled,
 } from "./lowlevel.ts";
+import { receiveIterator } from "./receive-iterator.ts";
 import type { Task } from "./task.ts";
 
 export interface ChannelStatistics {
@@ -30,6 +31,8 @@ const SEND_WAIT = { waitingFor: "MemorySendChannel.send (buffer full, no receive
 const RECEIVE_WAIT = { waitingFor: "MemoryReceiveChannel.receive (channel empty)" };
 
 /** Returned by the internal non-throwing receive when it would block (T may be undefined). */
+const isEndOfChannel = (error: unknown): boolean => error instanceof EndOfChannel;
+
 const NOTHING: unique symbol = Symbol("weft.channel.nothing");
 
 /** What the send and receive handles of one channel share. */
@@ -170,7 +173,8 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
    */
   send(value: T): Promise<void> {
     try {
-      raiseIfCancelled("MemorySendChannel.send()"); // a cancel point first: cancelled means nothing was sent
+      const cancelled = cancelPoint("MemorySendChannel.send()"); // cancelled, it did nothing
+      if (cancelled !== null) return cancelled;
       if (this.#trySend(value)) return cancelShieldedCheckpoint();
       return this.#state.senders.wait(value, this, SEND_WAIT) as Promise<void>;
     } catch (error) {
@@ -270,7 +274,8 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
   /** Receives, waiting while the channel is empty. A checkpoint; cancelled, nothing was taken. */
   receive(): Promise<T> {
     try {
-      raiseIfCancelled("MemoryReceiveChannel.receive()");
+      const cancelled = cancelPoint("MemoryReceiveChannel.receive()"); // cancelled, it did nothing
+      if (cancelled !== null) return cancelled;
       const value = this.#tryReceive();
       if (value === NOTHING)
         return this.#state.receivers.wait(undefined, this, RECEIVE_WAIT) as Promise<T>;
@@ -326,18 +331,13 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     return this.#state.statistics();
   }
 
-  /** Receives until the channel ends (`EndOfChannel`); other errors propagate. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      let value: T;
-      try {
-        value = await this.receive();
-      } catch (error) {
-        if (error instanceof EndOfChannel) return;
-        throw error;
-      }
-      yield value;
-    }
+  /**
+   * Receives until the channel ends (`EndOfChannel`); other errors propagate.
+   * Each `next()` is a `receive()` by its caller, so tasks may share one
+   * iterator.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return receiveIterator(() => this.receive(), isEndOfChannel);
   }
 
   #tryReceive(): T | typeof NOTHING {

@@ -19,11 +19,29 @@ export function checkpoint(): Promise<void> {
   return checkpointTask(requireTask("checkpoint()"));
 }
 
-/** A cancel point without a schedule point: throws `Cancelled` if the caller is cancelled, else returns at once. */
+/**
+ * @internal The cancel point of an operation of `task`: if the task is
+ * cancelled, the promise the operation returns — a schedule point, then
+ * `Cancelled` — else `null`. Every operation that raises `Cancelled` is a
+ * schedule point first (SEMANTICS.md, "Run loop"): a loop that swallows
+ * `Cancelled` cannot starve other tasks, timers or signals, as Trio's
+ * `checkpoint_if_cancelled` is a full checkpoint when it raises.
+ */
+export function cancelPointOf(task: TaskImpl): Promise<never> | null {
+  if (task.cancelStatus?.effectivelyCancelled !== true) return null;
+  return task.kernel.yieldThenThrow(task, task.makeCancelled());
+}
+
+/**
+ * A cancel point: if the caller is cancelled, lets the other tasks run and
+ * throws `Cancelled`; otherwise returns at once, without a schedule point.
+ */
 export function checkpointIfCancelled(): Promise<void> {
-  const task = requireTask("checkpointIfCancelled()");
-  if (task.cancelStatus?.effectivelyCancelled === true) return Promise.reject(task.makeCancelled());
-  return Promise.resolve();
+  try {
+    return cancelPointOf(requireTask("checkpointIfCancelled()")) ?? Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** A schedule point that is not a cancel point: lets other tasks run, never throws `Cancelled`. */

@@ -3,8 +3,8 @@ import { BrokenResourceError, WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
 import {
   addParkingLotBreaker,
+  cancelPoint,
   currentTask,
-  raiseIfCancelled,
   removeParkingLotBreaker,
 } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
@@ -61,7 +61,8 @@ export class Lock {
     // Not an `async` function: the cancel point and the decision happen now,
     // in the caller's step, and the promise returned is the wait itself.
     try {
-      raiseIfCancelled("Lock.acquire()");
+      const cancelled = cancelPoint("Lock.acquire()"); // cancelled, it did nothing
+      if (cancelled !== null) return cancelled;
       const task = currentTask();
       if (this.#owner === task) {
         throw new Error("this task already holds the Lock: a Lock is not reentrant");

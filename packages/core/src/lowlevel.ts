@@ -3,6 +3,7 @@
  * block with `waitTaskRescheduled`, wake with `reschedule`.
  */
 import { Err, Ok, type Result } from "ts-results-es";
+import { cancelPointOf } from "./checkpoints.ts";
 import type { Clock } from "./clock.ts";
 import { requireTask } from "./context.ts";
 import { BrokenResourceError } from "./errors.ts";
@@ -62,10 +63,29 @@ export function spawnSystemTask(fn: () => Promise<unknown>, options?: { name?: s
 }
 
 /**
- * A cancel point without an `await`: throws `Cancelled` synchronously if the
- * calling task is in a cancelled scope. For primitives that return their
- * promise directly instead of being `async` functions (one microtask hop less).
+ * The cancel point of an operation that returns its promise directly instead
+ * of being an `async` function: if the calling task is in a cancelled scope,
+ * returns the promise to return from the operation — a schedule point, then
+ * `Cancelled` — otherwise `null`, at no cost. Every operation that raises
+ * `Cancelled` must be a schedule point first, or a loop that catches
+ * `Cancelled` would starve every other task, timer and signal.
  * `operation` names the caller in the error raised outside `run()`.
+ *
+ * ```ts
+ * receive(): Promise<Item> {
+ *   const cancelled = lowlevel.cancelPoint("Queue.receive()");
+ *   if (cancelled !== null) return cancelled;
+ *   // … take an item, or park
+ * }
+ * ```
+ */
+export function cancelPoint(operation = "lowlevel.cancelPoint()"): Promise<never> | null {
+  return cancelPointOf(requireTask(operation));
+}
+
+/**
+ * @deprecated Not a schedule point when it throws; use {@link cancelPoint}.
+ * Kept only until every caller in the workspace has moved.
  */
 export function raiseIfCancelled(operation = "lowlevel.raiseIfCancelled()"): void {
   const task = requireTask(operation);

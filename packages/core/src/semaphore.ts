@@ -1,7 +1,7 @@
 import { cancelShieldedCheckpoint } from "./checkpoints.ts";
 import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
-import { raiseIfCancelled } from "./lowlevel.ts";
+import { cancelPoint } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 import { checkOptionsObject } from "./validate.ts";
 
@@ -56,7 +56,8 @@ export class Semaphore {
   /** Takes one unit, waiting while the value is 0. A checkpoint; cancelled, it took nothing. */
   acquire(): Promise<void> {
     try {
-      raiseIfCancelled("Semaphore.acquire()");
+      const cancelled = cancelPoint("Semaphore.acquire()"); // cancelled, it did nothing
+      if (cancelled !== null) return cancelled;
       if (this.#value > 0) {
         this.#value--;
         return cancelShieldedCheckpoint();

@@ -1,9 +1,10 @@
 /** Receiving POSIX signals (SIGHUP, SIGUSR1, SIGINT …) in a task. */
 import { isMainThread } from "node:worker_threads";
-import { cancelShieldedCheckpoint } from "./checkpoints.ts";
+import { cancelPointOf, cancelShieldedCheckpoint } from "./checkpoints.ts";
 import { requireTask } from "./context.ts";
 import { BusyResourceError, ClosedResourceError } from "./errors.ts";
 import { Abort, type WaitOptions } from "./kernel.ts";
+import { receiveIterator } from "./receive-iterator.ts";
 import { type RunReceiver, RunSignals } from "./run-signals.ts";
 import { listenForSignal } from "./signal-hub.ts";
 import { checkCatchableSignal } from "./signal-names.ts";
@@ -42,6 +43,7 @@ const WAITING: WaitOptions = { waitingFor: "SignalReceiver.receive", external: t
 /** The longest delay Node's timers take (about 24.8 days). */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
 function doNothing(): void {}
+const neverEnds = (): boolean => false;
 
 class SignalReceiverImpl implements SignalReceiver, RunReceiver {
   readonly signals: readonly NodeJS.Signals[];
@@ -86,7 +88,8 @@ class SignalReceiverImpl implements SignalReceiver, RunReceiver {
     if (this.#receiving) {
       throw new BusyResourceError("another task is already receiving from this signal receiver");
     }
-    if (task.cancelStatus?.effectivelyCancelled === true) throw task.makeCancelled();
+    const cancelled = cancelPointOf(task);
+    if (cancelled !== null) return cancelled;
     this.#receiving = true;
     try {
       if (this.#pending.size === 0) {
@@ -141,8 +144,9 @@ class SignalReceiverImpl implements SignalReceiver, RunReceiver {
     this.close();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<NodeJS.Signals, never> {
-    for (;;) yield await this.receive();
+  /** Each `next()` is a `receive()` by its caller (two tasks at once: `BusyResourceError`). */
+  [Symbol.asyncIterator](): AsyncIterator<NodeJS.Signals> {
+    return receiveIterator(() => this.receive(), neverEnds);
   }
 
   #arrived(signal: NodeJS.Signals): void {

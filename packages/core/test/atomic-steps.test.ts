@@ -1,6 +1,6 @@
-import { fc, test as propertyTest } from "@fast-check/vitest";
 import { checkpoint, type Instrument, openNursery, type RunOptions, run, sleep } from "@weft/core";
 import { DeterministicScheduler, MockClock } from "@weft/testing";
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { runVirtual } from "./support/helpers.ts";
 import { propertyParameters } from "./support/property-parameters.ts";
@@ -117,47 +117,51 @@ describe("steps are atomic", () => {
   });
 
   const { numRuns, parameters, timeout } = propertyParameters(60);
+  const scenario = fc.record({
+    // Per task, per increment: the plain awaits between its read and its write.
+    tasks: fc.array(
+      fc.array(fc.array(plainAwait, { maxLength: 3 }), { minLength: 1, maxLength: 5 }),
+      { minLength: 2, maxLength: 5 },
+    ),
+    between: fc.constantFrom("checkpoint", "sleep0", "sleep1"),
+  });
   for (const [schedulerName, options] of schedulers) {
-    propertyTest.prop(
-      [
-        fc.array(fc.array(fc.array(plainAwait, { maxLength: 3 }), { minLength: 1, maxLength: 5 }), {
-          minLength: 2,
-          maxLength: 5,
-        }),
-        fc.constantFrom("checkpoint", "sleep0", "sleep1"),
-      ],
-      { ...parameters, numRuns },
-    )(
+    test(
       `under ${schedulerName}, no task's code runs between another's read and write (property)`,
-      async (tasks, between) => {
-        const trace: string[] = [];
-        let counter = 0;
-        await runVirtual(
-          () =>
-            openNursery(async (nursery) => {
-              tasks.forEach((increments, t) => {
-                nursery.startSoon(async () => {
-                  for (const awaits of increments) {
-                    const seen = counter;
-                    trace.push(`${t}:read`);
-                    for (const kind of awaits) await PLAIN_AWAITS[kind]();
-                    trace.push(`${t}:write`);
-                    counter = seen + 1;
-                    if (between === "checkpoint") await checkpoint();
-                    else await sleep(between === "sleep0" ? 0 : 1);
-                  }
-                });
-              });
-            }),
-          options(),
+      timeout,
+      async () => {
+        await fc.assert(
+          fc.asyncProperty(scenario, async ({ tasks, between }) => {
+            const trace: string[] = [];
+            let counter = 0;
+            await runVirtual(
+              () =>
+                openNursery(async (nursery) => {
+                  tasks.forEach((increments, t) => {
+                    nursery.startSoon(async () => {
+                      for (const awaits of increments) {
+                        const seen = counter;
+                        trace.push(`${t}:read`);
+                        for (const kind of awaits) await PLAIN_AWAITS[kind]();
+                        trace.push(`${t}:write`);
+                        counter = seen + 1;
+                        if (between === "checkpoint") await checkpoint();
+                        else await sleep(between === "sleep0" ? 0 : 1);
+                      }
+                    });
+                  });
+                }),
+              options(),
+            );
+            expect(counter).toBe(tasks.reduce((sum, increments) => sum + increments.length, 0));
+            for (let i = 0; i < trace.length; i += 2) {
+              const task = trace[i]!.split(":")[0];
+              expect(trace[i + 1]).toBe(`${task}:write`);
+            }
+          }),
+          { numRuns, ...parameters },
         );
-        expect(counter).toBe(tasks.reduce((sum, increments) => sum + increments.length, 0));
-        for (let i = 0; i < trace.length; i += 2) {
-          const task = trace[i]!.split(":")[0];
-          expect(trace[i + 1]).toBe(`${task}:write`);
-        }
       },
-      timeout.timeout,
     );
   }
 });

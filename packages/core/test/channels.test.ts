@@ -1202,3 +1202,50 @@ describe("explicit resource management", () => {
     });
   });
 });
+
+describe("async iteration", () => {
+  test("tasks sharing one iterator each receive in their own task; every value arrives once and the loops end", async () => {
+    const got = new Map<string, number[]>([
+      ["w1", []],
+      ["w2", []],
+      ["w3", []],
+    ]);
+    await runVirtual(() =>
+      openNursery(async (nursery) => {
+        const [send, receive] = openMemoryChannel<number>(0);
+        const shared = receive[Symbol.asyncIterator]();
+        for (const [name, values] of got) {
+          nursery.startSoon(
+            async () => {
+              for (let next = await shared.next(); next.done !== true; next = await shared.next()) {
+                values.push(next.value);
+                await sleep(1); // work on the item
+              }
+            },
+            { name },
+          );
+        }
+        for (let i = 0; i < 30; i++) await send.send(i);
+        send.close();
+      }),
+    );
+    const all = [...got.values()].flat().sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    for (const values of got.values()) expect(values.length).toBeGreaterThan(0);
+  });
+
+  test("a for-await loop that breaks leaves the channel open for the next loop", async () => {
+    const seen: number[] = [];
+    await runVirtual(async () => {
+      const [send, receive] = openMemoryChannel<number>(Infinity);
+      for (let i = 0; i < 4; i++) send.sendNowait(i);
+      send.close();
+      for await (const value of receive) {
+        seen.push(value);
+        if (value === 1) break;
+      }
+      for await (const value of receive) seen.push(value);
+    });
+    expect(seen).toEqual([0, 1, 2, 3]);
+  });
+});
