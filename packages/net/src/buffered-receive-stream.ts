@@ -131,7 +131,8 @@ export class BufferedReceiveStream implements ReceiveStream {
     this.#conflict.acquire();
     try {
       this.#checkOpen();
-      lowlevel.raiseIfCancelled("BufferedReceiveStream.receiveSome()");
+      const cancelled = lowlevel.cancelPoint("BufferedReceiveStream.receiveSome()");
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       const available = this.buffered;
       if (available > 0 || this.#eof) {
         const result = this.#take(Math.min(maxBytes ?? available, available));
@@ -157,7 +158,8 @@ export class BufferedReceiveStream implements ReceiveStream {
     this.#conflict.acquire();
     try {
       this.#checkOpen();
-      lowlevel.raiseIfCancelled("BufferedReceiveStream.receiveExactly()");
+      const cancelled = lowlevel.cancelPoint("BufferedReceiveStream.receiveExactly()");
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       // A read of the wrapped stream is a checkpoint; without one, we owe a
       // schedule point, but no cancel point: we have consumed bytes.
       let checkpointed = false;
@@ -205,7 +207,8 @@ export class BufferedReceiveStream implements ReceiveStream {
     this.#conflict.acquire();
     try {
       this.#checkOpen();
-      lowlevel.raiseIfCancelled("BufferedReceiveStream.receiveUntil()");
+      const cancelled = lowlevel.cancelPoint("BufferedReceiveStream.receiveUntil()");
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       if (delim !== this.#scanDelimiter) {
         this.#scanDelimiter = delim;
         this.#scanDelimiterText = typeof delimiter === "string" ? delimiter : null;

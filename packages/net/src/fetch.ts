@@ -109,7 +109,8 @@ function translate(error: unknown, what: string): unknown {
 }
 
 async function send(request: Request): Promise<Response> {
-  lowlevel.raiseIfCancelled("fetch()");
+  const cancelled = lowlevel.cancelPoint("fetch()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const callerSignal = request.signal;
   // The scope's signal stays attached to the response: a cancellation of this
   // scope while the body is still being read aborts the body too.
@@ -214,7 +215,8 @@ async function readAll(
  */
 export async function readBytes(response: Response): Promise<Uint8Array> {
   checkResponse(response);
-  lowlevel.raiseIfCancelled("readBytes()");
+  const cancelled = lowlevel.cancelPoint("readBytes()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const body = response.body;
   if (body === null) {
     await cancelShieldedCheckpoint();

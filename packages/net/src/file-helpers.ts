@@ -59,7 +59,8 @@ function isAbortError(error: unknown): boolean {
  */
 export async function readFile(path: string | URL): Promise<Uint8Array> {
   const pathText = checkPath("path", path);
-  lowlevel.raiseIfCancelled("readFile()");
+  const cancelled = lowlevel.cancelPoint("readFile()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const controller = new AbortController();
   const settled = await waitUntilSettled(
     fsp.readFile(pathText, { signal: controller.signal }),
@@ -119,7 +120,8 @@ export async function writeFile(
       `options.flag must be "w", "wx", "a" or "ax", got ${JSON.stringify(flag)}`,
     );
   }
-  lowlevel.raiseIfCancelled("writeFile()");
+  const cancelled = lowlevel.cancelPoint("writeFile()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const controller = new AbortController();
   // No copy of `data`: this call does not return before Node is done with it.
   const settled = await waitUntilSettled(

@@ -55,7 +55,8 @@ export async function openTcpStream(
   }
   const localAddress = options?.localAddress;
   if (localAddress !== undefined) checkHost(localAddress, "localAddress");
-  lowlevel.raiseIfCancelled("openTcpStream()");
+  const cancelled = lowlevel.cancelPoint("openTcpStream()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
 
   const targets = await resolve(host, port);
   if (targets.length === 0) {

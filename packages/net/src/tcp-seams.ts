@@ -78,7 +78,8 @@ const nodeResolver: HostnameResolver = {
 /** `net.connect` to one address; cancellation destroys the half-open socket. */
 const nodeSocketFactory: SocketFactory = {
   async connect(address, options) {
-    lowlevel.raiseIfCancelled("connect()");
+    const cancelled = lowlevel.cancelPoint("connect()");
+    if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
     const socket = net.connect({
       host: address.address,
       port: address.port,

@@ -297,7 +297,8 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
         `port and host must be omitted: this socket is connected to ${formatHostPort(remote.address, remote.port)}`,
       );
     }
-    lowlevel.raiseIfCancelled("UdpSocket.send()");
+    const cancelled = lowlevel.cancelPoint("UdpSocket.send()");
+    if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
     const buf = toBuffer(data);
     const target = toPeer
       ? formatHostPort(remote!.address, remote!.port)
@@ -332,7 +333,8 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
           `the UDP socket is already connected to ${formatHostPort(this.#remote.address, this.#remote.port)}`,
         );
       }
-      lowlevel.raiseIfCancelled("UdpSocket.connect()");
+      const cancelled = lowlevel.cancelPoint("UdpSocket.connect()");
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       const what = `could not connect the UDP socket to ${formatHostPort(host, port)}`;
       const address = await this.#resolve(host, port, what);
       this.#checkOpen();
@@ -350,7 +352,8 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
 
   /** Waits for and returns the next datagram (FIFO among concurrent receivers). */
   async receive(): Promise<Datagram> {
-    lowlevel.raiseIfCancelled("UdpSocket.receive()");
+    const cancelled = lowlevel.cancelPoint("UdpSocket.receive()");
+    if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
     this.#checkOpen();
     const queued = this.#queue.shift();
     if (queued !== undefined) {
@@ -430,7 +433,8 @@ export async function openUdpSocket(options?: OpenUdpSocketOptions): Promise<Udp
   const reuseAddress = options?.reuseAddress ?? false;
   if (typeof reuseAddress !== "boolean") throw new TypeError("reuseAddress must be a boolean");
   const maxQueuedDatagrams = checkMaxQueued(options?.maxQueuedDatagrams);
-  lowlevel.raiseIfCancelled("openUdpSocket()");
+  const cancelled = lowlevel.cancelPoint("openUdpSocket()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const socket = dgram.createSocket({
     type: family === 6 ? "udp6" : "udp4",
     reuseAddr: reuseAddress,
