@@ -11,6 +11,10 @@ const FOREIGN_WORK: WaitOptions = { waitingFor: "cancellable (foreign promise)",
  * becomes cancelled (its reason is the `Cancelled` the task would see). Hand
  * it to any API that takes a signal: `fetch`, `fs/promises`, `timers/promises`,
  * `child_process`, `events.once`.
+ *
+ * Calls in the same cancel state return the same signal. Once aborted, a
+ * signal stays aborted; if the task then stops being cancelled (a `shield`
+ * turned on), the next call returns a fresh, unaborted signal.
  */
 export function currentSignal(): AbortSignal {
   const task = requireTask("currentSignal()");

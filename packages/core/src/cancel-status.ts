@@ -83,6 +83,16 @@ export class CancelStatus {
       if (state) {
         current.abortSignal();
         current.deliverToParkedTasks();
+      } else {
+        // No longer cancelled: a shield was turned on (or the status moved
+        // under a parent that is not cancelled), and the scope itself was
+        // never cancelled. A signal handed out before stays aborted (an
+        // AbortSignal cannot un-abort), so the next `currentSignal()` gets a
+        // fresh one, aborted by the next cancellation ("changing shield takes
+        // effect at once"). The reason copied from the outer scope goes too:
+        // the next cancellation brings its own.
+        current.controller = null;
+        current.scope.cancelReason = null;
       }
       for (const child of current.children) todo.push(child);
     }
@@ -121,7 +131,8 @@ export class CancelStatus {
 
   /**
    * An `AbortSignal` that aborts when this status becomes effectively
-   * cancelled (with a `Cancelled` as its reason). Created on first use.
+   * cancelled (with a `Cancelled` as its reason). Created on first use, and
+   * again after the status stopped being cancelled (see `recalculate`).
    */
   signal(makeReason: () => unknown): AbortSignal {
     if (this.controller === null) {

@@ -15,7 +15,7 @@ import type { TaskImpl } from "./task.ts";
 import { checkBoolean, checkOptionsObject } from "./validate.ts";
 import type { WorkerCall } from "./worker-entry.ts";
 import { isThrownRecord, reviveThrown } from "./worker-errors.ts";
-import { currentWorkerPool, defaultWorkerLimiter } from "./worker-pool.ts";
+import { currentWorkerPool, defaultWorkerLimiter, WorkerStartFailure } from "./worker-pool.ts";
 
 /** Options of {@link runInWorker}. */
 export interface RunInWorkerOptions {
@@ -123,6 +123,19 @@ class WorkerCallBorrower {
   }
 }
 
+/** `error`'s message, for the message of an error that has it as its cause. */
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message || error.name : String(error);
+}
+
+/** A worker that cannot start makes the call reject with `BrokenResourceError` (SEMANTICS.md). */
+function startError(cause: unknown, borrower: WorkerCallBorrower): BrokenResourceError {
+  return new BrokenResourceError(
+    `runInWorker(${borrower}): could not start a worker thread: ${describe(cause)}`,
+    { cause },
+  );
+}
+
 /** The error a call fails with, from what the pool rejected it with. */
 function callError(rejection: unknown, borrower: WorkerCallBorrower): unknown {
   if (isThrownRecord(rejection)) {
@@ -141,9 +154,9 @@ function callError(rejection: unknown, borrower: WorkerCallBorrower): unknown {
       { cause: rejection },
     );
   }
-  const what = rejection instanceof Error ? rejection.message || rejection.name : String(rejection);
+  if (rejection instanceof WorkerStartFailure) return startError(rejection.cause, borrower);
   return new BrokenResourceError(
-    `runInWorker(${borrower}): the worker thread running it died: ${what}`,
+    `runInWorker(${borrower}): the worker thread running it died: ${describe(rejection)}`,
     { cause: rejection },
   );
 }
@@ -167,11 +180,7 @@ function waitForCall(
   try {
     promise = currentWorkerPool().run(call, options.transfer, controller?.signal ?? null);
   } catch (error) {
-    return Promise.reject(
-      new BrokenResourceError(`runInWorker(${borrower}): could not start a worker thread`, {
-        cause: error,
-      }),
-    );
+    return Promise.reject(startError(error, borrower));
   }
   const kernel = task.kernel;
   let waiting = true;
@@ -251,7 +260,9 @@ async function callInWorker(
  *   stack, cause and cloneable properties, as an instance of the nearest
  *   built-in error class. A worker that dies (`process.exit()`, an uncaught
  *   error in a callback, out of memory) fails the call with
- *   `BrokenResourceError`; arguments that cannot be cloned, with `TypeError`.
+ *   `BrokenResourceError`, and so does a worker that cannot start (Node
+ *   flags a worker refuses, such as `--input-type`); arguments that cannot
+ *   be cloned, with `TypeError`.
  *
  * ```ts
  * const primes = await runInWorker<number>(new URL("./primes.ts", import.meta.url), "countPrimes", [0, 1e7]);

@@ -8,7 +8,13 @@ import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TransferListItem } from "node:worker_threads";
-import { Tinypool, type TinypoolWorker } from "tinypool";
+import {
+  type ReadyMessage,
+  type Task,
+  type TaskQueue,
+  Tinypool,
+  type TinypoolWorker,
+} from "tinypool";
 import { cancellable } from "./abort-signal.ts";
 import { CancelScope } from "./cancel-scope.ts";
 import { CapacityLimiter } from "./capacity-limiter.ts";
@@ -42,8 +48,83 @@ const MAX_WORKERS_PER_RUN: number = Math.max(64, availableParallelism());
  */
 const IDLE_TIMEOUT_MS = 10_000;
 
+/**
+ * @internal What a call is rejected with when the worker thread started for
+ * it could not start (`cause` is the worker's error): `runInWorker` turns it
+ * into a `BrokenResourceError`.
+ */
+export class WorkerStartFailure extends Error {
+  constructor(cause: unknown) {
+    super(`a worker thread could not start: ${describeError(cause)}`, { cause });
+    this.name = "WorkerStartFailure";
+  }
+}
+
+/** A call submitted to the pool, as the queue of calls waiting for a worker knows it. */
+interface SubmittedCall {
+  /** Set when the call was failed because a worker could not start. */
+  startFailure: WorkerStartFailure | null;
+}
+
+/**
+ * The calls waiting for a worker, oldest first: tinypool's queue (its
+ * `taskQueue` option), kept here so that a call a worker that could not start
+ * leaves waiting can be failed (tinypool itself leaves it queued for good).
+ * Tinypool queues a call only inside its `run()`, so a task pushed belongs to
+ * the call being submitted.
+ */
+class WaitingCalls implements TaskQueue {
+  readonly #entries: { readonly task: Task; readonly call: SubmittedCall | null }[] = [];
+  #submitting: SubmittedCall | null = null;
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** Runs `submit` (tinypool's `run`), noting that a task it queues is `call`'s. */
+  submit<T>(call: SubmittedCall, submit: () => T): T {
+    this.#submitting = call;
+    try {
+      return submit();
+    } finally {
+      this.#submitting = null;
+    }
+  }
+
+  push(task: Task): void {
+    this.#entries.push({ task, call: this.#submitting });
+  }
+
+  shift(): Task | null {
+    return this.#entries.shift()?.task ?? null;
+  }
+
+  remove(task: Task): void {
+    // Tinypool also removes a task whose signal is aborted after this queue
+    // failed it: there is nothing left to remove then.
+    const index = this.#entries.findIndex((entry) => entry.task === task);
+    if (index !== -1) this.#entries.splice(index, 1);
+  }
+
+  /** Tinypool's `cancelPendingTasks()` (weft does not call it). */
+  cancel(): void {
+    for (let task = this.shift(); task !== null; task = this.shift()) task.cancel();
+  }
+
+  /** Fails the call that has waited longest with `failure`. */
+  failOldest(failure: WorkerStartFailure): void {
+    const entry = this.#entries.shift();
+    if (entry === undefined) return;
+    if (entry.call !== null) entry.call.startFailure = failure;
+    // Rejects tinypool's promise for the call (with a CancelError, which
+    // `RunWorkerPool.run` replaces with `failure`).
+    entry.task.cancel();
+  }
+}
+
 /** A run's pool of worker threads. */
 export class RunWorkerPool {
+  readonly #waiting = new WaitingCalls();
   readonly #pool = new Tinypool({
     // No worker until a call needs one; a worker that is terminated (cancelled
     // call) is replaced by the next call that needs one.
@@ -55,6 +136,7 @@ export class RunWorkerPool {
     // call's worker can be terminated without taking other calls with it.
     concurrentTasksPerWorker: 1,
     isolateWorkers: false,
+    taskQueue: this.#waiting,
   });
   /** Calls submitted and not yet settled. */
   #inFlight = 0;
@@ -62,15 +144,22 @@ export class RunWorkerPool {
   #onIdle: (() => void) | null = null;
   /** Every worker started and not yet exited, whether or not still in the pool. */
   readonly #live = new Set<TinypoolWorker>();
+  /** The workers in the pool that have not yet said they are ready for calls. */
+  readonly #starting = new Set<TinypoolWorker>();
   #onAllExited: (() => void) | null = null;
   #closed = false;
 
   constructor() {
-    // Tinypool emits 'error' for a worker that fails while running no call
-    // (an exception thrown by a timer a finished call left behind): without a
-    // listener that would crash the process. Tinypool drops the worker; the
-    // next call that needs one starts another.
+    // Tinypool emits 'error' for a worker that fails while running no call:
+    // without a listener that would crash the process. Tinypool drops the
+    // worker in either case; the next call that needs one starts another.
     this.#pool.on("error", (error: unknown) => {
+      if (this.#droppedWhileStarting()) {
+        this.#failCallsLeftWithoutWorker(error);
+        return;
+      }
+      // A worker that was ready: an exception thrown by a timer a finished
+      // call left behind. Nobody waits for it.
       process.emitWarning(
         `a weft worker thread failed while idle and was replaced: ${describeError(error)}`,
         { type: "WeftWorkerWarning" },
@@ -79,9 +168,44 @@ export class RunWorkerPool {
   }
 
   /**
+   * Whether tinypool has just dropped a worker that was still starting (it
+   * drops a starting worker only when it fails; then it emits 'error').
+   */
+  #droppedWhileStarting(): boolean {
+    const inPool = this.#pool.threads;
+    for (const worker of this.#starting) {
+      if (!inPool.includes(worker)) {
+        this.#starting.delete(worker);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A worker could not start: "a worker that cannot start makes the call
+   * reject with BrokenResourceError" (SEMANTICS.md, I/O resources). Tinypool
+   * would leave the call waiting for good: it starts workers only for new
+   * calls, and never starts another for a worker that failed while starting
+   * (so calls that keep failing never start workers in a loop: one each).
+   * `run` allows as many workers as calls in flight, so each waiting call
+   * has a worker starting for it: the calls that no starting worker is left
+   * for fail, oldest first (the order workers take them in) — none, if the
+   * call this worker was started for was cancelled meanwhile. A call is not
+   * left to wait for a busy worker instead: that one may be running the very
+   * call this one was meant to run beside.
+   */
+  #failCallsLeftWithoutWorker(error: unknown): void {
+    const failure = new WorkerStartFailure(error);
+    while (this.#waiting.size > this.#starting.size) this.#waiting.failOldest(failure);
+  }
+
+  /**
    * Submits a call. Aborting `signal` rejects the promise at once and
    * terminates the worker running the call (or takes it off the queue).
-   * Throws synchronously if a worker thread cannot be created.
+   * Throws synchronously if a worker thread cannot be created; rejects with
+   * a {@link WorkerStartFailure} if the worker started for it fails before
+   * it is ready.
    */
   run(
     call: WorkerCall,
@@ -96,14 +220,19 @@ export class RunWorkerPool {
     // as many workers as calls in flight makes such a call wait for the
     // starting worker instead. (`options` is the pool's live settings object.)
     this.#pool.options.maxThreads = Math.min(this.#inFlight, MAX_WORKERS_PER_RUN);
+    const submitted: SubmittedCall = { startFailure: null };
     let promise: Promise<unknown>;
     try {
-      promise = this.#pool.run(call, {
-        filename: ENTRY_FILE,
-        name: ENTRY_EXPORT,
-        transferList: transferList as TransferListItem[] | undefined,
-        signal,
-      }) as Promise<unknown>;
+      promise = this.#waiting.submit(
+        submitted,
+        () =>
+          this.#pool.run(call, {
+            filename: ENTRY_FILE,
+            name: ENTRY_EXPORT,
+            transferList: transferList as TransferListItem[] | undefined,
+            signal,
+          }) as Promise<unknown>,
+      );
     } catch (error) {
       this.#inFlight--;
       throw error;
@@ -111,7 +240,11 @@ export class RunWorkerPool {
       // A call is the only time tinypool starts a worker (minThreads is 0).
       this.#watchNewWorkers();
     }
-    return promise.finally(this.#settled);
+    return promise
+      .then(undefined, (error: unknown) => {
+        throw submitted.startFailure ?? error;
+      })
+      .finally(this.#settled);
   }
 
   readonly #settled = (): void => {
@@ -165,6 +298,12 @@ export class RunWorkerPool {
 
   #watch(worker: TinypoolWorker): void {
     this.#live.add(worker);
+    this.#starting.add(worker);
+    worker.on("message", (message: unknown) => {
+      // Tinypool's own listener, which ran first, has marked it ready (and
+      // given it the oldest waiting call).
+      if ((message as Partial<ReadyMessage> | null)?.ready === true) this.#starting.delete(worker);
+    });
     worker.once("exit", (code: number) => {
       this.#live.delete(worker);
       // Tinypool removes a worker from its pool before terminating it, and
@@ -175,6 +314,7 @@ export class RunWorkerPool {
       if (!this.#closed && this.#pool.threads.includes(worker)) {
         worker.emit("error", new Error(`the worker thread exited (exit code ${code})`));
       }
+      this.#starting.delete(worker);
       if (this.#live.size === 0 && this.#onAllExited !== null) this.#onAllExited();
     });
   }

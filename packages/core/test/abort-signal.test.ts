@@ -7,6 +7,7 @@ import {
   moveOnAfter,
   openNursery,
   sleep,
+  sleepForever,
 } from "@weft/core";
 import { describe, expect, test } from "vitest";
 import { rejection, runVirtual } from "./support/helpers.ts";
@@ -40,6 +41,69 @@ describe("currentSignal", () => {
           expect(signal.aborted).toBe(false);
         });
       });
+    });
+  });
+
+  test("once the task is no longer cancelled (a shield turned on), currentSignal() is a fresh, unaborted signal; the one handed out before stays aborted", async () => {
+    await runVirtual(async () => {
+      const outer = new CancelScope();
+      await outer.run(async () => {
+        await new CancelScope().run(async (inner) => {
+          const before = currentSignal();
+          outer.cancel("outer reason");
+          expect(before.aborted).toBe(true);
+          expect(currentSignal()).toBe(before);
+          inner.shield = true;
+          const fresh = currentSignal();
+          expect(fresh).not.toBe(before);
+          expect(fresh.aborted).toBe(false);
+          expect(before.aborted).toBe(true); // an AbortSignal cannot un-abort
+          await sleep(1); // a checkpoint: not cancelled any more
+          expect(currentSignal()).toBe(fresh); // one signal per stretch of not being cancelled
+          expect(fresh.aborted).toBe(false);
+        });
+      });
+    });
+  });
+
+  test("the fresh signal aborts when the shield is turned off again, with the outer cancellation's reason", async () => {
+    await runVirtual(async () => {
+      const outer = new CancelScope();
+      await outer.run(async () => {
+        await new CancelScope().run(async (inner) => {
+          currentSignal();
+          outer.cancel("outer reason");
+          inner.shield = true;
+          const fresh = currentSignal();
+          expect(fresh.aborted).toBe(false);
+          inner.shield = false;
+          expect(fresh.aborted).toBe(true);
+          expect(fresh.reason).toBeInstanceOf(Cancelled);
+          expect((fresh.reason as Cancelled).reason).toBe("outer reason");
+        });
+      });
+      expect(outer.cancelledCaught).toBe(false); // nothing checkpointed while cancelled
+    });
+  });
+
+  test("the fresh signal aborts when the scope itself is cancelled later, with that cancellation's reason", async () => {
+    await runVirtual(async () => {
+      const outer = new CancelScope();
+      const inner = new CancelScope({ relativeDeadline: 10 });
+      const signals: AbortSignal[] = [];
+      await outer.run(async () => {
+        await inner.run(async () => {
+          currentSignal();
+          outer.cancel("outer reason");
+          inner.shield = true;
+          signals.push(currentSignal());
+          await sleepForever(); // until the scope's own deadline
+        });
+      });
+      const [fresh] = signals;
+      expect(inner.cancelledCaught).toBe(true);
+      expect(fresh?.aborted).toBe(true);
+      expect(String(fresh?.reason)).toBe("Cancelled: cancelled due to deadline");
     });
   });
 

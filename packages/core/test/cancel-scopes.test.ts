@@ -418,6 +418,29 @@ describe("cancel scopes: effective deadline and Cancelled messages", () => {
       expect(source).toBe("deadline");
     });
   });
+
+  test("a scope that a shield took out of an outer cancellation keeps none of its reason: its own later cancellation says why", async () => {
+    await runVirtual(async () => {
+      const outer = new CancelScope();
+      const inner = new CancelScope({ relativeDeadline: 10 });
+      let message = "";
+      await outer.run(() =>
+        inner.run(async () => {
+          outer.cancel("outer reason");
+          await checkpoint().catch(() => {}); // cancelled, with the outer reason
+          inner.shield = true;
+          await sleepForever().catch((e: Cancelled) => {
+            message = e.message;
+            throw e;
+          });
+        }),
+      );
+      expect(message).toBe("cancelled due to deadline");
+      expect(inner.cancelledCaught).toBe(true);
+      expect(inner.signal.aborted).toBe(true);
+      expect(String(inner.signal.reason)).toBe("Cancelled: cancelled due to deadline");
+    });
+  });
 });
 
 describe("timeouts", () => {

@@ -8,7 +8,6 @@
  * `process.exit` are replaced by recorders for the same reason. Real SIGINT
  * and SIGTERM are sent to child processes running fixtures/ctrl-c.ts.
  */
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -31,6 +30,7 @@ import {
 } from "@weft/core";
 import { assertCheckpoints } from "@weft/testing";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { startProgram } from "./support/child-program.ts";
 import { rejection, runVirtual } from "./support/helpers.ts";
 
 const WATCHED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGWINCH", "SIGURG"];
@@ -468,54 +468,9 @@ describe("Ctrl-C handling (in this process, simulated signals)", () => {
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/ctrl-c.ts", import.meta.url));
 
-interface Ended {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Starts the fixture program with `scenario`; it is killed when the test ends, if still running. */
 function startFixture(scenario: string, onTestFinished: (fn: () => void) => void) {
-  const child = spawn(process.execPath, ["--conditions=weft-source", FIXTURE, scenario], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  let stdout = "";
-  let stderr = "";
-  const waiters: { text: string; count: number; resolve: () => void }[] = [];
-  const check = () => {
-    for (const w of [...waiters]) {
-      if (stdout.split(w.text).length - 1 >= w.count) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  };
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-    check();
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const ended = new Promise<Ended>((resolve) => {
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return {
-    /** Resolves once stdout has shown `text` `count` times. */
-    printed(text: string, count = 1): Promise<void> {
-      return new Promise((resolve, reject) => {
-        waiters.push({ text, count, resolve });
-        check();
-        ended.then(() => reject(new Error(`ended without printing ${text}: ${stdout}${stderr}`)));
-      });
-    },
-    send: (signal: NodeJS.Signals) => child.kill(signal),
-    ended,
-  };
+  return startProgram(["--conditions=weft-source", FIXTURE, scenario], onTestFinished);
 }
 
 describe.concurrent("Ctrl-C handling (child processes, real signals)", () => {

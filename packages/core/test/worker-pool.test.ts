@@ -10,7 +10,7 @@
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import {
   BrokenResourceError,
@@ -28,10 +28,11 @@ import {
   sleepForever,
   type Task,
 } from "@weft/core";
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { runInWorker, workerFunction } from "../src/run-in-worker.ts";
 import { defaultWorkerLimiter } from "../src/worker-pool.ts";
 import type * as fixtures from "./fixtures/workers.ts";
+import { startProgram } from "./support/child-program.ts";
 import { rejection, runVirtual } from "./support/helpers.ts";
 
 const FIXTURES = new URL("./fixtures/workers.ts", import.meta.url);
@@ -46,7 +47,9 @@ interface SeenWorker {
 /** Every worker thread created in this process since the test began. */
 let seen: SeenWorker[] = [];
 /** Called (once) synchronously as the next worker thread is created, inside the call creating it. */
-let onNextWorker: (() => void) | null = null;
+let onNextWorker: ((worker: Worker) => void) | null = null;
+/** Called synchronously as each worker thread is created. */
+let onEachWorker: ((worker: Worker) => void) | null = null;
 const onWorkerCreated = (message: unknown) => {
   const { worker } = message as { worker: Worker };
   const entry: SeenWorker = { worker, threadId: worker.threadId, exitCode: null };
@@ -56,12 +59,14 @@ const onWorkerCreated = (message: unknown) => {
   seen.push(entry);
   const hook = onNextWorker;
   onNextWorker = null;
-  hook?.();
+  hook?.(worker);
+  onEachWorker?.(worker);
 };
 
 beforeEach(() => {
   seen = [];
   onNextWorker = null;
+  onEachWorker = null;
   subscribe("worker_threads", onWorkerCreated);
 });
 
@@ -407,6 +412,135 @@ describe("runInWorker: errors", () => {
       expect(error.message).toContain("cannot be sent to a worker thread");
       expect(await runInWorker(FIXTURES, "add", [1, 2])).toBe(3);
     });
+  });
+});
+
+/** A hook for `onNextWorker` / `onEachWorker`: the worker dies before it is ready for calls. */
+const dieAtStart = (worker: Worker) => {
+  void worker.terminate();
+};
+
+/** Records the warnings emitted while `body` runs. */
+async function warningsDuring(body: () => Promise<void>): Promise<string[]> {
+  const spy = vi.spyOn(process, "emitWarning");
+  try {
+    await body();
+    return spy.mock.calls.map(([warning]) => String(warning));
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe("runInWorker: a worker that cannot start", () => {
+  test("a worker that dies before it is ready fails the call waiting for it with BrokenResourceError, its error as cause; the next call starts a new worker", async () => {
+    await run(async () => {
+      onNextWorker = dieAtStart;
+      const error = (await rejection(runInWorker(FIXTURES, "add", [1, 2]))) as BrokenResourceError;
+      expect(error).toBeInstanceOf(BrokenResourceError);
+      expect(error.message).toMatch(
+        /^runInWorker\(add from .*workers\.ts\): could not start a worker thread: the worker thread exited/,
+      );
+      expect((error.cause as Error).message).toMatch(
+        /^the worker thread exited \(exit code \d+\)$/,
+      );
+      expect(await runInWorker(FIXTURES, "add", [1, 2])).toBe(3);
+    });
+    expect(seen).toHaveLength(2);
+    expect(liveWorkers()).toEqual([]);
+  });
+
+  test("workers that cannot start are not started again: each call starts one and fails, calls at once too; no warning, no worker left", async () => {
+    const warnings = await warningsDuring(async () => {
+      onEachWorker = dieAtStart;
+      await run(async () => {
+        for (let i = 0; i < 3; i++) {
+          const error = await rejection(runInWorker(FIXTURES, "add", [i, 1]));
+          expect(error).toBeInstanceOf(BrokenResourceError);
+        }
+        expect(seen).toHaveLength(3);
+        const limiter = new CapacityLimiter(4);
+        const errors: unknown[] = [];
+        await openNursery(async (nursery) => {
+          for (let i = 0; i < 4; i++) {
+            nursery.startSoon(async () => {
+              errors.push(await rejection(runInWorker(FIXTURES, "add", [i, 1], { limiter })));
+            });
+          }
+        });
+        expect(errors).toHaveLength(4);
+        for (const error of errors) expect(error).toBeInstanceOf(BrokenResourceError);
+        expect(limiter.borrowedTokens).toBe(0);
+      });
+    });
+    expect(seen).toHaveLength(7); // one per call
+    expect(liveWorkers()).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
+
+  test("when one of the workers starting for two waiting calls dies, one call fails and the other runs on the worker that started", async () => {
+    const outcomes: unknown[] = [];
+    await run(async () => {
+      const limiter = new CapacityLimiter(2);
+      onNextWorker = dieAtStart;
+      await openNursery(async (nursery) => {
+        for (let i = 0; i < 2; i++) {
+          nursery.startSoon(async () => {
+            try {
+              outcomes.push(await runInWorker(FIXTURES, "add", [i, 1], { limiter }));
+            } catch (error) {
+              outcomes.push(error);
+            }
+          });
+        }
+      });
+    });
+    expect(outcomes.filter((o) => o instanceof BrokenResourceError)).toHaveLength(1);
+    expect(outcomes.filter((o) => typeof o === "number")).toHaveLength(1);
+    expect(seen).toHaveLength(2);
+    expect(liveWorkers()).toEqual([]);
+  });
+
+  test("a worker that fails to start after its call was cancelled fails no other call and warns nobody", async () => {
+    const warnings = await warningsDuring(() =>
+      run(async () => {
+        const scope = new CancelScope();
+        onNextWorker = (worker) => {
+          scope.cancel(); // the call is submitted, and waits for this worker
+          dieAtStart(worker);
+        };
+        await scope.run(() => runInWorker(FIXTURES, "add", [1, 2]));
+        expect(scope.cancelledCaught).toBe(true);
+        await exitOf(seen[0]!.threadId);
+        expect(await runInWorker(FIXTURES, "add", [1, 2])).toBe(3);
+      }),
+    );
+    expect(seen).toHaveLength(2);
+    expect(warnings).toEqual([]);
+  });
+
+  test("in a program run with --input-type=module, which worker threads inherit and refuse, every call fails with BrokenResourceError (one worker each) and the run ends with no worker left", async ({
+    onTestFinished,
+  }) => {
+    const program = fileURLToPath(new URL("./fixtures/worker-cannot-start.ts", import.meta.url));
+    const { code, stdout, stderr } = await startProgram(
+      [
+        "--conditions=weft-source",
+        "--input-type=module",
+        "--eval",
+        `await import(${JSON.stringify(pathToFileURL(program).href)});`,
+      ],
+      onTestFinished,
+    ).ended;
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(6);
+    for (const line of lines.slice(0, 5)) {
+      expect(line).toMatch(
+        /^BrokenResourceError: runInWorker\(add from .*workers\.ts\): could not start a worker thread: .*--input-type.* \(cause: Error: .*--input-type/,
+      );
+    }
+    expect(lines[5]).toBe("run settled: 5 worker threads created, 0 still running");
+    expect(stderr).not.toMatch(/weft worker thread/);
+    expect(code).toBe(0);
   });
 });
 
