@@ -29,7 +29,8 @@ import {
   type SocketAddress,
   unixAddress,
 } from "./addresses.ts";
-import { isCapacityError } from "./error-codes.ts";
+import { descriptorShortage } from "./descriptors.ts";
+import { errorCode, isCapacityError } from "./error-codes.ts";
 import { ignoreError, waitExternal } from "./io-wait.ts";
 import { SocketStream } from "./socket-stream.ts";
 import type { Listener } from "./streams.ts";
@@ -67,6 +68,14 @@ export interface SocketListenerStatistics {
  * (TCP: the client gets `ECONNRESET`, from its connect if our reset arrives
  * first, else from its first read or write; Unix: it is closed, so the client
  * reads end of file) and counted in `statistics().refusedConnections`.
+ *
+ * Out of file descriptors (EMFILE, ENFILE), Node's event loop accepts and at
+ * once closes every connection it cannot hold, without telling anyone; the
+ * clients see the connection closed without a byte. The listener notices the
+ * shortage instead — after an accept that took the last free descriptor, and
+ * whenever `accept()` would wait — and `accept()` then throws a
+ * `BrokenResourceError` whose `cause` has that code: `serveListeners` logs it
+ * and retries after 100 ms, as for any EMFILE-like accept error.
  */
 export class SocketListener implements Listener<SocketStream> {
   /** The underlying server. */
@@ -81,6 +90,8 @@ export class SocketListener implements Listener<SocketStream> {
   #error: unknown = null;
   /** Accept errors that say "out of resources, try later": each is thrown once. */
   readonly #transientErrors: BrokenResourceError[] = [];
+  /** A descriptor shortage seen after an accept has been queued; cleared once a descriptor is free. */
+  #shortageNoted = false;
 
   /** `server` must already be listening (on a TCP address or a Unix socket path). */
   constructor(server: net.Server, options?: SocketListenerOptions) {
@@ -131,6 +142,18 @@ export class SocketListener implements Listener<SocketStream> {
       if (this.localAddress.family === "unix") socket.destroy();
       else socket.resetAndDestroy();
     }
+    // If this accept took the last free descriptor, libuv closes whatever
+    // else is queued in the kernel: say so through accept(), once per
+    // shortage (SEMANTICS.md, @weft/net: serveListeners logs EMFILE-like
+    // errors and retries after 100 ms).
+    const shortage = descriptorShortage();
+    if (shortage === null) {
+      this.#shortageNoted = false;
+    } else if (!this.#shortageNoted) {
+      this.#shortageNoted = true;
+      this.#transientErrors.push(shortageError(shortage));
+      this.#wakeAllWaiters();
+    }
   }
 
   #wakeAllWaiters(): void {
@@ -150,9 +173,9 @@ export class SocketListener implements Listener<SocketStream> {
 
   /**
    * Waits for and returns the next connection. `BrokenResourceError` with an
-   * EMFILE-like `cause` when Node reports one (try again later);
-   * `BrokenResourceError` for good if the server failed; `ClosedResourceError`
-   * once closed.
+   * EMFILE-like `cause` while the process is out of file descriptors (try
+   * again later); `BrokenResourceError` for good if the server failed;
+   * `ClosedResourceError` once closed.
    */
   async accept(): Promise<SocketStream> {
     lowlevel.raiseIfCancelled("SocketListener.accept()");
@@ -170,6 +193,11 @@ export class SocketListener implements Listener<SocketStream> {
       }
       const transient = this.#transientErrors.shift();
       if (transient !== undefined) throw transient;
+      // About to wait: a connection arriving while no descriptor is free
+      // would be closed by libuv unseen, so a shortage is an error now.
+      const shortage = descriptorShortage();
+      if (shortage !== null) throw shortageError(shortage);
+      this.#shortageNoted = false;
       const task = lowlevel.currentTask();
       this.#waiters.push(task);
       const handed = (await waitExternal("SocketListener.accept", () => {
@@ -204,4 +232,12 @@ export class SocketListener implements Listener<SocketStream> {
     }
     await checkpoint();
   }
+}
+
+/** The transient accept error for a descriptor shortage (`cause`: the failed open, EMFILE or ENFILE). */
+function shortageError(cause: Error): BrokenResourceError {
+  return new BrokenResourceError(
+    `out of file descriptors (${errorCode(cause)}): until some are closed, Node closes each new connection as soon as it accepts it`,
+    { cause },
+  );
 }
