@@ -86,7 +86,11 @@ export {
   serveListeners,
   serveTcp,
 } from "./serve.ts";
-export { SocketListener } from "./socket-listener.ts";
+export {
+  SocketListener,
+  type SocketListenerOptions,
+  type SocketListenerStatistics,
+} from "./socket-listener.ts";
 export { SocketStream } from "./socket-stream.ts";
 export {
   HalfCloseableTimeoutStream,

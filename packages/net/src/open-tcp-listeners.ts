@@ -21,7 +21,12 @@ export interface OpenTcpListenersOptions {
   host?: string;
   /**
    * Maximum length of the queue of connections not yet accepted. Default and
-   * maximum 65535; the kernel lowers it to its own limit (`somaxconn` on Linux).
+   * maximum 65535. It bounds two queues: the kernel's listen queue (which the
+   * kernel may shorten to its own limit, `somaxconn` on Linux) and the
+   * listener's own, where Node puts every connection as soon as it arrives
+   * (0 keeps one). A connection that finds the listener's queue full is reset:
+   * the client gets `ECONNRESET`, from its connect or (usually) its first read
+   * or write (see `SocketListener`).
    */
   backlog?: number;
   /**
@@ -86,7 +91,7 @@ async function listenAll(
     for (const address of addresses) {
       const server = await listenOn(address, boundPort, backlog, reusePort, wildcard);
       if (server === null) continue; // no such family here
-      const listener = new SocketListener(server);
+      const listener = new SocketListener(server, { backlog });
       listeners.push(listener);
       // Port 0: every further listener shares the first one's ephemeral port.
       boundPort = listener.localAddress.port;

@@ -319,7 +319,9 @@ export class Process<
         // A group: whatever the child started and left behind. The group
         // keeps the leader's id while any member lives, so the id cannot have
         // been reused by an unrelated group yet; errors (ESRCH: nobody left)
-        // are expected and ignored.
+        // are expected and ignored. runProcess may come here a while after
+        // the child exited (cancelled while a grandchild held the output
+        // open): that grandchild, if still in the group, still holds the id.
         try {
           process.kill(target, "SIGKILL");
         } catch {}

@@ -4,7 +4,7 @@
  * output, checking its exit status, and stopping it when cancelled (Trio's
  * `trio.run_process`).
  */
-import { BrokenResourceError, CancelScope, openNursery, type TaskStatus } from "@weft/core";
+import { BrokenResourceError, CancelScope, Event, openNursery, type TaskStatus } from "@weft/core";
 import { toUint8Array } from "./bytes.ts";
 import {
   type CheckedProcessOptions,
@@ -158,7 +158,10 @@ function checkTaskStatus(
  * ms (5000) on the run's clock, then SIGKILL — its captured output is read
  * meanwhile, so it can log as it cleans up; `Cancelled` propagates only
  * once the child has exited and been reaped, so nothing is left running —
- * with `processGroup: true`, not even what the child started.
+ * with `processGroup: true`, not even what the child started. Cancelled
+ * after the child exited, while something it started still holds the
+ * output pipes open, `runProcess` returns at once: the pipes are closed
+ * (and with `processGroup`, the rest of the group is killed).
  *
  * ```ts
  * const { stdout } = await runProcess("git", ["rev-parse", "HEAD"], { encoding: "utf8" });
@@ -259,35 +262,54 @@ async function runChecked(
   const proc = started.process;
   const stdoutChunks: Uint8Array[] = [];
   const stderrChunks: Uint8Array[] = [];
+  const capturing = stdoutMode === "capture" || stderrMode === "capture";
   // The captured output is read to its end, also while a cancelled child is
   // being stopped: a child that writes as it cleans up after the polite
   // signal must not meet a closed pipe (EPIPE, or death by SIGPIPE) and lose
   // its grace period. Shielded, so only this scope's own cancel — once the
-  // child is gone — stops the readers (a grandchild may hold the pipes open).
+  // child is gone — stops the readers.
   const readers = new CancelScope({ shield: true });
+  // Set when the readers are done. The supervising task waits for it, not
+  // the nursery: a grandchild may hold the pipes open long after the child
+  // exited, and the shielded readers would never see that wait cancelled
+  // (SEMANTICS.md, I/O resources: a cancelled runProcess returns promptly
+  // even when a grandchild holds the output pipes open).
+  const outputRead = new Event();
+  if (!capturing) outputRead.set();
   try {
     await openNursery(
       async (nursery) => {
-        if (stdoutMode === "capture" || stderrMode === "capture") {
-          nursery.startSoon(() =>
-            readers.run(() =>
-              openNursery(async (reading) => {
-                if (stdoutMode === "capture")
-                  reading.startSoon(() => drain(started.stdout!, stdoutChunks));
-                if (stderrMode === "capture")
-                  reading.startSoon(() => drain(started.stderr!, stderrChunks));
-              }),
-            ),
-          );
+        if (capturing) {
+          nursery.startSoon(async () => {
+            try {
+              await readers.run(() =>
+                openNursery(async (reading) => {
+                  if (stdoutMode === "capture")
+                    reading.startSoon(() => drain(started.stdout!, stdoutChunks));
+                  if (stderrMode === "capture")
+                    reading.startSoon(() => drain(started.stderr!, stderrChunks));
+                }),
+              );
+            } finally {
+              outputRead.set();
+            }
+          });
         }
         if (data !== undefined) nursery.startSoon(() => feedInput(started.stdin!, data));
+        let finished = false;
         try {
           taskStatus?.started(proc);
           await proc.wait();
+          if (!outputRead.isSet()) await outputRead.wait();
+          finished = true;
         } finally {
-          if (proc.returnCode === null) {
-            // Cancelled, or a feeder/reader failed (which cancelled us): the
-            // child must be gone before we return; then the readers stop.
+          if (!finished) {
+            // Cancelled, or a feeder/reader failed (which cancelled us),
+            // while the child ran or after it exited with its output still
+            // open: the child must be gone before we return — with
+            // processGroup, what is left of its group too (stopProcess only
+            // sends that SIGKILL once the child has exited) — and then the
+            // readers stop, closing the pipes whoever else holds them.
             await stopProcess(proc);
             readers.cancel();
           }

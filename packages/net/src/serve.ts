@@ -43,8 +43,10 @@ export interface ServeTcpOptions extends OpenTcpListenersOptions {
  * not caught: like any task's error it cancels its nursery. An accept error
  * meaning "out of file descriptors / memory" (EMFILE, ENFILE, ENOMEM, ENOBUFS)
  * is logged with `console.error` and the loop retries after 100 ms; any other
- * accept error ends the server with that error. The listeners are closed when
- * their loop ends. Never returns; cancel it to stop.
+ * accept error ends the server with that error. (A `SocketListener` reports a
+ * descriptor shortage itself, because Node does not: meanwhile Node closes the
+ * connections it has no descriptor for, and the log line says so.) The
+ * listeners are closed when their loop ends. Never returns; cancel it to stop.
  */
 export async function serveListeners<S extends AsyncResource>(
   handler: (stream: S) => Promise<void>,

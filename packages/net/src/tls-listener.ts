@@ -11,6 +11,8 @@ import { checkTlsOptions, type TlsAcceptOptions, TlsStream } from "./tls-stream.
  * `TlsStream`s. The handshake is not done by `accept()` but by the stream's first
  * operation (or its `doHandshake()`), in the task that handles the connection: a
  * client that is slow or fails its handshake cannot stall or break the accept loop.
+ * Connections waiting for `accept()` wait in the transport listener, within its
+ * bound (a `SocketListener`'s `backlog`).
  */
 export class TlsListener<S extends Stream = Stream> implements Listener<TlsStream<S>> {
   /** The listener whose connections are wrapped. */

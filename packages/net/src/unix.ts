@@ -123,8 +123,11 @@ function listenFailure(path: string, error: unknown): Error {
  * (cause: EADDRINUSE) that says whether a socket is there (in use, or stale) or
  * some other file. Closing the listener removes the socket file (see the module
  * comment). Other failures throw an `Error` with Node's error as `cause` (a
- * missing directory is reported by libuv as `EACCES`, not `ENOENT`). `options.backlog` is the listen backlog
- * (an integer >= 1; default Node's, 511).
+ * missing directory is reported by libuv as `EACCES`, not `ENOENT`).
+ * `options.backlog` is the listen backlog (an integer >= 1; default Node's,
+ * 511), and the bound of the listener's own queue of connections nobody has
+ * accepted yet: one that finds it full is closed at once (the client reads
+ * end of file; see `SocketListener`).
  */
 export async function openUnixListener(
   path: string,
@@ -147,5 +150,5 @@ export async function openUnixListener(
     if (isCancelled(error)) throw error;
     throw listenFailure(path, error);
   }
-  return new SocketListener(server);
+  return new SocketListener(server, backlog !== undefined ? { backlog } : {});
 }

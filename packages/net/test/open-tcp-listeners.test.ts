@@ -20,8 +20,13 @@ import {
 } from "@weft/core";
 import { MockClock, waitAllTasksBlocked } from "@weft/testing";
 import { afterEach, beforeAll, describe, expect, test, vi } from "vitest";
-import { openTcpListeners, openTcpStream, type SocketListener } from "../src/index.ts";
-import { errorOf } from "./support/io.ts";
+import {
+  openTcpListeners,
+  openTcpStream,
+  SocketListener,
+  type SocketStream,
+} from "../src/index.ts";
+import { errorOf, hasCode } from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -284,25 +289,81 @@ describe("openTcpListeners: backlog", () => {
     });
   });
 
-  test("a listener with backlog 1 (and 0) still accepts several queued connections", async () => {
+  test("a listener holds at most `backlog` connections nobody has accepted; further ones are reset", async () => {
     await run(async () => {
-      for (const backlog of [0, 1]) {
+      for (const backlog of [0, 1, 5]) {
+        const held = Math.max(backlog, 1); // 0 keeps one, as Linux's listen queue does
         const [listener] = await openTcpListeners(0, { host: "127.0.0.1", backlog });
+        const port = listener!.localAddress.port;
+        const clients: SocketStream[] = [];
         try {
-          const port = listener!.localAddress.port;
-          // Connect first, accept afterwards: the connections wait in the queue.
-          const clients = [];
-          for (let i = 0; i < 3; i++) clients.push(await openTcpStream("127.0.0.1", port));
-          for (const client of clients) {
-            const server = await listener!.accept();
-            await client.sendAll(bytes("x"));
-            expect((await server.receiveSome()).length).toBe(1);
-            await server.aclose();
-            await client.aclose();
+          // Nobody accepts: Node takes every connection from the kernel at once.
+          for (let i = 0; i < held + 20; i++) {
+            // The listener's own 'connection' handler runs first: once ours
+            // runs, this connection has been queued or refused.
+            const arrived = new Promise((resolve) => listener!.server.once("connection", resolve));
+            try {
+              clients.push(await openTcpStream("127.0.0.1", port));
+            } catch (error) {
+              // Refused before our side of the connect completed.
+              expect(hasCode(error, "ECONNRESET")).toBe(true);
+            }
+            await cancellable(arrived);
           }
+          expect(listener!.statistics()).toEqual({
+            queuedConnections: held,
+            maxQueuedConnections: held,
+            refusedConnections: 20,
+            tasksWaitingAccept: 0,
+          });
+          // The first ones waited and are served; the rest were reset.
+          for (const [i, client] of clients.entries()) {
+            if (i < held) {
+              const server = await listener!.accept();
+              await client.sendAll(bytes("x"));
+              expect((await server.receiveSome()).length).toBe(1);
+              await server.aclose();
+            } else {
+              const error = await errorOf(() => client.receiveSome());
+              expect(error).toBeInstanceOf(BrokenResourceError);
+              expect(hasCode(error, "ECONNRESET")).toBe(true);
+            }
+          }
+          // The bound is on waiting connections: once they are taken, new ones wait again.
+          const arrived = new Promise((resolve) => listener!.server.once("connection", resolve));
+          clients.push(await openTcpStream("127.0.0.1", port));
+          await cancellable(arrived);
+          expect(listener!.statistics().queuedConnections).toBe(1);
+          await (await listener!.accept()).aclose();
         } finally {
+          for (const client of clients) await client.aclose();
           await listener!.aclose();
         }
+      }
+    });
+  });
+
+  test("a connection is handed straight to a waiting accept(), so it never counts against the bound", async () => {
+    await run(async () => {
+      const [listener] = await openTcpListeners(0, { host: "127.0.0.1", backlog: 1 });
+      const port = listener!.localAddress.port;
+      try {
+        await openNursery(async (nursery) => {
+          for (let i = 0; i < 3; i++) {
+            nursery.startSoon(async () => {
+              await (await listener!.accept()).aclose();
+            });
+          }
+          await waitAllTasksBlocked();
+          expect(listener!.statistics().tasksWaitingAccept).toBe(3);
+          for (let i = 0; i < 3; i++) await (await openTcpStream("127.0.0.1", port)).aclose();
+        });
+        expect(listener!.statistics()).toMatchObject({
+          queuedConnections: 0,
+          refusedConnections: 0,
+        });
+      } finally {
+        await listener!.aclose();
       }
     });
   });
@@ -591,6 +652,25 @@ describe("SocketListener", () => {
         } else {
           expect(outcome).toBeInstanceOf(BrokenResourceError);
         }
+      } finally {
+        await listener!.aclose();
+      }
+    });
+  });
+
+  test("the constructor's backlog: Node's 511 by default; a bad one → TypeError / RangeError", async () => {
+    await run(async () => {
+      const [listener] = await openTcpListeners(0, { host: "127.0.0.1" });
+      try {
+        const server = listener!.server;
+        expect(new SocketListener(server).statistics().maxQueuedConnections).toBe(511);
+        expect(new SocketListener(server, { backlog: 7 }).statistics().maxQueuedConnections).toBe(
+          7,
+        );
+        expect(() => new SocketListener(server, { backlog: "7" as unknown as number })).toThrow(
+          new TypeError("backlog must be a number"),
+        );
+        expect(() => new SocketListener(server, { backlog: -1 })).toThrow(RangeError);
       } finally {
         await listener!.aclose();
       }

@@ -453,6 +453,25 @@ describe("review: edge cases", () => {
   });
 
   test.skipIf(process.platform === "win32")(
+    "wait() and aclose() wait for the child only, not for a grandchild that holds its pipes",
+    async () => {
+      let grandchild = 0;
+      try {
+        await run(async () => {
+          const proc = await openProcess("/bin/sh", ["-c", "sleep 30 & echo $!"], {
+            stdout: "pipe",
+          });
+          grandchild = Number((await readUntil(proc.stdout, "\n")).trim());
+          expect(await proc.wait()).toBe(0);
+          await proc.aclose(); // closes our end of stdout; the grandchild's 30 s do not matter
+        });
+      } finally {
+        if (grandchild > 0) process.kill(grandchild, "SIGKILL");
+      }
+    },
+  );
+
+  test.skipIf(process.platform === "win32")(
     "with processGroup, terminate() reaches what the child started, not only the child",
     async () => {
       // Child and grandchild share our stdout pipe: end of file means both died of the SIGTERM.

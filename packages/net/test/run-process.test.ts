@@ -376,6 +376,82 @@ describe("runProcess: cancellation", () => {
   });
 });
 
+describe.skipIf(process.platform === "win32")(
+  "runProcess: cancelled after the child exited, while a grandchild holds its output open",
+  () => {
+    /** sh starts a grandchild that shares its stdout and stderr, prints its pid on stderr, and exits. */
+    const LEAVES_GRANDCHILD = ["-c", "sleep 30 & echo $! >&2"];
+
+    /**
+     * Runs LEAVES_GRANDCHILD (stdout captured, stderr a pipe we read), waits
+     * until the child has exited, then cancels; returns the Process, the
+     * grandchild's pid and how long runProcess took to return once cancelled.
+     */
+    async function cancelOnceChildExited(
+      processGroup: boolean,
+    ): Promise<[Process, number, number]> {
+      let proc: Process | null = null;
+      let grandchild = 0;
+      let cancelledAt = 0;
+      await openNursery(async (nursery) => {
+        const scope = new CancelScope();
+        proc = await nursery.start<Process>((taskStatus) =>
+          scope.run(() =>
+            runProcess("/bin/sh", LEAVES_GRANDCHILD, { taskStatus, stderr: "pipe", processGroup }),
+          ),
+        );
+        grandchild = Number((await readUntil(proc.stderr!, "\n")).trim());
+        expect(await proc.wait()).toBe(0); // the child is gone; the grandchild still holds stdout
+        cancelledAt = performance.now();
+        scope.cancel();
+      });
+      return [proc!, grandchild, performance.now() - cancelledAt];
+    }
+
+    test("runProcess returns promptly: the captured pipes are closed (the grandchild runs on)", async () => {
+      await run(async () => {
+        const [proc, grandchild, returnedAfter] = await cancelOnceChildExited(false);
+        try {
+          expect(returnedAfter).toBeLessThan(5_000); // not the grandchild's 30 s
+          expect(exists(grandchild)).toBe(true); // not in a group of its own: the trade-off
+        } finally {
+          process.kill(grandchild, "SIGKILL");
+        }
+        await proc.stderr!.aclose();
+      });
+    });
+
+    test("with processGroup, it returns promptly and kills the rest of the group", async () => {
+      let reachedEof = false;
+      let grandchild = 0;
+      try {
+        await run(async () => {
+          const [proc, pid, returnedAfter] = await cancelOnceChildExited(true);
+          grandchild = pid;
+          expect(returnedAfter).toBeLessThan(5_000);
+          // End of file on stderr: every holder of the pipe, the grandchild included, is dead.
+          await readToEnd(proc.stderr!);
+          reachedEof = true;
+          await proc.stderr!.aclose();
+        });
+      } finally {
+        if (!reachedEof && grandchild > 0) process.kill(grandchild, "SIGKILL"); // a failed run's orphan
+      }
+    });
+
+    test("a timeout around a plain call ends it, rather than the grandchild's exit", async () => {
+      await run(async () => {
+        const startedAt = performance.now();
+        const result = await moveOnAfter(300, () =>
+          runProcess("/bin/sh", ["-c", "sleep 30 & echo hi"], { processGroup: true }),
+        );
+        expect(result).toBeUndefined();
+        expect(performance.now() - startedAt).toBeLessThan(5_000);
+      });
+    });
+  },
+);
+
 describe("runProcess as a task (nursery.start)", () => {
   test("reports the Process once it runs, then supervises it; its failure fails the nursery", async () => {
     await run(async () => {

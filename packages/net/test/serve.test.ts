@@ -4,13 +4,16 @@
  * fake listeners over memory streams on a MockClock, so retry delays are exact
  * virtual times; serveTcp is then run for real on 127.0.0.1.
  */
+import { fileURLToPath } from "node:url";
 import {
   BrokenResourceError,
   ClosedResourceError,
+  capture,
   checkpoint,
   currentTime,
   Event,
   ExceptionGroup,
+  failAfter,
   isCancelled,
   lowlevel,
   type MemoryReceiveChannel,
@@ -30,6 +33,7 @@ import {
   type AsyncResource,
   acloseForcefully,
   type Listener,
+  openProcess,
   openTcpListeners,
   openTcpStream,
   type SocketListener,
@@ -39,6 +43,7 @@ import {
   serveTcp,
 } from "../src/index.ts";
 import { errorOf, receiveExactly } from "./support/io.ts";
+import { NODE, readUntil } from "./support/processes.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -680,6 +685,71 @@ describe("serveTcp on 127.0.0.1", () => {
         expect(error!.cause).toMatchObject({ code: "EADDRINUSE" });
       } finally {
         await holder!.aclose();
+      }
+    });
+  });
+});
+
+describe.skipIf(process.platform === "win32")("serveTcp out of file descriptors", () => {
+  /** The server program: serveTcp with handlers that hold their connections, its table then filled. */
+  const FIXTURE = fileURLToPath(new URL("./fixtures/out-of-descriptors.ts", import.meta.url));
+  /** Descriptors the server leaves free; more clients than that connect at once. */
+  const FREE = 4;
+  const CLIENTS = 20;
+
+  /** How many times `marker` occurs in `text`. */
+  const occurrences = (text: string, marker: string) => text.split(marker).length - 1;
+
+  test("the shortage is logged and accept retried (Node closed, unseen, what it had no descriptor for); serving resumes once descriptors are freed", async () => {
+    await run(async () => {
+      // In a child process under ulimit -n 128, so that our own table stays untouched.
+      const server = await openProcess(
+        "/bin/sh",
+        ["-c", `ulimit -n 128 && exec "$0" --conditions=weft-source "$1" ${FREE}`, NODE, FIXTURE],
+        { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+      );
+      const clients: SocketStream[] = [];
+      try {
+        let out = await readUntil(server.stdout, "\n");
+        const port = Number(/port (\d+)/.exec(out)![1]);
+        let served = 0;
+        let closedUnseen = 0;
+        await openNursery(async (nursery) => {
+          for (let i = 0; i < CLIENTS; i++) {
+            nursery.startSoon(async () => {
+              const client = await openTcpStream("127.0.0.1", port);
+              clients.push(client);
+              const reply = await capture(() => client.receiveSome());
+              if (reply.isOk() && reply.value.length > 0) served++;
+              else closedUnseen++; // end of file (or a reset) without a byte
+            });
+          }
+        });
+        // About FREE were served (Node may free a descriptor of its own after
+        // the table was filled). Node cannot leave connections in the kernel's
+        // queue: those it had no descriptor for, it closed. That is the
+        // documented trade-off...
+        expect(served).toBeGreaterThan(0);
+        expect(closedUnseen).toBeGreaterThan(0);
+        expect(served + closedUnseen).toBe(CLIENTS);
+        // ... but it is not silent: serveListeners logs the shortage and retries.
+        const log = await failAfter(10_000, () => readUntil(server.stderr, "retrying in 100 ms"));
+        expect(log).toMatch(
+          /weft serveListeners: accept failed \(.*out of file descriptors \(EMFILE\)/,
+        );
+        // Closing the served clients frees the server's descriptors...
+        for (const client of clients.splice(0)) await client.aclose();
+        while (occurrences(out, "closed\n") < served) {
+          out += text(await failAfter(10_000, () => server.stdout.receiveSome()));
+        }
+        // ... and the next client is served.
+        const late = await openTcpStream("127.0.0.1", port);
+        clients.push(late);
+        expect(text(await failAfter(10_000, () => receiveExactly(late, 6)))).toBe("hello\n");
+      } finally {
+        for (const client of clients) await client.aclose();
+        server.kill();
+        await server.aclose();
       }
     });
   });

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import {
   CancelScope,
   ClosedResourceError,
+  cancellable,
   isCancelled,
   moveOnAfter,
   openNursery,
@@ -179,6 +180,40 @@ describe("Unix sockets", () => {
       fs.unlinkSync(socketPath);
       const again = await openUnixListener(socketPath);
       await again.aclose();
+    });
+  });
+
+  test("a listener holds at most `backlog` connections nobody has accepted; further ones are closed", async () => {
+    const socketPath = path.join(dir, "backlog.sock");
+    await run(async () => {
+      const listener = await openUnixListener(socketPath, { backlog: 2 });
+      const clients: SocketStream[] = [];
+      try {
+        for (let i = 0; i < 5; i++) {
+          // The listener's 'connection' handler runs before ours.
+          const arrived = new Promise((resolve) => listener.server.once("connection", resolve));
+          clients.push(await openUnixSocket(socketPath));
+          await cancellable(arrived);
+        }
+        expect(listener.statistics()).toMatchObject({
+          queuedConnections: 2,
+          refusedConnections: 3,
+        });
+        for (const [i, client] of clients.entries()) {
+          if (i < 2) {
+            const server = await listener.accept();
+            await client.sendAll(bytes("x"));
+            expect(text(await server.receiveSome())).toBe("x");
+            await server.aclose();
+          } else {
+            // No reset on a Unix socket: the refused client reads end of file.
+            expect((await client.receiveSome()).length).toBe(0);
+          }
+        }
+      } finally {
+        for (const client of clients) await client.aclose();
+        await listener.aclose();
+      }
     });
   });
 

@@ -25,6 +25,18 @@ export async function errorOf(fn: () => Promise<unknown>): Promise<unknown> {
 }
 
 /**
+ * Whether `error`, an error in its `cause` chain, or one in an
+ * `ExceptionGroup` along the way (a failed `openTcpStream`) has `code`.
+ */
+export function hasCode(error: unknown, code: string): boolean {
+  if (error === null || typeof error !== "object") return false;
+  if ((error as { code?: unknown }).code === code) return true;
+  const nested = (error as { errors?: unknown }).errors;
+  if (Array.isArray(nested) && nested.some((e) => hasCode(e, code))) return true;
+  return hasCode((error as { cause?: unknown }).cause, code);
+}
+
+/**
  * Clogs a connected socket pair in both directions (the two-way suites also
  * flip the pair): Node's userspace write buffer holds data the kernel will not
  * take because the peer is not reading, so a sendAll blocks until the peer
