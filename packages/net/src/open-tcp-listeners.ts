@@ -58,7 +58,8 @@ export async function openTcpListeners(
   const backlog = checkBacklog(options?.backlog);
   const reusePort = options?.reusePort ?? false;
   if (typeof reusePort !== "boolean") throw new TypeError("reusePort must be a boolean");
-  lowlevel.raiseIfCancelled("openTcpListeners()");
+  const cancelled = lowlevel.cancelPoint("openTcpListeners()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
 
   const addresses = host === undefined ? ["0.0.0.0", "::"] : await localAddresses(host);
   const wildcard = host === undefined;

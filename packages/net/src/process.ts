@@ -238,7 +238,8 @@ export class Process<
    * Any number of tasks may wait.
    */
   async wait(): Promise<number> {
-    lowlevel.raiseIfCancelled("Process.wait()");
+    const cancelled = lowlevel.cancelPoint("Process.wait()");
+    if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
     if (this.#exited) {
       await cancelShieldedCheckpoint();
     } else {
@@ -437,7 +438,8 @@ export async function startProcess(
   exposed: { readonly stdin: boolean; readonly stdout: boolean; readonly stderr: boolean },
   operation: string,
 ): Promise<StartedProcess> {
-  lowlevel.raiseIfCancelled(operation);
+  const cancelled = lowlevel.cancelPoint(operation);
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const argsCopy = Object.freeze([...args]);
   let child: ChildProcess;
   try {

@@ -178,7 +178,8 @@ export class SocketListener implements Listener<SocketStream> {
    * `ClosedResourceError` once closed.
    */
   async accept(): Promise<SocketStream> {
-    lowlevel.raiseIfCancelled("SocketListener.accept()");
+    const cancelled = lowlevel.cancelPoint("SocketListener.accept()");
+    if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
     while (true) {
       if (this.#closed) throw new ClosedResourceError("the listener was closed");
       // Broken for good: connections still queued are not handed out.

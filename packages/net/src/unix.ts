@@ -71,7 +71,8 @@ function describePath(path: string): string {
  */
 export async function openUnixSocket(path: string): Promise<SocketStream> {
   checkPath(path);
-  lowlevel.raiseIfCancelled("openUnixSocket()");
+  const cancelled = lowlevel.cancelPoint("openUnixSocket()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const socket = net.connect({ path, allowHalfOpen: true });
   try {
     await waitForEvent(socket, "connect", `openUnixSocket(${describePath(path)})`);
@@ -137,7 +138,8 @@ export async function openUnixListener(
   checkOptions(options);
   const backlog = options?.backlog;
   if (backlog !== undefined) checkInteger("backlog", backlog, 1);
-  lowlevel.raiseIfCancelled("openUnixListener()");
+  const cancelled = lowlevel.cancelPoint("openUnixListener()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const server = net.createServer({ allowHalfOpen: true });
   server.listen({ path, ...(backlog !== undefined ? { backlog } : {}) });
   try {
