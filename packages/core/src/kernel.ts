@@ -597,10 +597,13 @@ export class Kernel {
       this.idle = false;
       this.sliceStart = performance.now();
       this.batchesInSlice = 0;
-      if (this.mayTickSynchronously()) {
+      if (!this.drainCheckArmed && this.mayTickSynchronously()) {
         // Woken from outside any batch (an I/O callback, a timer, code that is
         // not a task): start the batch here instead of a microtask later. No
         // deadline is due (checked), so there is nothing for tick() to expire.
+        // Not while a drain check is pending: we may be in a nextTick queued
+        // before it, which would take the step started here (its code not yet
+        // run) for one awaiting a foreign promise, and resume the next task.
         if (this.runQueue.length > 0) this.runBatch();
         else this.goIdle(); // a new deadline: re-arm the host timer
         return;
