@@ -344,6 +344,41 @@ describe("misuse never hangs the run or escapes it", () => {
     expect(rejected).toBeInstanceOf(Error);
   });
 
+  // The task's code goes on while its sleep is pending, and cancels it: the
+  // dangling wait must not be resumed as if it were the task's step (its
+  // Cancelled then escapes as a process-wide unhandled rejection, and the
+  // task's exit passes for a normal one).
+  test("a task that returns with an un-awaited sleep() it cancelled itself fails with 'still pending'", async () => {
+    const error = await rejection(
+      withinRealTime(
+        runVirtual(() =>
+          openNursery(async (nursery) => {
+            nursery.startSoon(
+              async () => {
+                void sleep(10);
+                nursery.cancelScope.cancel();
+              },
+              { name: "a" },
+            );
+          }),
+        ),
+      ),
+    );
+    expect(error).toBeInstanceOf(ExceptionGroup);
+    expect(String((error as ExceptionGroup).errors[0])).toMatch(/still pending/);
+  });
+
+  test("a main task that returns with an un-awaited sleep() fails the run with 'still pending'", async () => {
+    const error = await rejection(
+      withinRealTime(
+        runVirtual(async () => {
+          void sleep(10);
+        }),
+      ),
+    );
+    expect(String(error)).toMatch(/still pending/);
+  });
+
   test("a task that returns while a nursery it opened is still open fails the run instead of hanging", async () => {
     const error = await rejection(
       withinRealTime(
