@@ -383,6 +383,11 @@ export class Kernel {
     return (state === TaskState.RUNNING || state === TaskState.FOREIGN) && !this.finished;
   }
 
+  /** A refusal if `task` may not wait now (see mayWait), else `null`: for operations to call before any side effect. */
+  refusal(task: TaskImpl): Promise<never> | null {
+    return this.mayWait(task) ? null : this.refuseWait(task);
+  }
+
   /**
    * The answer to an operation that may not wait (see mayWait): a rejection,
    * never a synchronous throw, and the task's own wait is left alone. If no
@@ -775,6 +780,8 @@ export class Kernel {
    * any autojump of a virtual clock.
    */
   waitAllTasksBlocked(task: TaskImpl, cushion: number): Promise<unknown> {
+    const refused = this.refusal(task);
+    if (refused !== null) return refused;
     const waiter: IdleWaiter = { cushion, seq: this.idleSeq++, task };
     const waiters = this.idleWaiters;
     let i = waiters.length;
