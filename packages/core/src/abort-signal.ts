@@ -98,5 +98,7 @@ export function cancellable<T>(
       "work must be a promise or a function that takes an AbortSignal and returns a promise",
     );
   }
-  return cancellableIn(requireTask("cancellable()"), work);
+  const task = requireTask("cancellable()");
+  // Refused before the work is started or watched: nothing could wake the task later.
+  return task.kernel.refusal(task) ?? cancellableIn(task, work);
 }

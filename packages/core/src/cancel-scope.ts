@@ -183,6 +183,8 @@ export class CancelScope {
   run<T>(body: (scope: CancelScope) => Promise<T>): Promise<T | undefined> {
     checkFunction("body", body);
     const task = requireTask("CancelScope.run()");
+    const refused = task.kernel.refusal(task);
+    if (refused !== null) return refused;
     this.enter(task);
     return this.#runEntered(task, body);
   }

@@ -336,7 +336,7 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
    * Each `next()` is a `receive()` by its caller, so tasks may share one
    * iterator.
    */
-  [Symbol.asyncIterator](): AsyncIterator<T> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return receiveIterator(() => this.receive(), isEndOfChannel);
   }
 

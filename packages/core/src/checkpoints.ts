@@ -28,6 +28,12 @@ export function checkpoint(): Promise<void> {
  * `checkpoint_if_cancelled` is a full checkpoint when it raises.
  */
 export function cancelPointOf(task: TaskImpl): Promise<never> | null {
+  // First of all, as the first thing an operation does: a call where the task
+  // cannot wait (a captured context, a callback) is refused before it takes,
+  // queues or sends anything (SEMANTICS.md, "Async context": never resumes
+  // the wrong task).
+  const refused = task.kernel.refusal(task);
+  if (refused !== null) return refused;
   if (task.cancelStatus?.effectivelyCancelled !== true) return null;
   return task.kernel.yieldThenThrow(task, task.makeCancelled());
 }

@@ -383,6 +383,11 @@ export class Kernel {
     return (state === TaskState.RUNNING || state === TaskState.FOREIGN) && !this.finished;
   }
 
+  /** A refusal if `task` may not wait now (see mayWait), else `null`: for operations to call before any side effect. */
+  refusal(task: TaskImpl): Promise<never> | null {
+    return this.mayWait(task) ? null : this.refuseWait(task);
+  }
+
   /**
    * The answer to an operation that may not wait (see mayWait): a rejection,
    * never a synchronous throw, and the task's own wait is left alone. If no
@@ -597,10 +602,13 @@ export class Kernel {
       this.idle = false;
       this.sliceStart = performance.now();
       this.batchesInSlice = 0;
-      if (this.mayTickSynchronously()) {
+      if (!this.drainCheckArmed && this.mayTickSynchronously()) {
         // Woken from outside any batch (an I/O callback, a timer, code that is
         // not a task): start the batch here instead of a microtask later. No
         // deadline is due (checked), so there is nothing for tick() to expire.
+        // Not while a drain check is pending: we may be in a nextTick queued
+        // before it, which would take the step started here (its code not yet
+        // run) for one awaiting a foreign promise, and resume the next task.
         if (this.runQueue.length > 0) this.runBatch();
         else this.goIdle(); // a new deadline: re-arm the host timer
         return;
@@ -772,6 +780,8 @@ export class Kernel {
    * any autojump of a virtual clock.
    */
   waitAllTasksBlocked(task: TaskImpl, cushion: number): Promise<unknown> {
+    const refused = this.refusal(task);
+    if (refused !== null) return refused;
     const waiter: IdleWaiter = { cushion, seq: this.idleSeq++, task };
     const waiters = this.idleWaiters;
     let i = waiters.length;

@@ -69,7 +69,10 @@ export function spawnSystemTask(fn: () => Promise<unknown>, options?: { name?: s
  * `Cancelled` — otherwise `null`, at no cost. Every operation that raises
  * `Cancelled` must be a schedule point first, or a loop that catches
  * `Cancelled` would starve every other task, timer and signal.
- * `operation` names the caller in the error raised outside `run()`.
+ * `operation` names the caller in the error raised outside `run()`. Called
+ * where the task cannot wait (a callback it registered, code run in its
+ * captured async context), it returns the rejection to return instead, so
+ * call it before the operation takes, queues or sends anything.
  *
  * ```ts
  * receive(): Promise<Item> {

@@ -143,6 +143,8 @@ export class NurseryImpl implements Nursery, TaskParent {
     checkOptionsObject("options", options);
     checkOptionalName("options.name", options?.name);
     const caller = requireTask("Nursery.start()");
+    const refused = caller.kernel.refusal(caller);
+    if (refused !== null) return refused;
     if (this.closed) {
       return Promise.reject(
         new Error("nursery is closed: it has finished and cannot start new tasks"),
@@ -346,5 +348,7 @@ export function openNursery<T>(
   if (options?.strictErrors !== undefined)
     checkBoolean("options.strictErrors", options.strictErrors);
   const task = requireTask("openNursery()");
+  const refused = task.kernel.refusal(task);
+  if (refused !== null) return refused;
   return openNurseryIn(task, options?.strictErrors ?? task.kernel.strictErrors, body);
 }

@@ -1,7 +1,7 @@
 import { Err } from "ts-results-es";
 import { BrokenResourceError } from "./errors.ts";
 import { Abort, currentTask, reschedule, waitTaskRescheduled } from "./lowlevel.ts";
-import type { Task } from "./task.ts";
+import type { Task, TaskImpl } from "./task.ts";
 
 /** What a parked task waits for, for deadlock reports and task dumps. */
 export type WaitingFor = string | (() => string);
@@ -69,6 +69,8 @@ export class ParkingLot {
   /** Blocks until unparked. Cancellable: a cancelled task leaves the queue. */
   park(): Promise<void> {
     const task = currentTask(); // outside run() this throws at once
+    const refused = (task as TaskImpl).kernel.refusal(task as TaskImpl);
+    if (refused !== null) return refused;
     try {
       if (this.#broken) throw this.#brokenError();
       const parked: Parked = { task, lot: this, prev: null, next: null };

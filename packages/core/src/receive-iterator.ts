@@ -10,8 +10,12 @@
 export function receiveIterator<T>(
   receive: () => Promise<T>,
   isEnd: (error: unknown) => boolean,
-): AsyncIterator<T> {
+): AsyncIterableIterator<T> {
   return {
+    // Iterable itself, as the async generators it replaces were (`for await` over a shared one).
+    [Symbol.asyncIterator]() {
+      return this;
+    },
     next: () =>
       receive().then(
         (value): IteratorResult<T> => ({ done: false, value }),

@@ -34,7 +34,7 @@ export interface SignalReceiver extends AsyncIterable<NodeJS.Signals>, Disposabl
    */
   close(): void;
   /** `receive()` forever: `for await (const signal of receiver)`. Leaving the loop does not close it. */
-  [Symbol.asyncIterator](): AsyncIterator<NodeJS.Signals>;
+  [Symbol.asyncIterator](): AsyncIterableIterator<NodeJS.Signals>;
   /** Closes it: `using receiver = openSignalReceiver(...)`. */
   [Symbol.dispose](): void;
 }
@@ -145,7 +145,7 @@ class SignalReceiverImpl implements SignalReceiver, RunReceiver {
   }
 
   /** Each `next()` is a `receive()` by its caller (two tasks at once: `BusyResourceError`). */
-  [Symbol.asyncIterator](): AsyncIterator<NodeJS.Signals> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<NodeJS.Signals> {
     return receiveIterator(() => this.receive(), neverEnds);
   }
 

@@ -1,8 +1,16 @@
-import { checkpoint, type Instrument, openNursery, type RunOptions, run, sleep } from "@weft/core";
+import {
+  checkpoint,
+  Event,
+  type Instrument,
+  openNursery,
+  type RunOptions,
+  run,
+  sleep,
+} from "@weft/core";
 import { DeterministicScheduler, MockClock } from "@weft/testing";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { runVirtual } from "./support/helpers.ts";
+import { runVirtual, withinRealTime } from "./support/helpers.ts";
 import { propertyParameters } from "./support/property-parameters.ts";
 
 // SEMANTICS.md, "Run loop": steps are atomic. A task's step runs from being
@@ -79,6 +87,99 @@ describe("steps are atomic", () => {
     for (let i = 0; i < events.length; i += 2) {
       expect(events[i]!.startsWith("+")).toBe(true);
       expect(events[i + 1]).toBe(`-${events[i]!.slice(1)}`);
+    }
+  });
+
+  test("tasks woken from a process.nextTick callback take their steps one at a time", async () => {
+    // The waker is a nextTick queued by the first step of a fresh batch, so it
+    // runs before the kernel's drain check: the check must not mistake the
+    // step it starts for one awaiting a foreign promise.
+    const trace: string[] = [];
+    let counter = 0;
+    await withinRealTime(
+      runVirtual(() =>
+        openNursery(async (nursery) => {
+          const go = new Event();
+          for (const name of ["b", "c"]) {
+            nursery.startSoon(
+              async () => {
+                await go.wait();
+                const seen = counter;
+                trace.push(`${name}:read`);
+                await Promise.resolve();
+                trace.push(`${name}:write`);
+                counter = seen + 1;
+              },
+              { name },
+            );
+          }
+          nursery.startSoon(async () => {
+            await sleep(1); // b and c are parked; this step starts a fresh batch
+            process.nextTick(() => go.set());
+          });
+        }),
+      ),
+    );
+    expect(trace).toEqual(["b:read", "b:write", "c:read", "c:write"]);
+    expect(counter).toBe(2);
+  });
+
+  // A task's code after a foreign await is not inside any step, but it must
+  // not run inside another task's step either: the other step would no longer
+  // be atomic.
+  test("a task that wakes others after a foreign await finishes its microtasks before they step", async () => {
+    const trace: string[] = [];
+    let counter = 0;
+    const increment = async (name: string) => {
+      const seen = counter;
+      trace.push(`${name}:read`);
+      await Promise.resolve();
+      trace.push(`${name}:write`);
+      counter = seen + 1;
+    };
+    await withinRealTime(
+      runVirtual(() =>
+        openNursery(async (nursery) => {
+          const go = new Event();
+          nursery.startSoon(async () => {
+            await go.wait();
+            await increment("b");
+          });
+          nursery.startSoon(async () => {
+            await new Promise((resolve) => setImmediate(resolve)); // foreign
+            go.set();
+            await increment("a");
+          });
+        }),
+      ),
+    );
+    expect(trace).toEqual(["a:read", "a:write", "b:read", "b:write"]);
+  });
+
+  test("a task whose foreign promise is settled by process.nextTick does not run inside another task's step", async () => {
+    const trace: string[] = [];
+    let counter = 0;
+    const increment = async (name: string) => {
+      const seen = counter;
+      trace.push(`${name}:read`);
+      await Promise.resolve();
+      trace.push(`${name}:write`);
+      counter = seen + 1;
+    };
+    await withinRealTime(
+      runVirtual(() =>
+        openNursery(async (nursery) => {
+          nursery.startSoon(async () => {
+            await new Promise<void>((resolve) => process.nextTick(resolve));
+            await increment("a");
+          });
+          nursery.startSoon(() => increment("b"));
+        }),
+      ),
+    );
+    expect(counter).toBe(2);
+    for (let i = 0; i < trace.length; i += 2) {
+      expect(trace[i + 1]).toBe(trace[i]!.replace("read", "write"));
     }
   });
 

@@ -1234,6 +1234,24 @@ describe("async iteration", () => {
     for (const values of got.values()) expect(values.length).toBeGreaterThan(0);
   });
 
+  test("the iterator is itself async-iterable, as the async generator it replaces was: workers can for-await over a shared one", async () => {
+    const got: number[] = [];
+    await runVirtual(() =>
+      openNursery(async (nursery) => {
+        const [send, receive] = openMemoryChannel<number>(0);
+        const shared = receive[Symbol.asyncIterator]() as AsyncIterableIterator<number>;
+        for (let w = 0; w < 2; w++) {
+          nursery.startSoon(async () => {
+            for await (const value of shared) got.push(value);
+          });
+        }
+        for (let i = 0; i < 4; i++) await send.send(i);
+        send.close();
+      }),
+    );
+    expect(got.sort()).toEqual([0, 1, 2, 3]);
+  });
+
   test("a for-await loop that breaks leaves the channel open for the next loop", async () => {
     const seen: number[] = [];
     await runVirtual(async () => {

@@ -5,7 +5,10 @@
 import {
   BrokenResourceError,
   BusyResourceError,
+  CancelScope,
   ClosedResourceError,
+  checkpoint,
+  Event,
   ExceptionGroup,
   isCancelled,
   openNursery,
@@ -300,4 +303,73 @@ describe("SocketStream over TCP", () => {
     });
     expect(() => new SocketStream({} as never)).toThrow(TypeError);
   });
+});
+
+// SEMANTICS.md, "Run loop": every operation that raises Cancelled is a
+// schedule point first, so a loop that swallows Cancelled cannot starve other
+// tasks, timers or signals.
+describe("the cancel path of socket operations is a schedule point", () => {
+  type MakeOperation = (
+    pair: [SocketStream, SocketStream],
+    listener: SocketListener,
+  ) => () => Promise<unknown>;
+  const operations: [string, MakeOperation][] = [
+    [
+      "SocketStream.receiveSome()",
+      ([client]) =>
+        () =>
+          client.receiveSome(),
+    ],
+    [
+      "SocketStream.sendAll()",
+      ([client]) =>
+        () =>
+          client.sendAll(bytes("x")),
+    ],
+    [
+      "SocketStream.waitSendAllMightNotBlock()",
+      ([c]) =>
+        () =>
+          c.waitSendAllMightNotBlock(),
+    ],
+    ["SocketListener.accept()", (_, listener) => () => listener.accept()],
+  ];
+  for (const [name, make] of operations) {
+    test(`${name}: a loop swallowing its Cancelled lets a sibling run every time`, async () => {
+      const ITERATIONS = 20;
+      let siblingSteps = 0;
+      let siblingStepsWhenLoopEnded = -1;
+      await run(
+        () =>
+          withListener(async (listener) => {
+            const pair = await connectedPair(listener);
+            await openNursery(async (nursery) => {
+              const loopDone = new Event();
+              nursery.startSoon(async () => {
+                while (!loopDone.isSet()) {
+                  siblingSteps++;
+                  await checkpoint();
+                }
+              });
+              await new CancelScope().run(async (scope) => {
+                scope.cancel();
+                const operation = make(pair, listener);
+                for (let i = 0; i < ITERATIONS; i++) {
+                  try {
+                    await operation();
+                  } catch (error) {
+                    if (!isCancelled(error)) throw error;
+                  }
+                }
+              });
+              siblingStepsWhenLoopEnded = siblingSteps;
+              loopDone.set();
+            });
+            for (const stream of pair) await stream.aclose();
+          }),
+        { handleSignals: false },
+      );
+      expect(siblingStepsWhenLoopEnded).toBeGreaterThanOrEqual(ITERATIONS - 1);
+    });
+  }
 });
