@@ -22,6 +22,11 @@ import { checkMaxBytes, type HalfCloseableStream, receiveChunks } from "./stream
 const DEFAULT_RECEIVE_SIZE = 65536;
 /** The socket is paused while this many received bytes wait for receiveSome. */
 const RECEIVE_QUEUE_LIMIT = 65536;
+/**
+ * The most a `sendAll` hands to Node at once, and so the most of ours Node's
+ * write buffer ever holds (the bound the class documents).
+ */
+const SEND_PIECE_SIZE = 65536;
 
 /** One write handed to Node, and the task waiting for its callback, if any. */
 interface PendingWrite {
@@ -38,17 +43,22 @@ interface PendingWrite {
  * is paused once 64 KiB are queued, so at most 64 KiB plus one socket read wait
  * in userspace. A cancelled `receiveSome` loses nothing.
  *
- * Sending: `sendAll` completes once the data was handed to the kernel — at
- * once when libuv wrote it synchronously, else at the write callback. Sends are
- * copied into one reusable buffer per stream (the caller may reuse its array
- * afterwards).
+ * Sending: `sendAll` hands its data to Node 64 KiB at a time, each piece once
+ * the kernel took the previous one (at once when libuv wrote it synchronously,
+ * else at its write callback), and completes once the last piece is in the
+ * kernel. Pieces are copied into one reusable 64 KiB buffer per stream.
+ *
+ * Memory bound: Node's write buffer (`socket.writableLength`) never holds more
+ * than 64 KiB that `sendAll` wrote — while a call runs, and after one was
+ * cancelled, whatever is cancelled and however often.
  *
  * Cancellation (SEMANTICS.md, "I/O resources"): a `sendAll` that raises
  * `Cancelled` may have sent part of its data, so it leaves the sending side
  * broken: every later `sendAll` and `waitSendAllMightNotBlock` raises
  * `BrokenResourceError` saying a previous send was cancelled (the `Cancelled`
- * is its `cause`), and writes nothing. What the cancelled call already handed
- * to Node still goes out, and so the peer receives a prefix of what was sent.
+ * is its `cause`), and writes nothing. The piece the cancelled call already
+ * handed to Node (at most 64 KiB) still goes out: the peer receives a prefix of
+ * what was sent.
  * `sendEof` still works (the peer then sees end of file after that prefix),
  * receiving is unaffected, and `aclose` always closes. Using the stream after
  * your own `aclose` or `sendEof` is a `ClosedResourceError` as usual.
@@ -182,8 +192,9 @@ export class SocketStream implements HalfCloseableStream {
 
   /**
    * Sends all of `data`; returns once it was handed to the kernel. `data` is
-   * copied: the caller may reuse its array once the call returns (or raises).
-   * If the call raises `Cancelled`, the sending side is broken (see the class).
+   * copied a piece at a time: the caller may reuse its array once the call
+   * returns (or raises). If the call raises `Cancelled`, the sending side is
+   * broken (see the class).
    */
   async sendAll(data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
@@ -204,37 +215,49 @@ export class SocketStream implements HalfCloseableStream {
     }
   }
 
+  /**
+   * Writes `data` a piece of at most `SEND_PIECE_SIZE` bytes at a time, each
+   * once the kernel took the previous one: Node's write buffer never holds
+   * more than one piece of ours, so a cancelled call leaves at most that much
+   * behind (SEMANTICS.md, "I/O resources": memory held for sends stays within
+   * the documented bound whatever is cancelled).
+   */
   async #send(data: Uint8Array): Promise<void> {
     if (data.length === 0) {
       await checkpoint();
       return;
     }
     lowlevel.raiseIfCancelled("SocketStream.sendAll()");
-    const write = this.#write(data);
-    const failed = this.#writeFailure(write);
-    if (failed !== null) throw this.#broken("sendAll", failed);
-    // libuv wrote it all at once: it is in the kernel already.
-    if (this.socket.writableLength === 0) {
-      await cancelShieldedCheckpoint();
-      return;
+    let parked = false;
+    for (let offset = 0; offset < data.length; offset += SEND_PIECE_SIZE) {
+      if (this.#error !== null) throw this.#broken("sendAll");
+      const write = this.#write(data.subarray(offset, offset + SEND_PIECE_SIZE));
+      const failed = this.#writeFailure(write);
+      if (failed !== null) throw this.#broken("sendAll", failed);
+      // libuv wrote it all at once: it is in the kernel already, and the
+      // scratch buffer is free again.
+      if (this.socket.writableLength === 0) continue;
+      write.task = lowlevel.currentTask();
+      this.#writer = write;
+      parked = true;
+      await waitExternal("SocketStream.sendAll", () => {
+        write.task = null;
+        this.#writer = null;
+        this.#scratch = null; // Node holds it until the write completes
+      });
+      if (this.#closed) throw new ClosedResourceError("the stream was closed during sendAll");
+      if (write.error !== null && this.#error === null) this.#error = write.error;
+      if (this.#error !== null) throw this.#broken("sendAll");
+      if (!write.done) {
+        // Woken by 'close' without an error: the write can no longer complete.
+        throw this.#broken(
+          "sendAll",
+          this.socket.errored ?? new Error("the socket closed before the write completed"),
+        );
+      }
     }
-    write.task = lowlevel.currentTask();
-    this.#writer = write;
-    await waitExternal("SocketStream.sendAll", () => {
-      write.task = null;
-      this.#writer = null;
-      this.#scratch = null; // Node holds it until the write completes
-    });
-    if (this.#closed) throw new ClosedResourceError("the stream was closed during sendAll");
-    if (write.error !== null && this.#error === null) this.#error = write.error;
-    if (this.#error !== null) throw this.#broken("sendAll");
-    if (!write.done) {
-      // Woken by 'close' without an error: the write can no longer complete.
-      throw this.#broken(
-        "sendAll",
-        this.socket.errored ?? new Error("the socket closed before the write completed"),
-      );
-    }
+    // A call that parked has been a schedule point already.
+    if (!parked) await cancelShieldedCheckpoint();
   }
 
   /**
@@ -244,8 +267,8 @@ export class SocketStream implements HalfCloseableStream {
    */
   #write(piece: Uint8Array): PendingWrite {
     let scratch = this.#scratch;
-    if (scratch === null || scratch.length < piece.length) {
-      scratch = Buffer.allocUnsafeSlow(Math.max(piece.length, 65536));
+    if (scratch === null) {
+      scratch = Buffer.allocUnsafeSlow(SEND_PIECE_SIZE);
       this.#scratch = scratch;
     }
     scratch.set(piece);

@@ -68,6 +68,13 @@ const QUIET_TURNS = 2;
  * stalled TLS (one waiting for the peer) ever gets there.
  */
 const MAX_BUSY_TURNS = 100;
+/**
+ * The most plaintext `sendAll` hands to TLS at once: the next piece goes only
+ * once the ciphertext of this one is on the transport, so a cancelled call
+ * leaves at most this much plaintext, and its ciphertext, behind (the bound
+ * the class documents).
+ */
+const SEND_PIECE_SIZE = 65536;
 
 /** Options shared by both sides of a TLS connection (and by `TlsListener`). */
 export interface TlsCommonOptions extends tls.SecureContextOptions {
@@ -227,6 +234,12 @@ export function checkTlsOptions(options: unknown, serverSide: boolean): void {
  * a previous send was cancelled (its `cause` is that `Cancelled`) and sends
  * nothing; `aclose` always closes. Receiving is unaffected only when the call was
  * cancelled before it handed data to TLS (see above).
+ *
+ * Memory bound: `sendAll` hands TLS its data 64 KiB at a time, the next piece
+ * once the ciphertext of the previous one is on the transport. So a `TlsStream`
+ * holds at most 64 KiB of plaintext and its ciphertext for sending, plus what the
+ * transport holds (64 KiB for a `SocketStream`) — during a call and after a
+ * cancelled one alike.
  *
  * End of stream: `receiveSome` returns an empty array after the peer's
  * close_notify; a transport EOF without one is `BrokenResourceError` (it could be
@@ -433,8 +446,9 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
   }
 
   /**
-   * Encrypts `data` and sends it on the transport. `data` is copied: the
-   * caller may reuse its array once the call returns (or raises).
+   * Encrypts `data` and sends it on the transport, 64 KiB at a time. `data` is
+   * copied a piece at a time: the caller may reuse its array once the call
+   * returns (or raises).
    */
   async sendAll(data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
@@ -465,7 +479,9 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     if (failed !== null) throw this.#breakWith(failed);
     this.#hold = null; // held tickets go out ahead of this data
     try {
-      await this.#sendPiece(data);
+      for (let offset = 0; offset < data.length; offset += SEND_PIECE_SIZE) {
+        await this.#sendPiece(data.subarray(offset, offset + SEND_PIECE_SIZE));
+      }
     } catch (error) {
       // The data is TLS's now: whether it reaches the peer is unknown.
       if (isCancelled(error)) this.#breakWith(error);

@@ -18,7 +18,7 @@ import {
 } from "@weft/core";
 import { assertCheckpoints, waitAllTasksBlocked } from "@weft/testing";
 import { describe, expect, test } from "vitest";
-import { openProcess, Process, runProcess, SpawnError } from "../src/index.ts";
+import { openProcess, Process, runProcess, type SocketStream, SpawnError } from "../src/index.ts";
 import { cancelOnceBlocked, errorOf, filled } from "./support/io.ts";
 import {
   bytes,
@@ -131,6 +131,21 @@ describe("openProcess: a cancelled stdin.sendAll (SEMANTICS.md, I/O resources)",
         expect((error as Error).message).toMatch(/a previous sendAll was cancelled/);
       } finally {
         proc.kill(); // aclose (await using) closes stdin and waits for the child to exit
+      }
+    });
+  });
+  test("repeated cancelled sends keep Node's write buffer for stdin within the documented 64 KiB", async () => {
+    await run(async () => {
+      await using proc = await openProcess(NODE, FOREVER, { stdin: "pipe", gracePeriod: 0 });
+      try {
+        // stdin is a SocketStream shown as a SendStream.
+        const { socket } = proc.stdin as SocketStream;
+        for (let i = 0; i < 5; i++) {
+          await cancelOnceBlocked(() => proc.stdin.sendAll(filled(1024 * 1024, i)));
+          expect(socket.writableLength).toBeLessThanOrEqual(64 * 1024);
+        }
+      } finally {
+        proc.kill();
       }
     });
   });

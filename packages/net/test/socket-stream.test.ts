@@ -13,7 +13,7 @@ import {
   openNursery,
   run,
 } from "@weft/core";
-import { checkHalfCloseableStream, MockClock } from "@weft/testing";
+import { checkHalfCloseableStream, MockClock, waitAllTasksBlocked } from "@weft/testing";
 import { describe, expect, test } from "vitest";
 import {
   openTcpListeners,
@@ -293,6 +293,8 @@ describe("SocketStream over TCP", () => {
 
 describe("a cancelled sendAll breaks sending (SEMANTICS.md, I/O resources)", () => {
   const MiB = 1024 * 1024;
+  /** The documented bound on what sendAll leaves in Node's write buffer. */
+  const SEND_BUFFER_BOUND = 64 * 1024;
 
   /** Reads `stream` to EOF; returns how many bytes of each value arrived. */
   async function countBytes(stream: SocketStream): Promise<Map<number, number>> {
@@ -353,6 +355,55 @@ describe("a cancelled sendAll breaks sending (SEMANTICS.md, I/O resources)", () 
           expectPreviousSendCancelled(await errorOf(() => a.sendAll(bytes("not either"))));
           await a.sendEof();
           expect((await b.receiveSome()).length).toBe(0);
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
+
+  test("repeated cancelled sends keep Node's write buffer within the documented 64 KiB", async () => {
+    await run(async () => {
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
+        try {
+          // The peer never reads. The first sends fill the kernel's buffers;
+          // one blocks and is cancelled; every later one is refused.
+          const outcomes: string[] = [];
+          for (let i = 0; i < 40; i++) {
+            const outcome = await cancelOnceBlocked(() => a.sendAll(filled(MiB, i)));
+            outcomes.push(
+              outcome.cancelled ? "cancelled" : outcome.error === null ? "sent" : "refused",
+            );
+            if (outcome.error !== null) expectPreviousSendCancelled(outcome.error);
+            expect(a.socket.writableLength).toBeLessThanOrEqual(SEND_BUFFER_BOUND);
+          }
+          const firstCancelled = outcomes.indexOf("cancelled");
+          expect(firstCancelled).toBeGreaterThan(0);
+          expect(outcomes.slice(firstCancelled + 1).every((o) => o === "refused")).toBe(true);
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
+
+  test("a sendAll that blocks keeps at most 64 KiB of its data in Node's write buffer", async () => {
+    await run(async () => {
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
+        try {
+          await openNursery(async (nursery) => {
+            nursery.startSoon(() => a.sendAll(filled(16 * MiB, 0x44)));
+            await waitAllTasksBlocked(); // the send is parked: the kernel is full
+            expect(a.socket.writableLength).toBeGreaterThan(0);
+            expect(a.socket.writableLength).toBeLessThanOrEqual(SEND_BUFFER_BOUND);
+            // Once the peer reads, the send completes.
+            const got = await receiveExactly(b, 16 * MiB);
+            expect(got.every((x) => x === 0x44)).toBe(true);
+          });
         } finally {
           await a.aclose();
           await b.aclose();

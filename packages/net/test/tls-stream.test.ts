@@ -25,7 +25,7 @@ import {
 } from "@weft/testing";
 import { generate } from "selfsigned";
 import { beforeAll, describe, expect, test } from "vitest";
-import type { SocketListener, Stream } from "../src/index.ts";
+import type { SocketListener, SocketStream, Stream } from "../src/index.ts";
 import { openTlsOverTcpStream } from "../src/open-tls-over-tcp-stream.ts";
 import { TlsListener } from "../src/tls-listener.ts";
 import { type TlsConnectOptions, TlsStream } from "../src/tls-stream.ts";
@@ -651,6 +651,49 @@ describe("TlsStream: a cancelled sendAll breaks sending (SEMANTICS.md, I/O resou
           });
           expect(end).toBeInstanceOf(BrokenResourceError);
           expect([...values].filter((v) => v !== 0x11)).toEqual([]);
+        } finally {
+          await client.aclose();
+          await server.aclose();
+        }
+      });
+    });
+  });
+
+  test("sendAll hands TLS 64 KiB at a time: the transport never gets more than one piece's ciphertext", async () => {
+    await run(async () => {
+      const [client, server] = tlsPair(memoryStreamPair());
+      await handshakeBoth(client, server);
+      const transport = client.transport;
+      const sizes: number[] = [];
+      const transportSendAll = transport.sendAll.bind(transport);
+      transport.sendAll = (data) => {
+        sizes.push(data.length);
+        return transportSendAll(data);
+      };
+      await openNursery(async (nursery) => {
+        nursery.startSoon(() => client.sendAll(filled(MiB, 7)));
+        const got = await receiveExactly(server, MiB);
+        expect(got.every((b) => b === 7)).toBe(true);
+      });
+      // 64 KiB of plaintext is four full TLS records: 64 KiB and ~90 bytes.
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(64 * 1024 + 1024);
+      await client.aclose();
+      await server.aclose();
+    });
+  });
+
+  test("repeated cancelled sends over TCP keep the socket's write buffer within 64 KiB", async () => {
+    await run(async () => {
+      await withTcpListener(async (tcpListener) => {
+        const listener = new TlsListener(tcpListener, serverOptions());
+        const [client, server] = await tcpTlsPair(listener);
+        try {
+          const { socket } = client.transport as SocketStream;
+          for (let i = 0; i < 40; i++) {
+            // The server never reads: one send blocks and is cancelled, the later ones are refused.
+            await cancelOnceBlocked(() => client.sendAll(filled(MiB, i)));
+            expect(socket.writableLength).toBeLessThanOrEqual(64 * 1024);
+          }
         } finally {
           await client.aclose();
           await server.aclose();
