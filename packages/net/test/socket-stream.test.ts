@@ -13,7 +13,12 @@ import {
   openNursery,
   run,
 } from "@weft/core";
-import { checkHalfCloseableStream, MockClock, waitAllTasksBlocked } from "@weft/testing";
+import {
+  checkCancelledSendAll,
+  checkHalfCloseableStream,
+  MockClock,
+  waitAllTasksBlocked,
+} from "@weft/testing";
 import { describe, expect, test } from "vitest";
 import {
   openTcpListeners,
@@ -159,6 +164,14 @@ describe("SocketStream over TCP", () => {
       });
     });
   }, 60_000);
+
+  test("passes checkCancelledSendAll", async () => {
+    await run(async () => {
+      await withTcpListener(async (listener) => {
+        await checkCancelledSendAll(() => cloggedPair(listener));
+      });
+    });
+  });
 
   test("concurrent receiveSome / sendAll throw BusyResourceError", async () => {
     await run(async () => {

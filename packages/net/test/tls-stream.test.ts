@@ -17,6 +17,7 @@ import {
   run,
 } from "@weft/core";
 import {
+  checkCancelledSendAll,
   checkTwoWayStream,
   lockstepStreamPair,
   MockClock,
@@ -229,6 +230,19 @@ describe("TlsStream over memory streams", () => {
       { clock: new MockClock({ autojumpThreshold: 0 }) },
     );
   }, 30_000);
+
+  test("passes checkCancelledSendAll (clogged: lockstep streams), on a MockClock", async () => {
+    await run(
+      async () => {
+        await checkCancelledSendAll(async () => {
+          const [client, server] = tlsPair(lockstepStreamPair());
+          await handshakeBoth(client, server);
+          return [client, server];
+        });
+      },
+      { clock: new MockClock({ autojumpThreshold: 0 }) },
+    );
+  });
 
   test("close_notify: the peer's receiveSome returns EOF (every time)", async () => {
     await run(async () => {
