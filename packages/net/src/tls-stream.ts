@@ -468,6 +468,7 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     }
   }
 
+  /** `sendAll` once the checks passed: the handshake if needed, then `data` a piece at a time. */
   async #send(data: Uint8Array): Promise<void> {
     await this.#ensureHandshake(false);
     if (data.length === 0) {
