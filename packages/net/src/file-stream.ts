@@ -13,13 +13,12 @@ import type { Stats } from "node:fs";
 import * as fsp from "node:fs/promises";
 import {
   BrokenResourceError,
-  type Cancelled,
+  Cancelled,
   ClosedResourceError,
   cancellable,
   cancelShieldedCheckpoint,
   checkpoint,
   Err,
-  isCancelled,
   lowlevel,
   Ok,
   type Result,
@@ -37,6 +36,7 @@ import {
   quotePath,
 } from "./file-arguments.ts";
 import { brokenFileError, fileError } from "./file-errors.ts";
+import { previousSendCancelledError } from "./send-cancelled.ts";
 import { checkMaxBytes, receiveChunks, type Stream } from "./streams.ts";
 import { waitUntilSettled } from "./wait-until-settled.ts";
 
@@ -86,8 +86,15 @@ function isSeekable(stats: Stats): boolean {
  *   abandoned read is kept instead, and the next call returns its bytes.)
  * - A cancelled `sendAll` may have reached the file, in part or in full (the
  *   write cannot be recalled from the thread pool): the stream's state is then
- *   unknown, as Trio's stream contract says, so later `sendAll` calls throw
- *   `BrokenResourceError`. Reading still works.
+ *   unknown, as Trio's stream contract says. So any `sendAll` that raises
+ *   `Cancelled` — also one cancelled before its first write — leaves sending
+ *   broken (SEMANTICS.md, "I/O resources"): every later `sendAll` throws
+ *   `BrokenResourceError` saying a previous send was cancelled (that
+ *   `Cancelled` is its `cause`), and writes nothing. Reading still works.
+ * - Memory held for sends: the call's own copy of its data, until its write
+ *   returns. A cancelled call's copy stays until its abandoned write returns
+ *   (on a regular file, within one disk operation); nothing more accumulates,
+ *   since no later call writes.
  * - OS errors on an open file are `BrokenResourceError` with Node's error as
  *   `cause` (`error.cause.code === "EISDIR"`…); a failed write breaks sending as
  *   a cancelled one does.
@@ -122,8 +129,8 @@ export class FileStream implements Stream {
   #position = 0;
   /** How closing ended (`null`: fine), once `aclose` has started it; non-null means closed. */
   #closeOutcome: Promise<{ error: unknown } | null> | null = null;
-  /** Why sending is broken, once a write failed or was cancelled. */
-  #sendBroken: { reason: string; cause: unknown } | null = null;
+  /** Why sending is broken, once a write failed or a sendAll was cancelled. */
+  #sendBroken: { failed: unknown } | { cancelled: Cancelled } | null = null;
   /** Operations submitted to the handle that have not settled, abandoned ones included. */
   #inFlight = 0;
   #pending: PendingOperation | null = null;
@@ -238,15 +245,15 @@ export class FileStream implements Stream {
       this.#checkOpen();
       this.#checkAccess("sendAll", this.writable, "writing");
       this.#checkSendable();
-      lowlevel.raiseIfCancelled("FileStream.sendAll()");
-      if (data.length === 0) {
-        await checkpoint();
-        return;
-      }
-      // A copy that nobody else holds: an abandoned write still reads from it.
-      const bytes = new Uint8Array(data);
-      let written = 0;
       try {
+        lowlevel.raiseIfCancelled("FileStream.sendAll()");
+        if (data.length === 0) {
+          await checkpoint();
+          return;
+        }
+        // A copy that nobody else holds: an abandoned write still reads from it.
+        const bytes = new Uint8Array(data);
+        let written = 0;
         while (written < bytes.length) {
           // Appending: null writes at the descriptor's offset, which O_APPEND
           // moves to the end of the file before every write.
@@ -268,15 +275,14 @@ export class FileStream implements Stream {
         }
       } catch (error) {
         if (error instanceof ClosedResourceError) throw error;
-        if (isCancelled(error)) {
-          this.#sendBroken = {
-            reason: "an earlier sendAll was cancelled: how much of it reached the file is unknown",
-            cause: undefined,
-          };
+        if (error instanceof Cancelled) {
+          // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the
+          // sending side broken, wherever it was cancelled.
+          this.#sendBroken = { cancelled: error };
           throw error;
         }
         const cause = error instanceof BrokenResourceError ? error.cause : error;
-        this.#sendBroken = { reason: "an earlier sendAll failed", cause };
+        this.#sendBroken = { failed: cause };
         throw error instanceof BrokenResourceError
           ? error
           : brokenFileError("sendAll", this.path, error);
@@ -411,11 +417,13 @@ export class FileStream implements Stream {
 
   #checkSendable(): void {
     const broken = this.#sendBroken;
-    if (broken !== null) {
-      throw new BrokenResourceError(`sendAll: ${quotePath(this.path)}: ${broken.reason}`, {
-        cause: broken.cause,
-      });
+    if (broken === null) return;
+    if ("cancelled" in broken) {
+      throw previousSendCancelledError(`sendAll on ${quotePath(this.path)}`, broken.cancelled);
     }
+    throw new BrokenResourceError(`sendAll: ${quotePath(this.path)}: an earlier sendAll failed`, {
+      cause: broken.failed,
+    });
   }
 
   /**

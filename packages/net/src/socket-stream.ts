@@ -5,6 +5,7 @@
 import * as net from "node:net";
 import {
   BrokenResourceError,
+  Cancelled,
   ClosedResourceError,
   cancelShieldedCheckpoint,
   checkpoint,
@@ -15,21 +16,52 @@ import { makeAddress, type SocketAddress } from "./addresses.ts";
 import { ChunkQueue } from "./chunk-queue.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
 import { waitExternal } from "./io-wait.ts";
+import { previousSendCancelledError } from "./send-cancelled.ts";
 import { checkMaxBytes, type HalfCloseableStream, receiveChunks } from "./streams.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;
 /** The socket is paused while this many received bytes wait for receiveSome. */
 const RECEIVE_QUEUE_LIMIT = 65536;
+/**
+ * The most a `sendAll` hands to Node at once, and so the most of ours Node's
+ * write buffer ever holds (the bound the class documents).
+ */
+const SEND_PIECE_SIZE = 65536;
+
+/** One write handed to Node, and the task waiting for its callback, if any. */
+interface PendingWrite {
+  done: boolean;
+  error: unknown;
+  task: Task | null;
+}
 
 /**
- * A `HalfCloseableStream` over a connected `net.Socket` (TCP_NODELAY on).
+ * A `HalfCloseableStream` over a connected `net.Socket` (TCP_NODELAY on): TCP,
+ * Unix sockets, and a child process's stdin.
  *
- * Received data is kept in a queue of chunks from `'data'` events; the socket is
- * paused once 64 KiB are queued, so at most 64 KiB plus one socket read wait in
- * userspace. `sendAll` completes once the data was handed to the kernel — at
- * once when libuv wrote it synchronously, else at the write callback — so the
- * userspace write buffer never grows without bound. Sends are copied into one
- * reusable buffer per stream (the caller may reuse its array afterwards).
+ * Receiving: data is kept in a queue of chunks from `'data'` events; the socket
+ * is paused once 64 KiB are queued, so at most 64 KiB plus one socket read wait
+ * in userspace. A cancelled `receiveSome` loses nothing.
+ *
+ * Sending: `sendAll` hands its data to Node 64 KiB at a time, each piece once
+ * the kernel took the previous one (at once when libuv wrote it synchronously,
+ * else at its write callback), and completes once the last piece is in the
+ * kernel. Pieces are copied into one reusable 64 KiB buffer per stream.
+ *
+ * Memory bound: Node's write buffer (`socket.writableLength`) never holds more
+ * than 64 KiB that `sendAll` wrote — while a call runs, and after one was
+ * cancelled, whatever is cancelled and however often.
+ *
+ * Cancellation (SEMANTICS.md, "I/O resources"): a `sendAll` that raises
+ * `Cancelled` may have sent part of its data, so it leaves the sending side
+ * broken: every later `sendAll` and `waitSendAllMightNotBlock` raises
+ * `BrokenResourceError` saying a previous send was cancelled (the `Cancelled`
+ * is its `cause`), and writes nothing. The piece the cancelled call already
+ * handed to Node (at most 64 KiB) still goes out: the peer receives a prefix of
+ * what was sent.
+ * `sendEof` still works (the peer then sees end of file after that prefix),
+ * receiving is unaffected, and `aclose` always closes. Using the stream after
+ * your own `aclose` or `sendEof` is a `ClosedResourceError` as usual.
  */
 export class SocketStream implements HalfCloseableStream {
   /** The underlying socket. */
@@ -48,8 +80,11 @@ export class SocketStream implements HalfCloseableStream {
   #closed = false;
   #eofSent = false;
   #error: unknown = null;
+  /** The `Cancelled` of the `sendAll` that broke the sending side, if one did. */
+  #sendCancelled: Cancelled | null = null;
   #reader: Task | null = null;
-  #writer: Task | null = null;
+  /** The write a parked `sendAll` waits for. */
+  #writer: PendingWrite | null = null;
   #drainWaiter: Task | null = null;
 
   /**
@@ -118,10 +153,12 @@ export class SocketStream implements HalfCloseableStream {
   #wakeAll(): void {
     this.#wakeReader();
     this.#wakeDrain();
-    const task = this.#writer;
-    if (task !== null) {
+    const write = this.#writer;
+    if (write !== null) {
       this.#writer = null;
-      lowlevel.reschedule(task);
+      const task = write.task;
+      write.task = null;
+      if (task !== null) lowlevel.reschedule(task);
     }
   }
 
@@ -133,6 +170,9 @@ export class SocketStream implements HalfCloseableStream {
   #checkSendable(): void {
     if (this.#closed) throw new ClosedResourceError("the stream was closed");
     if (this.#eofSent) throw new ClosedResourceError("sendEof was called on this stream");
+    if (this.#sendCancelled !== null) {
+      throw previousSendCancelledError("SocketStream.sendAll", this.#sendCancelled);
+    }
     if (this.#error !== null) throw this.#broken("sendAll");
     if (this.socket.destroyed) {
       // Destroyed by Node without an error we saw (a child's stdin once the
@@ -150,66 +190,124 @@ export class SocketStream implements HalfCloseableStream {
     }
   }
 
-  /** Sends all of `data`; returns once it was handed to the kernel. */
+  /**
+   * Sends all of `data`; returns once it was handed to the kernel. `data` is
+   * copied a piece at a time: the caller may reuse its array once the call
+   * returns (or raises). If the call raises `Cancelled`, the sending side is
+   * broken (see the class).
+   */
   async sendAll(data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
     this.#sendConflict.acquire();
     try {
       this.#checkSendable();
-      if (data.length === 0) {
-        await checkpoint();
-        return;
+      try {
+        await this.#send(data);
+      } catch (error) {
+        // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending
+        // side broken (how much of it went out is unknown), whether it was
+        // cancelled before or after its first write.
+        if (error instanceof Cancelled) this.#sendCancelled ??= error;
+        throw error;
       }
-      lowlevel.raiseIfCancelled("SocketStream.sendAll()");
-      // Copy (the caller may reuse its array once we return or are cancelled)
-      // into a scratch buffer the stream reuses: no allocation per send. A
-      // cancelled send leaves its scratch with Node (see the abort below).
-      let scratch = this.#scratch;
-      if (scratch === null || scratch.length < data.length) {
-        scratch = Buffer.allocUnsafeSlow(Math.max(data.length, 65536));
-        this.#scratch = scratch;
-      }
-      scratch.set(data);
-      const copy = scratch.subarray(0, data.length);
-      let done = false;
-      let writeError: unknown = null;
-      // Per call, not derivable from #writer: the callback of an earlier send
-      // that did not park may fire (a tick later) while this one is parked.
-      let parked = false;
-      this.socket.write(copy, (error) => {
-        done = true;
-        if (error != null) writeError = error;
-        const task = this.#writer;
-        if (task !== null && parked) {
-          this.#writer = null;
-          lowlevel.reschedule(task);
-        }
-      });
-      if (this.socket.writableLength === 0 && this.#error === null) {
-        // libuv wrote it all at once: it is in the kernel already.
-        await cancelShieldedCheckpoint();
-        return;
-      }
-      parked = true;
-      this.#writer = lowlevel.currentTask();
-      await waitExternal("SocketStream.sendAll", () => {
-        this.#writer = null;
-        this.#scratch = null; // Node still holds it until the write completes
-      });
-      if (this.#closed) throw new ClosedResourceError("the stream was closed during sendAll");
-      if (writeError !== null && this.#error === null) this.#error = writeError;
-      if (this.#error !== null) throw this.#broken("sendAll");
-      if (!done) throw this.#broken("sendAll");
     } finally {
       this.#sendConflict.release();
     }
   }
 
-  /** Returns when `sendAll` might not block: the socket's write buffer is not over its high-water mark. */
+  /**
+   * Writes `data` a piece of at most `SEND_PIECE_SIZE` bytes at a time, each
+   * once the kernel took the previous one: Node's write buffer never holds
+   * more than one piece of ours, so a cancelled call leaves at most that much
+   * behind (SEMANTICS.md, "I/O resources": memory held for sends stays within
+   * the documented bound whatever is cancelled).
+   */
+  async #send(data: Uint8Array): Promise<void> {
+    if (data.length === 0) {
+      await checkpoint();
+      return;
+    }
+    lowlevel.raiseIfCancelled("SocketStream.sendAll()");
+    let parked = false;
+    for (let offset = 0; offset < data.length; offset += SEND_PIECE_SIZE) {
+      if (this.#error !== null) throw this.#broken("sendAll");
+      const write = this.#write(data.subarray(offset, offset + SEND_PIECE_SIZE));
+      const failed = this.#writeFailure(write);
+      if (failed !== null) throw this.#broken("sendAll", failed);
+      // libuv wrote it all at once: it is in the kernel already, and the
+      // scratch buffer is free again.
+      if (this.socket.writableLength === 0) continue;
+      write.task = lowlevel.currentTask();
+      this.#writer = write;
+      parked = true;
+      await waitExternal("SocketStream.sendAll", () => {
+        write.task = null;
+        this.#writer = null;
+        this.#scratch = null; // Node holds it until the write completes
+      });
+      if (this.#closed) throw new ClosedResourceError("the stream was closed during sendAll");
+      if (write.error !== null && this.#error === null) this.#error = write.error;
+      if (this.#error !== null) throw this.#broken("sendAll");
+      if (!write.done) {
+        // Woken by 'close' without an error: the write can no longer complete.
+        throw this.#broken(
+          "sendAll",
+          this.socket.errored ?? new Error("the socket closed before the write completed"),
+        );
+      }
+    }
+    // A call that parked has been a schedule point already.
+    if (!parked) await cancelShieldedCheckpoint();
+  }
+
+  /**
+   * Copies `piece` into the stream's scratch buffer (no allocation per send)
+   * and writes it. The write's callback wakes the call that made it, never a
+   * later one: it may fire after that call was cancelled.
+   */
+  #write(piece: Uint8Array): PendingWrite {
+    let scratch = this.#scratch;
+    if (scratch === null) {
+      scratch = Buffer.allocUnsafeSlow(SEND_PIECE_SIZE);
+      this.#scratch = scratch;
+    }
+    scratch.set(piece);
+    const write: PendingWrite = { done: false, error: null, task: null };
+    this.socket.write(scratch.subarray(0, piece.length), (error) => {
+      write.done = true;
+      if (error != null) write.error = error;
+      const task = write.task;
+      if (task !== null) {
+        write.task = null;
+        if (this.#writer === write) this.#writer = null;
+        lowlevel.reschedule(task);
+      }
+    });
+    return write;
+  }
+
+  /** Why `write` failed at once (Node destroyed the socket within `write`), or null. */
+  #writeFailure(write: PendingWrite): unknown {
+    if (write.error !== null) return write.error;
+    if (!this.socket.destroyed) return null;
+    return this.socket.errored ?? new Error("the socket was destroyed during the write");
+  }
+
+  /**
+   * Returns when `sendAll` might not block: the socket's write buffer is not
+   * over its high-water mark. After a cancelled `sendAll`, raises what
+   * `sendAll` would.
+   */
   async waitSendAllMightNotBlock(): Promise<void> {
     this.#sendConflict.acquire();
     try {
       if (this.#closed) throw new ClosedResourceError("the stream was closed");
+      if (this.#sendCancelled !== null) {
+        throw previousSendCancelledError(
+          "SocketStream.waitSendAllMightNotBlock",
+          this.#sendCancelled,
+        );
+      }
       lowlevel.raiseIfCancelled("SocketStream.waitSendAllMightNotBlock()");
       if (this.#error === null && this.socket.writableNeedDrain) {
         this.#drainWaiter = lowlevel.currentTask();

@@ -35,6 +35,7 @@ import * as tls from "node:tls";
 import {
   BrokenResourceError,
   BusyResourceError,
+  Cancelled,
   CancelScope,
   ClosedResourceError,
   cancelShieldedCheckpoint,
@@ -48,6 +49,7 @@ import {
 import { checkHost, checkOptions } from "./addresses.ts";
 import { ChunkQueue } from "./chunk-queue.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
+import { previousSendCancelledError } from "./send-cancelled.ts";
 import { acloseForcefully, checkMaxBytes, receiveChunks, type Stream } from "./streams.ts";
 import { MemoryBio } from "./tls-memory-bio.ts";
 
@@ -66,6 +68,13 @@ const QUIET_TURNS = 2;
  * stalled TLS (one waiting for the peer) ever gets there.
  */
 const MAX_BUSY_TURNS = 100;
+/**
+ * The most plaintext `sendAll` hands to TLS at once: the next piece goes only
+ * once the ciphertext of this one is on the transport, so a cancelled call
+ * leaves at most this much plaintext, and its ciphertext, behind (the bound
+ * the class documents).
+ */
+const SEND_PIECE_SIZE = 65536;
 
 /** Options shared by both sides of a TLS connection (and by `TlsListener`). */
 export interface TlsCommonOptions extends tls.SecureContextOptions {
@@ -216,7 +225,21 @@ export function checkTlsOptions(options: unknown, serverSide: boolean): void {
  * `ERR_TLS_CERT_ALTNAME_INVALID`); after one, every operation but `aclose` throws
  * `BrokenResourceError`. A cancelled handshake, or a `sendAll` cancelled after it
  * handed data to TLS, also leaves the stream broken (how much reached the peer is
- * unknown), as in Trio. A cancelled `receiveSome` loses nothing.
+ * unknown, and the ciphertext stream may end mid-record), as in Trio. A cancelled
+ * `receiveSome` loses nothing.
+ *
+ * Cancelled sends (SEMANTICS.md, "I/O resources"): any `sendAll` that raises
+ * `Cancelled`, even one cancelled before it handed anything to TLS, leaves the
+ * sending side broken: every later `sendAll` raises `BrokenResourceError` saying
+ * a previous send was cancelled (its `cause` is that `Cancelled`) and sends
+ * nothing; `aclose` always closes. Receiving is unaffected only when the call was
+ * cancelled before it handed data to TLS (see above).
+ *
+ * Memory bound: `sendAll` hands TLS its data 64 KiB at a time, the next piece
+ * once the ciphertext of the previous one is on the transport. So a `TlsStream`
+ * holds at most 64 KiB of plaintext and its ciphertext for sending, plus what the
+ * transport holds (64 KiB for a `SocketStream`) — during a call and after a
+ * cancelled one alike.
  *
  * End of stream: `receiveSome` returns an empty array after the peer's
  * close_notify; a transport EOF without one is `BrokenResourceError` (it could be
@@ -248,6 +271,8 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
 
   #state: State = "ok";
   #brokenCause: unknown = null;
+  /** The `Cancelled` of the `sendAll` that broke the sending side, if one did. */
+  #sendCancelled: Cancelled | null = null;
   #handshake: HandshakeState = "idle";
   /** TLS finished the handshake (client: and verified the server). */
   #secure = false;
@@ -420,48 +445,22 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     await this.#ensureHandshake(true);
   }
 
-  /** Encrypts `data` and sends it on the transport. */
+  /**
+   * Encrypts `data` and sends it on the transport, 64 KiB at a time. `data` is
+   * copied a piece at a time: the caller may reuse its array once the call
+   * returns (or raises).
+   */
   async sendAll(data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
     this.#sendConflict.acquire();
     try {
-      this.#checkUsable();
-      await this.#ensureHandshake(false);
-      if (data.length === 0) {
-        await checkpoint();
-        return;
-      }
-      lowlevel.raiseIfCancelled("TlsStream.sendAll()");
-      const failed = this.#tlsFailure();
-      if (failed !== null) throw this.#breakWith(failed);
-      this.#hold = null; // held tickets go out ahead of this data
-      let written = false;
-      let writeError: unknown = null;
-      // Copy: the caller may reuse its buffer as soon as we return or are cancelled.
-      this.#tls.write(Buffer.from(data), (error) => {
-        written = true;
-        if (error != null) writeError = error;
-        this.#noteActivity(false);
-      });
+      this.#checkSendable("sendAll");
       try {
-        let turns = 0;
-        while (true) {
-          if (this.#state === "closed") throw this.#closedError();
-          if (this.#flushable()) {
-            await this.#flush();
-            turns = 0; // progress: TLS is not stalled
-            continue;
-          }
-          // TLS calls back only after the ciphertext was written to the BIO.
-          if (written && writeError === null) return;
-          const failure = writeError ?? this.#tlsFailure();
-          if (failure !== null) throw this.#breakWith(failure);
-          this.#checkUsable();
-          await this.#wait("sendAll", { nextTurn: turns++ < MAX_BUSY_TURNS, anyActivity: true });
-        }
+        await this.#send(data);
       } catch (error) {
-        // The data is TLS's now: whether it reaches the peer is unknown.
-        if (isCancelled(error)) this.#breakWith(error);
+        // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending
+        // side broken, wherever it was cancelled.
+        if (error instanceof Cancelled) this.#sendCancelled ??= error;
         throw error;
       }
     } finally {
@@ -469,11 +468,63 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     }
   }
 
-  /** Returns when the transport's `sendAll` might not block. */
+  /** `sendAll` once the checks passed: the handshake if needed, then `data` a piece at a time. */
+  async #send(data: Uint8Array): Promise<void> {
+    await this.#ensureHandshake(false);
+    if (data.length === 0) {
+      await checkpoint();
+      return;
+    }
+    lowlevel.raiseIfCancelled("TlsStream.sendAll()");
+    const failed = this.#tlsFailure();
+    if (failed !== null) throw this.#breakWith(failed);
+    this.#hold = null; // held tickets go out ahead of this data
+    try {
+      for (let offset = 0; offset < data.length; offset += SEND_PIECE_SIZE) {
+        await this.#sendPiece(data.subarray(offset, offset + SEND_PIECE_SIZE));
+      }
+    } catch (error) {
+      // The data is TLS's now: whether it reaches the peer is unknown.
+      if (isCancelled(error)) this.#breakWith(error);
+      throw error;
+    }
+  }
+
+  /** Hands `piece` to TLS and sends the ciphertext it makes of it. */
+  async #sendPiece(piece: Uint8Array): Promise<void> {
+    let written = false;
+    let writeError: unknown = null;
+    // Copy: the caller may reuse its buffer as soon as we return or are cancelled.
+    this.#tls.write(Buffer.from(piece), (error) => {
+      written = true;
+      if (error != null) writeError = error;
+      this.#noteActivity(false);
+    });
+    let turns = 0;
+    while (true) {
+      if (this.#state === "closed") throw this.#closedError();
+      if (this.#flushable()) {
+        await this.#flush();
+        turns = 0; // progress: TLS is not stalled
+        continue;
+      }
+      // TLS calls back only after the ciphertext was written to the BIO.
+      if (written && writeError === null) return;
+      const failure = writeError ?? this.#tlsFailure();
+      if (failure !== null) throw this.#breakWith(failure);
+      this.#checkUsable();
+      await this.#wait("sendAll", { nextTurn: turns++ < MAX_BUSY_TURNS, anyActivity: true });
+    }
+  }
+
+  /**
+   * Returns when the transport's `sendAll` might not block. After a cancelled
+   * `sendAll`, raises what `sendAll` would.
+   */
   async waitSendAllMightNotBlock(): Promise<void> {
     this.#sendConflict.acquire();
     try {
-      this.#checkUsable();
+      this.#checkSendable("waitSendAllMightNotBlock");
       // Taking the inner lock hides from our caller a receiveSome that is
       // sending handshake data on the transport (Trio's reasoning exactly).
       await this.#transportSendLock.acquire();
@@ -640,6 +691,14 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     if (this.#state === "broken") throw this.#brokenError();
   }
 
+  /** `#checkUsable`, and after a cancelled `sendAll` (closed aside), the error that rule gives. */
+  #checkSendable(operation: string): void {
+    if (this.#state !== "closed" && this.#sendCancelled !== null) {
+      throw previousSendCancelledError(`TlsStream.${operation}`, this.#sendCancelled);
+    }
+    this.#checkUsable();
+  }
+
   #closedError(cause?: unknown): ClosedResourceError {
     return new ClosedResourceError(
       "the TlsStream was closed",
@@ -649,7 +708,11 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
 
   #brokenError(): BrokenResourceError {
     const cause = this.#brokenCause;
-    const detail = cause instanceof Error && !isCancelled(cause) ? `: ${cause.message}` : "";
+    const detail = !(cause instanceof Error)
+      ? ""
+      : isCancelled(cause)
+        ? `: an operation was cancelled while it was sending or handshaking (${cause.message})`
+        : `: ${cause.message}`;
     return new BrokenResourceError(`the TlsStream is broken${detail}`, { cause });
   }
 

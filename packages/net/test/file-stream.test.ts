@@ -396,18 +396,22 @@ describe("cancellation", () => {
     });
   });
 
-  test("a sendAll cancelled before it starts writes nothing and leaves the stream usable", async () => {
+  test("a sendAll cancelled before it starts writes nothing, and breaks sending as any cancelled sendAll does", async () => {
     const path = tmp.file("f");
     await run(async () => {
-      const file = await openFile(path, "w");
+      const file = await openFile(path, "w+");
       const scope = new CancelScope();
       scope.cancel();
       await scope.run(() => file.sendAll(encode("never")));
       expect(scope.cancelledCaught).toBe(true);
-      await file.sendAll(encode("ok"));
+      const error = await errorOf(() => file.sendAll(encode("not either")));
+      expect(error).toBeInstanceOf(BrokenResourceError);
+      expect((error as Error).message).toMatch(/a previous sendAll was cancelled/);
+      expect((error as Error).cause).toBeInstanceOf(Cancelled);
+      expect(await file.receiveSome()).toHaveLength(0); // reading is not broken
       await file.aclose();
     });
-    expect(fs.readFileSync(path, "utf8")).toBe("ok");
+    expect(fs.readFileSync(path, "utf8")).toBe("");
   });
 
   test("a sendAll cancelled in flight breaks sending (its bytes reach the file); reading still works", async () => {
@@ -421,7 +425,8 @@ describe("cancellation", () => {
       expect(file.position).toBe(0);
       const error = await errorOf(() => file.sendAll(encode("more")));
       expect(error).toBeInstanceOf(BrokenResourceError);
-      expect((error as Error).message).toMatch(/an earlier sendAll was cancelled/);
+      expect((error as Error).message).toMatch(/a previous sendAll was cancelled/);
+      expect((error as Error).cause).toBeInstanceOf(Cancelled);
       await file.receiveSome(); // reading is not broken
       await file.aclose(); // waits for the abandoned write
     });

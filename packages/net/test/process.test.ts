@@ -10,6 +10,7 @@ import * as path from "node:path";
 import {
   BrokenResourceError,
   CancelScope,
+  failAfter,
   isCancelled,
   moveOnAfter,
   openNursery,
@@ -17,8 +18,8 @@ import {
 } from "@weft/core";
 import { assertCheckpoints, waitAllTasksBlocked } from "@weft/testing";
 import { describe, expect, test } from "vitest";
-import { openProcess, Process, runProcess, SpawnError } from "../src/index.ts";
-import { errorOf } from "./support/io.ts";
+import { openProcess, Process, runProcess, type SocketStream, SpawnError } from "../src/index.ts";
+import { cancelOnceBlocked, errorOf, filled } from "./support/io.ts";
 import {
   bytes,
   childPids,
@@ -112,6 +113,40 @@ describe("openProcess: streams", () => {
       const error = await errorOf(() => proc.stdin.sendAll(bytes("too late")));
       expect(error).toBeInstanceOf(BrokenResourceError);
       expect((error as Error).cause).toMatchObject({ code: "EPIPE" });
+    });
+  });
+});
+
+describe("openProcess: a cancelled stdin.sendAll (SEMANTICS.md, I/O resources)", () => {
+  test("breaks stdin: later sends raise BrokenResourceError saying a previous send was cancelled", async () => {
+    await run(async () => {
+      // The child never reads: a pipe holds 64 KiB, so 1 MiB blocks.
+      await using proc = await openProcess(NODE, FOREVER, { stdin: "pipe", gracePeriod: 0 });
+      try {
+        const first = await cancelOnceBlocked(() => proc.stdin.sendAll(filled(1024 * 1024, 1)));
+        expect(first).toEqual({ cancelled: true, error: null });
+        // Refused at once (the bound only keeps a regression from hanging here).
+        const error = await errorOf(() => failAfter(5000, () => proc.stdin.sendAll(bytes("more"))));
+        expect(error).toBeInstanceOf(BrokenResourceError);
+        expect((error as Error).message).toMatch(/a previous sendAll was cancelled/);
+      } finally {
+        proc.kill(); // aclose (await using) closes stdin and waits for the child to exit
+      }
+    });
+  });
+  test("repeated cancelled sends keep Node's write buffer for stdin within the documented 64 KiB", async () => {
+    await run(async () => {
+      await using proc = await openProcess(NODE, FOREVER, { stdin: "pipe", gracePeriod: 0 });
+      try {
+        // stdin is a SocketStream shown as a SendStream.
+        const { socket } = proc.stdin as SocketStream;
+        for (let i = 0; i < 5; i++) {
+          await cancelOnceBlocked(() => proc.stdin.sendAll(filled(1024 * 1024, i)));
+          expect(socket.writableLength).toBeLessThanOrEqual(64 * 1024);
+        }
+      } finally {
+        proc.kill();
+      }
     });
   });
 });

@@ -5,6 +5,7 @@
 import {
   BrokenResourceError,
   BusyResourceError,
+  Cancelled,
   CancelScope,
   ClosedResourceError,
   checkpoint,
@@ -14,7 +15,12 @@ import {
   openNursery,
   run,
 } from "@weft/core";
-import { checkHalfCloseableStream, MockClock } from "@weft/testing";
+import {
+  checkCancelledSendAll,
+  checkHalfCloseableStream,
+  MockClock,
+  waitAllTasksBlocked,
+} from "@weft/testing";
 import { describe, expect, test } from "vitest";
 import {
   openTcpListeners,
@@ -22,34 +28,21 @@ import {
   type SocketListener,
   SocketStream,
 } from "../src/index.ts";
-import { clogged, receiveExactly } from "./support/io.ts";
+import {
+  cancelOnceBlocked,
+  clogged,
+  errorOf,
+  filled,
+  receiveExactly,
+  tcpStreamPair,
+  withTcpListener,
+} from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-async function withListener<T>(fn: (listener: SocketListener) => Promise<T>): Promise<T> {
-  const [listener] = await openTcpListeners(0, { host: "127.0.0.1" });
-  try {
-    return await fn(listener!);
-  } finally {
-    await listener!.aclose();
-  }
-}
-
-async function connectedPair(listener: SocketListener): Promise<[SocketStream, SocketStream]> {
-  let server: SocketStream | undefined;
-  let client: SocketStream | undefined;
-  await openNursery(async (nursery) => {
-    nursery.startSoon(async () => {
-      server = await listener.accept();
-    });
-    client = await openTcpStream("127.0.0.1", listener.localAddress.port);
-  });
-  return [client!, server!];
-}
-
 async function cloggedPair(listener: SocketListener): Promise<[SocketStream, SocketStream]> {
-  return clogged(await connectedPair(listener));
+  return clogged(await tcpStreamPair(listener));
 }
 
 function leaves(error: unknown): unknown[] {
@@ -71,7 +64,7 @@ async function expectBusy(fn: () => Promise<unknown>): Promise<void> {
 describe("SocketStream over TCP", () => {
   test("echo roundtrip, addresses and EOF", async () => {
     await run(async () => {
-      await withListener(async (listener) => {
+      await withTcpListener(async (listener) => {
         expect(listener.localAddress.family).toBe(4);
         expect(listener.localAddress.address).toBe("127.0.0.1");
         expect(listener.localAddress.port).toBeGreaterThan(0);
@@ -109,8 +102,8 @@ describe("SocketStream over TCP", () => {
 
   test("receiveSome respects maxBytes and keeps the rest in order", async () => {
     await run(async () => {
-      await withListener(async (listener) => {
-        const [a, b] = await connectedPair(listener);
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
         try {
           const data = new Uint8Array(200_000);
           for (let i = 0; i < data.length; i++) data[i] = i % 251;
@@ -142,8 +135,8 @@ describe("SocketStream over TCP", () => {
   test("I/O waits are external: no DeadlockError on an autojumping MockClock", async () => {
     await run(
       async () => {
-        await withListener(async (listener) => {
-          const [a, b] = await connectedPair(listener);
+        await withTcpListener(async (listener) => {
+          const [a, b] = await tcpStreamPair(listener);
           try {
             await openNursery(async (nursery) => {
               nursery.startSoon(async () => {
@@ -165,19 +158,27 @@ describe("SocketStream over TCP", () => {
 
   test("passes checkHalfCloseableStream", async () => {
     await run(async () => {
-      await withListener(async (listener) => {
+      await withTcpListener(async (listener) => {
         await checkHalfCloseableStream(
-          () => connectedPair(listener),
+          () => tcpStreamPair(listener),
           () => cloggedPair(listener),
         );
       });
     });
   }, 60_000);
 
+  test("passes checkCancelledSendAll", async () => {
+    await run(async () => {
+      await withTcpListener(async (listener) => {
+        await checkCancelledSendAll(() => cloggedPair(listener));
+      });
+    });
+  });
+
   test("concurrent receiveSome / sendAll throw BusyResourceError", async () => {
     await run(async () => {
-      await withListener(async (listener) => {
-        const [a, b] = await connectedPair(listener);
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
         try {
           await expectBusy(() =>
             openNursery(async (nursery) => {
@@ -211,8 +212,8 @@ describe("SocketStream over TCP", () => {
 
   test("peer reset → BrokenResourceError with cause; our close → ClosedResourceError", async () => {
     await run(async () => {
-      await withListener(async (listener) => {
-        const [a, b] = await connectedPair(listener);
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
         try {
           b.socket.resetAndDestroy();
           let error: unknown;
@@ -237,8 +238,8 @@ describe("SocketStream over TCP", () => {
 
   test("a socket destroyed under the stream after its peer's EOF refuses sends, still reads EOF", async () => {
     await run(async () => {
-      await withListener(async (listener) => {
-        const [a, b] = await connectedPair(listener);
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
         try {
           await b.sendEof();
           expect((await a.receiveSome()).length).toBe(0);
@@ -290,8 +291,8 @@ describe("SocketStream over TCP", () => {
       await expect(openTcpListeners(0, { host: 5 as unknown as string })).rejects.toThrow(
         TypeError,
       );
-      await withListener(async (listener) => {
-        const [a, b] = await connectedPair(listener);
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
         try {
           await expect(a.receiveSome(0)).rejects.toThrow(RangeError);
           await expect(a.sendAll("x" as unknown as Uint8Array)).rejects.toThrow(TypeError);
@@ -341,8 +342,8 @@ describe("the cancel path of socket operations is a schedule point", () => {
       let siblingStepsWhenLoopEnded = -1;
       await run(
         () =>
-          withListener(async (listener) => {
-            const pair = await connectedPair(listener);
+          withTcpListener(async (listener) => {
+            const pair = await tcpStreamPair(listener);
             await openNursery(async (nursery) => {
               const loopDone = new Event();
               nursery.startSoon(async () => {
@@ -372,4 +373,126 @@ describe("the cancel path of socket operations is a schedule point", () => {
       expect(siblingStepsWhenLoopEnded).toBeGreaterThanOrEqual(ITERATIONS - 1);
     });
   }
+});
+
+describe("a cancelled sendAll breaks sending (SEMANTICS.md, I/O resources)", () => {
+  const MiB = 1024 * 1024;
+  /** The documented bound on what sendAll leaves in Node's write buffer. */
+  const SEND_BUFFER_BOUND = 64 * 1024;
+
+  /** Reads `stream` to EOF; returns how many bytes of each value arrived. */
+  async function countBytes(stream: SocketStream): Promise<Map<number, number>> {
+    const counts = new Map<number, number>();
+    for await (const chunk of stream) {
+      for (const b of chunk) counts.set(b, (counts.get(b) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  function expectPreviousSendCancelled(error: unknown): void {
+    expect(error).toBeInstanceOf(BrokenResourceError);
+    expect((error as Error).message).toMatch(/a previous sendAll was cancelled/);
+    expect((error as Error).cause).toBeInstanceOf(Cancelled);
+  }
+
+  test("later sendAll calls raise BrokenResourceError and write nothing; the peer gets a prefix of the cancelled data", async () => {
+    await run(async () => {
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
+        try {
+          // The peer does not read yet: 16 MiB is more than loopback buffers hold.
+          const first = await cancelOnceBlocked(() => a.sendAll(filled(16 * MiB, 0x11)));
+          expect(first).toEqual({ cancelled: true, error: null });
+          let counts = new Map<number, number>();
+          await openNursery(async (nursery) => {
+            nursery.startSoon(async () => {
+              counts = await countBytes(b); // the peer reads from now on
+            });
+            for (const value of [0x22, 0x33]) {
+              expectPreviousSendCancelled(await errorOf(() => a.sendAll(filled(8 * MiB, value))));
+            }
+            expectPreviousSendCancelled(await errorOf(() => a.waitSendAllMightNotBlock()));
+            await a.sendEof(); // still works: the peer sees EOF after the prefix
+          });
+          expect([...counts.keys()]).toEqual([0x11]);
+          expect(counts.get(0x11)).toBeLessThanOrEqual(16 * MiB);
+          // Receiving is unaffected.
+          await b.sendAll(bytes("still receiving"));
+          expect(text(await receiveExactly(a, 15))).toBe("still receiving");
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
+
+  test("a sendAll cancelled before it writes anything breaks sending too", async () => {
+    await run(async () => {
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
+        try {
+          const scope = new CancelScope();
+          scope.cancel();
+          await scope.run(() => a.sendAll(bytes("never")));
+          expect(scope.cancelledCaught).toBe(true);
+          expectPreviousSendCancelled(await errorOf(() => a.sendAll(bytes("not either"))));
+          await a.sendEof();
+          expect((await b.receiveSome()).length).toBe(0);
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
+
+  test("repeated cancelled sends keep Node's write buffer within the documented 64 KiB", async () => {
+    await run(async () => {
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
+        try {
+          // The peer never reads. The first sends fill the kernel's buffers;
+          // one blocks and is cancelled; every later one is refused.
+          const outcomes: string[] = [];
+          for (let i = 0; i < 40; i++) {
+            const outcome = await cancelOnceBlocked(() => a.sendAll(filled(MiB, i)));
+            outcomes.push(
+              outcome.cancelled ? "cancelled" : outcome.error === null ? "sent" : "refused",
+            );
+            if (outcome.error !== null) expectPreviousSendCancelled(outcome.error);
+            expect(a.socket.writableLength).toBeLessThanOrEqual(SEND_BUFFER_BOUND);
+          }
+          const firstCancelled = outcomes.indexOf("cancelled");
+          expect(firstCancelled).toBeGreaterThan(0);
+          expect(outcomes.slice(firstCancelled + 1).every((o) => o === "refused")).toBe(true);
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
+
+  test("a sendAll that blocks keeps at most 64 KiB of its data in Node's write buffer", async () => {
+    await run(async () => {
+      await withTcpListener(async (listener) => {
+        const [a, b] = await tcpStreamPair(listener);
+        try {
+          await openNursery(async (nursery) => {
+            nursery.startSoon(() => a.sendAll(filled(16 * MiB, 0x44)));
+            await waitAllTasksBlocked(); // the send is parked: the kernel is full
+            expect(a.socket.writableLength).toBeGreaterThan(0);
+            expect(a.socket.writableLength).toBeLessThanOrEqual(SEND_BUFFER_BOUND);
+            // Once the peer reads, the send completes.
+            const got = await receiveExactly(b, 16 * MiB);
+            expect(got.every((x) => x === 0x44)).toBe(true);
+          });
+        } finally {
+          await a.aclose();
+          await b.aclose();
+        }
+      });
+    });
+  });
 });

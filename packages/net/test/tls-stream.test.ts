@@ -6,6 +6,7 @@
 import {
   BrokenResourceError,
   BusyResourceError,
+  Cancelled,
   CancelScope,
   ClosedResourceError,
   currentTime,
@@ -16,6 +17,7 @@ import {
   run,
 } from "@weft/core";
 import {
+  checkCancelledSendAll,
   checkTwoWayStream,
   lockstepStreamPair,
   MockClock,
@@ -24,11 +26,17 @@ import {
 } from "@weft/testing";
 import { generate } from "selfsigned";
 import { beforeAll, describe, expect, test } from "vitest";
-import { openTcpListeners, type SocketListener, type Stream } from "../src/index.ts";
+import type { SocketListener, SocketStream, Stream } from "../src/index.ts";
 import { openTlsOverTcpStream } from "../src/open-tls-over-tcp-stream.ts";
 import { TlsListener } from "../src/tls-listener.ts";
 import { type TlsConnectOptions, TlsStream } from "../src/tls-stream.ts";
-import { errorOf, receiveExactly } from "./support/io.ts";
+import {
+  cancelOnceBlocked,
+  errorOf,
+  filled,
+  receiveExactly,
+  withTcpListener,
+} from "./support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -104,15 +112,6 @@ async function expectBusy(fn: () => Promise<unknown>): Promise<void> {
   const errors = leaves(await errorOf(fn)).filter((e) => !isCancelled(e));
   expect(errors.length).toBe(1);
   expect(errors[0]).toBeInstanceOf(BusyResourceError);
-}
-
-async function withTcpListener<T>(fn: (listener: SocketListener) => Promise<T>): Promise<T> {
-  const [listener] = await openTcpListeners(0);
-  try {
-    return await fn(listener!);
-  } finally {
-    await listener!.aclose();
-  }
 }
 
 /** A connected client/server TlsStream pair over loopback TCP, handshake done. */
@@ -231,6 +230,19 @@ describe("TlsStream over memory streams", () => {
       { clock: new MockClock({ autojumpThreshold: 0 }) },
     );
   }, 30_000);
+
+  test("passes checkCancelledSendAll (clogged: lockstep streams), on a MockClock", async () => {
+    await run(
+      async () => {
+        await checkCancelledSendAll(async () => {
+          const [client, server] = tlsPair(lockstepStreamPair());
+          await handshakeBoth(client, server);
+          return [client, server];
+        });
+      },
+      { clock: new MockClock({ autojumpThreshold: 0 }) },
+    );
+  });
 
   test("close_notify: the peer's receiveSome returns EOF (every time)", async () => {
     await run(async () => {
@@ -618,6 +630,105 @@ describe("TlsStream over loopback TCP", () => {
         });
         expect(outcomes.sort()).toEqual(["broken", "data ok"]);
       });
+    });
+  });
+});
+
+describe("TlsStream: a cancelled sendAll breaks sending (SEMANTICS.md, I/O resources)", () => {
+  const MiB = 1024 * 1024;
+
+  function expectPreviousSendCancelled(error: unknown): void {
+    expect(error).toBeInstanceOf(BrokenResourceError);
+    expect((error as Error).message).toMatch(/a previous sendAll was cancelled/);
+    expect((error as Error).cause).toBeInstanceOf(Cancelled);
+  }
+
+  test("cancelled mid-write: later sendAll calls raise BrokenResourceError and send nothing; aclose closes", async () => {
+    await run(async () => {
+      await withTcpListener(async (tcpListener) => {
+        const listener = new TlsListener(tcpListener, serverOptions());
+        const [client, server] = await tcpTlsPair(listener);
+        try {
+          // The server does not read yet: 16 MiB is more than loopback buffers hold.
+          const first = await cancelOnceBlocked(() => client.sendAll(filled(16 * MiB, 0x11)));
+          expect(first).toEqual({ cancelled: true, error: null });
+          for (const value of [0x22, 0x33]) {
+            expectPreviousSendCancelled(await errorOf(() => client.sendAll(filled(MiB, value))));
+          }
+          expectPreviousSendCancelled(await errorOf(() => client.waitSendAllMightNotBlock()));
+          await client.aclose();
+          await expect(client.sendAll(bytes("x"))).rejects.toThrow(ClosedResourceError);
+          // The server gets part of the cancelled data, then a truncated stream.
+          const values = new Set<number>();
+          const end = await errorOf(async () => {
+            for await (const chunk of server) for (const b of chunk) values.add(b);
+          });
+          expect(end).toBeInstanceOf(BrokenResourceError);
+          expect([...values].filter((v) => v !== 0x11)).toEqual([]);
+        } finally {
+          await client.aclose();
+          await server.aclose();
+        }
+      });
+    });
+  });
+
+  test("sendAll hands TLS 64 KiB at a time: the transport never gets more than one piece's ciphertext", async () => {
+    await run(async () => {
+      const [client, server] = tlsPair(memoryStreamPair());
+      await handshakeBoth(client, server);
+      const transport = client.transport;
+      const sizes: number[] = [];
+      const transportSendAll = transport.sendAll.bind(transport);
+      transport.sendAll = (data) => {
+        sizes.push(data.length);
+        return transportSendAll(data);
+      };
+      await openNursery(async (nursery) => {
+        nursery.startSoon(() => client.sendAll(filled(MiB, 7)));
+        const got = await receiveExactly(server, MiB);
+        expect(got.every((b) => b === 7)).toBe(true);
+      });
+      // 64 KiB of plaintext is four full TLS records: 64 KiB and ~90 bytes.
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(64 * 1024 + 1024);
+      await client.aclose();
+      await server.aclose();
+    });
+  });
+
+  test("repeated cancelled sends over TCP keep the socket's write buffer within 64 KiB", async () => {
+    await run(async () => {
+      await withTcpListener(async (tcpListener) => {
+        const listener = new TlsListener(tcpListener, serverOptions());
+        const [client, server] = await tcpTlsPair(listener);
+        try {
+          const { socket } = client.transport as SocketStream;
+          for (let i = 0; i < 40; i++) {
+            // The server never reads: one send blocks and is cancelled, the later ones are refused.
+            await cancelOnceBlocked(() => client.sendAll(filled(MiB, i)));
+            expect(socket.writableLength).toBeLessThanOrEqual(64 * 1024);
+          }
+        } finally {
+          await client.aclose();
+          await server.aclose();
+        }
+      });
+    });
+  });
+
+  test("cancelled before it hands TLS anything: sending is broken, receiving still works", async () => {
+    await run(async () => {
+      const [client, server] = tlsPair(memoryStreamPair());
+      await handshakeBoth(client, server);
+      const scope = new CancelScope();
+      scope.cancel();
+      await scope.run(() => client.sendAll(bytes("never")));
+      expect(scope.cancelledCaught).toBe(true);
+      expectPreviousSendCancelled(await errorOf(() => client.sendAll(bytes("not either"))));
+      await server.sendAll(bytes("hello"));
+      expect(text(await receiveExactly(client, 5))).toBe("hello");
+      await client.aclose();
+      await server.aclose();
     });
   });
 });

@@ -14,7 +14,7 @@ import {
   openNursery,
   run,
 } from "@weft/core";
-import { checkHalfCloseableStream, MockClock } from "@weft/testing";
+import { checkCancelledSendAll, checkHalfCloseableStream, MockClock } from "@weft/testing";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { SocketListener, SocketStream } from "../src/index.ts";
 import { openUnixListener, openUnixSocket } from "../src/unix.ts";
@@ -106,6 +106,18 @@ describe("Unix sockets", () => {
       }
     });
   }, 60_000);
+
+  test("passes checkCancelledSendAll", async () => {
+    const socketPath = path.join(dir, "cancel.sock");
+    await run(async () => {
+      const listener = await openUnixListener(socketPath);
+      try {
+        await checkCancelledSendAll(async () => clogged(await connectedPair(listener, socketPath)));
+      } finally {
+        await listener.aclose();
+      }
+    });
+  });
 
   test("connecting to a missing path → Error with cause ENOENT; to a stale socket → ECONNREFUSED", async () => {
     await run(async () => {

@@ -98,6 +98,10 @@ function expect(condition: boolean, message: string): void {
   if (!condition) throw new CheckFailed(message);
 }
 
+function hasSendEof(stream: SendStream): stream is SendStream & { sendEof(): Promise<void> } {
+  return typeof (stream as { sendEof?: unknown }).sendEof === "function";
+}
+
 function bytes(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
@@ -719,5 +723,137 @@ export async function checkHalfCloseableStream(
           }),
         );
       }),
+  );
+}
+
+/** Bytes the cancelled call sends in `checkCancelledSendAll`. */
+const CANCELLED_SEND_BYTE = 0xa5;
+/** Bytes the calls after it send: none of them may reach the receiver. */
+const LATER_SEND_BYTE = 0x5a;
+
+/** Whether `error`'s message says that an earlier send was cancelled. */
+function saysPreviousSendCancelled(error: unknown): boolean {
+  return error instanceof Error && /previous send\w* was cancelled/i.test(error.message);
+}
+
+/**
+ * Cancels a `sendAll` of `s` once it blocks (a clogged stream's does), and
+ * checks that it raised `Cancelled`.
+ */
+async function cancelBlockedSendAll(s: SendStream): Promise<void> {
+  const scope = new CancelScope();
+  let failure: unknown = null;
+  await openNursery(async (nursery) => {
+    nursery.startSoon(async () => {
+      try {
+        await scope.run(() => s.sendAll(new Uint8Array(1024).fill(CANCELLED_SEND_BYTE)));
+      } catch (error) {
+        failure = error;
+      }
+    });
+    await waitAllTasksBlocked();
+    scope.cancel("checkCancelledSendAll");
+  });
+  if (failure !== null) {
+    throw new CheckFailed(`the cancelled sendAll threw ${describeError(failure)}`, {
+      cause: failure,
+    });
+  }
+  expect(scope.cancelledCaught, "a sendAll blocked on the clogged stream did not raise Cancelled");
+}
+
+/** Expects `sendAll` to raise `BrokenResourceError` saying a previous send was cancelled. */
+async function expectRefused(s: SendStream, what: string): Promise<void> {
+  await expectRaises(BrokenResourceError, what, async () => {
+    try {
+      await s.sendAll(new Uint8Array(1024).fill(LATER_SEND_BYTE));
+    } catch (error) {
+      if (error instanceof BrokenResourceError && !saysPreviousSendCancelled(error)) {
+        throw new CheckFailed(
+          `${what}: the BrokenResourceError does not say that a previous send was cancelled: ${describeError(error)}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  });
+}
+
+/**
+ * Checks the rule SEMANTICS.md ("I/O resources") gives streams whose
+ * `sendAll` can be cancelled mid-write: a cancelled `sendAll` leaves the
+ * sending side broken. Every later `sendAll` raises `BrokenResourceError`
+ * whose message says a previous send was cancelled, and no byte of it reaches
+ * the receiver; a `sendAll` cancelled before it started counts too; `sendEof`
+ * (if the stream has it) and `aclose` still work.
+ *
+ * Opt-in: run it for stream types that claim the rule (`SocketStream`,
+ * `TlsStream`…); the memory streams of this package do not. `cloggedMaker`
+ * returns a pair whose `sendAll` blocks until the receiver reads, as for the
+ * other suites; the cancelled call sends bytes `0xa5`, the later ones `0x5a`,
+ * so what clogs the stream must not contain `0x5a`. Call it inside `run()`.
+ */
+export async function checkCancelledSendAll(
+  cloggedMaker: Maker<SendStream, ReceiveStream>,
+): Promise<void> {
+  const suite = "checkCancelledSendAll";
+  const run = (name: string, body: () => Promise<void>) => step(suite, name, body);
+
+  await run(
+    "a sendAll cancelled while it blocks breaks sending; no byte of a later sendAll arrives",
+    async () => {
+      await withPair(cloggedMaker, async (s, r) => {
+        await cancelBlockedSendAll(s);
+        await expectRefused(s, "sendAll after a cancelled sendAll");
+        await expectRefused(s, "a second sendAll after a cancelled sendAll");
+        await acloseForcefully(s);
+        // Whatever arrives now (the clog, part of the cancelled call) must hold
+        // nothing of the refused calls.
+        while (true) {
+          let chunk: Uint8Array;
+          try {
+            chunk = await r.receiveSome(65536);
+          } catch (error) {
+            if (error instanceof BrokenResourceError || error instanceof ClosedResourceError) break;
+            throw error;
+          }
+          if (chunk.length === 0) break;
+          expect(
+            !chunk.includes(LATER_SEND_BYTE),
+            "the receiver got bytes of a sendAll made after a cancelled one",
+          );
+        }
+      });
+    },
+  );
+
+  await run("a sendAll cancelled before it starts breaks sending too", async () => {
+    await withPair(cloggedMaker, async (s) => {
+      const scope = new CancelScope();
+      scope.cancel("checkCancelledSendAll");
+      try {
+        await scope.run(() => s.sendAll(bytes("x")));
+      } catch (error) {
+        throw new CheckFailed(`a sendAll in a cancelled scope threw ${describeError(error)}`, {
+          cause: error,
+        });
+      }
+      expect(scope.cancelledCaught, "a sendAll in a cancelled scope did not raise Cancelled");
+      await expectRefused(s, "sendAll after a sendAll cancelled before it started");
+    });
+  });
+
+  await run(
+    "aclose, and sendEof if the stream has it, still work after a cancelled sendAll",
+    async () => {
+      await withPair(cloggedMaker, async (s) => {
+        await cancelBlockedSendAll(s);
+        if (hasSendEof(s)) await s.sendEof();
+        await s.aclose();
+        await expectRaises(ClosedResourceError, "sendAll after aclose", () =>
+          s.sendAll(bytes("x")),
+        );
+      });
+    },
   );
 }

@@ -14,6 +14,7 @@ import { lowlevel } from "@weft/core";
 export const waitAllTasksBlocked: (cushionMs?: number) => Promise<void> =
   lowlevel.waitAllTasksBlocked;
 export {
+  checkCancelledSendAll,
   checkHalfCloseableStream,
   checkOneWayStream,
   checkTwoWayStream,

@@ -2,10 +2,11 @@
  * Stream conformance suites: they pass on the memory and lockstep streams and
  * fail, with a message naming the property, on deliberately broken streams.
  */
-import { ClosedResourceError, run, sleepForever } from "@weft/core";
+import { BrokenResourceError, Cancelled, ClosedResourceError, run, sleepForever } from "@weft/core";
 import type { ReceiveStream, SendStream } from "@weft/net";
 import { describe, expect, test } from "vitest";
 import {
+  checkCancelledSendAll,
   checkHalfCloseableStream,
   checkOneWayStream,
   checkTwoWayStream,
@@ -83,6 +84,38 @@ class LossySend implements SendStream {
   }
 }
 
+/**
+ * A send stream that keeps SEMANTICS.md's rule for cancelled sends over a
+ * memory stream: once `sendAll` raised `Cancelled`, it refuses to send.
+ */
+class CancelBreaksSending implements SendStream {
+  readonly inner: SendStream;
+  #cancelled: Cancelled | null = null;
+  #closed = false;
+  constructor(inner: SendStream) {
+    this.inner = inner;
+  }
+  async sendAll(data: Uint8Array): Promise<void> {
+    if (this.#closed) throw new ClosedResourceError("closed");
+    if (this.#cancelled !== null) {
+      throw new BrokenResourceError("a previous sendAll was cancelled", { cause: this.#cancelled });
+    }
+    try {
+      await this.inner.sendAll(data);
+    } catch (error) {
+      if (error instanceof Cancelled) this.#cancelled = error;
+      throw error;
+    }
+  }
+  waitSendAllMightNotBlock(): Promise<void> {
+    return this.inner.waitSendAllMightNotBlock();
+  }
+  aclose(): Promise<void> {
+    this.#closed = true;
+    return this.inner.aclose();
+  }
+}
+
 describe("stream conformance suites pass on good streams", () => {
   test("checkOneWayStream: memoryStreamOneWayPair", async () => {
     await inRun(() => checkOneWayStream(async () => memoryStreamOneWayPair()));
@@ -104,6 +137,15 @@ describe("stream conformance suites pass on good streams", () => {
 
   test("checkHalfCloseableStream: memoryStreamPair", async () => {
     await inRun(() => checkHalfCloseableStream(async () => memoryStreamPair()));
+  });
+
+  test("checkCancelledSendAll: a lockstep stream that breaks sending once a sendAll is cancelled", async () => {
+    await inRun(() =>
+      checkCancelledSendAll(async () => {
+        const [s, r] = lockstepStreamOneWayPair();
+        return [new CancelBreaksSending(s), r];
+      }),
+    );
   });
 
   test("the suites also run on the real clock", async () => {
@@ -176,5 +218,14 @@ describe("stream conformance suites fail on broken streams", () => {
       ),
     );
     expect(error.message).toMatch(/ClosedResourceError — the stream hung/);
+  });
+
+  test("checkCancelledSendAll: memory streams do not claim the rule, and fail it", async () => {
+    const error = await caught(
+      inRun(() => checkCancelledSendAll(async () => lockstepStreamOneWayPair())),
+    );
+    expect(error.message).toMatch(
+      /^checkCancelledSendAll: a sendAll cancelled while it blocks breaks sending/,
+    );
   });
 });

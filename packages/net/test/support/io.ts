@@ -1,5 +1,13 @@
 /** Small helpers shared by the socket and stream tests. */
-import type { ReceiveStream, SocketStream } from "../../src/index.ts";
+import { CancelScope, openNursery } from "@weft/core";
+import { waitAllTasksBlocked } from "@weft/testing";
+import {
+  openTcpListeners,
+  openTcpStream,
+  type ReceiveStream,
+  type SocketListener,
+  type SocketStream,
+} from "../../src/index.ts";
 
 /** Receives exactly `n` bytes with plain `receiveSome` calls; EOF first is an Error. */
 export async function receiveExactly(stream: ReceiveStream, n: number): Promise<Uint8Array> {
@@ -50,4 +58,65 @@ export function clogged(pair: [SocketStream, SocketStream]): [SocketStream, Sock
     while (socket.writableLength < 16 * chunk.length) socket.write(chunk);
   }
   return pair;
+}
+
+/** Runs `fn` with a TCP listener on 127.0.0.1 (an ephemeral port), closed afterwards. */
+export async function withTcpListener<T>(fn: (listener: SocketListener) => Promise<T>): Promise<T> {
+  const [listener] = await openTcpListeners(0, { host: "127.0.0.1" });
+  try {
+    return await fn(listener!);
+  } finally {
+    await listener!.aclose();
+  }
+}
+
+/** A connected `[client, server]` pair of `SocketStream`s through `listener`. */
+export async function tcpStreamPair(
+  listener: SocketListener,
+): Promise<[SocketStream, SocketStream]> {
+  let server: SocketStream | undefined;
+  let client: SocketStream | undefined;
+  await openNursery(async (nursery) => {
+    nursery.startSoon(async () => {
+      server = await listener.accept();
+    });
+    client = await openTcpStream("127.0.0.1", listener.localAddress.port);
+  });
+  return [client!, server!];
+}
+
+/** What `cancelOnceBlocked` saw: whether the scope cancelled the call, and what else it threw. */
+export interface CancelOutcome {
+  readonly cancelled: boolean;
+  /** The call's error, if it threw something other than the scope's `Cancelled`; else null. */
+  readonly error: unknown;
+}
+
+/**
+ * Runs `operation` in a task of its own inside a cancel scope that is
+ * cancelled as soon as every task of the run is blocked: a `sendAll` to a peer
+ * that does not read is then parked with its write queued in Node (it parks
+ * only then), so this cancels it mid-write without any timing. An operation
+ * that completes without blocking is not cancelled.
+ */
+export async function cancelOnceBlocked(operation: () => Promise<unknown>): Promise<CancelOutcome> {
+  const scope = new CancelScope();
+  let error: unknown = null;
+  await openNursery(async (nursery) => {
+    nursery.startSoon(async () => {
+      try {
+        await scope.run(operation);
+      } catch (e) {
+        error = e;
+      }
+    });
+    await waitAllTasksBlocked();
+    scope.cancel("cancelled once blocked");
+  });
+  return { cancelled: scope.cancelledCaught, error };
+}
+
+/** `n` bytes, all `value`: which call sent a received byte shows at a glance. */
+export function filled(n: number, value: number): Uint8Array {
+  return new Uint8Array(n).fill(value);
 }
