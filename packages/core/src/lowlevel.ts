@@ -86,15 +86,6 @@ export function cancelPoint(operation = "lowlevel.cancelPoint()"): Promise<never
   return cancelPointOf(requireTask(operation));
 }
 
-/**
- * @deprecated Not a schedule point when it throws; use {@link cancelPoint}.
- * Kept only until every caller in the workspace has moved.
- */
-export function raiseIfCancelled(operation = "lowlevel.raiseIfCancelled()"): void {
-  const task = requireTask(operation);
-  if (task.cancelStatus?.effectivelyCancelled === true) throw task.makeCancelled();
-}
-
 /** The run's clock. */
 export function currentClock(): Clock {
   return requireTask("lowlevel.currentClock()").kernel.clock;

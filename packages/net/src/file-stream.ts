@@ -195,7 +195,8 @@ export class FileStream implements Stream {
     try {
       this.#checkOpen();
       this.#checkAccess("receiveSome", this.readable, "reading");
-      lowlevel.raiseIfCancelled("FileStream.receiveSome()");
+      const cancelled = lowlevel.cancelPoint("FileStream.receiveSome()");
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       const leftover = this.#leftover;
       if (leftover !== null) {
         this.#leftover = leftover.length > maxBytes ? leftover.subarray(maxBytes) : null;
@@ -246,7 +247,8 @@ export class FileStream implements Stream {
       this.#checkAccess("sendAll", this.writable, "writing");
       this.#checkSendable();
       try {
-        lowlevel.raiseIfCancelled("FileStream.sendAll()");
+        const cancelled = lowlevel.cancelPoint("FileStream.sendAll()");
+        if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
         if (data.length === 0) {
           await checkpoint();
           return;
@@ -351,7 +353,8 @@ export class FileStream implements Stream {
     try {
       this.#checkOpen();
       checkAllowed?.();
-      lowlevel.raiseIfCancelled(`FileStream.${name}()`);
+      const cancelled = lowlevel.cancelPoint(`FileStream.${name}()`);
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       return await this.#perform(name, this.#start(start));
     } finally {
       this.#conflict.release();
@@ -534,7 +537,8 @@ export async function openFile(
   checkOptions(options);
   const mode = options?.mode ?? 0o666;
   checkMode("options.mode", mode);
-  lowlevel.raiseIfCancelled("openFile()");
+  const cancelled = lowlevel.cancelPoint("openFile()");
+  if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const settled = await waitUntilSettled(
     openAndStat(pathText, flags, mode),
     `openFile (${pathText})`,

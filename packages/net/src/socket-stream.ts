@@ -200,8 +200,13 @@ export class SocketStream implements HalfCloseableStream {
     if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
     this.#sendConflict.acquire();
     try {
-      this.#checkSendable();
       try {
+        // The cancel point comes first (SEMANTICS.md, "Run loop": the pattern
+        // of every blocking operation), so a loop that swallows Cancelled gets
+        // a schedule point every time, even once sending is broken.
+        const cancelled = lowlevel.cancelPoint("SocketStream.sendAll()");
+        if (cancelled !== null) await cancelled;
+        this.#checkSendable();
         await this.#send(data);
       } catch (error) {
         // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending
@@ -227,7 +232,6 @@ export class SocketStream implements HalfCloseableStream {
       await checkpoint();
       return;
     }
-    lowlevel.raiseIfCancelled("SocketStream.sendAll()");
     let parked = false;
     for (let offset = 0; offset < data.length; offset += SEND_PIECE_SIZE) {
       if (this.#error !== null) throw this.#broken("sendAll");
@@ -308,7 +312,8 @@ export class SocketStream implements HalfCloseableStream {
           this.#sendCancelled,
         );
       }
-      lowlevel.raiseIfCancelled("SocketStream.waitSendAllMightNotBlock()");
+      const cancelled = lowlevel.cancelPoint("SocketStream.waitSendAllMightNotBlock()");
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       if (this.#error === null && this.socket.writableNeedDrain) {
         this.#drainWaiter = lowlevel.currentTask();
         await waitExternal("SocketStream.waitSendAllMightNotBlock", () => {
@@ -342,7 +347,8 @@ export class SocketStream implements HalfCloseableStream {
     checkMaxBytes(maxBytes);
     this.#receiveConflict.acquire();
     try {
-      lowlevel.raiseIfCancelled("SocketStream.receiveSome()");
+      const cancelled = lowlevel.cancelPoint("SocketStream.receiveSome()");
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       // A call that parked has already been a schedule point; only one that
       // found data waiting needs its own (cancel-shielded) yield.
       let parked = false;

@@ -454,8 +454,11 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
     this.#sendConflict.acquire();
     try {
-      this.#checkSendable("sendAll");
       try {
+        // The cancel point first, as in SocketStream.sendAll.
+        const cancelled = lowlevel.cancelPoint("TlsStream.sendAll()");
+        if (cancelled !== null) await cancelled;
+        this.#checkSendable("sendAll");
         await this.#send(data);
       } catch (error) {
         // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending
@@ -475,7 +478,6 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
       await checkpoint();
       return;
     }
-    lowlevel.raiseIfCancelled("TlsStream.sendAll()");
     const failed = this.#tlsFailure();
     if (failed !== null) throw this.#breakWith(failed);
     this.#hold = null; // held tickets go out ahead of this data
@@ -559,7 +561,8 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
         }
         throw error;
       }
-      lowlevel.raiseIfCancelled("TlsStream.receiveSome()");
+      const cancelled = lowlevel.cancelPoint("TlsStream.receiveSome()");
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       const quiet = this.#startQuietCount();
       while (true) {
         if (this.#state === "closed") throw this.#closedError();
@@ -638,7 +641,8 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     }
     let sent: boolean;
     try {
-      lowlevel.raiseIfCancelled("TlsStream.aclose()");
+      const cancelled = lowlevel.cancelPoint("TlsStream.aclose()");
+      if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
       sent = await this.#sendCloseNotify();
     } catch (error) {
       this.#markClosed();
@@ -749,7 +753,8 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
       if (checkpointIfDone) await checkpoint();
       return;
     }
-    lowlevel.raiseIfCancelled("TlsStream.doHandshake()");
+    const cancelled = lowlevel.cancelPoint("TlsStream.doHandshake()");
+    if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
     if (this.#handshake === "idle") {
       this.#handshake = "running";
       try {
