@@ -14,16 +14,16 @@ export function currentTaskOrUndefined(): TaskImpl | undefined {
 }
 
 /**
- * The task calling `what`, or an `Error` saying that `what` must be called
- * inside `run()`.
+ * The task calling `what` (possibly one of a finished run), or an `Error`
+ * saying that `what` must be called inside `run()`.
  */
 export function requireTask(what: string): TaskImpl {
   const task = taskStorage.getStore();
   if (task === undefined) {
     throw new Error(`${what} must be called inside weft's run(): no weft task is running here`);
   }
-  if (task.kernel.finished) {
-    throw new Error(`${what} was called from a task of a run that has already finished`);
-  }
+  // A task of a run that has finished (a callback that outlived the run):
+  // operations that would wait are refused by the kernel with a rejection,
+  // never a synchronous throw (SEMANTICS.md, "Async context").
   return task;
 }

@@ -79,7 +79,7 @@ export interface KernelOptions {
 }
 
 /** How the current batch of tasks will be followed. */
-const TickQueued = { NONE: 0, MICROTASK: 1, IMMEDIATE: 2 } as const;
+const TickQueued = { NONE: 0, MICROTASK: 1, IMMEDIATE: 2, DRAIN: 3 } as const;
 type TickQueued = (typeof TickQueued)[keyof typeof TickQueued];
 
 /** What the kernel does if it is still idle when its host timer fires. */
@@ -143,6 +143,10 @@ export class Kernel {
   private batchPosition = 0;
   /** The task whose step is running (RUNNING), if any. */
   private stepping: TaskImpl | null = null;
+  /** Counts steps started, so that a drain check knows whether the step it saw is still the same. */
+  private steps = 0;
+  /** The step a first drain check found still running; see microtasksDrained. */
+  private suspectStep = -1;
   /** Set when a step ended; the operation that ended it calls stepOver() once its bookkeeping is done. */
   private stepDone = false;
   /** Set when a task that was awaiting a foreign promise rejoined; see stepOver(). */
@@ -438,7 +442,13 @@ export class Kernel {
       // kernel went idle meanwhile it armed no deadlock check or autojump
       // for that task's sake: look again.
       this.foreignRejoined = false;
-      if (this.idle && this.tickQueued === TickQueued.NONE && this.batch === null) this.goIdle();
+      if (this.tickQueued === TickQueued.DRAIN) {
+        // It woke others (see scheduleTick) and has now blocked: they may go.
+        this.tickQueued = TickQueued.NONE;
+        this.scheduleTick();
+      } else if (this.idle && this.tickQueued === TickQueued.NONE && this.batch === null) {
+        this.goIdle();
+      }
     }
   }
 
@@ -597,12 +607,16 @@ export class Kernel {
 
   private scheduleTick(): void {
     if (this.tickQueued !== TickQueued.NONE || this.finished) return;
+    // A task running code after a foreign await (here it woke someone) is in
+    // a step of its own, which no other task's step may enter: the batch
+    // starts once it blocks (stepOver) or its microtasks drain.
+    const foreign = taskStorage.getStore()?.state === TaskState.FOREIGN;
     if (this.idle) {
       // Waking from idle: the event loop has just had its turn.
       this.idle = false;
       this.sliceStart = performance.now();
       this.batchesInSlice = 0;
-      if (!this.drainCheckArmed && this.mayTickSynchronously()) {
+      if (!foreign && !this.drainCheckArmed && this.mayTickSynchronously()) {
         // Woken from outside any batch (an I/O callback, a timer, code that is
         // not a task): start the batch here instead of a microtask later. No
         // deadline is due (checked), so there is nothing for tick() to expire.
@@ -613,6 +627,11 @@ export class Kernel {
         else this.goIdle(); // a new deadline: re-arm the host timer
         return;
       }
+    }
+    if (foreign) {
+      this.tickQueued = TickQueued.DRAIN;
+      this.armDrainCheck();
+      return;
     }
     if (this.withinSlice()) {
       this.tickQueued = TickQueued.MICROTASK;
@@ -670,8 +689,22 @@ export class Kernel {
    */
   private microtasksDrained(): void {
     this.drainCheckArmed = false;
+    if (this.finished) return;
+    if (this.tickQueued === TickQueued.DRAIN) {
+      this.tick();
+      return;
+    }
     const task = this.stepping;
-    if (task === null || this.finished) return;
+    if (task === null) return;
+    if (this.suspectStep !== this.steps) {
+      // The first drain of this step: its promise may yet be settled by a
+      // process.nextTick callback queued before this check (Node's streams
+      // settle many that way), whose reactions run only after it. Look once
+      // more, after those.
+      this.suspectStep = this.steps;
+      this.armDrainCheck();
+      return;
+    }
     this.stepping = null;
     task.state = TaskState.FOREIGN;
     this.foreignTasks++;
@@ -725,6 +758,7 @@ export class Kernel {
   /** Starts `task`'s step: settles the promise its code awaits (its start promise, first). */
   private resume(task: TaskImpl): void {
     task.state = TaskState.RUNNING;
+    this.steps++;
     this.stepping = task;
     if (this.instruments.length > 0) this.callInstruments("beforeTaskStep", task);
     const resolve = task.resolveWait!;
