@@ -1,4 +1,4 @@
-import { cancelShieldedCheckpoint } from "./checkpoints.ts";
+import { cancelShieldedCheckpoint, unlessRefused } from "./checkpoints.ts";
 import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
 import { cancelPoint, currentTask } from "./lowlevel.ts";
@@ -108,9 +108,12 @@ export class CapacityLimiter {
   }
 
   /** Acquires a token (for `borrower`, default the calling task) and returns a handle that releases it. */
-  async guard(borrower: unknown = currentTask()): Promise<Held> {
-    await this.acquireOnBehalfOf(borrower);
-    return new Held(() => this.releaseOnBehalfOf(borrower));
+  guard(borrower?: unknown): Promise<Held> {
+    return unlessRefused("CapacityLimiter.guard()", async () => {
+      const holder = borrower === undefined ? currentTask() : borrower;
+      await this.acquireOnBehalfOf(holder);
+      return new Held(() => this.releaseOnBehalfOf(holder));
+    });
   }
 
   statistics(): CapacityLimiterStatistics {

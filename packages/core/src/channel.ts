@@ -1,5 +1,5 @@
 import { Err, Ok } from "ts-results-es";
-import { cancelShieldedCheckpoint, checkpoint } from "./checkpoints.ts";
+import { cancelShieldedCheckpoint, checkpoint, unlessRefused } from "./checkpoints.ts";
 import { Deque } from "./deque.ts";
 import { BrokenResourceError, ClosedResourceError, EndOfChannel, WouldBlock } from "./errors.ts";
 import {
@@ -206,9 +206,11 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
   }
 
   /** Closes this handle, then checkpoints. */
-  async aclose(): Promise<void> {
-    this.close();
-    await checkpoint();
+  aclose(): Promise<void> {
+    return unlessRefused("MemorySendChannel.aclose()", () => {
+      this.close();
+      return checkpoint();
+    });
   }
 
   [Symbol.dispose](): void {
@@ -310,9 +312,12 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     }
   }
 
-  async aclose(): Promise<void> {
-    this.close();
-    await checkpoint();
+  /** Closes this handle, then checkpoints. */
+  aclose(): Promise<void> {
+    return unlessRefused("MemoryReceiveChannel.aclose()", () => {
+      this.close();
+      return checkpoint();
+    });
   }
 
   [Symbol.dispose](): void {

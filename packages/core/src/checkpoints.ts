@@ -39,6 +39,33 @@ export function cancelPointOf(task: TaskImpl): Promise<never> | null {
 }
 
 /**
+ * @internal Runs `operation` unless the calling task may not wait here (a
+ * captured context, a callback; see Kernel.refusal), in which case the
+ * refusal is returned as it is. For operations written as `async` functions
+ * or `.then` chains: awaiting the refusal inside them would re-reject it in
+ * their own promise, where nothing tracks whether it is handled, and an
+ * unhandled one would end the process instead of reaching the run.
+ */
+export function unlessRefused<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  let refused: Promise<never> | null;
+  try {
+    refused = refusalOf(what);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return refused ?? operation();
+}
+
+/**
+ * @internal The refusal of `what` if the calling task may not wait here (see
+ * {@link unlessRefused}), else `null`; outside `run()`, an `Error`.
+ */
+export function refusalOf(what: string): Promise<never> | null {
+  const task = requireTask(what);
+  return task.kernel.refusal(task);
+}
+
+/**
  * A cancel point: if the caller is cancelled, lets the other tasks run and
  * throws `Cancelled`; otherwise returns at once, without a schedule point.
  */

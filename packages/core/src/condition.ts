@@ -1,4 +1,5 @@
 import { CancelScope } from "./cancel-scope.ts";
+import { unlessRefused } from "./checkpoints.ts";
 import { Lock, type LockStatistics } from "./lock.ts";
 import { currentTask } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
@@ -46,7 +47,11 @@ export class Condition {
   }
 
   /** Releases the lock, waits for a notify, and re-acquires the lock. */
-  async wait(): Promise<void> {
+  wait(): Promise<void> {
+    return unlessRefused("Condition.wait()", () => this.#wait());
+  }
+
+  async #wait(): Promise<void> {
     if (this.#lock.statistics().owner !== currentTask()) {
       throw new Error("Condition.wait: the calling task must hold the lock");
     }

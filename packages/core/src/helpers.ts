@@ -1,7 +1,6 @@
 import { Err, Ok, type Result } from "ts-results-es";
 import { isCancelled } from "./cancelled.ts";
-import { checkpoint } from "./checkpoints.ts";
-import { requireTask } from "./context.ts";
+import { checkpoint, refusalOf } from "./checkpoints.ts";
 import { Lock } from "./lock.ts";
 import { openNursery } from "./nursery.ts";
 import { checkFunction, checkOptionsObject } from "./validate.ts";
@@ -22,7 +21,8 @@ export function gather<T extends readonly (() => Promise<unknown>)[]>(
   ...fns: T
 ): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
   for (const [i, fn] of fns.entries()) checkFunction(`fns[${i}]`, fn);
-  requireTask("gather()");
+  const refused = refusalOf("gather()");
+  if (refused !== null) return refused;
   const results = new Array<unknown>(fns.length);
   return openNursery(
     async (nursery) => {
@@ -47,7 +47,8 @@ export function gather<T extends readonly (() => Promise<unknown>)[]>(
 export function race<T>(...fns: (() => Promise<T>)[]): Promise<T> {
   if (fns.length === 0) throw new RangeError("race() needs at least one function");
   for (const [i, fn] of fns.entries()) checkFunction(`fns[${i}]`, fn);
-  requireTask("race()");
+  const refused = refusalOf("race()");
+  if (refused !== null) return refused;
   let won = false;
   let winner: T | undefined;
   return openNursery(
@@ -107,7 +108,8 @@ export function mapConcurrent<T, R>(
   if (!(limit >= 1) || (!Number.isInteger(limit) && limit !== Infinity)) {
     throw new RangeError(`options.limit must be an integer >= 1 or Infinity, got ${limit}`);
   }
-  requireTask("mapConcurrent()");
+  const refused = refusalOf("mapConcurrent()");
+  if (refused !== null) return refused;
   const results: R[] = [];
   const asyncSource = isAsyncIterable<T>(items);
   const iterator: Iterator<T> | AsyncIterator<T> = asyncSource

@@ -1,4 +1,4 @@
-import { cancelShieldedCheckpoint } from "./checkpoints.ts";
+import { cancelShieldedCheckpoint, unlessRefused } from "./checkpoints.ts";
 import { BrokenResourceError, WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
 import {
@@ -112,9 +112,11 @@ export class Lock {
   }
 
   /** Acquires the lock and returns a handle that releases it (for `await using`). */
-  async guard(): Promise<Held> {
-    await this.acquire();
-    return new Held(() => this.release());
+  guard(): Promise<Held> {
+    return unlessRefused("Lock.guard()", async () => {
+      await this.acquire();
+      return new Held(() => this.release());
+    });
   }
 
   statistics(): LockStatistics {

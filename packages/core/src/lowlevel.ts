@@ -3,7 +3,7 @@
  * block with `waitTaskRescheduled`, wake with `reschedule`.
  */
 import { Err, Ok, type Result } from "ts-results-es";
-import { cancelPointOf } from "./checkpoints.ts";
+import { cancelPointOf, unlessRefused } from "./checkpoints.ts";
 import type { Clock } from "./clock.ts";
 import { requireTask } from "./context.ts";
 import { BrokenResourceError } from "./errors.ts";
@@ -124,10 +124,16 @@ export function currentStatistics(): RunStatistics {
  * `cushionMs` real milliseconds. Among several waiters the smallest cushion
  * wakes first; waiters are served before a virtual clock autojumps.
  */
-export async function waitAllTasksBlocked(cushionMs = 0): Promise<void> {
-  checkDuration("cushionMs", cushionMs);
-  const task = requireTask("waitAllTasksBlocked()");
-  await task.kernel.waitAllTasksBlocked(task, cushionMs);
+export function waitAllTasksBlocked(cushionMs = 0): Promise<void> {
+  try {
+    checkDuration("cushionMs", cushionMs);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return unlessRefused("waitAllTasksBlocked()", () => {
+    const task = requireTask("waitAllTasksBlocked()");
+    return task.kernel.waitAllTasksBlocked(task, cushionMs) as Promise<void>;
+  });
 }
 
 /** A tree of the run's tasks and what each one is blocked on, for debugging hung programs. */

@@ -213,7 +213,12 @@ function waitForCall(
   );
 }
 
-async function callInWorker(
+/** A worker call by `task`, unless the task may not wait here (see unlessRefused). */
+function callInWorker(task: TaskImpl, call: WorkerCall, options: CheckedOptions): Promise<unknown> {
+  return task.kernel.refusal(task) ?? callChecked(task, call, options);
+}
+
+async function callChecked(
   task: TaskImpl,
   call: WorkerCall,
   options: CheckedOptions,

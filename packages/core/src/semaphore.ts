@@ -1,4 +1,4 @@
-import { cancelShieldedCheckpoint } from "./checkpoints.ts";
+import { cancelShieldedCheckpoint, unlessRefused } from "./checkpoints.ts";
 import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
 import { cancelPoint } from "./lowlevel.ts";
@@ -80,9 +80,11 @@ export class Semaphore {
   }
 
   /** Acquires and returns a handle that releases (for `await using`). */
-  async guard(): Promise<Held> {
-    await this.acquire();
-    return new Held(() => this.release());
+  guard(): Promise<Held> {
+    return unlessRefused("Semaphore.guard()", async () => {
+      await this.acquire();
+      return new Held(() => this.release());
+    });
   }
 
   statistics(): { tasksWaiting: number } {

@@ -1,6 +1,6 @@
 /** Receiving POSIX signals (SIGHUP, SIGUSR1, SIGINT …) in a task. */
 import { isMainThread } from "node:worker_threads";
-import { cancelPointOf, cancelShieldedCheckpoint } from "./checkpoints.ts";
+import { cancelPointOf, cancelShieldedCheckpoint, unlessRefused } from "./checkpoints.ts";
 import { requireTask } from "./context.ts";
 import { BusyResourceError, ClosedResourceError } from "./errors.ts";
 import { Abort, type WaitOptions } from "./kernel.ts";
@@ -82,7 +82,11 @@ class SignalReceiverImpl implements SignalReceiver, RunReceiver {
     return this.#closed;
   }
 
-  async receive(): Promise<NodeJS.Signals> {
+  receive(): Promise<NodeJS.Signals> {
+    return unlessRefused("SignalReceiver.receive()", () => this.#receive());
+  }
+
+  async #receive(): Promise<NodeJS.Signals> {
     const task = requireTask("SignalReceiver.receive()");
     if (this.#closed) throw new ClosedResourceError("this signal receiver is closed");
     if (this.#receiving) {
