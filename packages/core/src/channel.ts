@@ -1,5 +1,5 @@
 import { Err, Ok } from "ts-results-es";
-import { cancelShieldedCheckpoint, checkpoint, unlessRefused } from "./checkpoints.ts";
+import { cancelShieldedCheckpoint, checkpoint, unlessRefused, yieldWith } from "./checkpoints.ts";
 import { Deque } from "./deque.ts";
 import { BrokenResourceError, ClosedResourceError, EndOfChannel, WouldBlock } from "./errors.ts";
 import {
@@ -11,7 +11,7 @@ import {
   waitTaskRescheduled,
 } from "./lowlevel.ts";
 import { receiveIterator } from "./receive-iterator.ts";
-import type { Task } from "./task.ts";
+import type { Task, TaskImpl } from "./task.ts";
 
 export interface ChannelStatistics {
   currentBufferUsed: number;
@@ -25,7 +25,6 @@ export interface ChannelStatistics {
 }
 
 /** For waits rescheduled before anything could cancel them. */
-const abortNever = (): Abort => Abort.FAILED;
 
 const SEND_WAIT = { waitingFor: "MemorySendChannel.send (buffer full, no receiver)" };
 const RECEIVE_WAIT = { waitingFor: "MemoryReceiveChannel.receive (channel empty)" };
@@ -281,10 +280,8 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
       const value = this.#tryReceive();
       if (value === NOTHING)
         return this.#state.receivers.wait(undefined, this, RECEIVE_WAIT) as Promise<T>;
-      // A schedule point that hands the value over: block, and be woken at once with it.
-      const wait = waitTaskRescheduled(abortNever, RECEIVE_WAIT) as Promise<T>;
-      reschedule(currentTask(), Ok(value));
-      return wait;
+      // A schedule point that hands the value over.
+      return yieldWith(currentTask() as TaskImpl, value);
     } catch (error) {
       return Promise.reject(error);
     }

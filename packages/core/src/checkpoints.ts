@@ -77,6 +77,11 @@ export function checkpointIfCancelled(): Promise<void> {
   }
 }
 
+/** @internal A cancel-shielded schedule point of `task` that resolves with `value`. */
+export function yieldWith<T>(task: TaskImpl, value: T): Promise<T> {
+  return task.kernel.yieldTask(task, value) as Promise<T>;
+}
+
 /** A schedule point that is not a cancel point: lets other tasks run, never throws `Cancelled`. */
 export function cancelShieldedCheckpoint(): Promise<void> {
   const task = requireTask("cancelShieldedCheckpoint()");

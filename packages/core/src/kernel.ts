@@ -280,9 +280,9 @@ export class Kernel {
     return wait;
   }
 
-  /** A schedule point: the task ends its step and runs again in the next batch. */
-  yieldTask(task: TaskImpl): Promise<unknown> {
-    return this.requeue(task, false, undefined);
+  /** A schedule point: the task ends its step and runs again in the next batch, resuming with `value`. */
+  yieldTask(task: TaskImpl, value?: unknown): Promise<unknown> {
+    return this.requeue(task, false, value);
   }
 
   /**
@@ -443,7 +443,7 @@ export class Kernel {
       // for that task's sake: look again.
       this.foreignRejoined = false;
       if (this.tickQueued === TickQueued.DRAIN) {
-        // It woke others (see scheduleTick) and has now blocked: they may go.
+        // It woke tasks (see scheduleTick) and has now blocked: they may go.
         this.tickQueued = TickQueued.NONE;
         this.scheduleTick();
       } else if (this.idle && this.tickQueued === TickQueued.NONE && this.batch === null) {
@@ -568,22 +568,30 @@ export class Kernel {
     this.taskExited(taskStorage.getStore()!, true, error);
   };
 
+  /**
+   * If `task`'s code is running (it is about to exit) while a wait it
+   * started is still pending — an operation it did not await — forgets that
+   * wait and returns the error saying so; else `null`.
+   */
+  forgetPendingWait(task: TaskImpl): Error | null {
+    if (task.state !== TaskState.PARKED && task.state !== TaskState.RUNNABLE) return null;
+    const error = new Error(
+      `${task} exited while one of its weft operations was still pending; await every weft operation`,
+    );
+    this.abandonWait(task, error);
+    task.state = TaskState.FOREIGN; // its code runs outside any step
+    this.foreignTasks++;
+    return error;
+  }
+
   /** @internal Called when the task's function has settled. */
   taskExited(task: TaskImpl, failed: boolean, value: unknown): void {
-    if (task.state === TaskState.PARKED || task.state === TaskState.RUNNABLE) {
-      // The task's function returned while a weft operation it started was
-      // still pending: that operation was not awaited.
-      const pendingError = new Error(
-        `${task} exited while one of its weft operations was still pending; await every weft operation`,
-      );
-      this.abandonWait(task, pendingError);
-      if (!failed) {
-        failed = true;
-        value = pendingError;
-      }
-    } else {
-      this.endStep(task);
+    const pendingError = this.forgetPendingWait(task);
+    if (pendingError !== null && !failed) {
+      failed = true;
+      value = pendingError;
     }
+    this.endStep(task);
     task.state = TaskState.DONE;
     task.abortFn = null;
     task.resolveWait = task.rejectWait = null;
@@ -607,10 +615,15 @@ export class Kernel {
 
   private scheduleTick(): void {
     if (this.tickQueued !== TickQueued.NONE || this.finished) return;
-    // A task running code after a foreign await (here it woke someone) is in
-    // a step of its own, which no other task's step may enter: the batch
-    // starts once it blocks (stepOver) or its microtasks drain.
-    const foreign = taskStorage.getStore()?.state === TaskState.FOREIGN;
+    // Woken from a task's context while that task is not the running step:
+    // code after a foreign await (a step of its own, which no other task's
+    // step may enter), or code running while the task waits — a host
+    // callback, or the task's own code after an operation it did not await,
+    // which it may be about to exit with (taskExited must still see the wait
+    // pending, not a resumed task). The batch starts once that code blocks
+    // (stepOver) or its microtasks drain.
+    const current = taskStorage.getStore();
+    const foreign = current !== undefined && current.state !== TaskState.RUNNING;
     if (this.idle) {
       // Waking from idle: the event loop has just had its turn.
       this.idle = false;

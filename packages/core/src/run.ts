@@ -1,6 +1,6 @@
 import { isCancelled, withoutCancelled } from "./cancelled.ts";
 import { type Clock, checkClock, SystemClock } from "./clock.ts";
-import { currentTaskOrUndefined } from "./context.ts";
+import { currentTaskOrUndefined, requireTask } from "./context.ts";
 import { checkInstrument, type Instrument } from "./instrument.ts";
 import { Interrupted } from "./interrupted.ts";
 import { Kernel } from "./kernel.ts";
@@ -128,6 +128,11 @@ export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
               ? { failed: false, value: undefined, cancelled: true }
               : { failed: true, value: rest.error };
         } finally {
+          // main returned with an operation of its own still pending: say so
+          // here (the pending wait must not be woken by the shutdown below).
+          const pending = kernel.forgetPendingWait(requireTask("run()"));
+          if (pending !== null && !mainOutcome.failed)
+            mainOutcome = { failed: true, value: pending };
           system.cancelScope.cancelWithReason({ source: "shutdown" });
         }
       }, main.name || "main");
