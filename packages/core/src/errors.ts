@@ -67,3 +67,15 @@ export class DeadlockError extends Error {
     named(this, "DeadlockError");
   }
 }
+
+/**
+ * A run failed because one of weft's own invariants broke (a bug in weft or
+ * in a primitive built on the low-level API): `run()` rejects with it, the
+ * original error as `cause`, instead of it escaping as an uncaught exception.
+ */
+export class InternalError extends Error {
+  constructor(message = "weft internal error", options?: ErrorOptions) {
+    super(message, options);
+    named(this, "InternalError");
+  }
+}

@@ -25,6 +25,7 @@ export {
   ClosedResourceError,
   DeadlockError,
   EndOfChannel,
+  InternalError,
   TooSlowError,
   WouldBlock,
 } from "./errors.ts";

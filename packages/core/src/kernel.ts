@@ -3,7 +3,7 @@ import type { CancelStatus } from "./cancel-status.ts";
 import type { Clock } from "./clock.ts";
 import { taskStorage } from "./context.ts";
 import { type DeadlineEntry, DeadlineHeap } from "./deadline-heap.ts";
-import { DeadlockError } from "./errors.ts";
+import { DeadlockError, InternalError } from "./errors.ts";
 import type { Instrument } from "./instrument.ts";
 import type { NurseryImpl } from "./nursery.ts";
 import type { Scheduler } from "./scheduler.ts";
@@ -561,12 +561,24 @@ export class Kernel {
   }
 
   readonly onTaskFulfilled = (value: unknown): void => {
-    this.taskExited(taskStorage.getStore()!, false, value);
+    this.exitCurrentTask(false, value);
   };
 
   readonly onTaskRejected = (error: unknown): void => {
-    this.taskExited(taskStorage.getStore()!, true, error);
+    this.exitCurrentTask(true, error);
   };
+
+  /** A task's exit runs in a promise reaction: a failure there must end the run, not escape. */
+  private exitCurrentTask(failed: boolean, value: unknown): void {
+    const task = taskStorage.getStore()!;
+    try {
+      this.taskExited(task, failed, value);
+    } catch (error) {
+      this.crash(
+        new InternalError(`weft failed while ${task} exited: ${String(error)}`, { cause: error }),
+      );
+    }
+  }
 
   /**
    * If `task`'s code is running (it is about to exit) while a wait it
@@ -590,6 +602,18 @@ export class Kernel {
     if (pendingError !== null && !failed) {
       failed = true;
       value = pendingError;
+    }
+    const open = task.openNurseries;
+    if (open !== null && open.length > 0) {
+      // It returned without awaiting a nursery it opened: the nursery's
+      // children must not run on unwatched. Cancel them, and fail the task.
+      if (!failed) {
+        failed = true;
+        value = new Error(
+          `${task} exited while a nursery it opened was still open; await openNursery()`,
+        );
+      }
+      for (const nursery of open) nursery.cancelScope.cancel("the task that opened it exited");
     }
     this.endStep(task);
     task.state = TaskState.DONE;

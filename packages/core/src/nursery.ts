@@ -4,7 +4,7 @@ import type { CancelReason } from "./cancelled.ts";
 import { requireTask } from "./context.ts";
 import { ExceptionGroup, markCollapsible } from "./exception-group.ts";
 import { Abort, type Kernel } from "./kernel.ts";
-import type { Task, TaskImpl, TaskParent } from "./task.ts";
+import { type Task, type TaskImpl, type TaskParent, TaskState } from "./task.ts";
 import { checkBoolean, checkFunction, checkOptionalName, checkOptionsObject } from "./validate.ts";
 
 /** Options for spawning a task. */
@@ -215,7 +215,11 @@ export class NurseryImpl implements Nursery, TaskParent {
     this.closed = true;
     if (this.parentWaitingAtExit) {
       this.parentWaitingAtExit = false;
-      this.kernel.reschedule(this.parentTask, false, undefined);
+      // Unless the parent exited meanwhile, its exit wait forgotten (it
+      // returned without awaiting openNursery: see Kernel.taskExited).
+      if (this.parentTask.state === TaskState.PARKED) {
+        this.kernel.reschedule(this.parentTask, false, undefined);
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import {
   Err,
   ExceptionGroup,
   type Instrument,
+  InternalError,
   isCancelled,
   lowlevel,
   moveOnAfter,
@@ -591,6 +592,25 @@ describe("run loop: deadlocks and misuse", () => {
       process.off("unhandledRejection", onUnhandled);
     }
     expect(unhandled).toEqual([]);
+  });
+
+  test("a failure in weft's handling of a task's exit rejects run() with InternalError, not an uncaught exception", async () => {
+    const boom = new Error("a breaker that throws");
+    const error = await rejection(
+      runVirtual(() =>
+        openNursery(async (nursery) => {
+          nursery.startSoon(async () => {
+            lowlevel.addParkingLotBreaker(lowlevel.currentTask(), {
+              breakLot: () => {
+                throw boom;
+              },
+            });
+          });
+        }),
+      ),
+    );
+    expect(error).toBeInstanceOf(InternalError);
+    expect((error as Error).cause).toBe(boom);
   });
 
   test("a task that returns while a weft operation it started is still pending fails", async () => {
