@@ -33,6 +33,31 @@ const PLAIN_AWAITS = {
 type PlainAwait = keyof typeof PLAIN_AWAITS;
 const plainAwait = fc.constantFrom(...(Object.keys(PLAIN_AWAITS) as PlainAwait[]));
 
+/**
+ * A counter updated read–await–write, the lost-update pattern: `increment`
+ * reads, awaits a resolved promise, then writes, tracing both. Atomic steps
+ * keep every read next to its write.
+ */
+function racyCounter(): {
+  readonly trace: string[];
+  value: () => number;
+  increment: (name: string) => Promise<void>;
+} {
+  const trace: string[] = [];
+  let counter = 0;
+  return {
+    trace,
+    value: () => counter,
+    increment: async (name) => {
+      const seen = counter;
+      trace.push(`${name}:read`);
+      await Promise.resolve();
+      trace.push(`${name}:write`);
+      counter = seen + 1;
+    },
+  };
+}
+
 const schedulers: [string, () => RunOptions][] = [
   ["the default FIFO scheduler", () => ({})],
   ["a DeterministicScheduler", () => ({ scheduler: new DeterministicScheduler({ seed: 7 }) })],
@@ -94,8 +119,7 @@ describe("steps are atomic", () => {
     // The waker is a nextTick queued by the first step of a fresh batch, so it
     // runs before the kernel's drain check: the check must not mistake the
     // step it starts for one awaiting a foreign promise.
-    const trace: string[] = [];
-    let counter = 0;
+    const { trace, value, increment } = racyCounter();
     await withinRealTime(
       runVirtual(() =>
         openNursery(async (nursery) => {
@@ -104,11 +128,7 @@ describe("steps are atomic", () => {
             nursery.startSoon(
               async () => {
                 await go.wait();
-                const seen = counter;
-                trace.push(`${name}:read`);
-                await Promise.resolve();
-                trace.push(`${name}:write`);
-                counter = seen + 1;
+                await increment(name);
               },
               { name },
             );
@@ -121,22 +141,14 @@ describe("steps are atomic", () => {
       ),
     );
     expect(trace).toEqual(["b:read", "b:write", "c:read", "c:write"]);
-    expect(counter).toBe(2);
+    expect(value()).toBe(2);
   });
 
   // A task's code after a foreign await is not inside any step, but it must
   // not run inside another task's step either: the other step would no longer
   // be atomic.
   test("a task that wakes others after a foreign await finishes its microtasks before they step", async () => {
-    const trace: string[] = [];
-    let counter = 0;
-    const increment = async (name: string) => {
-      const seen = counter;
-      trace.push(`${name}:read`);
-      await Promise.resolve();
-      trace.push(`${name}:write`);
-      counter = seen + 1;
-    };
+    const { trace, increment } = racyCounter();
     await withinRealTime(
       runVirtual(() =>
         openNursery(async (nursery) => {
@@ -157,15 +169,7 @@ describe("steps are atomic", () => {
   });
 
   test("a task whose foreign promise is settled by process.nextTick does not run inside another task's step", async () => {
-    const trace: string[] = [];
-    let counter = 0;
-    const increment = async (name: string) => {
-      const seen = counter;
-      trace.push(`${name}:read`);
-      await Promise.resolve();
-      trace.push(`${name}:write`);
-      counter = seen + 1;
-    };
+    const { trace, value, increment } = racyCounter();
     await withinRealTime(
       runVirtual(() =>
         openNursery(async (nursery) => {
@@ -177,7 +181,7 @@ describe("steps are atomic", () => {
         }),
       ),
     );
-    expect(counter).toBe(2);
+    expect(value()).toBe(2);
     for (let i = 0; i < trace.length; i += 2) {
       expect(trace[i + 1]).toBe(trace[i]!.replace("read", "write"));
     }

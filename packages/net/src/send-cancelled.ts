@@ -7,7 +7,7 @@
  * no byte of it is written. Every stream of this package that can be cancelled
  * in `sendAll` keeps this rule (`SocketStream`, `TlsStream`, `FileStream`).
  */
-import { BrokenResourceError } from "@weft/core";
+import { BrokenResourceError, Cancelled, lowlevel } from "@weft/core";
 
 /**
  * The `BrokenResourceError` a `sendAll` raises because an earlier `sendAll` on
@@ -26,4 +26,28 @@ export function previousSendCancelledError(
       "is unknown, so this stream can no longer send (close it)",
     { cause: cancelled },
   );
+}
+
+/**
+ * The body of a stream's `sendAll`: its cancel point first (SEMANTICS.md,
+ * "Run loop": so a loop that swallows `Cancelled` gets a schedule point every
+ * time, even once sending is broken), then `check` (the stream's state
+ * errors) and `send`. A `Cancelled` raised anywhere in it is handed to
+ * `broken`, which breaks the sending side, before it propagates.
+ */
+export async function sendBreakingOnCancel(
+  operation: string,
+  check: () => void,
+  send: () => Promise<void>,
+  broken: (cancelled: Cancelled) => void,
+): Promise<void> {
+  try {
+    const cancelled = lowlevel.cancelPoint(operation);
+    if (cancelled !== null) await cancelled;
+    check();
+    await send();
+  } catch (error) {
+    if (error instanceof Cancelled) broken(error);
+    throw error;
+  }
 }

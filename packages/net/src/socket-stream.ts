@@ -5,7 +5,7 @@
 import * as net from "node:net";
 import {
   BrokenResourceError,
-  Cancelled,
+  type Cancelled,
   ClosedResourceError,
   cancelShieldedCheckpoint,
   checkpoint,
@@ -16,7 +16,7 @@ import { makeAddress, type SocketAddress } from "./addresses.ts";
 import { ChunkQueue } from "./chunk-queue.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
 import { waitExternal } from "./io-wait.ts";
-import { previousSendCancelledError } from "./send-cancelled.ts";
+import { previousSendCancelledError, sendBreakingOnCancel } from "./send-cancelled.ts";
 import { checkMaxBytes, type HalfCloseableStream, receiveChunks } from "./streams.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;
@@ -200,21 +200,17 @@ export class SocketStream implements HalfCloseableStream {
     if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
     this.#sendConflict.acquire();
     try {
-      try {
-        // The cancel point comes first (SEMANTICS.md, "Run loop": the pattern
-        // of every blocking operation), so a loop that swallows Cancelled gets
-        // a schedule point every time, even once sending is broken.
-        const cancelled = lowlevel.cancelPoint("SocketStream.sendAll()");
-        if (cancelled !== null) await cancelled;
-        this.#checkSendable();
-        await this.#send(data);
-      } catch (error) {
-        // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending
-        // side broken (how much of it went out is unknown), whether it was
-        // cancelled before or after its first write.
-        if (error instanceof Cancelled) this.#sendCancelled ??= error;
-        throw error;
-      }
+      // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending
+      // side broken (how much of it went out is unknown), whether it was
+      // cancelled before or after its first write.
+      await sendBreakingOnCancel(
+        "SocketStream.sendAll()",
+        () => this.#checkSendable(),
+        () => this.#send(data),
+        (cancelled) => {
+          this.#sendCancelled ??= cancelled;
+        },
+      );
     } finally {
       this.#sendConflict.release();
     }

@@ -35,7 +35,7 @@ import * as tls from "node:tls";
 import {
   BrokenResourceError,
   BusyResourceError,
-  Cancelled,
+  type Cancelled,
   CancelScope,
   ClosedResourceError,
   cancelShieldedCheckpoint,
@@ -49,7 +49,7 @@ import {
 import { checkHost, checkOptions } from "./addresses.ts";
 import { ChunkQueue } from "./chunk-queue.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
-import { previousSendCancelledError } from "./send-cancelled.ts";
+import { previousSendCancelledError, sendBreakingOnCancel } from "./send-cancelled.ts";
 import { acloseForcefully, checkMaxBytes, receiveChunks, type Stream } from "./streams.ts";
 import { MemoryBio } from "./tls-memory-bio.ts";
 
@@ -454,18 +454,16 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
     this.#sendConflict.acquire();
     try {
-      try {
-        // The cancel point first, as in SocketStream.sendAll.
-        const cancelled = lowlevel.cancelPoint("TlsStream.sendAll()");
-        if (cancelled !== null) await cancelled;
-        this.#checkSendable("sendAll");
-        await this.#send(data);
-      } catch (error) {
-        // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending
-        // side broken, wherever it was cancelled.
-        if (error instanceof Cancelled) this.#sendCancelled ??= error;
-        throw error;
-      }
+      // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending
+      // side broken, wherever it was cancelled.
+      await sendBreakingOnCancel(
+        "TlsStream.sendAll()",
+        () => this.#checkSendable("sendAll"),
+        () => this.#send(data),
+        (cancelled) => {
+          this.#sendCancelled ??= cancelled;
+        },
+      );
     } finally {
       this.#sendConflict.release();
     }
