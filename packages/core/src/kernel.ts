@@ -774,6 +774,9 @@ export class Kernel {
       batch = this.scheduler.selectBatch(queue) as readonly TaskImpl[];
       if (batch === queue) {
         this.runQueue = [];
+      } else if (batch.length === 1 && queue.includes(batch[0]!)) {
+        // One step at a time (the deterministic scheduler): no set, no copy.
+        queue.splice(queue.indexOf(batch[0]!), 1);
       } else {
         if (batch.length === 0) throw new Error("Scheduler.selectBatch returned no task");
         const chosen = new Set(batch);
