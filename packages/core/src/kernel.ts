@@ -772,11 +772,12 @@ export class Kernel {
       this.runQueue = [];
     } else {
       batch = this.scheduler.selectBatch(queue) as readonly TaskImpl[];
+      // One step at a time (the deterministic scheduler): no set, no copy.
+      const only = batch.length === 1 && batch !== queue ? queue.indexOf(batch[0]!) : -1;
       if (batch === queue) {
         this.runQueue = [];
-      } else if (batch.length === 1 && queue.includes(batch[0]!)) {
-        // One step at a time (the deterministic scheduler): no set, no copy.
-        queue.splice(queue.indexOf(batch[0]!), 1);
+      } else if (only >= 0) {
+        queue.splice(only, 1);
       } else {
         if (batch.length === 0) throw new Error("Scheduler.selectBatch returned no task");
         const chosen = new Set(batch);
