@@ -182,7 +182,7 @@ export class Kernel {
   private tickTrigger: ((value: unknown) => void) | null = null;
   private readonly tickFromTrigger = (): void => {
     this.armTickTrigger(); // here, in the kernel's async context
-    this.tick();
+    if (this.tickQueued === TickQueued.MICROTASK) this.tick(); // (DRAIN: the drain check will)
   };
   /** Resolving this arms the drain check from a microtask; see armDrainCheck. */
   private drainTrigger: ((value: unknown) => void) | null = null;
@@ -217,7 +217,7 @@ export class Kernel {
       this.tasksLiving++;
       taskStorage.run(root, armTaskStart, this, root);
       this.callInstruments("taskSpawned", root);
-      this.enqueue(root);
+      this.enqueue(root, false);
     } catch (error) {
       this.crash(error);
     }
@@ -237,7 +237,7 @@ export class Kernel {
     this.tasksLiving++;
     taskStorage.run(task, armTaskStart, this, task);
     if (this.instruments.length > 0) this.callInstruments("taskSpawned", task);
-    this.enqueue(task);
+    this.enqueue(task, true);
     return task;
   }
 
@@ -315,7 +315,7 @@ export class Kernel {
     const wait = new Promise<unknown>(captureResolvers);
     task.resolveWait = capturedResolve;
     task.rejectWait = capturedReject;
-    this.enqueue(task);
+    this.enqueue(task, false);
     this.stepOver();
     return wait;
   }
@@ -335,7 +335,7 @@ export class Kernel {
     task.state = TaskState.RUNNABLE;
     task.outcomeFailed = failed;
     task.outcomeValue = value;
-    this.enqueue(task);
+    this.enqueue(task, true);
   }
 
   /** Offers a cancellation to a parked task through its abort callback (once per wait). */
@@ -369,10 +369,36 @@ export class Kernel {
     }
   }
 
-  private enqueue(task: TaskImpl): void {
+  /**
+   * Queues `task` for the next batch. `wake`: someone made it runnable (a
+   * reschedule, a spawn) rather than the task itself blocking; see
+   * scheduleTick.
+   */
+  private enqueue(task: TaskImpl, wake: boolean): void {
     this.runQueue.push(task);
     if (this.instruments.length > 0) this.callInstruments("taskScheduled", task);
-    if (this.batch === null && this.tickQueued === TickQueued.NONE) this.scheduleTick();
+    if (this.batch !== null) return;
+    if (this.tickQueued === TickQueued.NONE) {
+      this.scheduleTick(wake);
+    } else if (wake && this.tickQueued === TickQueued.MICROTASK && this.wokenOutsideStep()) {
+      // A tick is already on its way (to re-arm a timer, say), but this wake
+      // comes from code outside the running step: that tick must wait too.
+      this.tickQueued = TickQueued.DRAIN;
+      this.armDrainCheck();
+    }
+  }
+
+  /**
+   * Whether the code calling us runs in a task's context while that task is
+   * not the running step: code after a foreign await (a step of its own,
+   * which no other task's step may enter), or code running while the task
+   * waits — a host callback, or the task's own code after an operation it did
+   * not await, which it may be about to exit with (taskExited must still see
+   * the wait pending, not a resumed task).
+   */
+  private wokenOutsideStep(): boolean {
+    const current = taskStorage.getStore();
+    return current !== undefined && current.state !== TaskState.RUNNING;
   }
 
   /**
@@ -637,17 +663,12 @@ export class Kernel {
 
   // ---------------------------------------------------------------- batches
 
-  private scheduleTick(): void {
+  private scheduleTick(wake = false): void {
     if (this.tickQueued !== TickQueued.NONE || this.finished) return;
-    // Woken from a task's context while that task is not the running step:
-    // code after a foreign await (a step of its own, which no other task's
-    // step may enter), or code running while the task waits — a host
-    // callback, or the task's own code after an operation it did not await,
-    // which it may be about to exit with (taskExited must still see the wait
-    // pending, not a resumed task). The batch starts once that code blocks
-    // (stepOver) or its microtasks drain.
-    const current = taskStorage.getStore();
-    const foreign = current !== undefined && current.state !== TaskState.RUNNING;
+    // A task woken from code outside the running step (see wokenOutsideStep):
+    // the batch starts once that code blocks (stepOver) or its microtasks
+    // drain.
+    const foreign = wake && this.wokenOutsideStep();
     if (this.idle) {
       // Waking from idle: the event loop has just had its turn.
       this.idle = false;
@@ -672,9 +693,11 @@ export class Kernel {
     }
     if (this.withinSlice()) {
       this.tickQueued = TickQueued.MICROTASK;
-      const trigger = this.tickTrigger!;
+      const trigger = this.tickTrigger;
       this.tickTrigger = null;
-      trigger(undefined);
+      // null: the trigger's reaction is still queued (its tick was deferred to
+      // the drain, then released), and will run this tick.
+      trigger?.(undefined);
     } else {
       this.tickQueued = TickQueued.IMMEDIATE;
       if (this.immediate === null) this.immediate = setImmediate(this.onImmediate);
