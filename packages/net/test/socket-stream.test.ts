@@ -8,8 +8,6 @@ import {
   Cancelled,
   CancelScope,
   ClosedResourceError,
-  checkpoint,
-  Event,
   ExceptionGroup,
   isCancelled,
   openNursery,
@@ -22,6 +20,7 @@ import {
   waitAllTasksBlocked,
 } from "@weft/testing";
 import { describe, expect, test } from "vitest";
+import { siblingStepsDuringSwallowingLoop } from "../../core/test/support/swallowing-loop.ts";
 import {
   openTcpListeners,
   openTcpStream,
@@ -338,39 +337,19 @@ describe("the cancel path of socket operations is a schedule point", () => {
   for (const [name, make] of operations) {
     test(`${name}: a loop swallowing its Cancelled lets a sibling run every time`, async () => {
       const ITERATIONS = 20;
-      let siblingSteps = 0;
-      let siblingStepsWhenLoopEnded = -1;
-      await run(
+      const siblingSteps = await run(
         () =>
           withTcpListener(async (listener) => {
             const pair = await tcpStreamPair(listener);
-            await openNursery(async (nursery) => {
-              const loopDone = new Event();
-              nursery.startSoon(async () => {
-                while (!loopDone.isSet()) {
-                  siblingSteps++;
-                  await checkpoint();
-                }
-              });
-              await new CancelScope().run(async (scope) => {
-                scope.cancel();
-                const operation = make(pair, listener);
-                for (let i = 0; i < ITERATIONS; i++) {
-                  try {
-                    await operation();
-                  } catch (error) {
-                    if (!isCancelled(error)) throw error;
-                  }
-                }
-              });
-              siblingStepsWhenLoopEnded = siblingSteps;
-              loopDone.set();
-            });
-            for (const stream of pair) await stream.aclose();
+            try {
+              return await siblingStepsDuringSwallowingLoop(make(pair, listener), ITERATIONS);
+            } finally {
+              for (const stream of pair) await stream.aclose();
+            }
           }),
         { handleSignals: false },
       );
-      expect(siblingStepsWhenLoopEnded).toBeGreaterThanOrEqual(ITERATIONS - 1);
+      expect(siblingSteps).toBeGreaterThanOrEqual(ITERATIONS - 1);
     });
   }
 });
