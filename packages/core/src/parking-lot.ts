@@ -1,4 +1,4 @@
-import { Err } from "ts-results-es";
+import { Err, Ok, type Result } from "ts-results-es";
 import { BrokenResourceError } from "./errors.ts";
 import { Abort, currentTask, reschedule, waitTaskRescheduled } from "./lowlevel.ts";
 import type { Task, TaskImpl } from "./task.ts";
@@ -43,13 +43,24 @@ export class ParkingLot {
   #broken = false;
   #brokenBy: Task | null = null;
   readonly #describe: WaitingFor;
+  readonly #external: boolean;
 
-  /** `waitingFor` says, in deadlock reports, what parked tasks are waiting for. */
-  constructor(waitingFor: WaitingFor = "ParkingLot.park") {
+  /**
+   * `waitingFor` says, in deadlock reports, what parked tasks are waiting for.
+   * `external`: the tasks are woken from outside the run (I/O callbacks), so
+   * while one is parked here a run on a virtual clock is not deadlocked.
+   */
+  constructor(waitingFor: WaitingFor = "ParkingLot.park", options?: { external?: boolean }) {
     if (typeof waitingFor !== "string" && typeof waitingFor !== "function") {
       throw new TypeError("waitingFor must be a string or a function returning one");
     }
+    if (options !== undefined && (options === null || typeof options !== "object")) {
+      throw new TypeError("options must be an object");
+    }
+    const external = options?.external ?? false;
+    if (typeof external !== "boolean") throw new TypeError("options.external must be a boolean");
     this.#describe = waitingFor;
+    this.#external = external;
   }
 
   /** How many tasks are parked. */
@@ -66,8 +77,11 @@ export class ParkingLot {
     return { tasksWaiting: this.#size };
   }
 
-  /** Blocks until unparked. Cancellable: a cancelled task leaves the queue. */
-  park(): Promise<void> {
+  /**
+   * Blocks until unparked; resolves with the value `unpark` was given (or
+   * rejects with its error). Cancellable: a cancelled task leaves the queue.
+   */
+  park<T = void>(): Promise<T> {
     const task = currentTask(); // outside run() this throws at once
     const refused = (task as TaskImpl).kernel.refusal(task as TaskImpl);
     if (refused !== null) return refused;
@@ -81,32 +95,39 @@ export class ParkingLot {
           return Abort.SUCCEEDED;
         },
         // A function of the node, so a task reparked elsewhere reports its new lot.
-        { waitingFor: () => parked.lot.#waitingFor() },
-      ) as Promise<void>;
+        { waitingFor: () => parked.lot.#waitingFor(), external: this.#external },
+      ) as Promise<T>;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** Wakes the first `count` parked tasks (FIFO); returns them. */
-  unpark(count = 1): Task[] {
+  /**
+   * Wakes the first `count` parked tasks (FIFO) with `outcome` — what their
+   * `park()` resolves with, or an `Err` it rejects with (default: resolves
+   * with `undefined`); returns them.
+   */
+  unpark(count = 1, outcome: Result<unknown, unknown> = Ok.EMPTY): Task[] {
+    if (!(outcome instanceof Ok) && !(outcome instanceof Err)) {
+      throw new TypeError("outcome must be a Result (Ok or Err from ts-results-es)");
+    }
     if (count === 1) {
       // The common case (a lock or semaphore handing over): no intermediate arrays.
       const first = this.#head;
       if (first === null) return [];
       this.#remove(first);
-      reschedule(first.task);
+      reschedule(first.task, outcome);
       return [first.task];
     }
     checkCount(count);
     const woken = this.#take(count).map((parked) => parked.task);
-    for (const task of woken) reschedule(task);
+    for (const task of woken) reschedule(task, outcome);
     return woken;
   }
 
-  /** Wakes every parked task. */
-  unparkAll(): Task[] {
-    return this.unpark(Infinity);
+  /** Wakes every parked task with `outcome` (see `unpark`). */
+  unparkAll(outcome: Result<unknown, unknown> = Ok.EMPTY): Task[] {
+    return this.unpark(Infinity, outcome);
   }
 
   /**

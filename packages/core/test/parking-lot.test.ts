@@ -7,8 +7,11 @@ import {
   BrokenResourceError,
   Cancelled,
   CancelScope,
+  DeadlockError,
+  Err,
   lowlevel,
   type Nursery,
+  Ok,
   openNursery,
   sleepForever,
   type Task,
@@ -489,5 +492,63 @@ describe("ParkingLot", () => {
   test("park outside run() throws an Error that says so", async () => {
     const lot = new ParkingLot();
     expect(() => lot.park()).toThrow(/outside|run\(\)/);
+  });
+});
+
+describe("ParkingLot: outcomes and external waits", () => {
+  test("unpark(count, outcome) hands the value to park(), or its error", async () => {
+    const got: unknown[] = [];
+    await runVirtual(() =>
+      openNursery(async (nursery) => {
+        const lot = new lowlevel.ParkingLot();
+        nursery.startSoon(async () => {
+          got.push(await lot.park<string>());
+        });
+        nursery.startSoon(async () => {
+          try {
+            await lot.park();
+          } catch (error) {
+            got.push(error);
+          }
+        });
+        await waitAllTasksBlocked();
+        lot.unpark(1, Ok("a value"));
+        const boom = new Error("boom");
+        lot.unparkAll(Err(boom));
+      }),
+    );
+    expect(got[0]).toBe("a value");
+    expect(String(got[1])).toMatch(/boom/);
+  });
+
+  test("unpark with something that is not a Result is a TypeError, and wakes nobody", async () => {
+    await runVirtual(() =>
+      openNursery(async (nursery) => {
+        const lot = new lowlevel.ParkingLot();
+        nursery.startSoon(() => lot.park());
+        await waitAllTasksBlocked();
+        expect(() => lot.unpark(1, { ok: true } as never)).toThrow(/outcome/);
+        expect(lot.size).toBe(1);
+        lot.unpark();
+      }),
+    );
+  });
+
+  test("a task parked in an external lot is not a deadlock; in a plain lot it is", async () => {
+    const external = new lowlevel.ParkingLot("I/O", { external: true });
+    let woken = false;
+    await runVirtual(async () => {
+      setTimeout(() => external.unpark(), 5); // an I/O callback
+      await external.park();
+      woken = true;
+    });
+    expect(woken).toBe(true);
+    const plain = await rejection(runVirtual(() => new lowlevel.ParkingLot("nothing").park()));
+    expect(plain).toBeInstanceOf(DeadlockError);
+  });
+
+  test("options must be an object with a boolean external", () => {
+    expect(() => new lowlevel.ParkingLot("x", null as never)).toThrow(TypeError);
+    expect(() => new lowlevel.ParkingLot("x", { external: 1 as never })).toThrow(/external/);
   });
 });

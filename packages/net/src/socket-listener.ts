@@ -20,7 +20,6 @@ import {
   checkpoint,
   lowlevel,
   Ok,
-  type Task,
 } from "@weft/core";
 import {
   checkInteger,
@@ -31,7 +30,7 @@ import {
 } from "./addresses.ts";
 import { descriptorShortage } from "./descriptors.ts";
 import { errorCode, isCapacityError } from "./error-codes.ts";
-import { ignoreError, waitExternal } from "./io-wait.ts";
+import { ignoreError } from "./io-wait.ts";
 import { SocketStream } from "./socket-stream.ts";
 import type { Listener } from "./streams.ts";
 
@@ -84,7 +83,8 @@ export class SocketListener implements Listener<SocketStream> {
 
   readonly #limit: number;
   readonly #pending: net.Socket[] = [];
-  readonly #waiters: Task[] = [];
+  /** Tasks waiting in accept(); a connection is handed to the first (an I/O wait: external). */
+  readonly #waiters = new lowlevel.ParkingLot("SocketListener.accept", { external: true });
   #refused = 0;
   #closed = false;
   #error: unknown = null;
@@ -130,9 +130,8 @@ export class SocketListener implements Listener<SocketStream> {
     socket.on("error", ignoreError);
     socket.pause();
     // A task waits only while the queue is empty: hand the connection over.
-    const task = this.#waiters.shift();
-    if (task !== undefined) {
-      lowlevel.reschedule(task, Ok(socket));
+    if (this.#waiters.size > 0) {
+      this.#waiters.unpark(1, Ok(socket));
     } else if (this.#pending.length < this.#limit) {
       this.#pending.push(socket);
     } else {
@@ -157,7 +156,7 @@ export class SocketListener implements Listener<SocketStream> {
   }
 
   #wakeAllWaiters(): void {
-    for (const task of this.#waiters.splice(0)) lowlevel.reschedule(task);
+    this.#waiters.unparkAll();
   }
 
   /** A stream for an accepted socket, which starts reading now that someone will. */
@@ -199,12 +198,7 @@ export class SocketListener implements Listener<SocketStream> {
       const shortage = descriptorShortage();
       if (shortage !== null) throw shortageError(shortage);
       this.#shortageNoted = false;
-      const task = lowlevel.currentTask();
-      this.#waiters.push(task);
-      const handed = (await waitExternal("SocketListener.accept", () => {
-        const i = this.#waiters.indexOf(task);
-        if (i >= 0) this.#waiters.splice(i, 1);
-      })) as net.Socket | undefined;
+      const handed = await this.#waiters.park<net.Socket | undefined>();
       if (handed !== undefined) {
         // Closed or broken since it was handed over: the loop says which.
         if (this.#closed || this.#error !== null) handed.destroy();
@@ -219,7 +213,7 @@ export class SocketListener implements Listener<SocketStream> {
       queuedConnections: this.#pending.length,
       maxQueuedConnections: this.#limit,
       refusedConnections: this.#refused,
-      tasksWaitingAccept: this.#waiters.length,
+      tasksWaitingAccept: this.#waiters.size,
     };
   }
 

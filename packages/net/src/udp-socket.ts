@@ -31,7 +31,7 @@ import {
 import { toBuffer, toUint8Array } from "./bytes.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
 import { codeSuffix } from "./error-codes.ts";
-import { waitExternal, waitForEvent } from "./io-wait.ts";
+import { waitForEvent } from "./io-wait.ts";
 import type { AsyncResource } from "./streams.ts";
 import { currentHostnameResolver, formatHostPort } from "./tcp-seams.ts";
 
@@ -129,7 +129,8 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
 
   readonly #maxQueued: number;
   readonly #queue: Datagram[] = [];
-  readonly #receivers: Task[] = [];
+  /** Tasks waiting in receive(); a datagram is handed to the first (an I/O wait: external). */
+  readonly #receivers = new lowlevel.ParkingLot("UdpSocket.receive", { external: true });
   readonly #pendingCalls = new Set<PendingCall>();
   readonly #connectConflict = new ConflictDetector(
     "another task is already connecting this socket",
@@ -165,8 +166,7 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
     socket.on("error", (error: unknown) => {
       if (this.#closed) return;
       const wrapped = new Error(`UDP receive failed${codeSuffix(error)}`, { cause: error });
-      const task = this.#receivers.shift();
-      if (task !== undefined) lowlevel.reschedule(task, Err(wrapped));
+      if (this.#receivers.size > 0) this.#receivers.unpark(1, Err(wrapped));
       else if (this.#receiveError === null) this.#receiveError = wrapped;
     });
     socket.on("close", () => {
@@ -184,9 +184,8 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
       remoteAddress: makeAddress(rinfo.family, rinfo.address, rinfo.port),
     };
     // Receivers are only ever waiting when the queue is empty: hand over directly.
-    const task = this.#receivers.shift();
-    if (task !== undefined) {
-      lowlevel.reschedule(task, Ok(datagram));
+    if (this.#receivers.size > 0) {
+      this.#receivers.unpark(1, Ok(datagram));
     } else if (this.#queue.length < this.#maxQueued) {
       this.#queue.push(datagram);
     } else {
@@ -209,7 +208,7 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
   }
 
   #wakeAll(error: () => Error): void {
-    for (const task of this.#receivers.splice(0)) lowlevel.reschedule(task, Err(error()));
+    while (this.#receivers.size > 0) this.#receivers.unpark(1, Err(error()));
     for (const call of this.#pendingCalls) {
       call.woken = true;
       lowlevel.reschedule(call.task, Err(error()));
@@ -366,12 +365,7 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
       await cancelShieldedCheckpoint();
       throw error;
     }
-    const task = lowlevel.currentTask();
-    this.#receivers.push(task);
-    return (await waitExternal("UdpSocket.receive", () => {
-      const i = this.#receivers.indexOf(task);
-      if (i >= 0) this.#receivers.splice(i, 1);
-    })) as Datagram;
+    return await this.#receivers.park<Datagram>();
   }
 
   /** The receive queue and waiters, for monitoring. */
@@ -380,7 +374,7 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
       queuedDatagrams: this.#queue.length,
       maxQueuedDatagrams: this.#maxQueued,
       droppedDatagrams: this.#dropped,
-      tasksWaitingReceive: this.#receivers.length,
+      tasksWaitingReceive: this.#receivers.size,
       tasksWaitingSend: this.#pendingCalls.size,
     };
   }
