@@ -4,13 +4,10 @@ import { Held } from "./held.ts";
 import { cancelPoint, currentTask } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 import type { Task } from "./task.ts";
+import { checkCount } from "./validate.ts";
 
 function checkTotal(value: unknown): asserts value is number {
-  if (typeof value !== "number")
-    throw new TypeError(`totalTokens must be a number, got ${typeof value}`);
-  if (!(value >= 1) || (!Number.isInteger(value) && value !== Infinity)) {
-    throw new RangeError(`totalTokens must be an integer >= 1 or Infinity, got ${value}`);
-  }
+  checkCount("totalTokens", value, { min: 1, infinity: true });
 }
 
 export interface CapacityLimiterStatistics {

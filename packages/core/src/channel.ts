@@ -12,6 +12,7 @@ import {
 } from "./lowlevel.ts";
 import { receiveIterator } from "./receive-iterator.ts";
 import type { Task, TaskImpl } from "./task.ts";
+import { checkCount } from "./validate.ts";
 
 export interface ChannelStatistics {
   currentBufferUsed: number;
@@ -377,12 +378,7 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
 export function openMemoryChannel<T>(
   maxBufferSize: number,
 ): [MemorySendChannel<T>, MemoryReceiveChannel<T>] {
-  if (typeof maxBufferSize !== "number") {
-    throw new TypeError(`maxBufferSize must be a number, got ${typeof maxBufferSize}`);
-  }
-  if (!(maxBufferSize >= 0) || (!Number.isInteger(maxBufferSize) && maxBufferSize !== Infinity)) {
-    throw new RangeError(`maxBufferSize must be an integer >= 0 or Infinity, got ${maxBufferSize}`);
-  }
+  checkCount("maxBufferSize", maxBufferSize, { infinity: true });
   const state = new ChannelState<T>(maxBufferSize);
   return [new MemorySendChannel(state), new MemoryReceiveChannel(state)];
 }

@@ -3,13 +3,7 @@ import { unlessRefused } from "./checkpoints.ts";
 import { Lock, type LockStatistics } from "./lock.ts";
 import { currentTask } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
-
-function checkN(n: unknown): asserts n is number {
-  if (typeof n !== "number") throw new TypeError(`n must be a number, got ${typeof n}`);
-  if (!(n >= 0) || (!Number.isInteger(n) && n !== Infinity)) {
-    throw new RangeError(`n must be a non-negative integer or Infinity, got ${n}`);
-  }
-}
+import { checkCount } from "./validate.ts";
 
 /**
  * A condition variable: tasks holding the lock `wait()` until another task
@@ -67,7 +61,7 @@ export class Condition {
 
   /** Wakes up to `n` waiters (FIFO); they get the lock after the caller releases it. */
   notify(n = 1): void {
-    checkN(n);
+    checkCount("n", n, { infinity: true });
     if (this.#lock.statistics().owner !== currentTask()) {
       throw new Error("Condition.notify: the calling task must hold the lock");
     }

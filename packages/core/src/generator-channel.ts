@@ -1,6 +1,6 @@
 import { type MemoryReceiveChannel, openMemoryChannel } from "./channel.ts";
 import { openNursery } from "./nursery.ts";
-import { checkFunction, checkOptionsObject } from "./validate.ts";
+import { checkCount, checkFunction, checkOptionsObject } from "./validate.ts";
 
 /**
  * Runs an async generator (or any async iterable) in a background task and
@@ -34,12 +34,7 @@ export function generatorChannel<T, R>(
   checkFunction("body", body);
   checkOptionsObject("options", options);
   const bufferSize = options?.bufferSize ?? 0;
-  if (typeof bufferSize !== "number") throw new TypeError("options.bufferSize must be a number");
-  if (!(bufferSize >= 0) || (!Number.isInteger(bufferSize) && bufferSize !== Infinity)) {
-    throw new RangeError(
-      `options.bufferSize must be an integer >= 0 or Infinity, got ${bufferSize}`,
-    );
-  }
+  checkCount("options.bufferSize", bufferSize, { infinity: true });
   const [send, receive] = openMemoryChannel<T>(bufferSize);
   return openNursery(
     async (nursery) => {

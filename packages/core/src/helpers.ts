@@ -3,7 +3,7 @@ import { isCancelled } from "./cancelled.ts";
 import { checkpoint, refusalOf } from "./checkpoints.ts";
 import { Lock } from "./lock.ts";
 import { openNursery } from "./nursery.ts";
-import { checkFunction, checkOptionsObject } from "./validate.ts";
+import { checkCount, checkFunction, checkOptionsObject } from "./validate.ts";
 
 // The helpers run their children in a non-strict nursery: the first failure
 // cancels the others, and a single failure comes out as itself, several as an
@@ -103,11 +103,7 @@ export function mapConcurrent<T, R>(
   checkFunction("fn", fn);
   checkOptionsObject("options", options);
   const limit = options?.limit;
-  if (typeof limit !== "number")
-    throw new TypeError(`options.limit must be a number, got ${typeof limit}`);
-  if (!(limit >= 1) || (!Number.isInteger(limit) && limit !== Infinity)) {
-    throw new RangeError(`options.limit must be an integer >= 1 or Infinity, got ${limit}`);
-  }
+  checkCount("options.limit", limit, { min: 1, infinity: true });
   const refused = refusalOf("mapConcurrent()");
   if (refused !== null) return refused;
   const results: R[] = [];

@@ -2,16 +2,10 @@ import { Err, Ok, type Result } from "ts-results-es";
 import { BrokenResourceError } from "./errors.ts";
 import { Abort, currentTask, reschedule, waitTaskRescheduled } from "./lowlevel.ts";
 import type { Task, TaskImpl } from "./task.ts";
+import { checkBoolean, checkCount, checkOptionsObject } from "./validate.ts";
 
 /** What a parked task waits for, for deadlock reports and task dumps. */
 export type WaitingFor = string | (() => string);
-
-function checkCount(count: unknown): asserts count is number {
-  if (typeof count !== "number") throw new TypeError(`count must be a number, got ${typeof count}`);
-  if (!(count >= 0) || (!Number.isInteger(count) && count !== Infinity)) {
-    throw new RangeError(`count must be a non-negative integer or Infinity, got ${count}`);
-  }
-}
 
 /** A parked task's place in a lot's queue; `repark` moves it to another lot without waking it. */
 interface Parked {
@@ -54,11 +48,9 @@ export class ParkingLot {
     if (typeof waitingFor !== "string" && typeof waitingFor !== "function") {
       throw new TypeError("waitingFor must be a string or a function returning one");
     }
-    if (options !== undefined && (options === null || typeof options !== "object")) {
-      throw new TypeError("options must be an object");
-    }
+    checkOptionsObject("options", options);
     const external = options?.external ?? false;
-    if (typeof external !== "boolean") throw new TypeError("options.external must be a boolean");
+    checkBoolean("options.external", external);
     this.#describe = waitingFor;
     this.#external = external;
   }
@@ -119,7 +111,7 @@ export class ParkingLot {
       reschedule(first.task, outcome);
       return [first.task];
     }
-    checkCount(count);
+    checkCount("count", count, { infinity: true });
     const woken = this.#take(count).map((parked) => parked.task);
     for (const task of woken) reschedule(task, outcome);
     return woken;
@@ -137,7 +129,7 @@ export class ParkingLot {
    */
   repark(newLot: ParkingLot, count = 1): void {
     if (!(newLot instanceof ParkingLot)) throw new TypeError("newLot must be a ParkingLot");
-    checkCount(count);
+    checkCount("count", count, { infinity: true });
     for (const parked of this.#take(count)) {
       if (newLot.#broken) {
         reschedule(parked.task, Err(newLot.#brokenError()));

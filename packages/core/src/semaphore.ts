@@ -3,15 +3,7 @@ import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
 import { cancelPoint } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
-import { checkOptionsObject } from "./validate.ts";
-
-function checkCount(name: string, value: unknown): asserts value is number {
-  if (typeof value !== "number")
-    throw new TypeError(`${name} must be a number, got ${typeof value}`);
-  if (!Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
-  }
-}
+import { checkCount, checkOptionsObject } from "./validate.ts";
 
 /**
  * A counting semaphore: `acquire()` takes one unit (waiting, FIFO, while the

@@ -42,17 +42,42 @@ export function checkFunction(
   }
 }
 
+/**
+ * A count: a number that is an integer >= `min` (or `Infinity`, where
+ * `infinity` allows it) — a `TypeError` for another type, a `RangeError` for
+ * another number.
+ */
+export function checkCount(
+  name: string,
+  value: unknown,
+  { min = 0, infinity = false }: { min?: number; infinity?: boolean } = {},
+): asserts value is number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  }
+  if (infinity && value === Infinity) return;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(
+      `${name} must be an integer >= ${min}${infinity ? " or Infinity" : ""}, got ${value}`,
+    );
+  }
+}
+
 export function checkBoolean(name: string, value: unknown): asserts value is boolean {
   if (typeof value !== "boolean") {
     throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
   }
 }
 
+/** `undefined` or a plain options object (not `null`, not an array). */
 export function checkOptionsObject(
   name: string,
   value: unknown,
 ): asserts value is object | undefined {
-  if (value !== undefined && (value === null || typeof value !== "object")) {
+  if (
+    value !== undefined &&
+    (value === null || typeof value !== "object" || Array.isArray(value))
+  ) {
     throw new TypeError(`${name} must be an object, got ${describe(value)}`);
   }
 }

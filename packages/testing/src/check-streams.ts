@@ -7,6 +7,7 @@
  * error is its `cause`). Every step is bounded with `failAfter`, so a stream
  * that hangs instead of raising fails the suite instead of hanging it.
  */
+
 import {
   BrokenResourceError,
   BusyResourceError,
@@ -28,6 +29,7 @@ import {
   type Stream,
 } from "@weft/net";
 import { assertCheckpoints } from "./checkpoints.ts";
+import { seededRandom } from "./seeded-random.ts";
 
 /** An async function returning a connected pair of streams. */
 export type Maker<A, B> = () => Promise<[A, B]>;
@@ -116,17 +118,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function randInt(random: () => number, lo: number, hi: number): number {
   return lo + Math.floor(random() * (hi - lo + 1));

@@ -40,4 +40,5 @@ export {
   type SyncHook,
 } from "./memory-streams.ts";
 export { type SchedulesOptions, schedules } from "./schedules.ts";
+export { seededRandom } from "./seeded-random.ts";
 export { Sequencer } from "./sequencer.ts";

@@ -25,6 +25,7 @@ import {
   memoryStreamOneWayPair,
   memoryStreamPair,
   memoryStreamPump,
+  seededRandom,
   waitAllTasksBlocked,
 } from "../src/index.ts";
 
@@ -42,17 +43,7 @@ async function caught(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected a rejection");
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 describe("MemorySendStream", () => {
   test("sendAll buffers data; getData / getDataNowait take it in order", async () => {
