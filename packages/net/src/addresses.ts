@@ -36,18 +36,3 @@ export function checkPort(port: unknown): asserts port is number {
     throw new RangeError(`port must be an integer in 0..65535, got ${String(port)}`);
   }
 }
-
-/** `TypeError` unless `value` is a number, `RangeError` unless it is an integer >= `min`. */
-export function checkInteger(name: string, value: unknown, min: number): asserts value is number {
-  if (typeof value !== "number") throw new TypeError(`${name} must be a number`);
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
-  }
-}
-
-/** Throws a `TypeError` unless `options` is undefined or an object. */
-export function checkOptions(options: unknown): void {
-  if (options !== undefined && (options === null || typeof options !== "object")) {
-    throw new TypeError("options must be an object");
-  }
-}

@@ -11,11 +11,12 @@ import {
   cancelShieldedCheckpoint,
   lowlevel,
 } from "@weft/core";
-import { checkInteger, checkOptions } from "./addresses.ts";
+
 import { ConflictDetector } from "./conflict-detector.ts";
 import { IncompleteReadError, LimitOverrunError } from "./read-errors.ts";
 import { checkMaxBytes, isReceiveStream, type ReceiveStream, receiveChunks } from "./streams.ts";
 import { createTextDecoder, decodeChecked, type TextDecodingOptions } from "./text-decoding.ts";
+import { checkInteger, checkOptions } from "./validate.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;
 const DEFAULT_MAX_BYTES = 65536;

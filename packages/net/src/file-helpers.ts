@@ -10,13 +10,14 @@
  */
 import * as fsp from "node:fs/promises";
 import { lowlevel } from "@weft/core";
-import { checkInteger, checkOptions } from "./addresses.ts";
+
 import { toUint8Array } from "./bytes.ts";
 import { checkMode, checkPath } from "./file-arguments.ts";
 import { fileError } from "./file-errors.ts";
 import { openFile } from "./file-stream.ts";
 import type { SendStream } from "./streams.ts";
 import { createTextDecoder, decodeChecked, type TextDecodingOptions } from "./text-decoding.ts";
+import { checkInteger, checkOptions } from "./validate.ts";
 import { waitUntilSettled } from "./wait-until-settled.ts";
 
 /** How `writeFile` opens the file. */

@@ -24,7 +24,7 @@ import {
   type Result,
   type Task,
 } from "@weft/core";
-import { checkInteger, checkOptions } from "./addresses.ts";
+
 import { toUint8Array } from "./bytes.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
 import {
@@ -38,6 +38,7 @@ import {
 import { brokenFileError, fileError } from "./file-errors.ts";
 import { previousSendCancelledError } from "./send-cancelled.ts";
 import { checkMaxBytes, receiveChunks, type Stream } from "./streams.ts";
+import { checkInteger, checkOptions } from "./validate.ts";
 import { waitUntilSettled } from "./wait-until-settled.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;

@@ -5,12 +5,13 @@
 import * as dns from "node:dns";
 import * as net from "node:net";
 import { cancellable, isCancelled, lowlevel } from "@weft/core";
-import { checkHost, checkInteger, checkOptions, checkPort } from "./addresses.ts";
+import { checkHost, checkPort } from "./addresses.ts";
 import { codeSuffix, errorCode } from "./error-codes.ts";
 import { waitForEvent } from "./io-wait.ts";
 import { SocketListener } from "./socket-listener.ts";
 import { acloseForcefully } from "./streams.ts";
 import { formatHostPort } from "./tcp-seams.ts";
+import { checkInteger, checkOptions } from "./validate.ts";
 
 /** Options of {@link openTcpListeners}. */
 export interface OpenTcpListenersOptions {

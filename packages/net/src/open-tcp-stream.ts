@@ -6,7 +6,7 @@
  */
 import * as net from "node:net";
 import { Event, ExceptionGroup, isCancelled, lowlevel, moveOnAfter, openNursery } from "@weft/core";
-import { checkHost, checkOptions, checkPort } from "./addresses.ts";
+import { checkHost, checkPort } from "./addresses.ts";
 import type { SocketStream } from "./socket-stream.ts";
 import { acloseForcefully, type HalfCloseableStream } from "./streams.ts";
 import {
@@ -15,6 +15,7 @@ import {
   formatHostPort,
   type ResolvedAddress,
 } from "./tcp-seams.ts";
+import { checkOptions } from "./validate.ts";
 
 /** Options of {@link openTcpStream}. */
 export interface OpenTcpStreamOptions {

@@ -3,11 +3,12 @@
  * with a TLS client on top.
  */
 import * as tls from "node:tls";
-import { checkHost, checkOptions, checkPort } from "./addresses.ts";
+import { checkHost, checkPort } from "./addresses.ts";
 import { type OpenTcpStreamOptions, openTcpStream } from "./open-tcp-stream.ts";
 import type { SocketStream } from "./socket-stream.ts";
 import { acloseForcefully } from "./streams.ts";
 import { checkTlsOptions, type TlsConnectOptions, TlsStream } from "./tls-stream.ts";
+import { checkOptions } from "./validate.ts";
 
 /**
  * Connects to `host:port` over TCP and completes a TLS handshake as the client.

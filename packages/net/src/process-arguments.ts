@@ -4,17 +4,11 @@
  * argument, thrown before anything is spawned.
  */
 import * as os from "node:os";
+import { describe } from "./validate.ts";
 
 /** The signal names this platform knows (`SIGTERM`, `SIGKILL`, …). */
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = os.constants.signals;
 const KNOWN_SIGNAL_NUMBERS: ReadonlySet<number> = new Set(Object.values(SIGNAL_NUMBERS));
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (Array.isArray(value)) return "an array";
-  return typeof value;
-}
 
 /** A string with no NUL byte (the OS would cut it there; Node throws later with a vaguer message). */
 function checkCString(name: string, value: unknown): asserts value is string {
@@ -34,40 +28,6 @@ export function checkArgs(args: unknown): asserts args is readonly string[] {
   // An index loop, not forEach: forEach skips the holes of a sparse array,
   // which spawn would then pass to the child as the string "undefined".
   for (let i = 0; i < args.length; i++) checkCString(`args[${i}]`, args[i]);
-}
-
-export function checkOptionsObject(
-  name: string,
-  options: unknown,
-): asserts options is object | undefined {
-  if (
-    options !== undefined &&
-    (options === null || typeof options !== "object" || Array.isArray(options))
-  ) {
-    throw new TypeError(`${name} must be an object, got ${describe(options)}`);
-  }
-}
-
-/** `undefined`, or one of `allowed` (a closed set of literals: anything else is a `TypeError`). */
-export function checkChoice<T extends string>(
-  name: string,
-  value: unknown,
-  allowed: readonly T[],
-): asserts value is T | undefined {
-  if (value === undefined) return;
-  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-    const choices = allowed.map((a) => JSON.stringify(a)).join(", ");
-    throw new TypeError(`${name} must be one of ${choices}, got ${describe(value)}`);
-  }
-}
-
-export function checkOptionalBoolean(
-  name: string,
-  value: unknown,
-): asserts value is boolean | undefined {
-  if (value !== undefined && typeof value !== "boolean") {
-    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
-  }
 }
 
 export function checkCwd(cwd: unknown): asserts cwd is string | undefined {

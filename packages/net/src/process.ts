@@ -19,13 +19,10 @@ import { errorCode } from "./error-codes.ts";
 import { ignoreError, waitExternal, waitForEvent } from "./io-wait.ts";
 import {
   checkArgs,
-  checkChoice,
   checkCommand,
   checkCwd,
   checkEnv,
   checkGracePeriod,
-  checkOptionalBoolean,
-  checkOptionsObject,
   checkSignal,
   checkSignalName,
   signalNumber,
@@ -33,6 +30,7 @@ import {
 import { formatCommand, SpawnError } from "./process-errors.ts";
 import { SocketStream } from "./socket-stream.ts";
 import { type ReceiveStream, type SendStream, StapledStream } from "./streams.ts";
+import { checkChoice, checkOptionalBoolean, checkOptions } from "./validate.ts";
 
 /**
  * What one of the child's standard streams is connected to: a pipe to this
@@ -380,7 +378,7 @@ export function checkProcessOptions(
 ): CheckedProcessOptions {
   checkCommand(command);
   checkArgs(args);
-  checkOptionsObject("options", options);
+  checkOptions(options, "options");
   const { cwd, env, shell, processGroup, killSignal, gracePeriod } = options ?? {};
   checkCwd(cwd);
   checkEnv(env);

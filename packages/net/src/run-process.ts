@@ -16,10 +16,11 @@ import {
   startProcess,
   stopProcess,
 } from "./process.ts";
-import { checkChoice, checkOptionalBoolean } from "./process-arguments.ts";
+
 import { CalledProcessError } from "./process-errors.ts";
 import type { SocketStream } from "./socket-stream.ts";
 import type { SendStream } from "./streams.ts";
+import { checkChoice, checkOptionalBoolean } from "./validate.ts";
 
 /**
  * Where `runProcess` sends one of the child's output streams: into memory,

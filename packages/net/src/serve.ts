@@ -10,12 +10,13 @@ import {
   TASK_STATUS_IGNORED,
   type TaskStatus,
 } from "@weft/core";
-import { checkOptions } from "./addresses.ts";
+
 import { isCapacityError } from "./error-codes.ts";
 import { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 import type { SocketListener } from "./socket-listener.ts";
 import type { SocketStream } from "./socket-stream.ts";
 import { type AsyncResource, acloseForcefully, type Listener } from "./streams.ts";
+import { checkOptions } from "./validate.ts";
 
 /** How long an accept loop waits after an EMFILE-like error before accepting again. */
 export const ACCEPT_RETRY_DELAY_MS = 100;

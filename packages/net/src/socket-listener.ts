@@ -21,18 +21,13 @@ import {
   lowlevel,
   Ok,
 } from "@weft/core";
-import {
-  checkInteger,
-  checkOptions,
-  makeAddress,
-  type SocketAddress,
-  unixAddress,
-} from "./addresses.ts";
+import { makeAddress, type SocketAddress, unixAddress } from "./addresses.ts";
 import { descriptorShortage } from "./descriptors.ts";
 import { errorCode, isCapacityError } from "./error-codes.ts";
 import { ignoreError } from "./io-wait.ts";
 import { SocketStream } from "./socket-stream.ts";
 import type { Listener } from "./streams.ts";
+import { checkInteger, checkOptions } from "./validate.ts";
 
 /** Node's default listen backlog: the bound for a server whose backlog we are not told. */
 const NODE_DEFAULT_BACKLOG = 511;

@@ -4,7 +4,7 @@
  */
 import type { TextDecoder } from "node:util";
 import { BrokenResourceError, ClosedResourceError, checkpoint } from "@weft/core";
-import { checkOptions } from "./addresses.ts";
+
 import { ConflictDetector } from "./conflict-detector.ts";
 import {
   type AsyncResource,
@@ -13,6 +13,7 @@ import {
   type ReceiveStream,
 } from "./streams.ts";
 import { createTextDecoder, decodeChecked, type TextDecodingOptions } from "./text-decoding.ts";
+import { checkOptions } from "./validate.ts";
 
 /** Options of a `TextReceiveStream`. */
 export type TextReceiveStreamOptions = TextDecodingOptions;

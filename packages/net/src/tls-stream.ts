@@ -46,12 +46,13 @@ import {
   StrictFIFOLock,
   type Task,
 } from "@weft/core";
-import { checkHost, checkOptions } from "./addresses.ts";
+import { checkHost } from "./addresses.ts";
 import { ChunkQueue } from "./chunk-queue.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
 import { previousSendCancelledError, sendBreakingOnCancel } from "./send-cancelled.ts";
 import { acloseForcefully, checkMaxBytes, receiveChunks, type Stream } from "./streams.ts";
 import { MemoryBio } from "./tls-memory-bio.ts";
+import { checkOptions } from "./validate.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;
 /** How long `aclose` tries to get its close_notify onto the transport (ms). */

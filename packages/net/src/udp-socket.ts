@@ -20,20 +20,14 @@ import {
   Ok,
   type Task,
 } from "@weft/core";
-import {
-  checkHost,
-  checkInteger,
-  checkOptions,
-  checkPort,
-  makeAddress,
-  type SocketAddress,
-} from "./addresses.ts";
+import { checkHost, checkPort, makeAddress, type SocketAddress } from "./addresses.ts";
 import { toBuffer, toUint8Array } from "./bytes.ts";
 import { ConflictDetector } from "./conflict-detector.ts";
 import { codeSuffix } from "./error-codes.ts";
 import { waitForEvent } from "./io-wait.ts";
 import type { AsyncResource } from "./streams.ts";
 import { currentHostnameResolver, formatHostPort } from "./tcp-seams.ts";
+import { checkInteger, checkOptions } from "./validate.ts";
 
 /** One received datagram and where it came from. */
 export interface Datagram {

@@ -16,11 +16,12 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { isCancelled, lowlevel } from "@weft/core";
-import { checkInteger, checkOptions, unixAddress } from "./addresses.ts";
+import { unixAddress } from "./addresses.ts";
 import { codeSuffix, errorCode } from "./error-codes.ts";
 import { waitForEvent } from "./io-wait.ts";
 import { SocketListener } from "./socket-listener.ts";
 import { SocketStream } from "./socket-stream.ts";
+import { checkInteger, checkOptions } from "./validate.ts";
 
 /**
  * The longest Unix socket path, in bytes, that the platform's `sun_path` holds
