@@ -5,9 +5,16 @@ import { taskStorage } from "./context.ts";
 import { type DeadlineEntry, DeadlineHeap } from "./deadline-heap.ts";
 import { DeadlockError, InternalError } from "./errors.ts";
 import type { Instrument } from "./instrument.ts";
-import type { NurseryImpl } from "./nursery.ts";
 import type { Scheduler } from "./scheduler.ts";
-import { type KernelAbortFn, type Task, TaskImpl, type TaskParent, TaskState } from "./task.ts";
+import {
+  type KernelAbortFn,
+  type ParentNursery,
+  type SystemNursery,
+  type Task,
+  TaskImpl,
+  type TaskParent,
+  TaskState,
+} from "./task.ts";
 import { describeTaskTree } from "./task-dump.ts";
 import { trackedRejection } from "./tracked-rejection.ts";
 
@@ -134,7 +141,7 @@ export class Kernel {
   finished = false;
   rootTask: TaskImpl | null = null;
   /** The nursery of system tasks, set by the root task. */
-  systemNursery: NurseryImpl | null = null;
+  systemNursery: SystemNursery | null = null;
   tasksLiving = 0;
 
   private runQueue: TaskImpl[] = [];
@@ -229,7 +236,7 @@ export class Kernel {
   /** Creates a task in `nursery`, in cancel status `status`; it first runs in a later batch. */
   spawn(
     fn: () => unknown,
-    nursery: NurseryImpl,
+    nursery: ParentNursery,
     status: CancelStatus,
     name: string | { readonly name: string },
   ): TaskImpl {
@@ -852,12 +859,6 @@ export class Kernel {
     this.wakeIfIdle();
     return entry;
   }
-
-  /** Fires a sleeper's timer: the entry's data is the sleeping task. */
-  readonly wakeSleeper = (entry: DeadlineEntry): void => {
-    const task = entry.data as TaskImpl;
-    if (task.waitData === entry) this.reschedule(task, false, undefined);
-  };
 
   removeDeadline(entry: DeadlineEntry): void {
     this.deadlines.remove(entry);

@@ -38,6 +38,18 @@ export interface TaskParent {
   readonly closed: boolean;
 }
 
+/** A task's nursery as the kernel sees it. */
+export type ParentNursery = Nursery & TaskParent;
+
+/**
+ * The run's system nursery as the kernel and the layers beside it see it: the
+ * run layer sets it (the kernel knows nothing of nurseries).
+ */
+export interface SystemNursery extends TaskParent {
+  spawnChild(fn: () => unknown, name: string | { readonly name: string }): TaskImpl;
+  readonly cancelScope: { cancelWithReason(reason: CancelReason): void };
+}
+
 /** A parking lot as the kernel sees it: something to break when its holder exits. */
 export interface BreakableLot {
   breakLot(task?: Task): void;
@@ -50,7 +62,7 @@ export class TaskImpl implements Task {
   /** The name given, or the function to take the name from on first use (reading `fn.name` is slow). */
   private nameOrSource: string | { readonly name: string };
   readonly kernel: Kernel;
-  parentNursery: (Nursery & TaskParent) | null;
+  parentNursery: ParentNursery | null;
   eventualParentNursery: Nursery | null = null;
   /** The nurseries this task has open, outermost first (allocated on first use). */
   openNurseries: Nursery[] | null = null;
@@ -85,7 +97,7 @@ export class TaskImpl implements Task {
     kernel: Kernel,
     fn: () => unknown,
     name: string | { readonly name: string },
-    parentNursery: (Nursery & TaskParent) | null,
+    parentNursery: ParentNursery | null,
     cancelStatus: CancelStatus | null,
   ) {
     this.kernel = kernel;

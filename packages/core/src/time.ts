@@ -8,6 +8,12 @@ import { checkDeadline, checkDuration } from "./validate.ts";
 const SLEEPING: WaitOptions = { waitingFor: "sleep" };
 const SLEEPING_FOREVER: WaitOptions = { waitingFor: "sleepForever" };
 
+/** Fires a sleeper's timer: the entry's data is the sleeping task, whose waitData is the entry. */
+function wakeSleeper(entry: DeadlineEntry): void {
+  const task = entry.data as TaskImpl;
+  if (task.waitData === entry) task.kernel.reschedule(task, false, undefined);
+}
+
 /** Cancelling a sleep removes its timer (kept in the task's waitData). */
 const abortSleep: KernelAbortFn = (_raiseCancel, task) => {
   const timer = task.waitData as DeadlineEntry | undefined;
@@ -23,8 +29,7 @@ function sleepUntilIn(task: TaskImpl, deadline: number): Promise<void> {
   if (deadline === Infinity) return sleepForeverIn(task);
   const wait = kernel.park(task, abortSleep, SLEEPING) as Promise<void>;
   // Arm the timer only if the wait is still on (parking in a cancelled scope aborts it at once).
-  if (task.abortFn === abortSleep)
-    task.waitData = kernel.addDeadline(deadline, kernel.wakeSleeper, task);
+  if (task.abortFn === abortSleep) task.waitData = kernel.addDeadline(deadline, wakeSleeper, task);
   return wait;
 }
 
