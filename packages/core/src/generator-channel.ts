@@ -1,4 +1,5 @@
 import { type MemoryReceiveChannel, openMemoryChannel } from "./channel.ts";
+import { requireTask } from "./context.ts";
 import { openNursery } from "./nursery.ts";
 import { checkFunction, checkOptionsObject } from "./validate.ts";
 
@@ -30,6 +31,18 @@ export function generatorChannel<T, R>(
   body: (values: MemoryReceiveChannel<T>) => Promise<R>,
   options?: { bufferSize?: number },
 ): Promise<R> {
+  try {
+    return generatorChannelOrThrow(source, body, options);
+  } catch (error) {
+    return Promise.reject(error); // a bad argument
+  }
+}
+
+function generatorChannelOrThrow<T, R>(
+  source: () => AsyncIterable<T>,
+  body: (values: MemoryReceiveChannel<T>) => Promise<R>,
+  options?: { bufferSize?: number },
+): Promise<R> {
   checkFunction("source", source);
   checkFunction("body", body);
   checkOptionsObject("options", options);
@@ -40,6 +53,7 @@ export function generatorChannel<T, R>(
       `options.bufferSize must be an integer >= 0 or Infinity, got ${bufferSize}`,
     );
   }
+  requireTask("generatorChannel()"); // outside run(), the error names this function
   const [send, receive] = openMemoryChannel<T>(bufferSize);
   return openNursery(
     async (nursery) => {
