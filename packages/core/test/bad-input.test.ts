@@ -443,6 +443,19 @@ describe("misuse rejects the promise, never throws", () => {
     });
   });
 
+  test("a Held disposed of asynchronously by a task that does not own it", async () => {
+    await runVirtual(async () => {
+      const lock = new Lock();
+      let held: Awaited<ReturnType<Lock["guard"]>> | undefined;
+      await openNursery(async (nursery) => {
+        nursery.startSoon(async () => {
+          held = await lock.guard();
+        });
+      });
+      await expectRejects(() => held![Symbol.asyncDispose](), Error, /does not hold this Lock/);
+    });
+  });
+
   test("Condition.wait without holding the lock", async () => {
     await runVirtual(async () => {
       await expectRejects(() => new Condition().wait(), Error, /must hold the lock/);

@@ -140,6 +140,9 @@ export class StapledStream<
  * Other errors from `aclose` propagate.
  */
 export async function acloseForcefully(resource: AsyncResource): Promise<void> {
+  if (typeof (resource as Partial<AsyncResource> | null)?.aclose !== "function") {
+    throw new TypeError("resource must be an AsyncResource (an aclose method)");
+  }
   const scope = new CancelScope();
   scope.cancel("acloseForcefully");
   await scope.run(() => resource.aclose());
