@@ -93,12 +93,16 @@ async function cancellableIn<T>(
 export function cancellable<T>(
   work: PromiseLike<T> | ((signal: AbortSignal) => PromiseLike<T>),
 ): Promise<T> {
-  if (typeof work !== "function" && !isThenable(work)) {
-    throw new TypeError(
-      "work must be a promise or a function that takes an AbortSignal and returns a promise",
-    );
+  try {
+    if (typeof work !== "function" && !isThenable(work)) {
+      throw new TypeError(
+        "work must be a promise or a function that takes an AbortSignal and returns a promise",
+      );
+    }
+    const task = requireTask("cancellable()");
+    // Refused before the work is started or watched: nothing could wake the task later.
+    return task.kernel.refusal(task) ?? cancellableIn(task, work);
+  } catch (error) {
+    return Promise.reject(error);
   }
-  const task = requireTask("cancellable()");
-  // Refused before the work is started or watched: nothing could wake the task later.
-  return task.kernel.refusal(task) ?? cancellableIn(task, work);
 }

@@ -181,12 +181,16 @@ export class CancelScope {
    * `undefined` if the scope caught its own cancellation. A scope can be run once.
    */
   run<T>(body: (scope: CancelScope) => Promise<T>): Promise<T | undefined> {
-    checkFunction("body", body);
-    const task = requireTask("CancelScope.run()");
-    const refused = task.kernel.refusal(task);
-    if (refused !== null) return refused;
-    this.enter(task);
-    return this.#runEntered(task, body);
+    try {
+      checkFunction("body", body);
+      const task = requireTask("CancelScope.run()");
+      const refused = task.kernel.refusal(task);
+      if (refused !== null) return refused;
+      this.enter(task);
+      return this.#runEntered(task, body);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async #runEntered<T>(

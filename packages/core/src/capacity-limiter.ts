@@ -1,4 +1,5 @@
 import { cancelShieldedCheckpoint, unlessRefused } from "./checkpoints.ts";
+import { requireTask } from "./context.ts";
 import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
 import { cancelPoint, currentTask } from "./lowlevel.ts";
@@ -69,13 +70,17 @@ export class CapacityLimiter {
   }
 
   acquire(): Promise<void> {
-    return this.acquireOnBehalfOf(currentTask());
+    try {
+      return this.acquireOnBehalfOf(requireTask("CapacityLimiter.acquire()"));
+    } catch (error) {
+      return Promise.reject(error); // outside run()
+    }
   }
 
   /** Takes a token for `borrower`, waiting FIFO while none is available. A checkpoint. */
   acquireOnBehalfOf(borrower: unknown): Promise<void> {
     try {
-      const cancelled = cancelPoint("CapacityLimiter.acquire()"); // cancelled, it did nothing
+      const cancelled = cancelPoint("CapacityLimiter.acquireOnBehalfOf()"); // cancelled, it did nothing
       if (cancelled !== null) return cancelled;
       this.#checkNotBorrowing(borrower);
       if (this.#canLend()) {

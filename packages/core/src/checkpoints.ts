@@ -16,7 +16,11 @@ export function checkpointTask(task: TaskImpl): Promise<void> {
  * `Cancelled` if the caller is in a cancelled scope.
  */
 export function checkpoint(): Promise<void> {
-  return checkpointTask(requireTask("checkpoint()"));
+  try {
+    return checkpointTask(requireTask("checkpoint()"));
+  } catch (error) {
+    return Promise.reject(error); // outside run(): a promise-returning function never throws
+  }
 }
 
 /**
@@ -84,6 +88,10 @@ export function yieldWith<T>(task: TaskImpl, value: T): Promise<T> {
 
 /** A schedule point that is not a cancel point: lets other tasks run, never throws `Cancelled`. */
 export function cancelShieldedCheckpoint(): Promise<void> {
-  const task = requireTask("cancelShieldedCheckpoint()");
-  return task.kernel.yieldTask(task) as Promise<void>;
+  try {
+    const task = requireTask("cancelShieldedCheckpoint()");
+    return task.kernel.yieldTask(task) as Promise<void>;
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

@@ -1,4 +1,5 @@
-import { checkpoint } from "./checkpoints.ts";
+import { checkpointTask } from "./checkpoints.ts";
+import { requireTask } from "./context.ts";
 import { ParkingLot } from "./parking-lot.ts";
 
 /**
@@ -22,7 +23,12 @@ export class Event {
 
   /** Waits until the flag is set. A checkpoint even when it is already set. */
   wait(): Promise<void> {
-    return this.#flag ? checkpoint() : this.#lot.park();
+    try {
+      const task = requireTask("Event.wait()"); // outside run(), the returned promise rejects
+      return this.#flag ? checkpointTask(task) : this.#lot.park();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   statistics(): { tasksWaiting: number } {

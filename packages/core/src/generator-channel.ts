@@ -1,4 +1,5 @@
 import { type MemoryReceiveChannel, openMemoryChannel } from "./channel.ts";
+import { requireTask } from "./context.ts";
 import { openNursery } from "./nursery.ts";
 import { checkCount, checkFunction, checkOptionsObject } from "./validate.ts";
 
@@ -30,11 +31,24 @@ export function generatorChannel<T, R>(
   body: (values: MemoryReceiveChannel<T>) => Promise<R>,
   options?: { bufferSize?: number },
 ): Promise<R> {
+  try {
+    return generatorChannelOrThrow(source, body, options);
+  } catch (error) {
+    return Promise.reject(error); // a bad argument
+  }
+}
+
+function generatorChannelOrThrow<T, R>(
+  source: () => AsyncIterable<T>,
+  body: (values: MemoryReceiveChannel<T>) => Promise<R>,
+  options?: { bufferSize?: number },
+): Promise<R> {
   checkFunction("source", source);
   checkFunction("body", body);
   checkOptionsObject("options", options);
   const bufferSize = options?.bufferSize ?? 0;
   checkCount("options.bufferSize", bufferSize, { infinity: true });
+  requireTask("generatorChannel()"); // outside run(), the error names this function
   const [send, receive] = openMemoryChannel<T>(bufferSize);
   return openNursery(
     async (nursery) => {

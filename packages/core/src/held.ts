@@ -30,7 +30,11 @@ export class Held implements Disposable, AsyncDisposable {
   }
 
   [Symbol.asyncDispose](): Promise<void> {
-    this.release();
+    try {
+      this.release();
+    } catch (error) {
+      return Promise.reject(error); // e.g. a Lock released by a task that does not hold it
+    }
     return Promise.resolve();
   }
 }

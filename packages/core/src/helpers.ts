@@ -20,8 +20,13 @@ import { checkCount, checkFunction, checkOptionsObject } from "./validate.ts";
 export function gather<T extends readonly (() => Promise<unknown>)[]>(
   ...fns: T
 ): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
-  for (const [i, fn] of fns.entries()) checkFunction(`fns[${i}]`, fn);
-  const refused = refusalOf("gather()");
+  let refused: Promise<never> | null;
+  try {
+    for (const [i, fn] of fns.entries()) checkFunction(`fns[${i}]`, fn);
+    refused = refusalOf("gather()");
+  } catch (error) {
+    return Promise.reject(error);
+  }
   if (refused !== null) return refused;
   const results = new Array<unknown>(fns.length);
   return openNursery(
@@ -45,9 +50,14 @@ export function gather<T extends readonly (() => Promise<unknown>)[]>(
  * before any wins, the others are cancelled and the error is thrown.
  */
 export function race<T>(...fns: (() => Promise<T>)[]): Promise<T> {
-  if (fns.length === 0) throw new RangeError("race() needs at least one function");
-  for (const [i, fn] of fns.entries()) checkFunction(`fns[${i}]`, fn);
-  const refused = refusalOf("race()");
+  let refused: Promise<never> | null;
+  try {
+    if (fns.length === 0) throw new RangeError("race() needs at least one function in fns");
+    for (const [i, fn] of fns.entries()) checkFunction(`fns[${i}]`, fn);
+    refused = refusalOf("race()");
+  } catch (error) {
+    return Promise.reject(error);
+  }
   if (refused !== null) return refused;
   let won = false;
   let winner: T | undefined;
@@ -93,6 +103,18 @@ function isIterable<T>(value: unknown): value is Iterable<T> {
  * only as fast as calls can start.
  */
 export function mapConcurrent<T, R>(
+  items: Iterable<T> | AsyncIterable<T>,
+  fn: (item: T, index: number) => Promise<R>,
+  options: { limit: number },
+): Promise<R[]> {
+  try {
+    return mapConcurrentOrThrow(items, fn, options);
+  } catch (error) {
+    return Promise.reject(error); // a bad argument, or outside run()
+  }
+}
+
+function mapConcurrentOrThrow<T, R>(
   items: Iterable<T> | AsyncIterable<T>,
   fn: (item: T, index: number) => Promise<R>,
   options: { limit: number },
@@ -179,7 +201,11 @@ export function mapConcurrent<T, R>(
  * cancel scope it belongs to still catches it.
  */
 export function capture<T>(fn: () => Promise<T>): Promise<Result<T, unknown>> {
-  checkFunction("fn", fn);
+  try {
+    checkFunction("fn", fn);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return captureChecked(fn);
 }
 

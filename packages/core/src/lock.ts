@@ -1,4 +1,5 @@
 import { cancelShieldedCheckpoint, unlessRefused } from "./checkpoints.ts";
+import { requireTask } from "./context.ts";
 import { BrokenResourceError, WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
 import {
@@ -98,7 +99,12 @@ export class Lock {
 
   /** Runs `fn` holding the lock. */
   withLock<T>(fn: () => Promise<T>): Promise<T> {
-    checkFunction("fn", fn);
+    try {
+      checkFunction("fn", fn);
+      requireTask("Lock.withLock()"); // outside run(), the error names this method
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#withLock(fn);
   }
 

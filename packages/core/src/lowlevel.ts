@@ -35,10 +35,14 @@ export function currentRootTask(): Task {
  * `Cancelled` to deliver).
  */
 export function waitTaskRescheduled(abort: AbortFn, options?: WaitOptions): Promise<unknown> {
-  checkFunction("abort", abort);
-  checkOptionsObject("options", options);
-  const task = requireTask("lowlevel.waitTaskRescheduled()");
-  return task.kernel.park(task, abort, options);
+  try {
+    checkFunction("abort", abort);
+    checkOptionsObject("options", options);
+    const task = requireTask("lowlevel.waitTaskRescheduled()");
+    return task.kernel.park(task, abort, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Wakes a task blocked in `waitTaskRescheduled` with `outcome` (default `Ok(undefined)`). Exactly once per wait. */
@@ -72,7 +76,9 @@ export function spawnSystemTask(fn: () => Promise<unknown>, options?: { name?: s
  * `operation` names the caller in the error raised outside `run()`. Called
  * where the task cannot wait (a callback it registered, code run in its
  * captured async context), it returns the rejection to return instead, so
- * call it before the operation takes, queues or sends anything.
+ * call it before the operation takes, queues or sends anything. Outside
+ * `run()` it returns a rejection with the `Error` saying so (an operation that
+ * returns a promise never throws synchronously).
  *
  * ```ts
  * receive(): Promise<Item> {
@@ -83,7 +89,11 @@ export function spawnSystemTask(fn: () => Promise<unknown>, options?: { name?: s
  * ```
  */
 export function cancelPoint(operation = "lowlevel.cancelPoint()"): Promise<never> | null {
-  return cancelPointOf(requireTask(operation));
+  try {
+    return cancelPointOf(requireTask(operation));
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** The run's clock. */

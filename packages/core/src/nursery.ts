@@ -139,10 +139,15 @@ export class NurseryImpl implements Nursery, TaskParent {
     fn: (status: TaskStatus<T>) => Promise<unknown>,
     options?: SpawnOptions,
   ): Promise<NoInfer<T>> {
-    checkFunction("fn", fn);
-    checkOptionsObject("options", options);
-    checkOptionalName("options.name", options?.name);
-    const caller = requireTask("Nursery.start()");
+    let caller: TaskImpl;
+    try {
+      checkFunction("fn", fn);
+      checkOptionsObject("options", options);
+      checkOptionalName("options.name", options?.name);
+      caller = requireTask("Nursery.start()");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const refused = caller.kernel.refusal(caller);
     if (refused !== null) return refused;
     if (this.closed) {
@@ -347,12 +352,16 @@ export function openNursery<T>(
   body: (nursery: Nursery) => Promise<T>,
   options?: { strictErrors?: boolean },
 ): Promise<T> {
-  checkFunction("body", body);
-  checkOptionsObject("options", options);
-  if (options?.strictErrors !== undefined)
-    checkBoolean("options.strictErrors", options.strictErrors);
-  const task = requireTask("openNursery()");
-  const refused = task.kernel.refusal(task);
-  if (refused !== null) return refused;
-  return openNurseryIn(task, options?.strictErrors ?? task.kernel.strictErrors, body);
+  try {
+    checkFunction("body", body);
+    checkOptionsObject("options", options);
+    if (options?.strictErrors !== undefined)
+      checkBoolean("options.strictErrors", options.strictErrors);
+    const task = requireTask("openNursery()");
+    const refused = task.kernel.refusal(task);
+    if (refused !== null) return refused;
+    return openNurseryIn(task, options?.strictErrors ?? task.kernel.strictErrors, body);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

@@ -1,7 +1,8 @@
 import { Err, Ok, type Result } from "ts-results-es";
+import { requireTask } from "./context.ts";
 import { BrokenResourceError } from "./errors.ts";
-import { Abort, currentTask, reschedule, waitTaskRescheduled } from "./lowlevel.ts";
-import type { Task, TaskImpl } from "./task.ts";
+import { Abort, reschedule, waitTaskRescheduled } from "./lowlevel.ts";
+import type { Task } from "./task.ts";
 import { checkBoolean, checkCount, checkOptionsObject } from "./validate.ts";
 
 /** What a parked task waits for, for deadlock reports and task dumps. */
@@ -74,10 +75,10 @@ export class ParkingLot {
    * rejects with its error). Cancellable: a cancelled task leaves the queue.
    */
   park<T = void>(): Promise<T> {
-    const task = currentTask(); // outside run() this throws at once
-    const refused = (task as TaskImpl).kernel.refusal(task as TaskImpl);
-    if (refused !== null) return refused;
     try {
+      const task = requireTask("ParkingLot.park()"); // outside run(), the returned promise rejects
+      const refused = task.kernel.refusal(task);
+      if (refused !== null) return refused;
       if (this.#broken) throw this.#brokenError();
       const parked: Parked = { task, lot: this, prev: null, next: null };
       this.#append(parked);

@@ -279,12 +279,16 @@ export function runInWorker<R = unknown>(
   args: readonly unknown[] = [],
   options?: RunInWorkerOptions,
 ): Promise<R> {
-  const moduleUrl = moduleUrlOf(module);
-  checkExportName(exportName);
-  checkArgs(args);
-  const checked = checkOptions(options, true);
-  const task = requireTask("runInWorker()");
-  return callInWorker(task, [moduleUrl, exportName, args], checked) as Promise<R>;
+  try {
+    const moduleUrl = moduleUrlOf(module);
+    checkExportName(exportName);
+    checkArgs(args);
+    const checked = checkOptions(options, true);
+    const task = requireTask("runInWorker()");
+    return callInWorker(task, [moduleUrl, exportName, args], checked) as Promise<R>;
+  } catch (error) {
+    return Promise.reject(error); // a bad argument, or outside run()
+  }
 }
 
 /**
@@ -308,10 +312,17 @@ export function workerFunction<F extends (...args: never[]) => unknown>(
   const moduleUrl = moduleUrlOf(module);
   checkExportName(exportName);
   const checked = checkOptions(options, false);
-  return (...args) =>
-    callInWorker(
-      requireTask(`${exportName}() (workerFunction)`),
-      [moduleUrl, exportName, args],
-      checked,
-    ) as Promise<Awaited<ReturnType<F>>>;
+  // workerFunction itself is synchronous and throws at once; the function it
+  // returns returns a promise, so outside run() that promise rejects.
+  return (...args) => {
+    try {
+      return callInWorker(
+        requireTask(`${exportName}() (workerFunction)`),
+        [moduleUrl, exportName, args],
+        checked,
+      ) as Promise<Awaited<ReturnType<F>>>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
 }

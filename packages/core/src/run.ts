@@ -61,7 +61,15 @@ interface MainOutcome {
  * });
  * ```
  */
-export function run<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+export function run<T>(main: () => Promise<T>, options?: RunOptions): Promise<T> {
+  try {
+    return runOrThrow(main, options);
+  } catch (error) {
+    return Promise.reject(error); // a bad argument
+  }
+}
+
+function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
   checkFunction("main", main);
   checkOptionsObject("options", options);
   const {

@@ -40,20 +40,32 @@ function sleepForeverIn(task: TaskImpl): Promise<never> {
 
 /** Sleeps for `ms` milliseconds of the run's clock. `sleep(0)` is a checkpoint. */
 export function sleep(ms: number): Promise<void> {
-  checkDuration("ms", ms);
-  const task = requireTask("sleep()");
-  return sleepUntilIn(task, ms === Infinity ? Infinity : task.kernel.currentTime() + ms);
+  try {
+    checkDuration("ms", ms);
+    const task = requireTask("sleep()");
+    return sleepUntilIn(task, ms === Infinity ? Infinity : task.kernel.currentTime() + ms);
+  } catch (error) {
+    return Promise.reject(error); // a bad argument, or outside run()
+  }
 }
 
 /** Sleeps until the run's clock reaches `deadline` (a checkpoint if it already has). */
 export function sleepUntil(deadline: number): Promise<void> {
-  checkDeadline("deadline", deadline);
-  return sleepUntilIn(requireTask("sleepUntil()"), deadline);
+  try {
+    checkDeadline("deadline", deadline);
+    return sleepUntilIn(requireTask("sleepUntil()"), deadline);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Blocks until cancelled. */
 export function sleepForever(): Promise<never> {
-  return sleepForeverIn(requireTask("sleepForever()"));
+  try {
+    return sleepForeverIn(requireTask("sleepForever()"));
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** The current time of the run's clock, in milliseconds. */

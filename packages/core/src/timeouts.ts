@@ -30,9 +30,15 @@ export function moveOnAt<T>(
   body: (scope: CancelScope) => Promise<T>,
   options?: TimeoutOptions,
 ): Promise<T | undefined> {
-  checkDeadline("deadline", deadline);
-  checkFunction("body", body);
-  return scopeFor(options, { deadline }).run(body);
+  try {
+    checkDeadline("deadline", deadline);
+    checkFunction("body", body);
+    const scope = scopeFor(options, { deadline });
+    requireTask("moveOnAt()");
+    return scope.run(body);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Runs `body`, cancelling it after `ms` milliseconds; resolves `undefined` if that happened. */
@@ -41,9 +47,15 @@ export function moveOnAfter<T>(
   body: (scope: CancelScope) => Promise<T>,
   options?: TimeoutOptions,
 ): Promise<T | undefined> {
-  checkDuration("ms", ms);
-  checkFunction("body", body);
-  return scopeFor(options, { relativeDeadline: ms }).run(body);
+  try {
+    checkDuration("ms", ms);
+    checkFunction("body", body);
+    const scope = scopeFor(options, { relativeDeadline: ms });
+    requireTask("moveOnAfter()");
+    return scope.run(body);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 async function failing<T>(
@@ -61,10 +73,15 @@ export function failAt<T>(
   body: (scope: CancelScope) => Promise<T>,
   options?: TimeoutOptions,
 ): Promise<T> {
-  checkDeadline("deadline", deadline);
-  checkFunction("body", body);
-  requireTask("failAt()");
-  return failing(scopeFor(options, { deadline }), body);
+  try {
+    checkDeadline("deadline", deadline);
+    checkFunction("body", body);
+    const scope = scopeFor(options, { deadline });
+    requireTask("failAt()");
+    return failing(scope, body);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Like `moveOnAfter`, but throws `TooSlowError` if the timeout cut the body short. */
@@ -73,10 +90,15 @@ export function failAfter<T>(
   body: (scope: CancelScope) => Promise<T>,
   options?: TimeoutOptions,
 ): Promise<T> {
-  checkDuration("ms", ms);
-  checkFunction("body", body);
-  requireTask("failAfter()");
-  return failing(scopeFor(options, { relativeDeadline: ms }), body);
+  try {
+    checkDuration("ms", ms);
+    checkFunction("body", body);
+    const scope = scopeFor(options, { relativeDeadline: ms });
+    requireTask("failAfter()");
+    return failing(scope, body);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /**

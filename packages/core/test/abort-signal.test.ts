@@ -10,7 +10,7 @@ import {
   sleepForever,
 } from "@weft/core";
 import { describe, expect, test } from "vitest";
-import { rejection, runVirtual } from "./support/helpers.ts";
+import { expectRejects, rejection, runVirtual } from "./support/helpers.ts";
 
 describe("currentSignal", () => {
   test("aborts when the calling task's effective cancel state becomes cancelled, with a Cancelled as reason", async () => {
@@ -209,7 +209,7 @@ describe("cancellable", () => {
 
   test("bad input: work must be a promise or a function returning one", async () => {
     await runVirtual(async () => {
-      expect(() => cancellable(42 as unknown as Promise<number>)).toThrow(TypeError);
+      await expectRejects(() => cancellable(42 as unknown as Promise<number>), TypeError);
       expect(
         await rejection(cancellable((() => 42) as unknown as () => Promise<number>)),
       ).toBeInstanceOf(TypeError);

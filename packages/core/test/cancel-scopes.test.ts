@@ -17,7 +17,7 @@ import {
   TooSlowError,
 } from "@weft/core";
 import { describe, expect, test } from "vitest";
-import { rejection, runVirtual } from "./support/helpers.ts";
+import { expectRejects, rejection, runVirtual } from "./support/helpers.ts";
 
 describe("cancel scopes: level-triggered cancellation", () => {
   test("once a scope is cancelled every checkpoint inside it throws Cancelled until the scope exits", async () => {
@@ -134,7 +134,7 @@ describe("cancel scopes: entry, exit and deadlines", () => {
     await runVirtual(async () => {
       const scope = new CancelScope();
       await scope.run(async () => {});
-      expect(() => scope.run(async () => {})).toThrow(/only be entered once/);
+      await expectRejects(() => scope.run(async () => {}), /only be entered once/);
     });
   });
 
@@ -498,14 +498,14 @@ describe("timeouts", () => {
 
   test("argument checks: negative or NaN times and contradictory options are RangeErrors", async () => {
     await runVirtual(async () => {
-      expect(() => sleep(-1)).toThrow(RangeError);
-      expect(() => sleep(Number.NaN)).toThrow(RangeError);
-      expect(() => sleepUntil(Number.NaN)).toThrow(RangeError);
-      expect(() => moveOnAfter(-1, async () => {})).toThrow(RangeError);
-      expect(() => failAfter(Number.NaN, async () => {})).toThrow(RangeError);
+      await expectRejects(() => sleep(-1), RangeError);
+      await expectRejects(() => sleep(Number.NaN), RangeError);
+      await expectRejects(() => sleepUntil(Number.NaN), RangeError);
+      await expectRejects(() => moveOnAfter(-1, async () => {}), RangeError);
+      await expectRejects(() => failAfter(Number.NaN, async () => {}), RangeError);
       expect(() => new CancelScope({ deadline: Number.NaN })).toThrow(RangeError);
       expect(() => new CancelScope({ deadline: 1, relativeDeadline: 1 })).toThrow(RangeError);
-      expect(() => sleep(-1)).toThrow(/ms/);
+      await expectRejects(() => sleep(-1), /ms/);
       expect(() => new CancelScope({ deadline: Number.NaN })).toThrow(/deadline/);
       await expect(lowlevel.waitAllTasksBlocked(-1)).rejects.toThrow(RangeError);
     });

@@ -12,7 +12,7 @@ import {
   sleepForever,
 } from "@weft/core";
 import { describe, expect, test } from "vitest";
-import { rejection, runVirtual } from "./support/helpers.ts";
+import { expectRejects, rejection, runVirtual } from "./support/helpers.ts";
 
 const bad = <T>(value: unknown) => value as T;
 
@@ -362,29 +362,31 @@ describe("generatorChannel", () => {
     }
   });
 
-  test("bad input: source, body and options are checked at once, with their names", async () => {
+  test("bad input: source, body and options are checked (the promise rejects), with their names", async () => {
     await runVirtual(async () => {
       const body = async () => {};
       const source = () => count(1, 1);
-      expect(() => generatorChannel(bad(42), body)).toThrow(TypeError);
-      expect(() => generatorChannel(bad(42), body)).toThrow(/source/);
-      expect(() => generatorChannel(source, bad(null))).toThrow(TypeError);
-      expect(() => generatorChannel(source, bad(null))).toThrow(/body/);
-      expect(() => generatorChannel(source, body, bad(3))).toThrow(TypeError);
-      expect(() => generatorChannel(source, body, bad(3))).toThrow(/options/);
+      await expectRejects(() => generatorChannel(bad(42), body), TypeError);
+      await expectRejects(() => generatorChannel(bad(42), body), /source/);
+      await expectRejects(() => generatorChannel(source, bad(null)), TypeError);
+      await expectRejects(() => generatorChannel(source, bad(null)), /body/);
+      await expectRejects(() => generatorChannel(source, body, bad(3)), TypeError);
+      await expectRejects(() => generatorChannel(source, body, bad(3)), /options/);
     });
   });
 
-  test("bad input: a negative bufferSize throws a RangeError naming options.bufferSize", async () => {
+  test("bad input: a negative bufferSize rejects with a RangeError naming options.bufferSize", async () => {
     await runVirtual(async () => {
-      const call = () =>
-        generatorChannel(
-          () => count(1, 1),
-          async () => {},
-          { bufferSize: -1 },
-        );
-      expect(call).toThrow(RangeError);
-      expect(call).toThrow(/options\.bufferSize/);
+      await expectRejects(
+        () =>
+          generatorChannel(
+            () => count(1, 1),
+            async () => {},
+            { bufferSize: -1 },
+          ),
+        RangeError,
+        /options\.bufferSize/,
+      );
     });
   });
 });

@@ -19,7 +19,7 @@ import {
 } from "@weft/core";
 import { waitAllTasksBlocked } from "@weft/testing";
 import { describe, expect, test } from "vitest";
-import { rejection, runVirtual } from "./support/helpers.ts";
+import { expectRejects, rejection, runVirtual } from "./support/helpers.ts";
 
 const { ParkingLot } = lowlevel;
 type ParkingLot = lowlevel.ParkingLot;
@@ -491,7 +491,7 @@ describe("ParkingLot", () => {
 
   test("park outside run() throws an Error that says so", async () => {
     const lot = new ParkingLot();
-    expect(() => lot.park()).toThrow(/outside|run\(\)/);
+    await expectRejects(() => lot.park(), /outside|run\(\)/);
   });
 });
 

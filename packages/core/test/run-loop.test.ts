@@ -21,7 +21,7 @@ import {
 } from "@weft/core";
 import { MockClock } from "@weft/testing";
 import { describe, expect, test } from "vitest";
-import { pendingHostTimers, rejection, runVirtual } from "./support/helpers.ts";
+import { expectRejects, pendingHostTimers, rejection, runVirtual } from "./support/helpers.ts";
 
 describe("run loop: batches", () => {
   test("order inside a batch is FIFO: tasks that checkpoint interleave in spawn order", async () => {
@@ -334,13 +334,13 @@ describe("run()", () => {
     });
   });
 
-  test("calling the runtime outside run() says so", () => {
-    expect(() => sleep(1)).toThrow(/sleep\(\) must be called inside weft's run\(\)/);
-    expect(() => checkpoint()).toThrow(/inside weft's run\(\)/);
+  test("calling the runtime outside run() says so", async () => {
+    await expectRejects(() => sleep(1), /sleep\(\) must be called inside weft's run\(\)/);
+    await expectRejects(() => checkpoint(), /inside weft's run\(\)/);
     expect(() => currentTime()).toThrow(/inside weft's run\(\)/);
-    expect(() => openNursery(async () => {})).toThrow(/inside weft's run\(\)/);
+    await expectRejects(() => openNursery(async () => {}), /inside weft's run\(\)/);
     expect(() => lowlevel.currentTask()).toThrow(/inside weft's run\(\)/);
-    expect(() => new CancelScope().run(async () => {})).toThrow(/inside weft's run\(\)/);
+    await expectRejects(() => new CancelScope().run(async () => {}), /inside weft's run\(\)/);
   });
 
   test("aborting the run's signal cancels every task, runs every finally, and rejects with signal.reason", async () => {

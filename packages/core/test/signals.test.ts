@@ -31,7 +31,7 @@ import {
 import { assertCheckpoints } from "@weft/testing";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { startProgram } from "./support/child-program.ts";
-import { rejection, runVirtual } from "./support/helpers.ts";
+import { expectRejects, rejection, runVirtual } from "./support/helpers.ts";
 
 const WATCHED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGWINCH", "SIGURG"];
 
@@ -273,7 +273,9 @@ describe("openSignalReceiver", () => {
       expect(process.listenerCount("SIGWINCH")).toBe(baseline.SIGWINCH);
     });
     expect(() => openSignalReceiver("SIGWINCH")).toThrow(/inside weft's run\(\)/);
-    expect(() => run(async () => {}, { handleSignals: "yes" as never })).toThrow(
+    await expectRejects(
+      () => run(async () => {}, { handleSignals: "yes" as never }),
+      TypeError,
       /options\.handleSignals must be a boolean/,
     );
   });

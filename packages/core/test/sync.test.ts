@@ -37,7 +37,7 @@ import {
 import { seededRandom, waitAllTasksBlocked } from "@weft/testing";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { rejection, runVirtual } from "./support/helpers.ts";
+import { expectRejects, rejection, runVirtual } from "./support/helpers.ts";
 import { RandomOneAtATimeScheduler } from "./support/task-tree.ts";
 
 // ---------------------------------------------------------------- helpers
@@ -491,19 +491,10 @@ describe("Lock", () => {
     });
   });
 
-  test("withLock with a non-function throws a TypeError at once, naming fn", async () => {
+  test("withLock with a non-function rejects with a TypeError naming fn", async () => {
     await runVirtual(async () => {
       const lock = new Lock();
-      let promise: Promise<unknown> | undefined;
-      const call = () => {
-        promise = lock.withLock(42 as never);
-      };
-      try {
-        expect(call).toThrow(TypeError);
-        expect(call).toThrow(/^fn must be a function/);
-      } finally {
-        promise?.catch(() => {});
-      }
+      await expectRejects(() => lock.withLock(42 as never), TypeError, /^fn must be a function/);
       expect(lock.locked()).toBe(false);
     });
   });

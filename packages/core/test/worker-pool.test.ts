@@ -33,7 +33,7 @@ import { runInWorker, workerFunction } from "../src/run-in-worker.ts";
 import { defaultWorkerLimiter } from "../src/worker-pool.ts";
 import type * as fixtures from "./fixtures/workers.ts";
 import { startProgram } from "./support/child-program.ts";
-import { rejection, runVirtual } from "./support/helpers.ts";
+import { expectRejects, rejection, runVirtual } from "./support/helpers.ts";
 
 const FIXTURES = new URL("./fixtures/workers.ts", import.meta.url);
 const FIXTURES_PATH = fileURLToPath(FIXTURES);
@@ -614,7 +614,7 @@ describe("runInWorker: no worker outlives its run", () => {
 });
 
 describe("runInWorker: bad input", () => {
-  test("is rejected at once with TypeError / RangeError naming the argument", async () => {
+  test("is rejected (never a synchronous throw) with TypeError / RangeError naming the argument", async () => {
     const bad = <T>(value: unknown) => value as T;
     await run(async () => {
       const cases: [() => unknown, typeof TypeError | typeof RangeError, RegExp][] = [
@@ -630,15 +630,22 @@ describe("runInWorker: bad input", () => {
         [() => runInWorker(FIXTURES, "add", [], { transfer: bad(1) }), TypeError, /transfer/],
         [() => runInWorker(FIXTURES, "add", [], { limiter: bad(1) }), TypeError, /limiter/],
         [() => runInWorker(FIXTURES, "add", [], { cancellable: bad(1) }), TypeError, /cancellable/],
+      ];
+      // runInWorker returns a promise: it rejects, never throws synchronously.
+      for (const [call, errorClass, message] of cases) {
+        await expectRejects(call, errorClass, message);
+      }
+      // workerFunction is synchronous (it returns a function): it throws at once.
+      const synchronous: [() => unknown, typeof TypeError, RegExp][] = [
         [() => workerFunction(FIXTURES, "add", bad({ transfer: [] })), TypeError, /transfer/],
         [() => workerFunction(bad(null), "add"), TypeError, /^module/],
       ];
-      for (const [call, errorClass, message] of cases) {
+      for (const [call, errorClass, message] of synchronous) {
         expect(call).toThrow(errorClass);
         expect(call).toThrow(message);
       }
     });
-    expect(() => runInWorker(FIXTURES, "add")).toThrow(/must be called inside weft's run/);
+    await expectRejects(() => runInWorker(FIXTURES, "add"), /must be called inside weft's run/);
     expect(seen).toHaveLength(0);
   });
 });
@@ -810,7 +817,7 @@ describe("review: cancellation edges, run-wide shutdown, errors", () => {
   test("two runs at once have their own workers: one ending does not disturb the other; workerFunction serves both", async () => {
     // Made outside any run, as a module-level constant would be.
     const whoAmI = workerFunction<typeof fixtures.whoAmI>(FIXTURES, "whoAmI");
-    expect(() => whoAmI()).toThrow(/must be called inside weft's run/);
+    await expectRejects(() => whoAmI(), /must be called inside weft's run/);
     const flag = new Int32Array(new SharedArrayBuffer(4));
     const { port1, port2 } = new MessageChannel();
     const started = new Promise<number>((resolve) =>

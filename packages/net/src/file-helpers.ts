@@ -145,7 +145,11 @@ export function appendFile(
   data: string | Uint8Array,
   options?: AppendFileOptions,
 ): Promise<void> {
-  checkOptions(options);
+  try {
+    checkOptions(options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return writeFile(path, data, { ...options, flag: "a" });
 }
 

@@ -336,7 +336,11 @@ export class FileStream implements Stream {
    * cancelled `sendAll`.
    */
   truncate(length = 0): Promise<void> {
-    checkInteger("length", length, 0);
+    try {
+      checkInteger("length", length, 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#handleOperation(
       "truncate",
       () => this.handle.truncate(length),

@@ -529,11 +529,16 @@ export function openProcess<const O extends OpenProcessOptions = Record<never, n
     ModeOf<O, "stderr", "inherit">
   >
 > {
-  // Not async: bad arguments throw here, synchronously, as everywhere in weft.
-  const checked = checkProcessOptions(command, args, options);
-  checkStdioMode("options.stdin", options?.stdin);
-  checkStdioMode("options.stdout", options?.stdout);
-  checkStdioMode("options.stderr", options?.stderr);
+  // Bad arguments reject the returned promise (never a synchronous throw).
+  let checked: CheckedProcessOptions;
+  try {
+    checked = checkProcessOptions(command, args, options);
+    checkStdioMode("options.stdin", options?.stdin);
+    checkStdioMode("options.stdout", options?.stdout);
+    checkStdioMode("options.stderr", options?.stderr);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const modes = [
     options?.stdin ?? "inherit",
     options?.stdout ?? "inherit",

@@ -187,7 +187,19 @@ export function runProcess<const O extends RunProcessOptions = Record<never, nev
   args: readonly string[] = [],
   options?: O,
 ): Promise<CompletedProcessFor<O>> {
-  // Not async: bad arguments throw here, synchronously, as everywhere in weft.
+  // Bad arguments reject the returned promise (never a synchronous throw).
+  try {
+    return runProcessOrThrow(command, args, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function runProcessOrThrow<const O extends RunProcessOptions = Record<never, never>>(
+  command: string,
+  args: readonly string[],
+  options?: O,
+): Promise<CompletedProcessFor<O>> {
   const checked = checkProcessOptions(command, args, options);
   const opts: RunProcessOptions = options ?? {};
   const { input, taskStatus } = opts;

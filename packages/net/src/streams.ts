@@ -84,22 +84,40 @@ export class StapledStream<
     this.receiveStream = receiveStream;
   }
 
+  // Plain delegation; the try/catch keeps a synchronous throw of a wrapped
+  // stream (one not written to weft's rules) out of the caller's step.
   sendAll(data: Uint8Array): Promise<void> {
-    return this.sendStream.sendAll(data);
+    try {
+      return this.sendStream.sendAll(data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   waitSendAllMightNotBlock(): Promise<void> {
-    return this.sendStream.waitSendAllMightNotBlock();
+    try {
+      return this.sendStream.waitSendAllMightNotBlock();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Calls the send stream's `sendEof` if it has one, else closes the send stream. */
   sendEof(): Promise<void> {
-    const stream = this.sendStream;
-    return hasSendEof(stream) ? stream.sendEof() : stream.aclose();
+    try {
+      const stream = this.sendStream;
+      return hasSendEof(stream) ? stream.sendEof() : stream.aclose();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   receiveSome(maxBytes?: number): Promise<Uint8Array> {
-    return this.receiveStream.receiveSome(maxBytes);
+    try {
+      return this.receiveStream.receiveSome(maxBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Closes both streams; the receive stream even if closing the send stream throws. */
@@ -122,6 +140,9 @@ export class StapledStream<
  * Other errors from `aclose` propagate.
  */
 export async function acloseForcefully(resource: AsyncResource): Promise<void> {
+  if (typeof (resource as Partial<AsyncResource> | null)?.aclose !== "function") {
+    throw new TypeError("resource must be an AsyncResource (an aclose method)");
+  }
   const scope = new CancelScope();
   scope.cancel("acloseForcefully");
   await scope.run(() => resource.aclose());

@@ -49,6 +49,10 @@ export class TlsListener<S extends Stream = Stream> implements Listener<TlsStrea
 
   /** Closes the transport listener. */
   aclose(): Promise<void> {
-    return this.transportListener.aclose();
+    try {
+      return this.transportListener.aclose();
+    } catch (error) {
+      return Promise.reject(error); // a transport listener not written to weft's rules
+    }
   }
 }

@@ -24,6 +24,7 @@ import {
 } from "@weft/core";
 import { assertCheckpoints, MockClock, waitAllTasksBlocked } from "@weft/testing";
 import { describe, expect, test } from "vitest";
+import { expectRejects } from "../../core/test/support/helpers.ts";
 import { readFile, writeFile } from "../src/file-helpers.ts";
 import { type FileStream, openFile } from "../src/file-stream.ts";
 import {
@@ -218,8 +219,8 @@ describe("reading and writing", () => {
       await assertCheckpoints(() => file.datasync());
       await file.truncate();
       expect(fs.statSync(path).size).toBe(0);
-      expect(() => file.truncate(-1)).toThrow(RangeError);
-      expect(() => file.truncate("3" as unknown as number)).toThrow(/length must be a number/);
+      await expectRejects(() => file.truncate(-1), RangeError);
+      await expectRejects(() => file.truncate("3" as unknown as number), /length must be a number/);
       await file.aclose();
       await expect(file.truncate()).rejects.toThrow(ClosedResourceError);
       const readOnly = await openFile(path, "r");

@@ -200,7 +200,16 @@ export async function checkOneWayStream(
   maker: Maker<SendStream, ReceiveStream>,
   cloggedMaker?: Maker<SendStream, ReceiveStream> | null,
 ): Promise<void> {
+  checkMakers(maker, cloggedMaker);
   await oneWay("checkOneWayStream", maker, cloggedMaker ?? null);
+}
+
+/** Bad arguments reject the suite's promise at once, naming the argument. */
+function checkMakers(maker: unknown, cloggedMaker: unknown): void {
+  if (typeof maker !== "function") throw new TypeError("maker must be a function");
+  if (cloggedMaker !== undefined && cloggedMaker !== null && typeof cloggedMaker !== "function") {
+    throw new TypeError("cloggedMaker must be a function or null");
+  }
 }
 
 async function oneWay(
@@ -565,6 +574,7 @@ export async function checkTwoWayStream(
   maker: Maker<Stream, Stream>,
   cloggedMaker?: Maker<Stream, Stream> | null,
 ): Promise<void> {
+  checkMakers(maker, cloggedMaker);
   await twoWay("checkTwoWayStream", maker, cloggedMaker ?? null);
 }
 
@@ -650,6 +660,7 @@ export async function checkHalfCloseableStream(
   maker: Maker<HalfCloseableStream, HalfCloseableStream>,
   cloggedMaker?: Maker<HalfCloseableStream, HalfCloseableStream> | null,
 ): Promise<void> {
+  checkMakers(maker, cloggedMaker);
   const suite = "checkHalfCloseableStream";
   const clogged = cloggedMaker ?? null;
   await twoWay(suite, maker, clogged);
@@ -788,6 +799,7 @@ async function expectRefused(s: SendStream, what: string): Promise<void> {
 export async function checkCancelledSendAll(
   cloggedMaker: Maker<SendStream, ReceiveStream>,
 ): Promise<void> {
+  if (typeof cloggedMaker !== "function") throw new TypeError("cloggedMaker must be a function");
   const suite = "checkCancelledSendAll";
   const run = (name: string, body: () => Promise<void>) => step(suite, name, body);
 

@@ -16,6 +16,10 @@ export interface WeftTestOptions extends RunOptions {
  * unless `options.clock` says otherwise.
  */
 export function weftRun<T>(body: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+  if (options === null || typeof options !== "object") {
+    // Rejects (never throws synchronously), as run() does with its arguments.
+    return Promise.reject(new TypeError(`options must be an object, got ${String(options)}`));
+  }
   return run(body, { ...options, clock: options.clock ?? new MockClock({ autojumpThreshold: 0 }) });
 }
 

@@ -1,5 +1,6 @@
 import { type RunOptions, run } from "@weft/core";
 import { MockClock } from "@weft/testing";
+import { expect } from "vitest";
 
 /** Runs `main` on a virtual clock that jumps as soon as every task is blocked. */
 export function runVirtual<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
@@ -20,6 +21,36 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error("expected the promise to reject, but it resolved");
+}
+
+/** What a rejection is expected to match: an error class, or a pattern its message matches. */
+export type RejectionMatcher = RegExp | (abstract new (...args: never[]) => unknown);
+
+/**
+ * Calls `call`, a function that returns a promise, and checks the weft
+ * convention (API.md, "Conventions"): it does not throw synchronously, and the
+ * promise it returns rejects with an error matching every one of `expected`.
+ * Resolves with the error.
+ */
+export async function expectRejects(
+  call: () => unknown,
+  ...expected: RejectionMatcher[]
+): Promise<unknown> {
+  let returned: unknown;
+  try {
+    returned = call();
+  } catch (error) {
+    throw new Error(`expected a rejected promise, but the call threw synchronously: ${error}`, {
+      cause: error,
+    });
+  }
+  expect(returned).toBeInstanceOf(Promise);
+  const error = await rejection(returned as Promise<unknown>);
+  for (const matcher of expected) {
+    if (matcher instanceof RegExp) expect((error as Error).message).toMatch(matcher);
+    else expect(error).toBeInstanceOf(matcher);
+  }
+  return error;
 }
 
 /** Settles with `promise`, or rejects if it takes longer than `ms` of real time (a hang). */
