@@ -2,10 +2,10 @@ import { cancelShieldedCheckpoint, unlessRefused } from "./checkpoints.ts";
 import { requireTask } from "./context.ts";
 import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
-import { cancelPoint, currentTask } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 import type { Task } from "./task.ts";
 import { checkCount } from "./validate.ts";
+import { cancelPoint, currentTask } from "./waits.ts";
 
 function checkTotal(value: unknown): asserts value is number {
   checkCount("totalTokens", value, { min: 1, infinity: true });

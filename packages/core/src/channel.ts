@@ -2,17 +2,11 @@ import { Err, Ok } from "ts-results-es";
 import { cancelShieldedCheckpoint, checkpoint, unlessRefused, yieldWith } from "./checkpoints.ts";
 import { Deque } from "./deque.ts";
 import { BrokenResourceError, ClosedResourceError, EndOfChannel, WouldBlock } from "./errors.ts";
-import {
-  Abort,
-  cancelPoint,
-  currentTask,
-  reschedule,
-  type WaitOptions,
-  waitTaskRescheduled,
-} from "./lowlevel.ts";
+import { Abort, type WaitOptions } from "./kernel.ts";
 import { receiveIterator } from "./receive-iterator.ts";
 import type { Task, TaskImpl } from "./task.ts";
 import { checkCount } from "./validate.ts";
+import { cancelPoint, currentTask, reschedule, waitTaskRescheduled } from "./waits.ts";
 
 export interface ChannelStatistics {
   currentBufferUsed: number;

@@ -1,9 +1,9 @@
 import { CancelScope } from "./cancel-scope.ts";
 import { unlessRefused } from "./checkpoints.ts";
 import { Lock, type LockStatistics } from "./lock.ts";
-import { currentTask } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 import { checkCount } from "./validate.ts";
+import { currentTask } from "./waits.ts";
 
 /**
  * A condition variable: tasks holding the lock `wait()` until another task

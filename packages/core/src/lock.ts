@@ -2,15 +2,11 @@ import { cancelShieldedCheckpoint, unlessRefused } from "./checkpoints.ts";
 import { requireTask } from "./context.ts";
 import { BrokenResourceError, WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
-import {
-  addParkingLotBreaker,
-  cancelPoint,
-  currentTask,
-  removeParkingLotBreaker,
-} from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
+import { addParkingLotBreaker, removeParkingLotBreaker } from "./parking-lot-breakers.ts";
 import type { Task } from "./task.ts";
 import { checkFunction } from "./validate.ts";
+import { cancelPoint, currentTask } from "./waits.ts";
 
 export interface LockStatistics {
   locked: boolean;

@@ -1,9 +1,10 @@
 import { Err, Ok, type Result } from "ts-results-es";
 import { requireTask } from "./context.ts";
 import { BrokenResourceError } from "./errors.ts";
-import { Abort, reschedule, waitTaskRescheduled } from "./lowlevel.ts";
+import { Abort } from "./kernel.ts";
 import type { Task } from "./task.ts";
 import { checkBoolean, checkCount, checkOptionsObject } from "./validate.ts";
+import { reschedule, waitTaskRescheduled } from "./waits.ts";
 
 /** What a parked task waits for, for deadlock reports and task dumps. */
 export type WaitingFor = string | (() => string);

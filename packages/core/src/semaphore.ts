@@ -1,9 +1,9 @@
 import { cancelShieldedCheckpoint, unlessRefused } from "./checkpoints.ts";
 import { WouldBlock } from "./errors.ts";
 import { Held } from "./held.ts";
-import { cancelPoint } from "./lowlevel.ts";
 import { ParkingLot } from "./parking-lot.ts";
 import { checkCount, checkOptionsObject } from "./validate.ts";
+import { cancelPoint } from "./waits.ts";
 
 /**
  * A counting semaphore: `acquire()` takes one unit (waiting, FIFO, while the

@@ -19,7 +19,7 @@ import { cancellable } from "./abort-signal.ts";
 import { CancelScope } from "./cancel-scope.ts";
 import { CapacityLimiter } from "./capacity-limiter.ts";
 import { requireTask } from "./context.ts";
-import { spawnSystemTask } from "./lowlevel.ts";
+import { spawnSystemTask } from "./run-introspection.ts";
 import { RunVar } from "./run-var.ts";
 import { sleepForever } from "./time.ts";
 import type { WorkerCall } from "./worker-entry.ts";
