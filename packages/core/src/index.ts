@@ -6,19 +6,13 @@
  */
 
 export { Err, Ok, type Result } from "ts-results-es";
-export { cancellable, currentSignal } from "./abort-signal.ts";
-export { CancelScope, type CancelScopeOptions } from "./cancel-scope.ts";
-export { Cancelled, type CancelReason, type CancelSource, isCancelled } from "./cancelled.ts";
-export { CapacityLimiter, type CapacityLimiterStatistics } from "./capacity-limiter.ts";
+export { capture, gather, mapConcurrent, race } from "./combinators/combinators.ts";
 export {
-  type ChannelStatistics,
-  MemoryReceiveChannel,
-  MemorySendChannel,
-  openMemoryChannel,
-} from "./channel.ts";
-export { cancelShieldedCheckpoint, checkpoint, checkpointIfCancelled } from "./checkpoints.ts";
-export { type Clock, SystemClock } from "./clock.ts";
-export { Condition } from "./condition.ts";
+  Cancelled,
+  type CancelReason,
+  type CancelSource,
+  isCancelled,
+} from "./errors/cancelled.ts";
 export {
   BrokenResourceError,
   BusyResourceError,
@@ -28,35 +22,28 @@ export {
   InternalError,
   TooSlowError,
   WouldBlock,
-} from "./errors.ts";
-export { Event } from "./event.ts";
-export { type ErrorMatcher, ExceptionGroup } from "./exception-group.ts";
-export { generatorChannel } from "./generator-channel.ts";
-export { Held } from "./held.ts";
-export { capture, gather, mapConcurrent, race } from "./helpers.ts";
-export type { Instrument } from "./instrument.ts";
-export { Interrupted } from "./interrupted.ts";
-export { Lock, type LockStatistics, StrictFIFOLock } from "./lock.ts";
-export * as lowlevel from "./lowlevel.ts";
+} from "./errors/errors.ts";
+export { type ErrorMatcher, ExceptionGroup } from "./errors/exception-group.ts";
+export {
+  cancelShieldedCheckpoint,
+  checkpoint,
+  checkpointIfCancelled,
+} from "./kernel/checkpoints.ts";
+export { type Clock, SystemClock } from "./kernel/clock.ts";
+export type { Instrument } from "./kernel/instrument.ts";
+export { FifoScheduler, type Scheduler } from "./kernel/scheduler.ts";
+export type { Task } from "./kernel/task.ts";
+export * as lowlevel from "./lowlevel/lowlevel.ts";
+export { cancellable, currentSignal } from "./scopes/abort-signal.ts";
+export { CancelScope, type CancelScopeOptions } from "./scopes/cancel-scope.ts";
 export {
   type Nursery,
   openNursery,
   type SpawnOptions,
   TASK_STATUS_IGNORED,
   type TaskStatus,
-} from "./nursery.ts";
-export { type RunOptions, run } from "./run.ts";
-export {
-  type RunInWorkerOptions,
-  runInWorker,
-  type WorkerFunctionOptions,
-  workerFunction,
-} from "./run-in-worker.ts";
-export { FifoScheduler, type Scheduler } from "./scheduler.ts";
-export { Semaphore } from "./semaphore.ts";
-export { openSignalReceiver, type SignalReceiver } from "./signal-receiver.ts";
-export type { Task } from "./task.ts";
-export { currentTime, sleep, sleepForever, sleepUntil } from "./time.ts";
+} from "./scopes/nursery.ts";
+export { type RunOptions, run } from "./scopes/run.ts";
 export {
   currentEffectiveDeadline,
   failAfter,
@@ -64,5 +51,27 @@ export {
   moveOnAfter,
   moveOnAt,
   type TimeoutOptions,
-} from "./timeouts.ts";
-export { defaultWorkerLimiter } from "./worker-pool.ts";
+} from "./scopes/timeouts.ts";
+export { Interrupted } from "./signals/interrupted.ts";
+export { openSignalReceiver, type SignalReceiver } from "./signals/signal-receiver.ts";
+export { CapacityLimiter, type CapacityLimiterStatistics } from "./sync/capacity-limiter.ts";
+export {
+  type ChannelStatistics,
+  MemoryReceiveChannel,
+  MemorySendChannel,
+  openMemoryChannel,
+} from "./sync/channel.ts";
+export { Condition } from "./sync/condition.ts";
+export { Event } from "./sync/event.ts";
+export { generatorChannel } from "./sync/generator-channel.ts";
+export { Held } from "./sync/held.ts";
+export { Lock, type LockStatistics, StrictFIFOLock } from "./sync/lock.ts";
+export { Semaphore } from "./sync/semaphore.ts";
+export { currentTime, sleep, sleepForever, sleepUntil } from "./time/time.ts";
+export {
+  type RunInWorkerOptions,
+  runInWorker,
+  type WorkerFunctionOptions,
+  workerFunction,
+} from "./workers/run-in-worker.ts";
+export { defaultWorkerLimiter } from "./workers/worker-pool.ts";

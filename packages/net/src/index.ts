@@ -13,24 +13,7 @@
  * @packageDocumentation
  */
 
-export type { SocketAddress } from "./addresses.ts";
-export {
-  BufferedReceiveStream,
-  type BufferedReceiveStreamOptions,
-  type LinesOptions,
-} from "./buffered-receive-stream.ts";
-export { ConflictDetector } from "./conflict-detector.ts";
-export {
-  type FetchInput,
-  fetch,
-  fetchBytes,
-  fetchJson,
-  fetchText,
-  readBytes,
-  readJson,
-  readText,
-} from "./fetch.ts";
-export type { OpenFlags } from "./file-arguments.ts";
+export type { OpenFlags } from "./fs/file-arguments.ts";
 export {
   type AppendFileOptions,
   appendFile,
@@ -41,19 +24,20 @@ export {
   type WriteFileFlag,
   type WriteFileOptions,
   writeFile,
-} from "./file-helpers.ts";
-export { FileStream, type OpenFileOptions, openFile } from "./file-stream.ts";
-export { HttpStatusError } from "./http-status-error.ts";
-export { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
-export { type OpenTcpStreamOptions, openTcpStream } from "./open-tcp-stream.ts";
-export { openTlsOverTcpStream } from "./open-tls-over-tcp-stream.ts";
+} from "./fs/file-helpers.ts";
+export { FileStream, type OpenFileOptions, openFile } from "./fs/file-stream.ts";
+export { ConflictDetector } from "./host/conflict-detector.ts";
 export {
-  type MissedTickPolicy,
-  type PeriodicOptions,
-  periodic,
-  type Tick,
-  Ticker,
-} from "./periodic.ts";
+  type FetchInput,
+  fetch,
+  fetchBytes,
+  fetchJson,
+  fetchText,
+  readBytes,
+  readJson,
+  readText,
+} from "./http/fetch.ts";
+export { HttpStatusError } from "./http/http-status-error.ts";
 export {
   type ModeOf,
   type OpenProcessOptions,
@@ -62,13 +46,12 @@ export {
   Process,
   type ProcessOptions,
   type StdioMode,
-} from "./process.ts";
+} from "./process/process.ts";
 export {
   CalledProcessError,
   type CalledProcessErrorDetails,
   SpawnError,
-} from "./process-errors.ts";
-export { IncompleteReadError, LimitOverrunError } from "./read-errors.ts";
+} from "./process/process-errors.ts";
 export {
   type CompletedProcess,
   type CompletedProcessFor,
@@ -78,27 +61,52 @@ export {
   type RunProcessOptions,
   runProcess,
   type TextOf,
-} from "./run-process.ts";
+} from "./process/run-process.ts";
+export type { SocketAddress } from "./sockets/addresses.ts";
+export { type OpenTcpListenersOptions, openTcpListeners } from "./sockets/open-tcp-listeners.ts";
+export { type OpenTcpStreamOptions, openTcpStream } from "./sockets/open-tcp-stream.ts";
 export {
   ACCEPT_RETRY_DELAY_MS,
   type ServeListenersOptions,
   type ServeTcpOptions,
   serveListeners,
   serveTcp,
-} from "./serve.ts";
+} from "./sockets/serve.ts";
 export {
   SocketListener,
   type SocketListenerOptions,
   type SocketListenerStatistics,
-} from "./socket-listener.ts";
-export { SocketStream } from "./socket-stream.ts";
+} from "./sockets/socket-listener.ts";
+export { SocketStream } from "./sockets/socket-stream.ts";
+export {
+  type HostnameResolver,
+  type ResolvedAddress,
+  type SocketFactory,
+  setCustomHostnameResolver,
+  setCustomSocketFactory,
+} from "./sockets/tcp-seams.ts";
+export {
+  type Datagram,
+  type OpenUdpSocketOptions,
+  openUdpSocket,
+  UdpSocket,
+  type UdpSocketOptions,
+  type UdpSocketStatistics,
+} from "./sockets/udp-socket.ts";
+export { openUnixListener, openUnixSocket } from "./sockets/unix.ts";
+export {
+  BufferedReceiveStream,
+  type BufferedReceiveStreamOptions,
+  type LinesOptions,
+} from "./streams/buffered-receive-stream.ts";
+export { IncompleteReadError, LimitOverrunError } from "./streams/read-errors.ts";
 export {
   HalfCloseableTimeoutStream,
   type StreamTimeouts,
   TimeoutStream,
   type TimeoutStreamInfo,
   withTimeouts,
-} from "./stream-timeouts.ts";
+} from "./streams/stream-timeouts.ts";
 export {
   type AsyncResource,
   acloseForcefully,
@@ -110,30 +118,22 @@ export {
   type SendStream,
   StapledStream,
   type Stream,
-} from "./streams.ts";
+} from "./streams/streams.ts";
+export type { TextDecodingOptions } from "./streams/text-decoding.ts";
+export { TextReceiveStream, type TextReceiveStreamOptions } from "./streams/text-receive-stream.ts";
 export {
-  type HostnameResolver,
-  type ResolvedAddress,
-  type SocketFactory,
-  setCustomHostnameResolver,
-  setCustomSocketFactory,
-} from "./tcp-seams.ts";
-export type { TextDecodingOptions } from "./text-decoding.ts";
-export { TextReceiveStream, type TextReceiveStreamOptions } from "./text-receive-stream.ts";
-export { TlsListener } from "./tls-listener.ts";
+  type MissedTickPolicy,
+  type PeriodicOptions,
+  periodic,
+  type Tick,
+  Ticker,
+} from "./timers/periodic.ts";
+export { openTlsOverTcpStream } from "./tls/open-tls-over-tcp-stream.ts";
+export { TlsListener } from "./tls/tls-listener.ts";
 export {
   type TlsAcceptOptions,
   type TlsCommonOptions,
   type TlsConnectOptions,
   TlsStream,
   type TlsStreamOptions,
-} from "./tls-stream.ts";
-export {
-  type Datagram,
-  type OpenUdpSocketOptions,
-  openUdpSocket,
-  UdpSocket,
-  type UdpSocketOptions,
-  type UdpSocketStatistics,
-} from "./udp-socket.ts";
-export { openUnixListener, openUnixSocket } from "./unix.ts";
+} from "./tls/tls-stream.ts";

@@ -1,0 +1,43 @@
+/**
+ * Parking lots broken by their holder's exit: what a lock does for its owner,
+ * so that waiters are not stuck forever behind a task that died holding it.
+ */
+import { BrokenResourceError } from "../errors/errors.ts";
+import { type BreakableLot, type Task, TaskImpl, TaskState } from "../kernel/task.ts";
+
+function checkTask(task: unknown): asserts task is TaskImpl {
+  if (!(task instanceof TaskImpl)) throw new TypeError("task must be a weft Task");
+}
+
+/**
+ * Breaks `lot` if `task` exits before `removeParkingLotBreaker` is called: what
+ * a lock does for its owner, so that waiters are not stuck forever behind a
+ * task that died holding the lock.
+ */
+export function addParkingLotBreaker(task: Task, lot: BreakableLot): void {
+  checkTask(task);
+  if (task.state === TaskState.DONE) {
+    throw new BrokenResourceError("cannot register an exited task as a parking lot breaker");
+  }
+  // An array, not a Map: a lock registers and removes its owner on every
+  // handoff, and a Map's hash table churns; repeats count as registrations.
+  task.lotsToBreak ??= [];
+  task.lotsToBreak.push(lot);
+}
+
+/** Undoes one `addParkingLotBreaker(task, lot)` (registrations are counted). */
+export function removeParkingLotBreaker(task: Task, lot: BreakableLot): void {
+  checkTask(task);
+  const lots = task.lotsToBreak;
+  if (lots !== null && lots[lots.length - 1] === lot) {
+    lots.pop(); // the usual case: the last registration is undone first
+    return;
+  }
+  const index = lots === null ? -1 : lots.lastIndexOf(lot);
+  if (index < 0) {
+    throw new Error(
+      "removeParkingLotBreaker: this task is not registered as a breaker of this lot",
+    );
+  }
+  lots!.splice(index, 1);
+}

@@ -1,0 +1,80 @@
+/**
+ * The one way to block, as the low-level API offers it: a task waits in
+ * `waitTaskRescheduled` until someone calls `reschedule` for it; an operation
+ * returns `cancelPoint()` first. Every primitive of weft is built on these,
+ * the way a user could build one.
+ */
+import { Err, Ok, type Result } from "ts-results-es";
+import { checkFunction, checkOptionsObject } from "../errors/validate.ts";
+import { cancelPointOf } from "../kernel/checkpoints.ts";
+import { requireTask } from "../kernel/context.ts";
+import type { AbortFn, WaitOptions } from "../kernel/kernel.ts";
+import { type Task, TaskImpl } from "../kernel/task.ts";
+
+/** The calling task. */
+export function currentTask(): Task {
+  return requireTask("lowlevel.currentTask()");
+}
+
+/** The run's root task (the ancestor of every task, including the main task). */
+export function currentRootTask(): Task {
+  return requireTask("lowlevel.currentRootTask()").kernel.rootTask!;
+}
+
+/**
+ * Blocks the calling task until someone calls `reschedule(task, outcome)`;
+ * resolves with the outcome's value or rejects with its error. If the task's
+ * cancel scope is (or becomes) cancelled, `abort` is called once: return
+ * `Abort.SUCCEEDED` if the wait was undone (the task then gets `Cancelled`),
+ * or `Abort.FAILED` and reschedule it yourself later (`raiseCancel` throws the
+ * `Cancelled` to deliver).
+ */
+export function waitTaskRescheduled(abort: AbortFn, options?: WaitOptions): Promise<unknown> {
+  try {
+    checkFunction("abort", abort);
+    checkOptionsObject("options", options);
+    const task = requireTask("lowlevel.waitTaskRescheduled()");
+    return task.kernel.park(task, abort, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Wakes a task blocked in `waitTaskRescheduled` with `outcome` (default `Ok(undefined)`). Exactly once per wait. */
+export function reschedule(task: Task, outcome: Result<unknown, unknown> = Ok.EMPTY): void {
+  if (!(task instanceof TaskImpl)) throw new TypeError("task must be a weft Task");
+  if (!(outcome instanceof Ok) && !(outcome instanceof Err)) {
+    throw new TypeError("outcome must be a Result (Ok or Err from ts-results-es)");
+  }
+  task.kernel.reschedule(task, outcome.isErr(), outcome.isErr() ? outcome.error : outcome.value);
+}
+
+/**
+ * The cancel point of an operation that returns its promise directly instead
+ * of being an `async` function: if the calling task is in a cancelled scope,
+ * returns the promise to return from the operation — a schedule point, then
+ * `Cancelled` — otherwise `null`, at no cost. Every operation that raises
+ * `Cancelled` must be a schedule point first, or a loop that catches
+ * `Cancelled` would starve every other task, timer and signal.
+ * `operation` names the caller in the error raised outside `run()`. Called
+ * where the task cannot wait (a callback it registered, code run in its
+ * captured async context), it returns the rejection to return instead, so
+ * call it before the operation takes, queues or sends anything. Outside
+ * `run()` it returns a rejection with the `Error` saying so (an operation that
+ * returns a promise never throws synchronously).
+ *
+ * ```ts
+ * receive(): Promise<Item> {
+ *   const cancelled = lowlevel.cancelPoint("Queue.receive()");
+ *   if (cancelled !== null) return cancelled;
+ *   // … take an item, or park
+ * }
+ * ```
+ */
+export function cancelPoint(operation = "lowlevel.cancelPoint()"): Promise<never> | null {
+  try {
+    return cancelPointOf(requireTask(operation));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

@@ -1,0 +1,193 @@
+import { isCancelled, withoutCancelled } from "../errors/cancelled.ts";
+import { checkBoolean, checkFunction, checkOptionsObject } from "../errors/validate.ts";
+import { type Clock, checkClock, SystemClock } from "../kernel/clock.ts";
+import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
+import { checkInstrument, type Instrument } from "../kernel/instrument.ts";
+import { Kernel } from "../kernel/kernel.ts";
+import { checkScheduler, type Scheduler } from "../kernel/scheduler.ts";
+import { Interrupted } from "../signals/interrupted.ts";
+import { RunSignals } from "../signals/run-signals.ts";
+import { signalNumber } from "../signals/signal-names.ts";
+import { type NurseryImpl, openNurseryIn } from "./nursery.ts";
+
+export interface RunOptions {
+  /** The run's clock (default: the system clock; `MockClock` from `@weft/testing` for virtual time). */
+  clock?: Clock;
+  /** Hooks called as the run proceeds. */
+  instruments?: Instrument[];
+  /** Nurseries wrap even a single error in an `ExceptionGroup` (default true). */
+  strictErrors?: boolean;
+  /** Aborting it cancels every task; `run` then rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Which runnable task steps next (default: FIFO batches). */
+  scheduler?: Scheduler;
+  /**
+   * Ctrl-C handling (default true, for programs): while the run is active, the
+   * first SIGINT or SIGTERM cancels every task, so every `finally` runs, and
+   * `run` rejects with `Interrupted`; a second one, while the run is still
+   * shutting down, ends the process at once. Libraries and tests that embed
+   * `run()` in a process they do not own may turn it off: the run then
+   * installs no signal listener. Ignored in worker threads, which receive no
+   * signals. See docs/signals.md.
+   */
+  handleSignals?: boolean;
+}
+
+interface MainOutcome {
+  failed: boolean;
+  value: unknown;
+  /** Main ended with only the Cancelled of a run-wide cancellation. */
+  cancelled?: boolean;
+}
+
+/**
+ * Runs `main` as the main task of a new run and resolves with its value, or
+ * rejects with its error unwrapped. Every task started during the run has
+ * finished, and no timer of the run is left pending, when it settles.
+ *
+ * Aborting `options.signal` cancels every task; the run then rejects with
+ * `signal.reason` — unless main raised another error, which is never lost:
+ * the run rejects with that error instead (without the abort's `Cancelled`).
+ *
+ * Ctrl-C (option `handleSignals`, on by default): the first SIGINT or SIGTERM
+ * cancels every task and the run rejects with `Interrupted` — again unless
+ * main raised another error — and sets `process.exitCode` to 128 + the
+ * signal's number if it is unset; a second one while the run shuts down ends
+ * the process at once. Every active run of the process is interrupted.
+ *
+ * ```ts
+ * await run(async () => {
+ *   await moveOnAfter(1000, () => work());
+ * });
+ * ```
+ */
+export function run<T>(main: () => Promise<T>, options?: RunOptions): Promise<T> {
+  try {
+    return runOrThrow(main, options);
+  } catch (error) {
+    return Promise.reject(error); // a bad argument
+  }
+}
+
+function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+  checkFunction("main", main);
+  checkOptionsObject("options", options);
+  const {
+    clock = new SystemClock(),
+    instruments = [],
+    strictErrors = true,
+    signal,
+    scheduler,
+    handleSignals = true,
+  } = options;
+  checkClock(clock);
+  if (!Array.isArray(instruments))
+    throw new TypeError("options.instruments must be an array of instruments");
+  for (const [i, instrument] of instruments.entries())
+    checkInstrument(instrument, `options.instruments[${i}]`);
+  checkBoolean("options.strictErrors", strictErrors);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError("options.signal must be an AbortSignal");
+  }
+  if (scheduler !== undefined) checkScheduler(scheduler);
+  checkBoolean("options.handleSignals", handleSignals);
+  const caller = currentTaskOrUndefined();
+  if (caller !== undefined && !caller.kernel.finished) {
+    return Promise.reject(
+      new Error(
+        "run() was called inside a task of another run: nested runs are not allowed (use a nursery)",
+      ),
+    );
+  }
+  if (signal?.aborted === true) return Promise.reject(signal.reason);
+
+  const kernel = new Kernel({ clock, scheduler: scheduler ?? null, instruments, strictErrors });
+  let mainOutcome: MainOutcome = { failed: true, value: new Error("the main task never ran") };
+  let onAbort: (() => void) | null = null;
+  const signals = RunSignals.of(kernel);
+  /** The abort of `options.signal` came before any SIGINT/SIGTERM: its reason wins. */
+  let abortedFirst = false;
+
+  // The root task holds the system nursery; the main task is its first child.
+  // When main finishes, the system nursery is cancelled so system tasks stop.
+  const init = () =>
+    openNurseryIn(kernel.rootTask!, true, async (system: NurseryImpl) => {
+      kernel.systemNursery = system;
+      if (handleSignals) signals.handleInterrupts();
+      if (signal !== undefined) {
+        onAbort = () => {
+          abortedFirst = signals.interruption === null;
+          system.cancelScope.cancelWithReason({ source: "signal" });
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        // Aborted between run() and this first step: the listener came too late to hear it.
+        if (signal.aborted) onAbort();
+      }
+      system.spawnChild(async () => {
+        try {
+          mainOutcome = { failed: false, value: await main() };
+        } catch (error) {
+          // A run-wide cancellation (the signal, a deadlock, a crashed system
+          // task) belongs to the system nursery's scope, which main's errors do
+          // not pass through: remove its Cancelled here, as that scope would.
+          const rest = system.cancelScope.cancelRequested ? withoutCancelled(error) : { error };
+          mainOutcome =
+            rest === null
+              ? { failed: false, value: undefined, cancelled: true }
+              : { failed: true, value: rest.error };
+        } finally {
+          // main returned with an operation of its own still pending: say so
+          // here (the pending wait must not be woken by the shutdown below).
+          const pending = kernel.forgetPendingWait(requireTask("run()"));
+          if (pending !== null && !mainOutcome.failed)
+            mainOutcome = { failed: true, value: pending };
+          system.cancelScope.cancelWithReason({ source: "shutdown" });
+        }
+      }, main.name || "main");
+    });
+
+  return kernel.start(init).then(
+    (root) => {
+      if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
+      const interruption = finishSignals(signals);
+      const { failed, value, cancelled } = mainOutcome;
+      const deadlock = kernel.deadlockFound;
+      if (deadlock !== null) {
+        if (failed) deadlock.cause ??= value;
+        throw deadlock;
+      }
+      if (root.failed) throw root.value; // a system task crashed
+      if (failed && isCancelled(value)) {
+        throw new Error(
+          "a Cancelled escaped the main task although no enclosing scope was cancelled",
+          {
+            cause: value,
+          },
+        );
+      }
+      if (failed) throw value;
+      if (signal?.aborted === true && (abortedFirst || interruption === null)) throw signal.reason;
+      if (interruption !== null) throw new Interrupted(interruption);
+      if (cancelled === true) throw new Error("the main task was cancelled by the run");
+      return value as T;
+    },
+    (error: unknown) => {
+      if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
+      finishSignals(signals);
+      throw error;
+    },
+  );
+}
+
+/**
+ * Ends the run's signal handling; if a signal interrupted the run, sets the
+ * process's exit code to 128 + its number, the shell's code for "ended by
+ * that signal", unless the program already chose one.
+ */
+function finishSignals(signals: RunSignals): NodeJS.Signals | null {
+  const interruption = signals.finish();
+  if (interruption !== null && process.exitCode === undefined) {
+    process.exitCode = 128 + (signalNumber(interruption) ?? 0);
+  }
+  return interruption;
+}

@@ -1,0 +1,122 @@
+/**
+ * The run-scoped seams `openTcpStream` goes through: a hostname resolver (also
+ * used by `UdpSocket` to resolve names) and a socket factory. By default they are Node's DNS lookup and `net.connect`; a test
+ * installs fakes with `setCustomHostnameResolver` / `setCustomSocketFactory` to
+ * drive Happy Eyeballs on a `MockClock` (Trio's `set_custom_hostname_resolver` /
+ * `set_custom_socket_factory`). The setting belongs to the current run, so
+ * concurrent runs (tests in one process) never see each other's fakes.
+ */
+import * as dns from "node:dns";
+import * as net from "node:net";
+import { cancellable, isCancelled, lowlevel } from "@weft/core";
+import { codeSuffix } from "../host/error-codes.ts";
+import { waitForEvent } from "../host/io-wait.ts";
+import type { HalfCloseableStream } from "../streams/streams.ts";
+import { SocketStream } from "./socket-stream.ts";
+
+/** One resolved address of a host. */
+export interface ResolvedAddress {
+  family: 4 | 6;
+  address: string;
+  port: number;
+}
+
+/** Resolves a host name to addresses, in the order they should be tried. */
+export interface HostnameResolver {
+  getaddrinfo(host: string, port: number): Promise<ResolvedAddress[]>;
+}
+
+/** Opens a connection to one resolved address. */
+export interface SocketFactory {
+  connect(
+    address: ResolvedAddress,
+    options: { localAddress?: string },
+  ): Promise<HalfCloseableStream>;
+}
+
+/** Each run's resolver and factory; `null`: Node's own. */
+const customResolver = new lowlevel.RunVar<HostnameResolver | null>("hostname resolver", null);
+const customFactory = new lowlevel.RunVar<SocketFactory | null>("socket factory", null);
+
+function checkImplements(value: unknown, name: string, method: string): void {
+  if (value === null) return;
+  if (
+    typeof value !== "object" ||
+    typeof (value as Record<string, unknown>)[method] !== "function"
+  ) {
+    throw new TypeError(`${name} must be null or an object with a ${method}() method`);
+  }
+}
+
+/**
+ * Makes `openTcpStream` resolve host names with `resolver` for the rest of the
+ * current run (`null` restores Node's resolver). Numeric addresses are never
+ * passed to a resolver.
+ */
+export function setCustomHostnameResolver(resolver: HostnameResolver | null): void {
+  checkImplements(resolver, "resolver", "getaddrinfo");
+  customResolver.set(resolver);
+}
+
+/**
+ * Makes `openTcpStream` connect with `factory` for the rest of the current run
+ * (`null` restores `net.connect`).
+ */
+export function setCustomSocketFactory(factory: SocketFactory | null): void {
+  checkImplements(factory, "factory", "connect");
+  customFactory.set(factory);
+}
+
+/** Node's resolver: `dns.lookup` with every address, in the system's order. */
+const nodeResolver: HostnameResolver = {
+  async getaddrinfo(host, port) {
+    const found = await cancellable(dns.promises.lookup(host, { all: true, order: "verbatim" }));
+    return found.map((a) => ({ family: a.family === 6 ? 6 : 4, address: a.address, port }));
+  },
+};
+
+/** `net.connect` to one address; cancellation destroys the half-open socket. */
+const nodeSocketFactory: SocketFactory = {
+  async connect(address, options) {
+    const cancelled = lowlevel.cancelPoint("connect()");
+    if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
+    const socket = net.connect({
+      host: address.address,
+      port: address.port,
+      family: address.family,
+      allowHalfOpen: true,
+      noDelay: true,
+      ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
+    });
+    try {
+      await waitForEvent(
+        socket,
+        "connect",
+        `connect(${formatHostPort(address.address, address.port)})`,
+      );
+    } catch (error) {
+      socket.destroy();
+      if (isCancelled(error)) throw error;
+      throw new Error(
+        `could not connect to ${formatHostPort(address.address, address.port)}${codeSuffix(error)}`,
+        { cause: error },
+      );
+    }
+    return new SocketStream(socket);
+  },
+};
+
+/** The resolver `openTcpStream` uses in the current run. */
+export function currentHostnameResolver(): HostnameResolver {
+  return customResolver.get() ?? nodeResolver;
+}
+
+/** The socket factory `openTcpStream` uses in the current run. */
+export function currentSocketFactory(): SocketFactory {
+  return customFactory.get() ?? nodeSocketFactory;
+}
+
+/** `host:port`, with an IPv6 literal in brackets. */
+export function formatHostPort(host: string, port: number): string {
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
