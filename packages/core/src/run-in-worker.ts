@@ -6,7 +6,7 @@
  */
 import { isAbsolute } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { TransferListItem } from "node:worker_threads";
+import type { Transferable as TransferListItem } from "node:worker_threads";
 import { CapacityLimiter } from "./capacity-limiter.ts";
 import { requireTask } from "./context.ts";
 import { BrokenResourceError } from "./errors.ts";
