@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { run } from "@weft/core";
-import { MemoryReceiveStream, MemorySendStream, memoryStreamPair } from "@weft/testing";
+import { MemoryReceiveStream, MemorySendStream, memoryStreamPair } from "@weft/testing/streams";
 import { describe, expect, test } from "vitest";
 import { expectRejects } from "../../core/test/support/helpers.ts";
 import * as net from "../src/index.ts";

@@ -1,6 +1,9 @@
 /**
  * @weft/testing — virtual time and tools for testing concurrent code.
  *
+ * Memory streams and the stream conformance suites, which need `@weft/net`, are in
+ * `@weft/testing/streams`.
+ *
  * @packageDocumentation
  */
 export { MockClock, type MockClockOptions } from "./mock-clock.ts";
@@ -13,32 +16,12 @@ import { lowlevel } from "@weft/core";
  */
 export const waitAllTasksBlocked: (cushionMs?: number) => Promise<void> =
   lowlevel.waitAllTasksBlocked;
-export {
-  checkCancelledSendAll,
-  checkHalfCloseableStream,
-  checkOneWayStream,
-  checkTwoWayStream,
-  type Maker,
-} from "./check-streams.ts";
 export { assertCheckpoints, assertNoCheckpoints } from "./checkpoints.ts";
 export {
   DeterministicScheduler,
   type DeterministicSchedulerOptions,
   type SchedulingMode,
 } from "./deterministic-scheduler.ts";
-export {
-  type AsyncHook,
-  lockstepStreamOneWayPair,
-  lockstepStreamPair,
-  MemoryReceiveStream,
-  type MemoryReceiveStreamOptions,
-  MemorySendStream,
-  type MemorySendStreamOptions,
-  memoryStreamOneWayPair,
-  memoryStreamPair,
-  memoryStreamPump,
-  type SyncHook,
-} from "./memory-streams.ts";
 export { type SchedulesOptions, schedules } from "./schedules.ts";
 export { seededRandom } from "./seeded-random.ts";
 export { Sequencer } from "./sequencer.ts";

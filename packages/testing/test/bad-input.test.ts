@@ -10,6 +10,10 @@ import * as testing from "../src/index.ts";
 import {
   assertCheckpoints,
   assertNoCheckpoints,
+  Sequencer,
+  waitAllTasksBlocked,
+} from "../src/index.ts";
+import {
   checkCancelledSendAll,
   checkHalfCloseableStream,
   checkOneWayStream,
@@ -18,9 +22,7 @@ import {
   MemoryReceiveStream,
   MemorySendStream,
   memoryStreamPair,
-  Sequencer,
-  waitAllTasksBlocked,
-} from "../src/index.ts";
+} from "../src/streams.ts";
 import { weftRun } from "../src/vitest.ts";
 
 type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;

@@ -5,6 +5,7 @@
 import { BrokenResourceError, Cancelled, ClosedResourceError, run, sleepForever } from "@weft/core";
 import type { ReceiveStream, SendStream } from "@weft/net";
 import { describe, expect, test } from "vitest";
+import { MockClock } from "../src/index.ts";
 import {
   checkCancelledSendAll,
   checkHalfCloseableStream,
@@ -12,10 +13,9 @@ import {
   checkTwoWayStream,
   lockstepStreamOneWayPair,
   lockstepStreamPair,
-  MockClock,
   memoryStreamOneWayPair,
   memoryStreamPair,
-} from "../src/index.ts";
+} from "../src/streams.ts";
 
 const inRun = (fn: () => Promise<void>) =>
   run(fn, { clock: new MockClock({ autojumpThreshold: 0 }) });

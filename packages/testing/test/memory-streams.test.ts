@@ -15,19 +15,16 @@ import {
 } from "@weft/core";
 import type { ReceiveStream, SendStream } from "@weft/net";
 import { describe, expect, test } from "vitest";
+import { assertCheckpoints, MockClock, seededRandom, waitAllTasksBlocked } from "../src/index.ts";
 import {
-  assertCheckpoints,
   lockstepStreamOneWayPair,
   lockstepStreamPair,
   MemoryReceiveStream,
   MemorySendStream,
-  MockClock,
   memoryStreamOneWayPair,
   memoryStreamPair,
   memoryStreamPump,
-  seededRandom,
-  waitAllTasksBlocked,
-} from "../src/index.ts";
+} from "../src/streams.ts";
 
 const autojump = () => new MockClock({ autojumpThreshold: 0 });
 const inRun = (fn: () => Promise<void>) => run(fn, { clock: autojump() });

@@ -6,7 +6,7 @@
  */
 import { isAbsolute } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { TransferListItem } from "node:worker_threads";
+import type { Transferable as TransferListItem } from "node:worker_threads";
 import { BrokenResourceError } from "../errors/errors.ts";
 import { checkBoolean, checkOptionsObject } from "../errors/validate.ts";
 import { requireTask } from "../kernel/context.ts";

@@ -7,7 +7,7 @@
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TransferListItem } from "node:worker_threads";
+import type { Transferable as TransferListItem } from "node:worker_threads";
 import {
   type ReadyMessage,
   type Task,

@@ -6,7 +6,8 @@
  * test_highlevel_open_tcp_stream.py.
  */
 import { currentTime, ExceptionGroup, isCancelled, moveOnAfter, run, sleep } from "@weft/core";
-import { MockClock, memoryStreamPair } from "@weft/testing";
+import { MockClock } from "@weft/testing";
+import { memoryStreamPair } from "@weft/testing/streams";
 import { describe, expect, test } from "vitest";
 import {
   type HalfCloseableStream,

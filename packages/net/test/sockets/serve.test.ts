@@ -26,7 +26,8 @@ import {
   sleepForever,
   type Task,
 } from "@weft/core";
-import { MockClock, memoryStreamPair } from "@weft/testing";
+import { MockClock } from "@weft/testing";
+import { memoryStreamPair } from "@weft/testing/streams";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import {
   ACCEPT_RETRY_DELAY_MS,

@@ -13,12 +13,8 @@ import {
   openNursery,
   run,
 } from "@weft/core";
-import {
-  checkCancelledSendAll,
-  checkHalfCloseableStream,
-  MockClock,
-  waitAllTasksBlocked,
-} from "@weft/testing";
+import { MockClock, waitAllTasksBlocked } from "@weft/testing";
+import { checkCancelledSendAll, checkHalfCloseableStream } from "@weft/testing/streams";
 import { describe, expect, test } from "vitest";
 import { siblingStepsDuringSwallowingLoop } from "../../../core/test/support/swallowing-loop.ts";
 import {

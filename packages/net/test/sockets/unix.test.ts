@@ -14,7 +14,8 @@ import {
   openNursery,
   run,
 } from "@weft/core";
-import { checkCancelledSendAll, checkHalfCloseableStream, MockClock } from "@weft/testing";
+import { MockClock } from "@weft/testing";
+import { checkCancelledSendAll, checkHalfCloseableStream } from "@weft/testing/streams";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { SocketListener, SocketStream } from "../../src/index.ts";
 import { openUnixListener, openUnixSocket } from "../../src/sockets/unix.ts";

@@ -18,7 +18,8 @@ import {
   run,
   sleep,
 } from "@weft/core";
-import { assertCheckpoints, memoryStreamOneWayPair } from "@weft/testing";
+import { assertCheckpoints } from "@weft/testing";
+import { memoryStreamOneWayPair } from "@weft/testing/streams";
 import fc from "fast-check";
 import { describe, expect, test, vi } from "vitest";
 import { propertyParameters } from "../../../core/test/support/property-parameters.ts";

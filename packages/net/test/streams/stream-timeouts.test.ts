@@ -17,15 +17,14 @@ import {
   sleepUntil,
   TooSlowError,
 } from "@weft/core";
+import { MockClock, waitAllTasksBlocked } from "@weft/testing";
 import {
   checkHalfCloseableStream,
   lockstepStreamPair,
   MemorySendStream,
-  MockClock,
   memoryStreamOneWayPair,
   memoryStreamPair,
-  waitAllTasksBlocked,
-} from "@weft/testing";
+} from "@weft/testing/streams";
 import { describe, expect, test } from "vitest";
 import {
   openTcpListeners,

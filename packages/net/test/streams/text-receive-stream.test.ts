@@ -15,7 +15,8 @@ import {
   openNursery,
   sleep,
 } from "@weft/core";
-import { assertCheckpoints, memoryStreamOneWayPair } from "@weft/testing";
+import { assertCheckpoints } from "@weft/testing";
+import { memoryStreamOneWayPair } from "@weft/testing/streams";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { propertyParameters } from "../../../core/test/support/property-parameters.ts";

@@ -2,7 +2,7 @@
  * Test helpers for reading code: a memory receive stream that delivers given
  * chunks one read at a time, and splitting a byte sequence into chunks.
  */
-import { MemoryReceiveStream } from "@weft/testing";
+import { MemoryReceiveStream } from "@weft/testing/streams";
 
 export { rejection, runVirtual } from "../../../core/test/support/helpers.ts";
 

@@ -16,14 +16,13 @@ import {
   openNursery,
   run,
 } from "@weft/core";
+import { MockClock, waitAllTasksBlocked } from "@weft/testing";
 import {
   checkCancelledSendAll,
   checkTwoWayStream,
   lockstepStreamPair,
-  MockClock,
   memoryStreamPair,
-  waitAllTasksBlocked,
-} from "@weft/testing";
+} from "@weft/testing/streams";
 import { generate } from "selfsigned";
 import { beforeAll, describe, expect, test } from "vitest";
 import type { SocketListener, SocketStream, Stream } from "../../src/index.ts";
