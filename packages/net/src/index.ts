@@ -13,6 +13,19 @@
  * @packageDocumentation
  */
 
+export {
+  type AsyncResource,
+  acloseForcefully,
+  ConflictDetector,
+  checkMaxBytes,
+  type HalfCloseableStream,
+  type Listener,
+  type ReceiveStream,
+  receiveChunks,
+  type SendStream,
+  StapledStream,
+  type Stream,
+} from "@weft/core/streams";
 export type { OpenFlags } from "./fs/file-arguments.ts";
 export {
   type AppendFileOptions,
@@ -26,7 +39,6 @@ export {
   writeFile,
 } from "./fs/file-helpers.ts";
 export { FileStream, type OpenFileOptions, openFile } from "./fs/file-stream.ts";
-export { ConflictDetector } from "./host/conflict-detector.ts";
 export {
   type FetchInput,
   fetch,
@@ -107,18 +119,6 @@ export {
   type TimeoutStreamInfo,
   withTimeouts,
 } from "./streams/stream-timeouts.ts";
-export {
-  type AsyncResource,
-  acloseForcefully,
-  checkMaxBytes,
-  type HalfCloseableStream,
-  type Listener,
-  type ReceiveStream,
-  receiveChunks,
-  type SendStream,
-  StapledStream,
-  type Stream,
-} from "./streams/streams.ts";
 export type { TextDecodingOptions } from "./streams/text-decoding.ts";
 export { TextReceiveStream, type TextReceiveStreamOptions } from "./streams/text-receive-stream.ts";
 export {

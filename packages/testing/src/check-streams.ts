@@ -27,7 +27,7 @@ import {
   type ReceiveStream,
   type SendStream,
   type Stream,
-} from "@weft/net";
+} from "@weft/core/streams";
 import { assertCheckpoints } from "./checkpoints.ts";
 import { seededRandom } from "./seeded-random.ts";
 

@@ -1,12 +1,13 @@
 /**
  * @weft/testing — virtual time and tools for testing concurrent code.
  *
- * Memory streams and the stream conformance suites, which need `@weft/net`, are in
- * `@weft/testing/streams`.
+ * Needs `@weft/core` only: the memory streams and stream conformance suites
+ * build on `@weft/core/streams` (also reachable as `@weft/testing/streams`).
  *
  * @packageDocumentation
  */
 export { MockClock, type MockClockOptions } from "./mock-clock.ts";
+export * from "./streams.ts";
 
 import { lowlevel } from "@weft/core";
 

@@ -16,7 +16,7 @@ import {
   receiveChunks,
   type SendStream,
   StapledStream,
-} from "@weft/net";
+} from "@weft/core/streams";
 
 /** An async hook called from a stream operation. */
 export type AsyncHook = () => Promise<unknown>;

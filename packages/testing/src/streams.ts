@@ -1,8 +1,8 @@
 /**
  * @weft/testing/streams — in-memory streams and stream conformance suites.
  *
- * A separate entry point because it needs `@weft/net` (an optional peer
- * dependency of `@weft/testing`): the main entry needs `@weft/core` only.
+ * Also exported by the main entry; this subpath gives them alone. They build
+ * on `@weft/core/streams`, so `@weft/net` is not needed to use them.
  *
  * @packageDocumentation
  */

@@ -10,11 +10,10 @@
  */
 import * as fsp from "node:fs/promises";
 import { lowlevel } from "@weft/core";
-
+import type { SendStream } from "@weft/core/streams";
 import { toUint8Array } from "../host/bytes.ts";
 import { checkInteger, checkOptions } from "../host/validate.ts";
 import { waitUntilSettled } from "../host/wait-until-settled.ts";
-import type { SendStream } from "../streams/streams.ts";
 import {
   createTextDecoder,
   decodeChecked,

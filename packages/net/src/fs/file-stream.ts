@@ -24,13 +24,11 @@ import {
   type Result,
   type Task,
 } from "@weft/core";
-
+import { ConflictDetector, checkMaxBytes, receiveChunks, type Stream } from "@weft/core/streams";
 import { toUint8Array } from "../host/bytes.ts";
-import { ConflictDetector } from "../host/conflict-detector.ts";
 import { checkInteger, checkOptions } from "../host/validate.ts";
 import { waitUntilSettled } from "../host/wait-until-settled.ts";
 import { previousSendCancelledError } from "../streams/send-cancelled.ts";
-import { checkMaxBytes, receiveChunks, type Stream } from "../streams/streams.ts";
 import {
   checkFlags,
   checkMode,

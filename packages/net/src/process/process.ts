@@ -14,12 +14,12 @@ import {
   moveOnAfter,
   type Task,
 } from "@weft/core";
+import { type ReceiveStream, type SendStream, StapledStream } from "@weft/core/streams";
 import { errorCode } from "../host/error-codes.ts";
 import { ignoreError, waitExternal, waitForEvent } from "../host/io-wait.ts";
 import { checkChoice, checkOptionalBoolean, checkOptions } from "../host/validate.ts";
 import { unixAddress } from "../sockets/addresses.ts";
 import { SocketStream } from "../sockets/socket-stream.ts";
-import { type ReceiveStream, type SendStream, StapledStream } from "../streams/streams.ts";
 import {
   checkArgs,
   checkCommand,

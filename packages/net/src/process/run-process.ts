@@ -5,10 +5,10 @@
  * `trio.run_process`).
  */
 import { BrokenResourceError, CancelScope, Event, openNursery, type TaskStatus } from "@weft/core";
+import type { SendStream } from "@weft/core/streams";
 import { toUint8Array } from "../host/bytes.ts";
 import { checkChoice, checkOptionalBoolean } from "../host/validate.ts";
 import type { SocketStream } from "../sockets/socket-stream.ts";
-import type { SendStream } from "../streams/streams.ts";
 import {
   type CheckedProcessOptions,
   checkProcessOptions,

@@ -5,10 +5,10 @@
 import * as dns from "node:dns";
 import * as net from "node:net";
 import { cancellable, isCancelled, lowlevel } from "@weft/core";
+import { acloseForcefully } from "@weft/core/streams";
 import { codeSuffix, errorCode } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
 import { checkInteger, checkOptions } from "../host/validate.ts";
-import { acloseForcefully } from "../streams/streams.ts";
 import { checkHost, checkPort } from "./addresses.ts";
 import { SocketListener } from "./socket-listener.ts";
 import { formatHostPort } from "./tcp-seams.ts";

@@ -6,8 +6,8 @@
  */
 import * as net from "node:net";
 import { Event, ExceptionGroup, isCancelled, lowlevel, moveOnAfter, openNursery } from "@weft/core";
+import { acloseForcefully, type HalfCloseableStream } from "@weft/core/streams";
 import { checkOptions } from "../host/validate.ts";
-import { acloseForcefully, type HalfCloseableStream } from "../streams/streams.ts";
 import { checkHost, checkPort } from "./addresses.ts";
 import type { SocketStream } from "./socket-stream.ts";
 import {

@@ -10,10 +10,9 @@ import {
   TASK_STATUS_IGNORED,
   type TaskStatus,
 } from "@weft/core";
-
+import { type AsyncResource, acloseForcefully, type Listener } from "@weft/core/streams";
 import { isCapacityError } from "../host/error-codes.ts";
 import { checkOptions } from "../host/validate.ts";
-import { type AsyncResource, acloseForcefully, type Listener } from "../streams/streams.ts";
 import { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 import type { SocketListener } from "./socket-listener.ts";
 import type { SocketStream } from "./socket-stream.ts";

@@ -21,11 +21,11 @@ import {
   lowlevel,
   Ok,
 } from "@weft/core";
+import type { Listener } from "@weft/core/streams";
 import { descriptorShortage } from "../host/descriptors.ts";
 import { errorCode, isCapacityError } from "../host/error-codes.ts";
 import { ignoreError } from "../host/io-wait.ts";
 import { checkInteger, checkOptions } from "../host/validate.ts";
-import type { Listener } from "../streams/streams.ts";
 import { makeAddress, type SocketAddress, unixAddress } from "./addresses.ts";
 import { SocketStream } from "./socket-stream.ts";
 

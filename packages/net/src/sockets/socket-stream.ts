@@ -12,11 +12,15 @@ import {
   lowlevel,
   type Task,
 } from "@weft/core";
-import { ConflictDetector } from "../host/conflict-detector.ts";
+import {
+  ConflictDetector,
+  checkMaxBytes,
+  type HalfCloseableStream,
+  receiveChunks,
+} from "@weft/core/streams";
 import { waitExternal } from "../host/io-wait.ts";
 import { ChunkQueue } from "../streams/chunk-queue.ts";
 import { previousSendCancelledError, sendBreakingOnCancel } from "../streams/send-cancelled.ts";
-import { checkMaxBytes, type HalfCloseableStream, receiveChunks } from "../streams/streams.ts";
 import { makeAddress, type SocketAddress } from "./addresses.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;

@@ -9,9 +9,9 @@
 import * as dns from "node:dns";
 import * as net from "node:net";
 import { cancellable, isCancelled, lowlevel } from "@weft/core";
+import type { HalfCloseableStream } from "@weft/core/streams";
 import { codeSuffix } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
-import type { HalfCloseableStream } from "../streams/streams.ts";
 import { SocketStream } from "./socket-stream.ts";
 
 /** One resolved address of a host. */

@@ -20,12 +20,12 @@ import {
   Ok,
   type Task,
 } from "@weft/core";
+import type { AsyncResource } from "@weft/core/streams";
+import { ConflictDetector } from "@weft/core/streams";
 import { toBuffer, toUint8Array } from "../host/bytes.ts";
-import { ConflictDetector } from "../host/conflict-detector.ts";
 import { codeSuffix } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
 import { checkInteger, checkOptions } from "../host/validate.ts";
-import type { AsyncResource } from "../streams/streams.ts";
 import { checkHost, checkPort, makeAddress, type SocketAddress } from "./addresses.ts";
 import { currentHostnameResolver, formatHostPort } from "./tcp-seams.ts";
 

@@ -11,11 +11,15 @@ import {
   cancelShieldedCheckpoint,
   lowlevel,
 } from "@weft/core";
-
-import { ConflictDetector } from "../host/conflict-detector.ts";
+import {
+  ConflictDetector,
+  checkMaxBytes,
+  isReceiveStream,
+  type ReceiveStream,
+  receiveChunks,
+} from "@weft/core/streams";
 import { checkInteger, checkOptions } from "../host/validate.ts";
 import { IncompleteReadError, LimitOverrunError } from "./read-errors.ts";
-import { checkMaxBytes, isReceiveStream, type ReceiveStream, receiveChunks } from "./streams.ts";
 import { createTextDecoder, decodeChecked, type TextDecodingOptions } from "./text-decoding.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;

@@ -10,15 +10,15 @@ import {
   currentTime,
   TooSlowError,
 } from "@weft/core";
-import { ConflictDetector } from "../host/conflict-detector.ts";
 import {
+  ConflictDetector,
   checkMaxBytes,
   type HalfCloseableStream,
   type ReceiveStream,
   receiveChunks,
   type SendStream,
   type Stream,
-} from "./streams.ts";
+} from "@weft/core/streams";
 
 /**
  * Timeouts of a `TimeoutStream`, in milliseconds of the run's clock. Each is

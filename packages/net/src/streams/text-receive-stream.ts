@@ -4,15 +4,14 @@
  */
 import type { TextDecoder } from "node:util";
 import { BrokenResourceError, ClosedResourceError, checkpoint } from "@weft/core";
-
-import { ConflictDetector } from "../host/conflict-detector.ts";
-import { checkOptions } from "../host/validate.ts";
 import {
   type AsyncResource,
+  ConflictDetector,
   checkMaxBytes,
   isReceiveStream,
   type ReceiveStream,
-} from "./streams.ts";
+} from "@weft/core/streams";
+import { checkOptions } from "../host/validate.ts";
 import { createTextDecoder, decodeChecked, type TextDecodingOptions } from "./text-decoding.ts";
 
 /** Options of a `TextReceiveStream`. */

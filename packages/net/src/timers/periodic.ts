@@ -4,7 +4,7 @@
  * tokio's `MissedTickBehavior`; `skip` is also what Go's `time.Ticker` does).
  */
 import { CancelScope, checkpoint, currentTime, sleepUntil } from "@weft/core";
-import { ConflictDetector } from "../host/conflict-detector.ts";
+import { ConflictDetector } from "@weft/core/streams";
 
 /** What a `Ticker` does about ticks whose time passed while its consumer was busy. See `periodic`. */
 export type MissedTickPolicy = "skip" | "burst" | "delay";

@@ -3,11 +3,11 @@
  * with a TLS client on top.
  */
 import * as tls from "node:tls";
+import { acloseForcefully } from "@weft/core/streams";
 import { checkOptions } from "../host/validate.ts";
 import { checkHost, checkPort } from "../sockets/addresses.ts";
 import { type OpenTcpStreamOptions, openTcpStream } from "../sockets/open-tcp-stream.ts";
 import type { SocketStream } from "../sockets/socket-stream.ts";
-import { acloseForcefully } from "../streams/streams.ts";
 import { checkTlsOptions, type TlsConnectOptions, TlsStream } from "./tls-stream.ts";
 
 /**

@@ -3,7 +3,7 @@
  * a server-side `TlsStream` (Trio's `SSLListener`).
  */
 import * as tls from "node:tls";
-import type { Listener, Stream } from "../streams/streams.ts";
+import type { Listener, Stream } from "@weft/core/streams";
 import { checkTlsOptions, type TlsAcceptOptions, TlsStream } from "./tls-stream.ts";
 
 /**

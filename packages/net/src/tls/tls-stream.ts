@@ -46,12 +46,17 @@ import {
   StrictFIFOLock,
   type Task,
 } from "@weft/core";
-import { ConflictDetector } from "../host/conflict-detector.ts";
+import {
+  acloseForcefully,
+  ConflictDetector,
+  checkMaxBytes,
+  receiveChunks,
+  type Stream,
+} from "@weft/core/streams";
 import { checkOptions } from "../host/validate.ts";
 import { checkHost } from "../sockets/addresses.ts";
 import { ChunkQueue } from "../streams/chunk-queue.ts";
 import { previousSendCancelledError, sendBreakingOnCancel } from "../streams/send-cancelled.ts";
-import { acloseForcefully, checkMaxBytes, receiveChunks, type Stream } from "../streams/streams.ts";
 import { MemoryBio } from "./tls-memory-bio.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Cancelled, CancelScope, isCancelled, openNursery, run } from "@weft/core";
+import type { SendStream } from "@weft/core/streams";
 import { describe, expect, test } from "vitest";
 import {
   appendFile,
@@ -16,7 +17,6 @@ import {
   writeFile,
 } from "../../src/fs/file-helpers.ts";
 import { openFile } from "../../src/fs/file-stream.ts";
-import type { SendStream } from "../../src/streams/streams.ts";
 import {
   canMakeFifo,
   encode,

@@ -4,7 +4,7 @@
  * read from /proc (Linux).
  */
 import * as fs from "node:fs";
-import type { ReceiveStream } from "../../src/streams/streams.ts";
+import type { ReceiveStream } from "@weft/core/streams";
 
 /** The Node binary running the tests: the child program of every test. */
 export const NODE = process.execPath;

@@ -3,7 +3,7 @@
  * once (Trio's `_util.ConflictDetector`). Acquiring it while it is held throws
  * `BusyResourceError`; it never blocks.
  */
-import { BusyResourceError } from "@weft/core";
+import { BusyResourceError } from "../errors/errors.ts";
 
 export class ConflictDetector {
   readonly #message: string;
