@@ -9,8 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { run } from "@weft/core";
 import { MemoryReceiveStream, MemorySendStream, memoryStreamPair } from "@weft/testing/streams";
-import { describe, expect, test } from "vitest";
-import { expectRejects } from "../../core/test/support/helpers.ts";
+import { describe, test } from "vitest";
+import { expectEveryExportClassified, expectRejects } from "../../core/test/support/helpers.ts";
 import * as net from "../src/index.ts";
 import {
   acloseForcefully,
@@ -243,19 +243,9 @@ describe("outside run(), promise-returning functions reject, never throw", () =>
       "setCustomSocketFactory",
       "withTimeouts",
     ]);
-    for (const [name, value] of Object.entries(net)) {
-      if (typeof value !== "function" || /^class\b/.test(Function.prototype.toString.call(value))) {
-        continue;
-      }
-      if (synchronous.has(name)) continue;
-      expect(
-        outsideRun.some(([label]) => label.startsWith(`${name}(`)),
-        `${name} is not in the outside-run() table`,
-      ).toBe(true);
-      expect(
-        badArguments.some(([label]) => label.startsWith(`${name}(`)),
-        `${name} is not in the bad-arguments table`,
-      ).toBe(true);
-    }
+    expectEveryExportClassified(net, synchronous, {
+      "outside-run()": outsideRun,
+      "bad-arguments": badArguments,
+    });
   });
 });

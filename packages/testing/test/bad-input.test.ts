@@ -5,7 +5,7 @@
  */
 import { run } from "@weft/core";
 import { describe, expect, test } from "vitest";
-import { expectRejects } from "../../core/test/support/helpers.ts";
+import { expectEveryExportClassified, expectRejects } from "../../core/test/support/helpers.ts";
 import * as testing from "../src/index.ts";
 import {
   assertCheckpoints,
@@ -144,19 +144,9 @@ describe("outside run(), promise-returning functions reject, never throw", () =>
       "schedules",
       "seededRandom",
     ]);
-    for (const [name, value] of Object.entries(testing)) {
-      if (typeof value !== "function" || /^class\b/.test(Function.prototype.toString.call(value))) {
-        continue;
-      }
-      if (synchronous.has(name)) continue;
-      expect(
-        cases.some(([label]) => label.startsWith(`${name}(`)),
-        `${name} is not in the outside-run() table`,
-      ).toBe(true);
-      expect(
-        badArguments.some(([label]) => label.startsWith(`${name}(`)),
-        `${name} is not in the bad-arguments table`,
-      ).toBe(true);
-    }
+    expectEveryExportClassified(testing, synchronous, {
+      "outside-run()": cases,
+      "bad-arguments": badArguments,
+    });
   });
 });

@@ -61,3 +61,40 @@ export function withinRealTime<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
   });
   return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
 }
+
+/** The error `fn` throws or its promise rejects with (fails if neither happens). */
+export async function errorOf(fn: () => Promise<unknown>): Promise<unknown> {
+  let promise: Promise<unknown>;
+  try {
+    promise = fn();
+  } catch (error) {
+    return error;
+  }
+  return rejection(promise);
+}
+
+/**
+ * Asserts that every function export of `module` (classes aside) is either
+ * listed as `synchronous` or, being promise-returning, has a case in each of
+ * `tables` (cases whose label starts with `name(`): a new export must be
+ * classified, so the rule "a promise-returning function never throws
+ * synchronously" keeps being tested as the API grows.
+ */
+export function expectEveryExportClassified(
+  module: Record<string, unknown>,
+  synchronous: ReadonlySet<string>,
+  tables: Record<string, readonly (readonly [string, ...unknown[]])[]>,
+): void {
+  for (const [name, value] of Object.entries(module)) {
+    if (typeof value !== "function" || /^class\b/.test(Function.prototype.toString.call(value))) {
+      continue;
+    }
+    if (synchronous.has(name)) continue;
+    for (const [table, cases] of Object.entries(tables)) {
+      expect(
+        cases.some(([label]) => label.startsWith(`${name}(`)),
+        `${name} is not in the ${table} table`,
+      ).toBe(true);
+    }
+  }
+}

@@ -1,7 +1,6 @@
 /** Helpers shared by the sync primitives' tests. */
 import { lowlevel, type Nursery, type Task, type TaskStatus } from "@weft/core";
 import { waitAllTasksBlocked } from "@weft/testing";
-import { rejection } from "./helpers.ts";
 
 /** Starts `fn` in a new task of `nursery`, lets it run until everyone is blocked, returns the task. */
 export async function spawn(nursery: Nursery, fn: () => Promise<unknown>): Promise<Task> {
@@ -11,17 +10,6 @@ export async function spawn(nursery: Nursery, fn: () => Promise<unknown>): Promi
   });
   await waitAllTasksBlocked();
   return task;
-}
-
-/** The error `fn` throws or its promise rejects with (fails if neither happens). */
-export async function errorOf(fn: () => Promise<unknown>): Promise<unknown> {
-  let promise: Promise<unknown>;
-  try {
-    promise = fn();
-  } catch (error) {
-    return error;
-  }
-  return rejection(promise);
 }
 
 /** What every lock-like primitive offers. */

@@ -23,8 +23,8 @@ import {
 } from "@weft/core";
 import { seededRandom, waitAllTasksBlocked } from "@weft/testing";
 import { describe, expect, test } from "vitest";
-import { rejection, runVirtual } from "../support/helpers.ts";
-import { errorOf, expectFree, type LockLike, spawn } from "../support/sync.ts";
+import { errorOf, rejection, runVirtual } from "../support/helpers.ts";
+import { expectFree, type LockLike, spawn } from "../support/sync.ts";
 
 const _prng = seededRandom;
 

@@ -20,7 +20,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { SocketListener, SocketStream } from "../../src/index.ts";
 import { openUnixListener, openUnixSocket } from "../../src/sockets/unix.ts";
 import { rejection } from "../support/chunks.ts";
-import { clogged } from "../support/io.ts";
+import { acceptedPair, clogged } from "../support/io.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -33,19 +33,12 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function connectedPair(
+/** A connected `[client, server]` pair through the Unix socket at `socketPath`. */
+function connectedPair(
   listener: SocketListener,
   socketPath: string,
 ): Promise<[SocketStream, SocketStream]> {
-  let server: SocketStream | undefined;
-  let client: SocketStream | undefined;
-  await openNursery(async (nursery) => {
-    nursery.startSoon(async () => {
-      server = await listener.accept();
-    });
-    client = await openUnixSocket(socketPath);
-  });
-  return [client!, server!];
+  return acceptedPair(listener, () => openUnixSocket(socketPath));
 }
 
 /** Pipe handles (sockets and servers) of this process: vitest's own IPC pipe counts too. */

@@ -1,4 +1,6 @@
 /** Small helpers shared by the socket and stream tests. */
+export { errorOf } from "../../../core/test/support/helpers.ts";
+
 import { CancelScope, openNursery } from "@weft/core";
 import { waitAllTasksBlocked } from "@weft/testing";
 import {
@@ -20,16 +22,6 @@ export async function receiveExactly(stream: ReceiveStream, n: number): Promise<
     filled += chunk.length;
   }
   return out;
-}
-
-/** Runs `fn` and returns what it threw (fails the test if it did not throw). */
-export async function errorOf(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
 }
 
 /**
@@ -70,9 +62,10 @@ export async function withTcpListener<T>(fn: (listener: SocketListener) => Promi
   }
 }
 
-/** A connected `[client, server]` pair of `SocketStream`s through `listener`. */
-export async function tcpStreamPair(
+/** A connected `[client, server]` pair: `connect()` runs while `listener` accepts. */
+export async function acceptedPair(
   listener: SocketListener,
+  connect: () => Promise<SocketStream>,
 ): Promise<[SocketStream, SocketStream]> {
   let server: SocketStream | undefined;
   let client: SocketStream | undefined;
@@ -80,9 +73,14 @@ export async function tcpStreamPair(
     nursery.startSoon(async () => {
       server = await listener.accept();
     });
-    client = await openTcpStream("127.0.0.1", listener.localAddress.port);
+    client = await connect();
   });
   return [client!, server!];
+}
+
+/** A connected `[client, server]` pair of TCP `SocketStream`s through `listener`. */
+export function tcpStreamPair(listener: SocketListener): Promise<[SocketStream, SocketStream]> {
+  return acceptedPair(listener, () => openTcpStream("127.0.0.1", listener.localAddress.port));
 }
 
 /** What `cancelOnceBlocked` saw: whether the scope cancelled the call, and what else it threw. */
