@@ -84,6 +84,17 @@ function* joinAll<T>(tasks: readonly Task<T>[]): Operation<void> {
 
 // ------------------------------------------------------------------ scenarios
 
+/** Milliseconds of a `run()` that spawns `body` as n tasks and joins them. */
+async function timeTasks(n: number, body: () => Operation<void>): Promise<number> {
+  const t0 = performance.now();
+  await run(function* () {
+    const tasks: Task<void>[] = [];
+    for (let i = 0; i < n; i++) tasks.push(yield* spawn(body));
+    yield* joinAll(tasks);
+  });
+  return performance.now() - t0;
+}
+
 /** n tasks, each yielding to the scheduler m times. */
 async function checkpointScenario({ n, m }: Size): Promise<RunResult> {
   let count = 0;
@@ -93,13 +104,8 @@ async function checkpointScenario({ n, m }: Size): Promise<RunResult> {
       count++;
     }
   }
-  const t0 = performance.now();
-  await run(function* () {
-    const tasks: Task<void>[] = [];
-    for (let i = 0; i < n; i++) tasks.push(yield* spawn(body));
-    yield* joinAll(tasks);
-  });
-  return { check: count, measured: performance.now() - t0 };
+  const measured = await timeTasks(n, body); // before reading count: the work is done then
+  return { check: count, measured };
 }
 
 /** n tasks, each m times awaiting a host-settled promise through `call()`, then yielding. */
@@ -112,13 +118,8 @@ async function foreignAwaitScenario({ n, m }: Size): Promise<RunResult> {
       count++;
     }
   }
-  const t0 = performance.now();
-  await run(function* () {
-    const tasks: Task<void>[] = [];
-    for (let i = 0; i < n; i++) tasks.push(yield* spawn(body));
-    yield* joinAll(tasks);
-  });
-  return { check: count, measured: performance.now() - t0 };
+  const measured = await timeTasks(n, body); // before reading count: the work is done then
+  return { check: count, measured };
 }
 
 /** Spawns n trivial tasks and joins them. */
@@ -128,13 +129,8 @@ async function spawnJoinScenario({ n }: Size): Promise<RunResult> {
   function* body(): Operation<void> {
     count++;
   }
-  const t0 = performance.now();
-  await run(function* () {
-    const tasks: Task<void>[] = [];
-    for (let i = 0; i < n; i++) tasks.push(yield* spawn(body));
-    yield* joinAll(tasks);
-  });
-  return { check: count, measured: performance.now() - t0 };
+  const measured = await timeTasks(n, body); // before reading count: the work is done then
+  return { check: count, measured };
 }
 
 /** n tasks, task i sleeping `sleepMs(i)` ms; measured from spawning to all done. */
