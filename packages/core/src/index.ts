@@ -29,20 +29,21 @@ export {
   checkpoint,
   checkpointIfCancelled,
 } from "./kernel/checkpoints.ts";
-export { type Clock, SystemClock } from "./kernel/clock.ts";
-export type { Instrument } from "./kernel/instrument.ts";
-export { FifoScheduler, type Scheduler } from "./kernel/scheduler.ts";
-export type { Task } from "./kernel/task.ts";
+export { SystemClock } from "./kernel/clock.ts";
+export { FifoScheduler } from "./kernel/scheduler.ts";
+export type {
+  Clock,
+  Instrument,
+  Nursery,
+  Scheduler,
+  SpawnOptions,
+  Task,
+  TaskStatus,
+} from "./kernel/types.ts";
 export * as lowlevel from "./lowlevel/lowlevel.ts";
 export { cancellable, currentSignal } from "./scopes/abort-signal.ts";
 export { CancelScope, type CancelScopeOptions } from "./scopes/cancel-scope.ts";
-export {
-  type Nursery,
-  openNursery,
-  type SpawnOptions,
-  TASK_STATUS_IGNORED,
-  type TaskStatus,
-} from "./scopes/nursery.ts";
+export { openNursery, TASK_STATUS_IGNORED } from "./scopes/nursery.ts";
 export { type RunOptions, run } from "./scopes/run.ts";
 export {
   currentEffectiveDeadline,

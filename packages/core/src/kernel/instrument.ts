@@ -1,21 +1,4 @@
-import type { Task } from "./task.ts";
-
-/**
- * Hooks the kernel calls as a run proceeds, for tracing and testing. An
- * instrument that throws is removed and the error reported on stderr, so a
- * broken instrument cannot break the run.
- */
-export interface Instrument {
-  beforeRun?(): void;
-  afterRun?(): void;
-  taskSpawned?(task: Task): void;
-  /** The task became runnable. */
-  taskScheduled?(task: Task): void;
-  /** The task is about to run a step (until it next blocks or exits). */
-  beforeTaskStep?(task: Task): void;
-  afterTaskStep?(task: Task): void;
-  taskExited?(task: Task): void;
-}
+import type { Instrument } from "./types.ts";
 
 export type InstrumentHook = Exclude<keyof Instrument, never>;
 

@@ -1,22 +1,19 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { DeadlockError, InternalError } from "../errors/errors.ts";
 import type { CancelStatus } from "./cancel-status.ts";
-import type { Clock } from "./clock.ts";
 import { taskStorage } from "./context.ts";
 import { type DeadlineEntry, DeadlineHeap } from "./deadline-heap.ts";
-import type { Instrument } from "./instrument.ts";
-import type { Scheduler } from "./scheduler.ts";
 import {
   type KernelAbortFn,
   type ParentNursery,
   type SystemNursery,
-  type Task,
   TaskImpl,
   type TaskParent,
   TaskState,
 } from "./task.ts";
 import { describeTaskTree } from "./task-dump.ts";
 import { trackedRejection } from "./tracked-rejection.ts";
+import type { Clock, Instrument, Scheduler, Task } from "./types.ts";
 
 /** What an abort callback answers when the kernel offers a blocked task a cancellation. */
 export const Abort = Object.freeze({

@@ -1,19 +1,7 @@
 import { type Cancelled, type CancelReason, createCancelled } from "../errors/cancelled.ts";
-import type { Nursery } from "../scopes/nursery.ts";
 import type { CancelStatus } from "./cancel-status.ts";
 import type { Abort, Kernel, WaitOptions } from "./kernel.ts";
-
-/** A task: one concurrent thread of execution in a run, always inside a nursery. */
-export interface Task {
-  /** For debugging and error messages; defaults to the function's name. */
-  readonly name: string;
-  /** The nursery this task lives in (`null` for the run's root task). */
-  readonly parentNursery: Nursery | null;
-  /** The nurseries this task has open, outermost first. */
-  readonly childNurseries: readonly Nursery[];
-  /** While the task is being started with `nursery.start()`: the nursery it will move to. */
-  readonly eventualParentNursery: Nursery | null;
-}
+import type { Nursery, Task } from "./types.ts";
 
 /** What the kernel knows of a task. States only move forward except PARKED ↔ RUNNABLE ↔ RUNNING. */
 export const TaskState = {

@@ -3,7 +3,8 @@
  * so that waiters are not stuck forever behind a task that died holding it.
  */
 import { BrokenResourceError } from "../errors/errors.ts";
-import { type BreakableLot, type Task, TaskImpl, TaskState } from "../kernel/task.ts";
+import { type BreakableLot, TaskImpl, TaskState } from "../kernel/task.ts";
+import type { Task } from "../kernel/types.ts";
 
 function checkTask(task: unknown): asserts task is TaskImpl {
   if (!(task instanceof TaskImpl)) throw new TypeError("task must be a weft Task");

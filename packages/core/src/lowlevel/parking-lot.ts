@@ -3,7 +3,7 @@ import { BrokenResourceError } from "../errors/errors.ts";
 import { checkBoolean, checkCount, checkOptionsObject } from "../errors/validate.ts";
 import { requireTask } from "../kernel/context.ts";
 import { Abort } from "../kernel/kernel.ts";
-import type { Task } from "../kernel/task.ts";
+import type { Task } from "../kernel/types.ts";
 import { reschedule, waitTaskRescheduled } from "./waits.ts";
 
 /** What a parked task waits for, for deadlock reports and task dumps. */

@@ -10,10 +10,9 @@ import {
   checkOptionsObject,
 } from "../errors/validate.ts";
 import { unlessRefused } from "../kernel/checkpoints.ts";
-import type { Clock } from "../kernel/clock.ts";
 import { requireTask } from "../kernel/context.ts";
-import { checkInstrument, type Instrument } from "../kernel/instrument.ts";
-import type { Task } from "../kernel/task.ts";
+import { checkInstrument } from "../kernel/instrument.ts";
+import type { Clock, Instrument, Task } from "../kernel/types.ts";
 
 /**
  * Starts a task in the run's system nursery: it is cancelled when the main

@@ -9,7 +9,8 @@ import { checkFunction, checkOptionsObject } from "../errors/validate.ts";
 import { cancelPointOf } from "../kernel/checkpoints.ts";
 import { requireTask } from "../kernel/context.ts";
 import type { AbortFn, WaitOptions } from "../kernel/kernel.ts";
-import { type Task, TaskImpl } from "../kernel/task.ts";
+import { TaskImpl } from "../kernel/task.ts";
+import type { Task } from "../kernel/types.ts";
 
 /** The calling task. */
 export function currentTask(): Task {

@@ -12,6 +12,7 @@ import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
 import type { DeadlineEntry } from "../kernel/deadline-heap.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { TaskImpl } from "../kernel/task.ts";
+import type { CancelScope as CancelScopeInterface } from "../kernel/types.ts";
 
 /** Marks "no error" where `undefined` could be a thrown value. */
 export const NO_ERROR: unique symbol = Symbol("weft.noError");
@@ -27,18 +28,10 @@ export interface CancelScopeOptions {
 }
 
 /**
- * A region of code that can be cancelled — explicitly with `cancel()`, or when
- * its deadline passes. Cancellation is level-triggered: every checkpoint inside
- * a cancelled (and unshielded) scope throws `Cancelled` until the scope exits,
- * and the scope that was cancelled catches the `Cancelled` at its exit.
- *
- * ```ts
- * const scope = new CancelScope({ relativeDeadline: 1000 });
- * await scope.run(async () => { await sleep(5000); });
- * scope.cancelledCaught; // true: the sleep was cut short after one second
- * ```
+ * The implementation of {@link CancelScope}, with the members the layers of
+ * this package use to enter and leave it (exported as `CancelScope`).
  */
-export class CancelScope {
+export class CancelScopeImpl implements CancelScopeInterface {
   #deadline = Infinity;
   #relativeDeadline = Infinity;
   #shield = false;
@@ -316,3 +309,29 @@ export class CancelScope {
     return `<CancelScope ${binding}${state}>`;
   }
 }
+
+/** The constructor of cancel scopes. */
+export interface CancelScopeConstructor {
+  /** Creates a scope; it takes effect when it is entered (with `run()`, a nursery or a timeout). */
+  new (options?: CancelScopeOptions): CancelScope;
+  readonly prototype: CancelScope;
+}
+
+/**
+ * A region of code that can be cancelled — explicitly with `cancel()`, or when
+ * its deadline passes. Cancellation is level-triggered: every checkpoint inside
+ * a cancelled (and unshielded) scope throws `Cancelled` until the scope exits,
+ * and the scope that was cancelled catches the `Cancelled` at its exit.
+ *
+ * `CancelScope` is both an interface (so the scope of a nursery and one you
+ * create are one type) and its constructor; `scope instanceof CancelScope`
+ * holds for every scope.
+ *
+ * ```ts
+ * const scope = new CancelScope({ relativeDeadline: 1000 });
+ * await scope.run(async () => { await sleep(5000); });
+ * scope.cancelledCaught; // true: the sleep was cut short after one second
+ * ```
+ */
+export type CancelScope = CancelScopeInterface;
+export const CancelScope: CancelScopeConstructor = CancelScopeImpl;

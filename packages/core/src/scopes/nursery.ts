@@ -9,48 +9,9 @@ import {
 import type { CancelStatus } from "../kernel/cancel-status.ts";
 import { requireTask } from "../kernel/context.ts";
 import { Abort, type Kernel } from "../kernel/kernel.ts";
-import { type Task, type TaskImpl, type TaskParent, TaskState } from "../kernel/task.ts";
-import { CancelScope, NO_ERROR } from "./cancel-scope.ts";
-
-/** Options for spawning a task. */
-export interface SpawnOptions {
-  /** Name for debugging, task dumps and deadlock reports (default: the function's name). */
-  name?: string;
-}
-
-/**
- * Handed to a task started with `nursery.start()`: the task calls
- * `started(value)` once it is ready, which moves it into the nursery and
- * makes `start()` resolve with `value`.
- */
-export interface TaskStatus<T = void> {
-  started(...value: T extends void ? [] : [T]): void;
-}
-
-/**
- * The place child tasks live. A nursery does not finish until every child has
- * finished; an error in any of them cancels the rest, and all errors come out
- * of `openNursery` together.
- */
-export interface Nursery {
-  /** Cancelling it cancels the body and every child. */
-  readonly cancelScope: CancelScope;
-  /** The task that opened the nursery. */
-  readonly parentTask: Task;
-  /** The children still running (a snapshot). */
-  readonly childTasks: ReadonlySet<Task>;
-  /** Starts `fn` as a child task. It first runs in a later batch, never synchronously. */
-  startSoon(fn: () => Promise<unknown>, options?: SpawnOptions): void;
-  /**
-   * Starts `fn` as a child task and waits until it calls `status.started(value)`;
-   * resolves with `value`. Until then the child runs under the caller of
-   * `start` (an error rejects `start`, unwrapped); afterwards it belongs here.
-   */
-  start<T = void>(
-    fn: (status: TaskStatus<T>) => Promise<unknown>,
-    options?: SpawnOptions,
-  ): Promise<NoInfer<T>>;
-}
+import { type TaskImpl, type TaskParent, TaskState } from "../kernel/task.ts";
+import type { Nursery, SpawnOptions, Task, TaskStatus } from "../kernel/types.ts";
+import { CancelScopeImpl, NO_ERROR } from "./cancel-scope.ts";
 
 /** A `TaskStatus` whose `started()` does nothing, for calling a startable function directly. */
 export const TASK_STATUS_IGNORED: TaskStatus<never> = Object.freeze({ started(): void {} });
@@ -69,7 +30,7 @@ function taskName(
 }
 
 export class NurseryImpl implements Nursery, TaskParent {
-  readonly cancelScope: CancelScope;
+  readonly cancelScope: CancelScopeImpl;
   readonly parentTask: TaskImpl;
   readonly strictErrors: boolean;
   /** The status children start in: the nursery scope's. */
@@ -84,7 +45,7 @@ export class NurseryImpl implements Nursery, TaskParent {
   pendingStarts = 0;
   closed = false;
 
-  constructor(parentTask: TaskImpl, cancelScope: CancelScope, strictErrors: boolean) {
+  constructor(parentTask: TaskImpl, cancelScope: CancelScopeImpl, strictErrors: boolean) {
     this.parentTask = parentTask;
     this.kernel = parentTask.kernel;
     this.cancelScope = cancelScope;
@@ -314,7 +275,7 @@ export async function openNurseryIn<T>(
   strictErrors: boolean,
   body: (nursery: NurseryImpl) => Promise<T>,
 ): Promise<T> {
-  const scope = new CancelScope();
+  const scope = new CancelScopeImpl();
   scope.enter(task);
   const nursery = new NurseryImpl(task, scope, strictErrors);
   task.openNurseries ??= [];

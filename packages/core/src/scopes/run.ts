@@ -1,10 +1,11 @@
 import { isCancelled, withoutCancelled } from "../errors/cancelled.ts";
 import { checkBoolean, checkFunction, checkOptionsObject } from "../errors/validate.ts";
-import { type Clock, checkClock, SystemClock } from "../kernel/clock.ts";
+import { checkClock, SystemClock } from "../kernel/clock.ts";
 import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
-import { checkInstrument, type Instrument } from "../kernel/instrument.ts";
+import { checkInstrument } from "../kernel/instrument.ts";
 import { Kernel } from "../kernel/kernel.ts";
-import { checkScheduler, type Scheduler } from "../kernel/scheduler.ts";
+import { checkScheduler } from "../kernel/scheduler.ts";
+import type { Clock, Instrument, Scheduler } from "../kernel/types.ts";
 import { Interrupted } from "../signals/interrupted.ts";
 import { RunSignals } from "../signals/run-signals.ts";
 import { signalNumber } from "../signals/signal-names.ts";

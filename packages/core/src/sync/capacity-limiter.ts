@@ -2,7 +2,7 @@ import { WouldBlock } from "../errors/errors.ts";
 import { checkCount } from "../errors/validate.ts";
 import { cancelShieldedCheckpoint, unlessRefused } from "../kernel/checkpoints.ts";
 import { requireTask } from "../kernel/context.ts";
-import type { Task } from "../kernel/task.ts";
+import type { Task } from "../kernel/types.ts";
 import { ParkingLot } from "../lowlevel/parking-lot.ts";
 import { cancelPoint, currentTask } from "../lowlevel/waits.ts";
 import { Held } from "./held.ts";

@@ -13,7 +13,8 @@ import {
   yieldWith,
 } from "../kernel/checkpoints.ts";
 import { Abort, type WaitOptions } from "../kernel/kernel.ts";
-import type { Task, TaskImpl } from "../kernel/task.ts";
+import type { TaskImpl } from "../kernel/task.ts";
+import type { Task } from "../kernel/types.ts";
 import { cancelPoint, currentTask, reschedule, waitTaskRescheduled } from "../lowlevel/waits.ts";
 import { Deque } from "./deque.ts";
 import { receiveIterator } from "./receive-iterator.ts";

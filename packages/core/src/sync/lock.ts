@@ -2,7 +2,7 @@ import { BrokenResourceError, WouldBlock } from "../errors/errors.ts";
 import { checkFunction } from "../errors/validate.ts";
 import { cancelShieldedCheckpoint, unlessRefused } from "../kernel/checkpoints.ts";
 import { requireTask } from "../kernel/context.ts";
-import type { Task } from "../kernel/task.ts";
+import type { Task } from "../kernel/types.ts";
 import { ParkingLot } from "../lowlevel/parking-lot.ts";
 import { addParkingLotBreaker, removeParkingLotBreaker } from "../lowlevel/parking-lot-breakers.ts";
 import { cancelPoint, currentTask } from "../lowlevel/waits.ts";

@@ -105,6 +105,25 @@ describe("cancel scopes: level-triggered cancellation", () => {
 });
 
 describe("cancel scopes: entry, exit and deadlines", () => {
+  test("a nursery's scope and a created one are one type, and both are instances of CancelScope", async () => {
+    await runVirtual(async () => {
+      const scopes: CancelScope[] = [new CancelScope()];
+      await openNursery(async (nursery) => {
+        // Typed as CancelScope (the interface both share): this line must compile.
+        scopes.push(nursery.cancelScope);
+      });
+      await moveOnAfter(1, async (scope) => {
+        scopes.push(scope);
+      });
+      for (const scope of scopes) expect(scope).toBeInstanceOf(CancelScope);
+      expect(scopes.map(String)).toEqual([
+        "<CancelScope unentered>",
+        "<CancelScope exited>",
+        "<CancelScope exited, deadline 1>",
+      ]);
+    });
+  });
+
   test("cancel() before entry works: the body is cancelled from its first checkpoint", async () => {
     await runVirtual(async () => {
       const scope = new CancelScope();

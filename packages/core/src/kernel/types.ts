@@ -1,0 +1,150 @@
+/**
+ * The public interfaces every layer shares: tasks, nurseries, cancel scopes,
+ * clocks, schedulers and instruments. They live here, at the bottom, so that
+ * the kernel can speak of a task's nursery (and a nursery of its cancel scope)
+ * without importing the layers that implement them: type imports would
+ * otherwise close circles between the kernel and the scopes above it.
+ */
+
+/** A task: one concurrent thread of execution in a run, always inside a nursery. */
+export interface Task {
+  /** For debugging and error messages; defaults to the function's name. */
+  readonly name: string;
+  /** The nursery this task lives in (`null` for the run's root task). */
+  readonly parentNursery: Nursery | null;
+  /** The nurseries this task has open, outermost first. */
+  readonly childNurseries: readonly Nursery[];
+  /** While the task is being started with `nursery.start()`: the nursery it will move to. */
+  readonly eventualParentNursery: Nursery | null;
+}
+
+/** Options for spawning a task. */
+export interface SpawnOptions {
+  /** Name for debugging, task dumps and deadlock reports (default: the function's name). */
+  name?: string;
+}
+
+/**
+ * Handed to a task started with `nursery.start()`: the task calls
+ * `started(value)` once it is ready, which moves it into the nursery and
+ * makes `start()` resolve with `value`.
+ */
+export interface TaskStatus<T = void> {
+  started(...value: T extends void ? [] : [T]): void;
+}
+
+/**
+ * The place child tasks live. A nursery does not finish until every child has
+ * finished; an error in any of them cancels the rest, and all errors come out
+ * of `openNursery` together.
+ */
+export interface Nursery {
+  /** Cancelling it cancels the body and every child. */
+  readonly cancelScope: CancelScope;
+  /** The task that opened the nursery. */
+  readonly parentTask: Task;
+  /** The children still running (a snapshot). */
+  readonly childTasks: ReadonlySet<Task>;
+  /** Starts `fn` as a child task. It first runs in a later batch, never synchronously. */
+  startSoon(fn: () => Promise<unknown>, options?: SpawnOptions): void;
+  /**
+   * Starts `fn` as a child task and waits until it calls `status.started(value)`;
+   * resolves with `value`. Until then the child runs under the caller of
+   * `start` (an error rejects `start`, unwrapped); afterwards it belongs here.
+   */
+  start<T = void>(
+    fn: (status: TaskStatus<T>) => Promise<unknown>,
+    options?: SpawnOptions,
+  ): Promise<NoInfer<T>>;
+}
+
+/**
+ * A region of code that can be cancelled — explicitly with `cancel()`, or when
+ * its deadline passes. Cancellation is level-triggered: every checkpoint inside
+ * a cancelled (and unshielded) scope throws `Cancelled` until the scope exits,
+ * and the scope that was cancelled catches the `Cancelled` at its exit.
+ * Create one with `new CancelScope(options)`.
+ */
+export interface CancelScope {
+  /** Absolute deadline on the run's clock; `Infinity` for none. Changes take effect at once. */
+  deadline: number;
+  /**
+   * The deadline relative to now (once entered) or to the moment of entry
+   * (before). Setting it on an entered scope moves the deadline to now + value.
+   */
+  relativeDeadline: number;
+  /** While true, cancellations of enclosing scopes do not reach the body. Changes take effect at once. */
+  shield: boolean;
+  /** True once `cancel()` ran or the deadline passed; never reverts. */
+  readonly cancelCalled: boolean;
+  /** True if the body ended with a `Cancelled` that this scope caught. */
+  readonly cancelledCaught: boolean;
+  /** Aborted once this scope is cancelled; its reason is the `Cancelled` the body sees. */
+  readonly signal: AbortSignal;
+  /** Cancels the scope. Idempotent; the first reason given wins. Works before entry; after exit it only sets `cancelCalled`. */
+  cancel(reason?: string): void;
+  /**
+   * Runs `body` inside this scope. Resolves with its value, or with
+   * `undefined` if the scope caught its own cancellation. A scope can be run once.
+   */
+  run<T>(body: (scope: CancelScope) => Promise<T>): Promise<T | undefined>;
+}
+
+/**
+ * Time for a run. The kernel never reads the host's clock directly: it asks the
+ * run's `Clock`, so a virtual clock (`MockClock` in `@weft/testing`) can replace
+ * real time without the kernel knowing.
+ */
+export interface Clock {
+  /** Called once when the run starts. */
+  startClock(): void;
+  /** The current time in milliseconds. Deadlines are absolute times on this scale. */
+  currentTime(): number;
+  /**
+   * How many real milliseconds the kernel should wait, when nothing else is
+   * happening, for `deadline` to arrive. `Infinity` means time will not get
+   * there by itself (a virtual clock that only moves when told to).
+   */
+  deadlineToSleepTime(deadline: number): number;
+  /**
+   * Virtual clocks only: once every task has been blocked for this many real
+   * milliseconds, the kernel calls {@link Clock.autojump}. A clock with a
+   * finite threshold is treated as virtual: a run on it where every task is
+   * blocked, no deadline is pending and no I/O is in flight can never progress
+   * and fails with `DeadlockError`. Absent or `Infinity`: no autojump.
+   */
+  readonly autojumpThreshold?: number;
+  /** Virtual clocks only: move time forward to `deadline`, the run's next deadline. */
+  autojump?(deadline: number): void;
+}
+
+/**
+ * Chooses which runnable tasks run their next step. The kernel calls
+ * `selectBatch` between batches with the runnable tasks in the order they
+ * became runnable; the tasks it returns run as the next batch, the rest wait.
+ * A task made runnable during a batch joins the list for a later batch.
+ */
+export interface Scheduler {
+  /**
+   * Returns a non-empty selection of `runnable` (or `runnable` itself, to run
+   * them all, in order). Must not modify `runnable`.
+   */
+  selectBatch(runnable: readonly Task[]): readonly Task[];
+}
+
+/**
+ * Hooks the kernel calls as a run proceeds, for tracing and testing. An
+ * instrument that throws is removed and the error reported on stderr, so a
+ * broken instrument cannot break the run.
+ */
+export interface Instrument {
+  beforeRun?(): void;
+  afterRun?(): void;
+  taskSpawned?(task: Task): void;
+  /** The task became runnable. */
+  taskScheduled?(task: Task): void;
+  /** The task is about to run a step (until it next blocks or exits). */
+  beforeTaskStep?(task: Task): void;
+  afterTaskStep?(task: Task): void;
+  taskExited?(task: Task): void;
+}
