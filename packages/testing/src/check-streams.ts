@@ -30,6 +30,7 @@ import {
 } from "@weft/core/streams";
 import { assertCheckpoints } from "./checkpoints.ts";
 import { seededRandom } from "./seeded-random.ts";
+import { checkFunction } from "./validate.ts";
 
 /** An async function returning a connected pair of streams. */
 export type Maker<A, B> = () => Promise<[A, B]>;
@@ -206,10 +207,9 @@ export async function checkOneWayStream(
 
 /** Bad arguments reject the suite's promise at once, naming the argument. */
 function checkMakers(maker: unknown, cloggedMaker: unknown): void {
-  if (typeof maker !== "function") throw new TypeError("maker must be a function");
-  if (cloggedMaker !== undefined && cloggedMaker !== null && typeof cloggedMaker !== "function") {
-    throw new TypeError("cloggedMaker must be a function or null");
-  }
+  checkFunction("maker", maker);
+  if (cloggedMaker !== undefined && cloggedMaker !== null)
+    checkFunction("cloggedMaker", cloggedMaker);
 }
 
 async function oneWay(
@@ -799,7 +799,7 @@ async function expectRefused(s: SendStream, what: string): Promise<void> {
 export async function checkCancelledSendAll(
   cloggedMaker: Maker<SendStream, ReceiveStream>,
 ): Promise<void> {
-  if (typeof cloggedMaker !== "function") throw new TypeError("cloggedMaker must be a function");
+  checkFunction("cloggedMaker", cloggedMaker);
   const suite = "checkCancelledSendAll";
   const run = (name: string, body: () => Promise<void>) => step(suite, name, body);
 

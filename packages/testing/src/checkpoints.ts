@@ -1,5 +1,6 @@
 import { AssertionError } from "node:assert";
 import { type Instrument, lowlevel, type Task } from "@weft/core";
+import { checkFunction } from "./validate.ts";
 
 /**
  * Runs `fn` in the calling task, counting the schedule points it executes: the
@@ -11,7 +12,7 @@ async function countSchedulePoints<T>(
   fn: () => Promise<T> | T,
   check: (schedulePoints: number, failed: boolean) => void,
 ): Promise<T> {
-  if (typeof fn !== "function") throw new TypeError("fn must be a function");
+  checkFunction("fn", fn);
   const task: Task = lowlevel.currentTask();
   let schedulePoints = 0;
   const instrument: Instrument = {

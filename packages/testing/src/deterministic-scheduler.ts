@@ -1,4 +1,5 @@
 import type { Scheduler, Task } from "@weft/core";
+import { checkArray, checkCount, checkFinite, checkOneOf, checkOptionsObject } from "./validate.ts";
 
 /** How a {@link DeterministicScheduler} chooses once its recorded choices run out. */
 export type SchedulingMode = "uniform" | "pct";
@@ -42,12 +43,6 @@ export interface DeterministicSchedulerOptions {
 
 const defaultTraceLimit = 10_000;
 
-function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min)
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
-  return value;
-}
-
 /**
  * A {@link Scheduler} that runs one task step at a time and records every
  * choice it makes, so any run can be replayed exactly:
@@ -83,8 +78,7 @@ export class DeterministicScheduler implements Scheduler {
   readonly #traceRunnable: (readonly Task[] | number)[] = [];
 
   constructor(options: DeterministicSchedulerOptions = {}) {
-    if (options === null || typeof options !== "object")
-      throw new TypeError("options must be an object");
+    checkOptionsObject("options", options);
     const {
       seed = 1,
       choices = [],
@@ -95,17 +89,14 @@ export class DeterministicScheduler implements Scheduler {
       pctChoicePoints = 20,
       traceLimit = defaultTraceLimit,
     } = options;
-    if (typeof seed !== "number" || !Number.isFinite(seed))
-      throw new TypeError(`seed must be a finite number, got ${String(seed)}`);
-    if (!Array.isArray(choices)) throw new TypeError("choices must be an array of integers");
-    for (const choice of choices) checkCount("each choice", choice, 0);
-    if (afterChoices !== "random" && afterChoices !== "fifo")
-      throw new TypeError(`afterChoices must be "random" or "fifo", got ${String(afterChoices)}`);
-    if (mode !== "uniform" && mode !== "pct")
-      throw new TypeError(`mode must be "uniform" or "pct", got ${String(mode)}`);
-    checkCount("pctDepth", pctDepth, 1);
-    checkCount("pctChoicePoints", pctChoicePoints, 1);
-    if (traceLimit !== Infinity) checkCount("traceLimit", traceLimit, 0);
+    checkFinite("options.seed", seed);
+    checkArray("options.choices", choices);
+    for (const choice of choices) checkCount("each of options.choices", choice);
+    checkOneOf("options.afterChoices", afterChoices, ["random", "fifo"]);
+    checkOneOf("options.mode", mode, ["uniform", "pct"]);
+    checkCount("options.pctDepth", pctDepth, { min: 1 });
+    checkCount("options.pctChoicePoints", pctChoicePoints, { min: 1 });
+    checkCount("options.traceLimit", traceLimit, { infinity: true });
     this.#options = { ...options, choices: [...choices] };
     this.#replay = [...choices];
     this.#wrap = wrapChoices === true;

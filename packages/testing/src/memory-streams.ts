@@ -17,6 +17,7 @@ import {
   type SendStream,
   StapledStream,
 } from "@weft/core/streams";
+import { checkBytes } from "./validate.ts";
 
 /** An async hook called from a stream operation. */
 export type AsyncHook = () => Promise<unknown>;
@@ -24,10 +25,6 @@ export type AsyncHook = () => Promise<unknown>;
 export type SyncHook = () => unknown;
 
 const EMPTY = new Uint8Array(0);
-
-function checkData(data: Uint8Array): void {
-  if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
-}
 
 /**
  * An unbounded byte buffer. "Closing" it is like closing the send side of a
@@ -147,7 +144,7 @@ export class MemorySendStream implements SendStream {
   /** Buffers `data`, then calls `sendAllHook`. */
   sendAll(data: Uint8Array): Promise<void> {
     return this.#conflict.run(async () => {
-      checkData(data);
+      checkBytes("data", data);
       // Two checkpoints give concurrent misuse more of a chance to show up.
       await checkpoint();
       await checkpoint();
@@ -246,7 +243,7 @@ export class MemoryReceiveStream implements ReceiveStream {
 
   /** Appends `data` to the buffer; `ClosedResourceError` after EOF or close. */
   putData(data: Uint8Array): void {
-    checkData(data);
+    checkBytes("data", data);
     this.#incoming.put(data);
   }
 
@@ -356,7 +353,7 @@ class LockstepByteQueue {
 
   sendAll(data: Uint8Array): Promise<void> {
     return this.#send.run(async () => {
-      checkData(data);
+      checkBytes("data", data);
       if (this.senderClosed) throw new ClosedResourceError();
       if (this.receiverClosed) throw new BrokenResourceError();
       const merged = new Uint8Array(this.data.length + data.length);

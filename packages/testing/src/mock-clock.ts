@@ -1,4 +1,5 @@
 import type { Clock } from "@weft/core";
+import { checkNonNegative, checkOptionsObject } from "./validate.ts";
 
 export interface MockClockOptions {
   /** Virtual milliseconds per real millisecond (default 0: time moves only by jumps). */
@@ -10,13 +11,6 @@ export interface MockClockOptions {
    * milliseconds.
    */
   autojumpThreshold?: number;
-}
-
-function checkNonNegative(name: string, value: unknown): asserts value is number {
-  if (typeof value !== "number")
-    throw new TypeError(`${name} must be a number, got ${typeof value}`);
-  if (Number.isNaN(value) || value < 0)
-    throw new RangeError(`${name} must be a non-negative number, got ${value}`);
 }
 
 /**
@@ -36,8 +30,7 @@ export class MockClock implements Clock {
   #realBase = 0;
 
   constructor(options: MockClockOptions = {}) {
-    if (options === null || typeof options !== "object")
-      throw new TypeError("options must be an object");
+    checkOptionsObject("options", options);
     if (options.rate !== undefined) this.rate = options.rate;
     if (options.autojumpThreshold !== undefined) this.autojumpThreshold = options.autojumpThreshold;
   }

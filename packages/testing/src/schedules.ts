@@ -1,5 +1,6 @@
 import * as fc from "fast-check";
 import { DeterministicScheduler, type SchedulingMode } from "./deterministic-scheduler.ts";
+import { checkCount, checkOneOf, checkOptionsObject } from "./validate.ts";
 
 export interface SchedulesOptions {
   /** Most choice points a generated schedule decides; later ones are FIFO (default 64). */
@@ -29,15 +30,11 @@ export interface SchedulesOptions {
  * ```
  */
 export function schedules(options: SchedulesOptions = {}): fc.Arbitrary<DeterministicScheduler> {
-  if (options === null || typeof options !== "object")
-    throw new TypeError("options must be an object");
+  checkOptionsObject("options", options);
   const { maxChoices = 64, maxChoice = 7, mode = "uniform" } = options;
-  if (!Number.isInteger(maxChoices) || maxChoices < 0)
-    throw new RangeError(`maxChoices must be a non-negative integer, got ${maxChoices}`);
-  if (!Number.isInteger(maxChoice) || maxChoice < 1)
-    throw new RangeError(`maxChoice must be a positive integer, got ${maxChoice}`);
-  if (mode !== "uniform" && mode !== "pct")
-    throw new TypeError(`mode must be "uniform" or "pct", got ${String(mode)}`);
+  checkCount("options.maxChoices", maxChoices);
+  checkCount("options.maxChoice", maxChoice, { min: 1 });
+  checkOneOf("options.mode", mode, ["uniform", "pct"]);
   const fromChoices = (choices: readonly number[]) =>
     new DeterministicScheduler({ choices, wrapChoices: true, afterChoices: "fifo" });
   const choiceLists = fc.array(fc.nat({ max: maxChoice }), { maxLength: maxChoices });

@@ -1,3 +1,4 @@
+import { checkFinite } from "./validate.ts";
 /**
  * A seeded pseudo-random number generator (mulberry32): the same seed gives
  * the same sequence of floats in [0, 1) on every run and platform, so a test
@@ -9,9 +10,7 @@
  * ```
  */
 export function seededRandom(seed: number): () => number {
-  if (typeof seed !== "number" || !Number.isFinite(seed)) {
-    throw new TypeError(`seed must be a finite number, got ${String(seed)}`);
-  }
+  checkFinite("seed", seed);
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

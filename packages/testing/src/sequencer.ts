@@ -1,13 +1,5 @@
 import { Cancelled, Event } from "@weft/core";
-
-function checkPosition(position: unknown): asserts position is number {
-  if (typeof position !== "number") {
-    throw new TypeError(`position must be a number, got ${typeof position}`);
-  }
-  if (!Number.isInteger(position) || position < 0) {
-    throw new RangeError(`position must be a non-negative integer, got ${position}`);
-  }
-}
+import { checkCount, checkFunction } from "./validate.ts";
 
 /**
  * Forces the tasks of a test to run pieces of code in a set order:
@@ -41,8 +33,8 @@ export class Sequencer {
 
   /** Runs `fn` once every position before `position` has finished; resolves with its value. */
   async at<T>(position: number, fn: () => Promise<T>): Promise<T> {
-    checkPosition(position);
-    if (typeof fn !== "function") throw new TypeError("fn must be a function");
+    checkCount("position", position);
+    checkFunction("fn", fn);
     if (this.#claimed.has(position)) {
       throw new Error(`Sequencer: position ${position} was already used`);
     }

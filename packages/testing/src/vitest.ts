@@ -4,6 +4,7 @@ import { test } from "vitest";
 import { DeterministicScheduler } from "./deterministic-scheduler.ts";
 import { MockClock } from "./mock-clock.ts";
 import { type SchedulesOptions, schedules } from "./schedules.ts";
+import { checkArray, checkOptionsObject } from "./validate.ts";
 
 export interface WeftTestOptions extends RunOptions {
   /** Real milliseconds before vitest fails the test (default: vitest's testTimeout). */
@@ -16,9 +17,11 @@ export interface WeftTestOptions extends RunOptions {
  * unless `options.clock` says otherwise.
  */
 export function weftRun<T>(body: () => Promise<T>, options: RunOptions = {}): Promise<T> {
-  if (options === null || typeof options !== "object") {
+  try {
+    checkOptionsObject("options", options);
+  } catch (error) {
     // Rejects (never throws synchronously), as run() does with its arguments.
-    return Promise.reject(new TypeError(`options must be an object, got ${String(options)}`));
+    return Promise.reject(error);
   }
   return run(body, { ...options, clock: options.clock ?? new MockClock({ autojumpThreshold: 0 }) });
 }
@@ -135,7 +138,7 @@ export function weftAsyncProperty<Ts extends unknown[]>(
   body: (...args: [...Ts, DeterministicScheduler]) => Promise<unknown>,
   options: WeftPropertyRunOptions = {},
 ): fc.IAsyncProperty<[...Ts, WeftSchedule]> {
-  if (!Array.isArray(arbitraries)) throw new TypeError("arbitraries must be an array");
+  checkArray("arbitraries", arbitraries);
   const { schedules: schedulesOptions, clock, ...runOptions } = options;
   const all = [
     ...arbitraries,

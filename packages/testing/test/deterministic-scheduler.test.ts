@@ -191,7 +191,7 @@ describe("DeterministicScheduler", () => {
     expect(() => new DeterministicScheduler({ choices: [-1] })).toThrow(RangeError);
     expect(() => new DeterministicScheduler({ choices: [0.5] })).toThrow(RangeError);
     expect(() => new DeterministicScheduler({ mode: "x" as never })).toThrow(TypeError);
-    expect(() => new DeterministicScheduler({ seed: Number.NaN })).toThrow(TypeError);
+    expect(() => new DeterministicScheduler({ seed: Number.NaN })).toThrow(RangeError);
     expect(() => new DeterministicScheduler({ pctDepth: 0 })).toThrow(RangeError);
   });
 });
