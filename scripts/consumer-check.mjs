@@ -103,12 +103,15 @@ function writeJson(path, value) {
 
 const PROGRAMS = {
   // Needs @weft/core only.
-  core: `import { currentTime, openNursery, run, sleep } from "@weft/core";
+  core: `import { CancelScope, currentTime, openNursery, run, sleep } from "@weft/core";
+import { checkCount } from "@weft/core/validate";
 
 export async function coreCheck(): Promise<string> {
   const order: string[] = [];
+  const scopes: CancelScope[] = [new CancelScope()];
   await run(async () => {
     await openNursery(async (nursery) => {
+      scopes.push(nursery.cancelScope);
       for (const [name, ms] of [["b", 20], ["a", 10]] as const) {
         nursery.startSoon(async () => {
           await sleep(ms);
@@ -119,6 +122,13 @@ export async function coreCheck(): Promise<string> {
     if (currentTime() < 0) throw new Error("time went backwards");
   });
   if (order.join() !== "a,b") throw new Error(\`unexpected order: \${order.join()}\`);
+  if (!scopes.every((scope) => scope instanceof CancelScope)) throw new Error("not CancelScopes");
+  try {
+    checkCount("count", -1);
+    throw new Error("checkCount accepted -1");
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+  }
   return "core ok";
 }
 `,

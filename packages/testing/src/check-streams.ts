@@ -28,9 +28,9 @@ import {
   type SendStream,
   type Stream,
 } from "@weft/core/streams";
+import { checkFunction } from "@weft/core/validate";
 import { assertCheckpoints } from "./checkpoints.ts";
 import { seededRandom } from "./seeded-random.ts";
-import { checkFunction } from "./validate.ts";
 
 /** An async function returning a connected pair of streams. */
 export type Maker<A, B> = () => Promise<[A, B]>;

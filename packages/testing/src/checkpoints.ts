@@ -1,6 +1,6 @@
 import { AssertionError } from "node:assert";
 import { type Instrument, lowlevel, type Task } from "@weft/core";
-import { checkFunction } from "./validate.ts";
+import { checkFunction } from "@weft/core/validate";
 
 /**
  * Runs `fn` in the calling task, counting the schedule points it executes: the

@@ -1,5 +1,11 @@
 import type { Scheduler, Task } from "@weft/core";
-import { checkArray, checkCount, checkFinite, checkOneOf, checkOptionsObject } from "./validate.ts";
+import {
+  checkArray,
+  checkChoice,
+  checkCount,
+  checkFinite,
+  checkOptionsObject,
+} from "@weft/core/validate";
 
 /** How a {@link DeterministicScheduler} chooses once its recorded choices run out. */
 export type SchedulingMode = "uniform" | "pct";
@@ -92,8 +98,8 @@ export class DeterministicScheduler implements Scheduler {
     checkFinite("options.seed", seed);
     checkArray("options.choices", choices);
     for (const choice of choices) checkCount("each of options.choices", choice);
-    checkOneOf("options.afterChoices", afterChoices, ["random", "fifo"]);
-    checkOneOf("options.mode", mode, ["uniform", "pct"]);
+    checkChoice("options.afterChoices", afterChoices, ["random", "fifo"]);
+    checkChoice("options.mode", mode, ["uniform", "pct"]);
     checkCount("options.pctDepth", pctDepth, { min: 1 });
     checkCount("options.pctChoicePoints", pctChoicePoints, { min: 1 });
     checkCount("options.traceLimit", traceLimit, { infinity: true });

@@ -17,7 +17,7 @@ import {
   type SendStream,
   StapledStream,
 } from "@weft/core/streams";
-import { checkBytes } from "./validate.ts";
+import { checkBytes } from "@weft/core/validate";
 
 /** An async hook called from a stream operation. */
 export type AsyncHook = () => Promise<unknown>;

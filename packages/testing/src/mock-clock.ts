@@ -1,5 +1,5 @@
 import type { Clock } from "@weft/core";
-import { checkNonNegative, checkOptionsObject } from "./validate.ts";
+import { checkNonNegative, checkOptionsObject } from "@weft/core/validate";
 
 export interface MockClockOptions {
   /** Virtual milliseconds per real millisecond (default 0: time moves only by jumps). */

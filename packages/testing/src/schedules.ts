@@ -1,6 +1,6 @@
+import { checkChoice, checkCount, checkOptionsObject } from "@weft/core/validate";
 import * as fc from "fast-check";
 import { DeterministicScheduler, type SchedulingMode } from "./deterministic-scheduler.ts";
-import { checkCount, checkOneOf, checkOptionsObject } from "./validate.ts";
 
 export interface SchedulesOptions {
   /** Most choice points a generated schedule decides; later ones are FIFO (default 64). */
@@ -34,7 +34,7 @@ export function schedules(options: SchedulesOptions = {}): fc.Arbitrary<Determin
   const { maxChoices = 64, maxChoice = 7, mode = "uniform" } = options;
   checkCount("options.maxChoices", maxChoices);
   checkCount("options.maxChoice", maxChoice, { min: 1 });
-  checkOneOf("options.mode", mode, ["uniform", "pct"]);
+  checkChoice("options.mode", mode, ["uniform", "pct"]);
   const fromChoices = (choices: readonly number[]) =>
     new DeterministicScheduler({ choices, wrapChoices: true, afterChoices: "fifo" });
   const choiceLists = fc.array(fc.nat({ max: maxChoice }), { maxLength: maxChoices });

@@ -1,4 +1,4 @@
-import { checkFinite } from "./validate.ts";
+import { checkFinite } from "@weft/core/validate";
 /**
  * A seeded pseudo-random number generator (mulberry32): the same seed gives
  * the same sequence of floats in [0, 1) on every run and platform, so a test

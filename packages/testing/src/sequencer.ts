@@ -1,5 +1,5 @@
 import { Cancelled, Event } from "@weft/core";
-import { checkCount, checkFunction } from "./validate.ts";
+import { checkCount, checkFunction } from "@weft/core/validate";
 
 /**
  * Forces the tasks of a test to run pieces of code in a set order:

@@ -1,10 +1,10 @@
 import { type Clock, type RunOptions, run } from "@weft/core";
+import { checkArray, checkOptionsObject } from "@weft/core/validate";
 import * as fc from "fast-check";
 import { test } from "vitest";
 import { DeterministicScheduler } from "./deterministic-scheduler.ts";
 import { MockClock } from "./mock-clock.ts";
 import { type SchedulesOptions, schedules } from "./schedules.ts";
-import { checkArray, checkOptionsObject } from "./validate.ts";
 
 export interface WeftTestOptions extends RunOptions {
   /** Real milliseconds before vitest fails the test (default: vitest's testTimeout). */

@@ -1,9 +1,14 @@
 /**
- * Argument checks shared by the public API: a `TypeError` for a wrong type,
- * a `RangeError` for a value out of range, each naming the argument.
+ * Argument checks: a `TypeError` for a wrong type, a `RangeError` for a value
+ * out of range, each naming the argument. The one module of them for every
+ * weft package (the `@weft/core/validate` entry: @weft/net and @weft/testing
+ * use it, and so can code built on weft), so all argument errors read alike.
+ *
+ * @packageDocumentation
  */
 
-function describe(value: unknown): string {
+/** How a bad value is shown in a message: its type, and its value where short. */
+export function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
   if (typeof value === "function") return "a function";
@@ -14,7 +19,7 @@ function describe(value: unknown): string {
 /** A duration in milliseconds: a number, not NaN, not negative (Infinity allowed). */
 export function checkDuration(name: string, value: unknown): asserts value is number {
   if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a number of milliseconds, got ${describe(value)}`);
+    throw new TypeError(`${name} must be a number of milliseconds, got ${describeValue(value)}`);
   }
   if (Number.isNaN(value) || value < 0) {
     throw new RangeError(`${name} must be a non-negative number of milliseconds, got ${value}`);
@@ -25,7 +30,7 @@ export function checkDuration(name: string, value: unknown): asserts value is nu
 export function checkDeadline(name: string, value: unknown): asserts value is number {
   if (typeof value !== "number") {
     throw new TypeError(
-      `${name} must be a number (an absolute time in milliseconds), got ${describe(value)}`,
+      `${name} must be a number (an absolute time in milliseconds), got ${describeValue(value)}`,
     );
   }
   if (Number.isNaN(value)) {
@@ -38,7 +43,7 @@ export function checkFunction(
   value: unknown,
 ): asserts value is (...args: never[]) => unknown {
   if (typeof value !== "function") {
-    throw new TypeError(`${name} must be a function, got ${describe(value)}`);
+    throw new TypeError(`${name} must be a function, got ${describeValue(value)}`);
   }
 }
 
@@ -53,7 +58,7 @@ export function checkCount(
   { min = 0, infinity = false }: { min?: number; infinity?: boolean } = {},
 ): asserts value is number {
   if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+    throw new TypeError(`${name} must be a number, got ${describeValue(value)}`);
   }
   if (infinity && value === Infinity) return;
   if (!Number.isSafeInteger(value) || value < min) {
@@ -65,7 +70,7 @@ export function checkCount(
 
 export function checkBoolean(name: string, value: unknown): asserts value is boolean {
   if (typeof value !== "boolean") {
-    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+    throw new TypeError(`${name} must be a boolean, got ${describeValue(value)}`);
   }
 }
 
@@ -78,7 +83,7 @@ export function checkOptionsObject(
     value !== undefined &&
     (value === null || typeof value !== "object" || Array.isArray(value))
   ) {
-    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
+    throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
   }
 }
 
@@ -87,6 +92,57 @@ export function checkOptionalName(
   value: unknown,
 ): asserts value is string | undefined {
   if (value !== undefined && typeof value !== "string") {
-    throw new TypeError(`${name} must be a string, got ${describe(value)}`);
+    throw new TypeError(`${name} must be a string, got ${describeValue(value)}`);
+  }
+}
+
+/** `undefined`, or one of `allowed` (a closed set of strings: anything else is a `TypeError`). */
+export function checkChoice<const T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): asserts value is T | undefined {
+  if (value === undefined) return;
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    const choices = allowed.map((each) => JSON.stringify(each)).join(", ");
+    throw new TypeError(`${name} must be one of ${choices}, got ${describeValue(value)}`);
+  }
+}
+
+/** `undefined` or a boolean. */
+export function checkOptionalBoolean(
+  name: string,
+  value: unknown,
+): asserts value is boolean | undefined {
+  if (value !== undefined) checkBoolean(name, value);
+}
+
+export function checkArray(name: string, value: unknown): asserts value is readonly unknown[] {
+  if (!Array.isArray(value)) {
+    throw new TypeError(`${name} must be an array, got ${describeValue(value)}`);
+  }
+}
+
+/** A finite number (a seed, a rate). */
+export function checkFinite(name: string, value: unknown): asserts value is number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a number, got ${describeValue(value)}`);
+  }
+  if (!Number.isFinite(value)) throw new RangeError(`${name} must be finite, got ${value}`);
+}
+
+/** A number that is neither NaN nor negative (`Infinity` allowed): a rate, a threshold. */
+export function checkNonNegative(name: string, value: unknown): asserts value is number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a number, got ${describeValue(value)}`);
+  }
+  if (Number.isNaN(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative number, got ${value}`);
+  }
+}
+
+export function checkBytes(name: string, value: unknown): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`${name} must be a Uint8Array, got ${describeValue(value)}`);
   }
 }

@@ -11,8 +11,8 @@
 import * as fsp from "node:fs/promises";
 import { lowlevel } from "@weft/core";
 import type { SendStream } from "@weft/core/streams";
+import { checkCount, checkOptionsObject } from "@weft/core/validate";
 import { toUint8Array } from "../host/bytes.ts";
-import { checkInteger, checkOptions } from "../host/validate.ts";
 import { waitUntilSettled } from "../host/wait-until-settled.ts";
 import {
   createTextDecoder,
@@ -87,7 +87,7 @@ export async function readTextFile(
   options?: TextDecodingOptions,
 ): Promise<string> {
   checkPath("path", path);
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const decoder = createTextDecoder("options", options);
   return decodeChecked(decoder, await readFile(path), false);
 }
@@ -112,7 +112,7 @@ export async function writeFile(
   if (typeof data !== "string" && !(data instanceof Uint8Array)) {
     throw new TypeError(`data must be a string or a Uint8Array, got ${typeof data}`);
   }
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const mode = options?.mode ?? 0o666;
   checkMode("options.mode", mode);
   const flag = options?.flag ?? "w";
@@ -149,7 +149,7 @@ export function appendFile(
   options?: AppendFileOptions,
 ): Promise<void> {
   try {
-    checkOptions(options);
+    checkOptionsObject("options", options);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -174,9 +174,9 @@ export async function sendFile(
 ): Promise<number> {
   if (!isSendStream(stream)) throw new TypeError("stream must be a SendStream (a sendAll method)");
   checkPath("path", path);
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const chunkSize = options?.chunkSize ?? 65536;
-  checkInteger("options.chunkSize", chunkSize, 1);
+  checkCount("options.chunkSize", chunkSize, { min: 1 });
   const file = await openFile(path, "r");
   let sent = 0;
   try {

@@ -25,8 +25,8 @@ import {
   type Task,
 } from "@weft/core";
 import { ConflictDetector, checkMaxBytes, receiveChunks, type Stream } from "@weft/core/streams";
+import { checkCount, checkOptionsObject } from "@weft/core/validate";
 import { toUint8Array } from "../host/bytes.ts";
-import { checkInteger, checkOptions } from "../host/validate.ts";
 import { waitUntilSettled } from "../host/wait-until-settled.ts";
 import { previousSendCancelledError } from "../streams/send-cancelled.ts";
 import {
@@ -174,7 +174,7 @@ export class FileStream implements Stream {
    * `BusyResourceError` while an operation runs.
    */
   seek(position: number): void {
-    checkInteger("position", position, 0);
+    checkCount("position", position);
     this.#conflict.runSync(() => {
       this.#checkOpen();
       if (!this.seekable) {
@@ -335,7 +335,7 @@ export class FileStream implements Stream {
    */
   truncate(length = 0): Promise<void> {
     try {
-      checkInteger("length", length, 0);
+      checkCount("length", length);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -537,7 +537,7 @@ export async function openFile(
 ): Promise<FileStream> {
   const pathText = checkPath("path", path);
   checkFlags("flags", flags);
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const mode = options?.mode ?? 0o666;
   checkMode("options.mode", mode);
   const cancelled = lowlevel.cancelPoint("openFile()");

@@ -4,7 +4,7 @@
  * argument, thrown before anything is spawned.
  */
 import * as os from "node:os";
-import { describe } from "../host/validate.ts";
+import { describeValue } from "@weft/core/validate";
 
 /** The signal names this platform knows (`SIGTERM`, `SIGKILL`, …). */
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = os.constants.signals;
@@ -13,7 +13,7 @@ const KNOWN_SIGNAL_NUMBERS: ReadonlySet<number> = new Set(Object.values(SIGNAL_N
 /** A string with no NUL byte (the OS would cut it there; Node throws later with a vaguer message). */
 function checkCString(name: string, value: unknown): asserts value is string {
   if (typeof value !== "string")
-    throw new TypeError(`${name} must be a string, got ${describe(value)}`);
+    throw new TypeError(`${name} must be a string, got ${describeValue(value)}`);
   if (value.includes("\0")) throw new TypeError(`${name} must not contain a NUL character`);
 }
 
@@ -24,7 +24,7 @@ export function checkCommand(command: unknown): asserts command is string {
 
 export function checkArgs(args: unknown): asserts args is readonly string[] {
   if (!Array.isArray(args))
-    throw new TypeError(`args must be an array of strings, got ${describe(args)}`);
+    throw new TypeError(`args must be an array of strings, got ${describeValue(args)}`);
   // An index loop, not forEach: forEach skips the holes of a sparse array,
   // which spawn would then pass to the child as the string "undefined".
   for (let i = 0; i < args.length; i++) checkCString(`args[${i}]`, args[i]);
@@ -49,7 +49,7 @@ export function checkEnv(
   // child an empty environment, without PATH. (Not "a plain object":
   // process.env itself has another prototype.)
   if (env === null || typeof env !== "object" || Symbol.iterator in env) {
-    const what = env instanceof Map ? "a Map (use Object.fromEntries)" : describe(env);
+    const what = env instanceof Map ? "a Map (use Object.fromEntries)" : describeValue(env);
     throw new TypeError(`options.env must be an object of strings, got ${what}`);
   }
   for (const [key, value] of Object.entries(env)) {
@@ -68,7 +68,7 @@ export function checkGracePeriod(value: unknown): asserts value is number | unde
   if (value === undefined) return;
   if (typeof value !== "number") {
     throw new TypeError(
-      `options.gracePeriod must be a number of milliseconds, got ${describe(value)}`,
+      `options.gracePeriod must be a number of milliseconds, got ${describeValue(value)}`,
     );
   }
   if (!Number.isFinite(value) || value < 0) {
@@ -81,7 +81,9 @@ export function checkGracePeriod(value: unknown): asserts value is number | unde
 /** A signal name this platform knows (`RangeError` for an unknown name). */
 export function checkSignalName(name: string, value: unknown): asserts value is NodeJS.Signals {
   if (typeof value !== "string") {
-    throw new TypeError(`${name} must be a signal name such as "SIGTERM", got ${describe(value)}`);
+    throw new TypeError(
+      `${name} must be a signal name such as "SIGTERM", got ${describeValue(value)}`,
+    );
   }
   if (!Object.hasOwn(SIGNAL_NUMBERS, value)) {
     throw new RangeError(

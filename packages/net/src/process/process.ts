@@ -15,9 +15,9 @@ import {
   type Task,
 } from "@weft/core";
 import { type ReceiveStream, type SendStream, StapledStream } from "@weft/core/streams";
+import { checkChoice, checkOptionalBoolean, checkOptionsObject } from "@weft/core/validate";
 import { errorCode } from "../host/error-codes.ts";
 import { ignoreError, waitExternal, waitForEvent } from "../host/io-wait.ts";
-import { checkChoice, checkOptionalBoolean, checkOptions } from "../host/validate.ts";
 import { unixAddress } from "../sockets/addresses.ts";
 import { SocketStream } from "../sockets/socket-stream.ts";
 import {
@@ -378,7 +378,7 @@ export function checkProcessOptions(
 ): CheckedProcessOptions {
   checkCommand(command);
   checkArgs(args);
-  checkOptions(options, "options");
+  checkOptionsObject("options", options);
   const { cwd, env, shell, processGroup, killSignal, gracePeriod } = options ?? {};
   checkCwd(cwd);
   checkEnv(env);

@@ -6,8 +6,8 @@
  */
 import { BrokenResourceError, CancelScope, Event, openNursery, type TaskStatus } from "@weft/core";
 import type { SendStream } from "@weft/core/streams";
+import { checkChoice, checkOptionalBoolean } from "@weft/core/validate";
 import { toUint8Array } from "../host/bytes.ts";
-import { checkChoice, checkOptionalBoolean } from "../host/validate.ts";
 import type { SocketStream } from "../sockets/socket-stream.ts";
 import {
   type CheckedProcessOptions,

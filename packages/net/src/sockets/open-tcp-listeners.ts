@@ -6,9 +6,9 @@ import * as dns from "node:dns";
 import * as net from "node:net";
 import { cancellable, isCancelled, lowlevel } from "@weft/core";
 import { acloseForcefully } from "@weft/core/streams";
+import { checkCount, checkOptionsObject } from "@weft/core/validate";
 import { codeSuffix, errorCode } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
-import { checkInteger, checkOptions } from "../host/validate.ts";
 import { checkHost, checkPort } from "./addresses.ts";
 import { SocketListener } from "./socket-listener.ts";
 import { formatHostPort } from "./tcp-seams.ts";
@@ -53,7 +53,7 @@ export async function openTcpListeners(
   options?: OpenTcpListenersOptions,
 ): Promise<SocketListener[]> {
   checkPort(port);
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const host = options?.host;
   if (host !== undefined) checkHost(host);
   const backlog = checkBacklog(options?.backlog);
@@ -110,7 +110,7 @@ async function listenAll(
 
 function checkBacklog(backlog: unknown): number {
   if (backlog === undefined) return MAX_BACKLOG;
-  checkInteger("backlog", backlog, 0);
+  checkCount("backlog", backlog);
   return Math.min(backlog, MAX_BACKLOG);
 }
 

@@ -7,7 +7,7 @@
 import * as net from "node:net";
 import { Event, ExceptionGroup, isCancelled, lowlevel, moveOnAfter, openNursery } from "@weft/core";
 import { acloseForcefully, type HalfCloseableStream } from "@weft/core/streams";
-import { checkOptions } from "../host/validate.ts";
+import { checkOptionsObject } from "@weft/core/validate";
 import { checkHost, checkPort } from "./addresses.ts";
 import type { SocketStream } from "./socket-stream.ts";
 import {
@@ -48,7 +48,7 @@ export async function openTcpStream(
 ): Promise<SocketStream> {
   checkHost(host);
   checkPort(port);
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const delay = options?.happyEyeballsDelay ?? DEFAULT_HAPPY_EYEBALLS_DELAY;
   if (typeof delay !== "number") throw new TypeError("happyEyeballsDelay must be a number");
   if (Number.isNaN(delay) || delay < 0) {

@@ -11,8 +11,8 @@ import {
   type TaskStatus,
 } from "@weft/core";
 import { type AsyncResource, acloseForcefully, type Listener } from "@weft/core/streams";
+import { checkOptionsObject } from "@weft/core/validate";
 import { isCapacityError } from "../host/error-codes.ts";
-import { checkOptions } from "../host/validate.ts";
 import { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 import type { SocketListener } from "./socket-listener.ts";
 import type { SocketStream } from "./socket-stream.ts";
@@ -64,7 +64,7 @@ export async function serveListeners<S extends AsyncResource>(
       throw new TypeError("every listener must have an accept() method");
     }
   }
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const taskStatus = options?.taskStatus ?? TASK_STATUS_IGNORED;
   await openNursery(async (nursery) => {
     const handlerNursery = options?.handlerNursery ?? nursery;
@@ -139,7 +139,7 @@ export async function serveTcp(
   options?: ServeTcpOptions,
 ): Promise<never> {
   if (typeof handler !== "function") throw new TypeError("handler must be a function");
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const { handlerNursery, taskStatus, ...listenOptions } = options ?? {};
   const listeners = await openTcpListeners(port, listenOptions);
   return serveListeners(handler, listeners, {

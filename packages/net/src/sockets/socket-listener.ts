@@ -22,10 +22,10 @@ import {
   Ok,
 } from "@weft/core";
 import type { Listener } from "@weft/core/streams";
+import { checkCount, checkOptionsObject } from "@weft/core/validate";
 import { descriptorShortage } from "../host/descriptors.ts";
 import { errorCode, isCapacityError } from "../host/error-codes.ts";
 import { ignoreError } from "../host/io-wait.ts";
-import { checkInteger, checkOptions } from "../host/validate.ts";
 import { makeAddress, type SocketAddress, unixAddress } from "./addresses.ts";
 import { SocketStream } from "./socket-stream.ts";
 
@@ -91,9 +91,9 @@ export class SocketListener implements Listener<SocketStream> {
   /** `server` must already be listening (on a TCP address or a Unix socket path). */
   constructor(server: net.Server, options?: SocketListenerOptions) {
     if (!(server instanceof net.Server)) throw new TypeError("server must be a net.Server");
-    checkOptions(options);
+    checkOptionsObject("options", options);
     const backlog = options?.backlog ?? NODE_DEFAULT_BACKLOG;
-    checkInteger("backlog", backlog, 0);
+    checkCount("backlog", backlog);
     const address = server.address();
     if (address === null) throw new TypeError("server must be listening");
     this.server = server;

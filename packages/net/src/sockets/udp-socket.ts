@@ -22,10 +22,10 @@ import {
 } from "@weft/core";
 import type { AsyncResource } from "@weft/core/streams";
 import { ConflictDetector } from "@weft/core/streams";
+import { checkCount, checkOptionsObject } from "@weft/core/validate";
 import { toBuffer, toUint8Array } from "../host/bytes.ts";
 import { codeSuffix } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
-import { checkInteger, checkOptions } from "../host/validate.ts";
 import { checkHost, checkPort, makeAddress, type SocketAddress } from "./addresses.ts";
 import { currentHostnameResolver, formatHostPort } from "./tcp-seams.ts";
 
@@ -81,7 +81,7 @@ function checkDestinationPort(port: unknown): asserts port is number {
 
 function checkMaxQueued(value: unknown): number {
   if (value === undefined) return DEFAULT_MAX_QUEUED_DATAGRAMS;
-  checkInteger("maxQueuedDatagrams", value, 0);
+  checkCount("maxQueuedDatagrams", value);
   return value;
 }
 
@@ -138,7 +138,7 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
   /** `socket` must be bound (and may be connected). */
   constructor(socket: dgram.Socket, options?: UdpSocketOptions) {
     if (!(socket instanceof dgram.Socket)) throw new TypeError("socket must be a dgram.Socket");
-    checkOptions(options);
+    checkOptionsObject("options", options);
     this.#maxQueued = checkMaxQueued(options?.maxQueuedDatagrams);
     let local: dgram.RemoteInfo | net.AddressInfo;
     try {
@@ -405,7 +405,7 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
  * closes the socket.
  */
 export async function openUdpSocket(options?: OpenUdpSocketOptions): Promise<UdpSocket> {
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const address = options?.address;
   if (address !== undefined) checkHost(address, "address");
   const literal = address === undefined ? 0 : net.isIP(address);

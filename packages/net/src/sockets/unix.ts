@@ -16,9 +16,9 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { isCancelled, lowlevel } from "@weft/core";
+import { checkCount, checkOptionsObject } from "@weft/core/validate";
 import { codeSuffix, errorCode } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
-import { checkInteger, checkOptions } from "../host/validate.ts";
 import { unixAddress } from "./addresses.ts";
 import { SocketListener } from "./socket-listener.ts";
 import { SocketStream } from "./socket-stream.ts";
@@ -136,9 +136,9 @@ export async function openUnixListener(
   options?: { backlog?: number },
 ): Promise<SocketListener> {
   checkPath(path);
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const backlog = options?.backlog;
-  if (backlog !== undefined) checkInteger("backlog", backlog, 1);
+  if (backlog !== undefined) checkCount("backlog", backlog, { min: 1 });
   const cancelled = lowlevel.cancelPoint("openUnixListener()");
   if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const server = net.createServer({ allowHalfOpen: true });

@@ -18,7 +18,7 @@ import {
   type ReceiveStream,
   receiveChunks,
 } from "@weft/core/streams";
-import { checkInteger, checkOptions } from "../host/validate.ts";
+import { checkCount, checkOptionsObject } from "@weft/core/validate";
 import { IncompleteReadError, LimitOverrunError } from "./read-errors.ts";
 import { createTextDecoder, decodeChecked, type TextDecodingOptions } from "./text-decoding.ts";
 
@@ -114,9 +114,9 @@ export class BufferedReceiveStream implements ReceiveStream {
     if (!isReceiveStream(stream)) {
       throw new TypeError("stream must be a ReceiveStream (receiveSome and aclose methods)");
     }
-    checkOptions(options);
+    checkOptionsObject("options", options);
     const receiveSize = options?.receiveSize ?? DEFAULT_RECEIVE_SIZE;
-    checkInteger("options.receiveSize", receiveSize, 1);
+    checkCount("options.receiveSize", receiveSize, { min: 1 });
     this.receiveStream = stream;
     this.#receiveSize = receiveSize;
   }
@@ -159,7 +159,7 @@ export class BufferedReceiveStream implements ReceiveStream {
    * arrived as `partial` and `expected` = `n`.
    */
   async receiveExactly(n: number): Promise<Uint8Array> {
-    checkInteger("n", n, 0);
+    checkCount("n", n);
     this.#conflict.acquire();
     try {
       this.#checkOpen();
@@ -258,7 +258,7 @@ export class BufferedReceiveStream implements ReceiveStream {
    * the loop leaves the unread bytes in the buffer.
    */
   lines(options?: LinesOptions): AsyncGenerator<string, void, undefined> {
-    checkOptions(options);
+    checkOptionsObject("options", options);
     const maxLineBytes = options?.maxLineBytes ?? DEFAULT_MAX_BYTES;
     checkLimit("options.maxLineBytes", maxLineBytes, 1);
     const decoder = createTextDecoder("options", options);

@@ -11,7 +11,7 @@ import {
   isReceiveStream,
   type ReceiveStream,
 } from "@weft/core/streams";
-import { checkOptions } from "../host/validate.ts";
+import { checkOptionsObject } from "@weft/core/validate";
 import { createTextDecoder, decodeChecked, type TextDecodingOptions } from "./text-decoding.ts";
 
 /** Options of a `TextReceiveStream`. */
@@ -46,7 +46,7 @@ export class TextReceiveStream implements AsyncResource, AsyncIterable<string> {
     if (!isReceiveStream(stream)) {
       throw new TypeError("stream must be a ReceiveStream (receiveSome and aclose methods)");
     }
-    checkOptions(options);
+    checkOptionsObject("options", options);
     this.receiveStream = stream;
     this.#decoder = createTextDecoder("options", options);
     this.encoding = this.#decoder.encoding;

@@ -4,7 +4,7 @@
  */
 import * as tls from "node:tls";
 import { acloseForcefully } from "@weft/core/streams";
-import { checkOptions } from "../host/validate.ts";
+import { checkOptionsObject } from "@weft/core/validate";
 import { checkHost, checkPort } from "../sockets/addresses.ts";
 import { type OpenTcpStreamOptions, openTcpStream } from "../sockets/open-tcp-stream.ts";
 import type { SocketStream } from "../sockets/socket-stream.ts";
@@ -24,7 +24,7 @@ export async function openTlsOverTcpStream(
 ): Promise<TlsStream<SocketStream>> {
   checkHost(host);
   checkPort(port);
-  checkOptions(options);
+  checkOptionsObject("options", options);
   const { localAddress, happyEyeballsDelay, ...rest } = options ?? {};
   const tlsOptions: TlsConnectOptions = { ...rest, serverName: rest.serverName ?? host };
   // Bad options and unusable key material are reported before anything is connected.

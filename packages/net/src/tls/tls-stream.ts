@@ -53,7 +53,7 @@ import {
   receiveChunks,
   type Stream,
 } from "@weft/core/streams";
-import { checkOptions } from "../host/validate.ts";
+import { checkOptionsObject } from "@weft/core/validate";
 import { checkHost } from "../sockets/addresses.ts";
 import { ChunkQueue } from "../streams/chunk-queue.ts";
 import { previousSendCancelledError, sendBreakingOnCancel } from "../streams/send-cancelled.ts";
@@ -170,7 +170,7 @@ function checkBooleanOption(options: object, name: string): void {
  * option). @internal Shared with `TlsListener` and `openTlsOverTcpStream`.
  */
 export function checkTlsOptions(options: unknown, serverSide: boolean): void {
-  checkOptions(options);
+  checkOptionsObject("options", options);
   if (options === undefined) {
     if (serverSide) throw new TypeError("options must give the server's cert and key");
     throw new TypeError("options.serverName is required to verify the server's certificate");
@@ -392,7 +392,7 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     transport: S,
     options: TlsConnectOptions,
   ): Promise<TlsStream<S>> {
-    checkOptions(options);
+    checkOptionsObject("options", options);
     const stream = new TlsStream(transport, { ...options, serverSide: false });
     return TlsStream.#handshakeOrClose(stream);
   }
@@ -406,7 +406,7 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     transport: S,
     options: TlsAcceptOptions,
   ): Promise<TlsStream<S>> {
-    checkOptions(options);
+    checkOptionsObject("options", options);
     const stream = new TlsStream(transport, { ...options, serverSide: true });
     return TlsStream.#handshakeOrClose(stream);
   }
