@@ -21,9 +21,11 @@ export {
   EndOfChannel,
   InternalError,
   TooSlowError,
+  UsageError,
   WouldBlock,
 } from "./errors/errors.ts";
 export { type ErrorMatcher, ExceptionGroup } from "./errors/exception-group.ts";
+export { taskNameOf } from "./errors/raising-task.ts";
 export {
   cancelShieldedCheckpoint,
   checkpoint,

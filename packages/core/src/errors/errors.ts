@@ -79,3 +79,17 @@ export class InternalError extends Error {
     named(this, "InternalError");
   }
 }
+
+/**
+ * weft was used in a way it does not allow — an operation outside `run()`,
+ * two operations of one task at once, a closed nursery, a cancel scope
+ * entered twice or exited out of order, a task that returns while its waits
+ * or nurseries are still pending. The message says what and how to fix it;
+ * the operation rejects with it (or `run()` does), like any error.
+ */
+export class UsageError extends Error {
+  constructor(message = "weft was used in a way it does not allow", options?: ErrorOptions) {
+    super(message, options);
+    named(this, "UsageError");
+  }
+}

@@ -3,6 +3,8 @@
  * of a nursery. Modelled on Python's `BaseExceptionGroup` (PEP 654).
  */
 
+import { taskNameOf } from "./raising-task.ts";
+
 /** Chooses errors: a predicate, or an error class to match with `instanceof`. */
 export type ErrorMatcher =
   | ((error: unknown) => boolean)
@@ -82,17 +84,87 @@ export class ExceptionGroup extends AggregateError {
     return this.split(matcher)[0];
   }
 
-  /** A group of the same kind and message holding `errors`. */
+  /**
+   * A group of the same kind and message holding `errors` (a group whose
+   * message summarises its leaves gets a summary of the new ones).
+   */
   derive(errors: Iterable<unknown>): ExceptionGroup {
-    const derived = new ExceptionGroup(errors, this.message);
+    const what = summarised.get(this);
+    const derived =
+      what === undefined
+        ? new ExceptionGroup(errors, this.message)
+        : summarisedGroup(Array.from(errors), what);
     if (collapsible.has(this)) collapsible.add(derived);
+    // Where the group was raised, not where it was split.
+    const frames = typeof this.stack === "string" ? this.stack.indexOf("\n    at ") : -1;
+    if (frames >= 0) {
+      Object.defineProperty(derived, "stack", {
+        value: `${derived.name}: ${derived.message}${this.stack!.slice(frames)}`,
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      });
+    }
     return derived;
   }
 
   override toString(): string {
+    if (summarised.has(this)) return `${this.name}: ${this.message}`;
     const n = this.errors.length;
     return `${this.name}: ${this.message} (${n} sub-error${n === 1 ? "" : "s"})`;
   }
+}
+
+// How many leaves a summary lists, and how much of each message it keeps.
+const LEAVES_LISTED = 3;
+const MESSAGE_KEPT = 160;
+
+function leavesOf(errors: readonly unknown[], into: unknown[] = []): unknown[] {
+  for (const error of errors) {
+    if (error instanceof ExceptionGroup) leavesOf(error.errors, into);
+    else into.push(error);
+  }
+  return into;
+}
+
+/** The first line of `text`, at most MESSAGE_KEPT characters; "…" marks a cut. */
+function clip(text: string): string {
+  const line = text.split("\n", 1)[0]!;
+  if (line.length > MESSAGE_KEPT) return `${line.slice(0, MESSAGE_KEPT - 1)}…`;
+  return line === text ? text : `${line} …`;
+}
+
+function describeLeaf(leaf: unknown): string {
+  let text: string;
+  if (leaf instanceof Error)
+    text = leaf.message === "" ? leaf.name : `${leaf.name}: ${clip(leaf.message)}`;
+  else if (typeof leaf === "string") text = `thrown string ${JSON.stringify(clip(leaf))}`;
+  else text = `thrown ${leaf === null ? "null" : typeof leaf} ${clip(String(leaf))}`;
+  const task = taskNameOf(leaf);
+  return task === undefined ? text : `${text} (in task ${JSON.stringify(task)})`;
+}
+
+/** `what`, the number of leaves, and the first few leaves (class, message, task). */
+function summarise(what: string, errors: readonly unknown[]): string {
+  const leaves = leavesOf(errors);
+  const n = leaves.length;
+  const listed = leaves.slice(0, LEAVES_LISTED).map(describeLeaf).join("; ");
+  const more = n > LEAVES_LISTED ? `; and ${n - LEAVES_LISTED} more` : "";
+  return `${what}: ${n} error${n === 1 ? "" : "s"}: ${listed}${more}`;
+}
+
+// Groups whose message summarises their leaves, with the text it starts with.
+const summarised = new WeakMap<ExceptionGroup, string>();
+
+/**
+ * @internal A group whose message says `what` happened, then summarises its
+ * leaves (count, then each one's class, message and raising task), so that
+ * `e.message` and `String(e)` alone show the cause.
+ */
+export function summarisedGroup(errors: unknown[], what: string): ExceptionGroup {
+  const group = new ExceptionGroup(errors, summarise(what, errors));
+  summarised.set(group, what);
+  return group;
 }
 
 function splitGroup(

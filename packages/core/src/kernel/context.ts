@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { UsageError } from "../errors/errors.ts";
 import type { TaskImpl } from "./task.ts";
 
 /**
@@ -20,7 +21,9 @@ export function currentTaskOrUndefined(): TaskImpl | undefined {
 export function requireTask(what: string): TaskImpl {
   const task = taskStorage.getStore();
   if (task === undefined) {
-    throw new Error(`${what} must be called inside weft's run(): no weft task is running here`);
+    throw new UsageError(
+      `${what} must be called inside weft's run(): no weft task is running here`,
+    );
   }
   // A task of a run that has finished (a callback that outlived the run):
   // operations that would wait are refused by the kernel with a rejection,

@@ -2,7 +2,7 @@
  * Parking lots broken by their holder's exit: what a lock does for its owner,
  * so that waiters are not stuck forever behind a task that died holding it.
  */
-import { BrokenResourceError } from "../errors/errors.ts";
+import { BrokenResourceError, UsageError } from "../errors/errors.ts";
 import { type BreakableLot, TaskImpl, TaskState } from "../kernel/task.ts";
 import type { Task } from "../kernel/types.ts";
 
@@ -36,7 +36,7 @@ export function removeParkingLotBreaker(task: Task, lot: BreakableLot): void {
   }
   const index = lots === null ? -1 : lots.lastIndexOf(lot);
   if (index < 0) {
-    throw new Error(
+    throw new UsageError(
       "removeParkingLotBreaker: this task is not registered as a breaker of this lot",
     );
   }

@@ -4,6 +4,7 @@
  * resolver installed by a test — without concurrent runs (tests in one
  * process) ever seeing each other's.
  */
+import { UsageError } from "../errors/errors.ts";
 import { requireTask } from "../kernel/context.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 
@@ -25,7 +26,7 @@ export class RunVar<T> {
     const kernel = this.#kernel("get");
     if (this.#values.has(kernel)) return this.#values.get(kernel) as T;
     if (this.#defaultValue !== null) return this.#defaultValue.value;
-    throw new Error(`RunVar ${JSON.stringify(this.name)} has no value in this run`);
+    throw new UsageError(`RunVar ${JSON.stringify(this.name)} has no value in this run`);
   }
 
   /** Sets the value for the rest of the calling task's run. */

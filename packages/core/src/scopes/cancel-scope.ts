@@ -1,4 +1,5 @@
 import { Cancelled, type CancelReason, createCancelled } from "../errors/cancelled.ts";
+import { UsageError } from "../errors/errors.ts";
 import { collapse, ExceptionGroup } from "../errors/exception-group.ts";
 import {
   checkBoolean,
@@ -86,7 +87,7 @@ export class CancelScopeImpl implements CancelScopeInterface {
   get relativeDeadline(): number {
     if (this.#kernel !== null) return this.#deadline - this.#kernel.currentTime();
     if (this.#deadline !== Infinity) {
-      throw new Error(
+      throw new UsageError(
         "this scope has an absolute deadline and has not been entered: it has no relative deadline",
       );
     }
@@ -99,7 +100,7 @@ export class CancelScopeImpl implements CancelScopeInterface {
       this.#deadline = this.#kernel.currentTime() + ms;
       this.#registerDeadline();
     } else if (this.#deadline !== Infinity) {
-      throw new Error(
+      throw new UsageError(
         "this scope has an absolute deadline and has not been entered: it has no relative deadline",
       );
     } else {
@@ -205,7 +206,8 @@ export class CancelScopeImpl implements CancelScopeInterface {
 
   /** @internal Enters the scope in `task`. Not a checkpoint. */
   enter(task: TaskImpl): void {
-    if (this.#entered) throw new Error("a CancelScope can only be entered once; create a new one");
+    if (this.#entered)
+      throw new UsageError("a CancelScope can only be entered once; create a new one");
     this.#entered = true;
     const kernel = task.kernel;
     this.#kernel = kernel;
@@ -238,14 +240,14 @@ export class CancelScopeImpl implements CancelScopeInterface {
       if (status.abandonedByMisnesting) {
         // An outer scope was exited first; its exit already reported the misnesting.
       } else if (!status.encloses(task.cancelStatus)) {
-        return new Error(
+        return new UsageError(
           `cancel scope stack corrupted: ${task} exited a cancel scope it is not inside`,
           {
             cause: error === NO_ERROR ? undefined : error,
           },
         );
       } else {
-        remaining = new Error(
+        remaining = new UsageError(
           `cancel scope stack corrupted: ${task} exited a cancel scope while an inner scope was still open ` +
             "(scopes must exit in reverse order of entry; were several weft operations of one task run concurrently?)",
           { cause: error === NO_ERROR ? undefined : error },

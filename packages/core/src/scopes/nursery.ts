@@ -1,5 +1,8 @@
 import type { CancelReason } from "../errors/cancelled.ts";
-import { ExceptionGroup, markCollapsible } from "../errors/exception-group.ts";
+import { UsageError } from "../errors/errors.ts";
+import { ExceptionGroup, markCollapsible, summarisedGroup } from "../errors/exception-group.ts";
+import { cutInternalFrames } from "../errors/internal-frames.ts";
+import { recordRaisingTask } from "../errors/raising-task.ts";
 import {
   checkBoolean,
   checkFunction,
@@ -95,7 +98,7 @@ export class NurseryImpl implements Nursery, TaskParent {
   /** @internal */
   spawnChild(fn: () => unknown, name: string | { readonly name: string }): TaskImpl {
     if (this.closed)
-      throw new Error("nursery is closed: it has finished and cannot start new tasks");
+      throw new UsageError("nursery is closed: it has finished and cannot start new tasks");
     const task = this.kernel.spawn(fn, this, this.status, name);
     this.addChild(task);
     return task;
@@ -118,7 +121,7 @@ export class NurseryImpl implements Nursery, TaskParent {
     if (refused !== null) return refused;
     if (this.closed) {
       return Promise.reject(
-        new Error("nursery is closed: it has finished and cannot start new tasks"),
+        new UsageError("nursery is closed: it has finished and cannot start new tasks"),
       );
     }
     return this.startIn(caller, fn, options?.name ?? (fn.name || "task"));
@@ -147,7 +150,7 @@ export class NurseryImpl implements Nursery, TaskParent {
       }
       const done = status as TaskStatusImpl<T> | null;
       if (done === null || !done.hasValue) {
-        throw new Error(
+        throw new UsageError(
           `task ${JSON.stringify(name)} exited without calling started() on its task status`,
         );
       }
@@ -168,6 +171,7 @@ export class NurseryImpl implements Nursery, TaskParent {
   childFinished(task: TaskImpl, failed: boolean, value: unknown): void {
     this.removeChild(task);
     if (failed) {
+      recordRaisingTask(value, task.name);
       this.pendingErrors.push(value);
       // Only the first error's reason is kept; skip building the others.
       if (!this.cancelScope.cancelRequested) {
@@ -201,6 +205,7 @@ export class NurseryImpl implements Nursery, TaskParent {
    */
   async finish(bodyError: unknown): Promise<unknown> {
     if (bodyError !== NO_ERROR) {
+      recordRaisingTask(bodyError, this.parentTask.name);
       this.addError(bodyError, {
         source: "nursery",
         reason: `the nursery's body raised ${describeError(bodyError)}`,
@@ -222,8 +227,9 @@ export class NurseryImpl implements Nursery, TaskParent {
     this.pendingErrors = [];
     if (errors.length === 0) return NO_ERROR;
     if (!this.strictErrors && errors.length === 1) return errors[0];
-    // No count in the message: enclosing scopes may remove the Cancelled they own.
-    const group = new ExceptionGroup(errors, "errors raised in a nursery");
+    // Enclosing scopes may remove the Cancelled they own: the groups they
+    // derive summarise what is left.
+    const group = cutInternalFrames(summarisedGroup(errors, "errors raised in a nursery"));
     return this.strictErrors ? group : markCollapsible(group);
   }
 }
@@ -240,7 +246,7 @@ class TaskStatusImpl<T> implements TaskStatus<T> {
   }
 
   started(...value: T extends void ? [] : [T]): void {
-    if (this.hasValue) throw new Error("started() was called twice on the same task status");
+    if (this.hasValue) throw new UsageError("started() was called twice on the same task status");
     this.hasValue = true;
     this.value = value[0] as T | undefined;
     const old = this.oldNursery;
@@ -289,7 +295,7 @@ export async function openNurseryIn<T>(
   }
   let raised = await nursery.finish(bodyError);
   if (task.openNurseries?.pop() !== nursery) {
-    raised = new Error(
+    raised = new UsageError(
       "nursery stack corrupted: nurseries must close in reverse order of opening",
       {
         cause: raised === NO_ERROR ? undefined : raised,

@@ -1,4 +1,5 @@
 import { isCancelled, withoutCancelled } from "../errors/cancelled.ts";
+import { InternalError, UsageError } from "../errors/errors.ts";
 import { checkBoolean, checkFunction, checkOptionsObject } from "../errors/validate.ts";
 import { checkClock, SystemClock } from "../kernel/clock.ts";
 import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
@@ -95,7 +96,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   const caller = currentTaskOrUndefined();
   if (caller !== undefined && !caller.kernel.finished) {
     return Promise.reject(
-      new Error(
+      new UsageError(
         "run() was called inside a task of another run: nested runs are not allowed (use a nursery)",
       ),
     );
@@ -103,7 +104,10 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   if (signal?.aborted === true) return Promise.reject(signal.reason);
 
   const kernel = new Kernel({ clock, scheduler: scheduler ?? null, instruments, strictErrors });
-  let mainOutcome: MainOutcome = { failed: true, value: new Error("the main task never ran") };
+  let mainOutcome: MainOutcome = {
+    failed: true,
+    value: new InternalError("the main task never ran"),
+  };
   let onAbort: (() => void) | null = null;
   const signals = RunSignals.of(kernel);
   /** The abort of `options.signal` came before any SIGINT/SIGTERM: its reason wins. */
@@ -159,7 +163,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
       }
       if (root.failed) throw root.value; // a system task crashed
       if (failed && isCancelled(value)) {
-        throw new Error(
+        throw new UsageError(
           "a Cancelled escaped the main task although no enclosing scope was cancelled",
           {
             cause: value,
@@ -169,7 +173,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
       if (failed) throw value;
       if (signal?.aborted === true && (abortedFirst || interruption === null)) throw signal.reason;
       if (interruption !== null) throw new Interrupted(interruption);
-      if (cancelled === true) throw new Error("the main task was cancelled by the run");
+      if (cancelled === true) throw new InternalError("the main task was cancelled by the run");
       return value as T;
     },
     (error: unknown) => {

@@ -1,6 +1,6 @@
 /** Receiving POSIX signals (SIGHUP, SIGUSR1, SIGINT …) in a task. */
 import { isMainThread } from "node:worker_threads";
-import { BusyResourceError, ClosedResourceError } from "../errors/errors.ts";
+import { BusyResourceError, ClosedResourceError, UsageError } from "../errors/errors.ts";
 import { cancelPointOf, cancelShieldedCheckpoint, unlessRefused } from "../kernel/checkpoints.ts";
 import { requireTask } from "../kernel/context.ts";
 import { Abort, type WaitOptions } from "../kernel/kernel.ts";
@@ -192,7 +192,7 @@ export function openSignalReceiver(...signals: NodeJS.Signals[]): SignalReceiver
   for (const [i, signal] of signals.entries()) checkCatchableSignal(`signals[${i}]`, signal);
   const task = requireTask("openSignalReceiver()");
   if (!isMainThread) {
-    throw new Error(
+    throw new UsageError(
       "openSignalReceiver() cannot be used in a worker thread: Node delivers signals to the main thread only",
     );
   }

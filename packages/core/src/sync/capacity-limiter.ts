@@ -1,4 +1,4 @@
-import { WouldBlock } from "../errors/errors.ts";
+import { UsageError, WouldBlock } from "../errors/errors.ts";
 import { checkCount } from "../errors/validate.ts";
 import { cancelShieldedCheckpoint, unlessRefused } from "../kernel/checkpoints.ts";
 import { requireTask } from "../kernel/context.ts";
@@ -104,7 +104,7 @@ export class CapacityLimiter {
 
   releaseOnBehalfOf(borrower: unknown): void {
     if (!this.#borrowers.delete(borrower)) {
-      throw new Error("this borrower does not hold a token of this CapacityLimiter");
+      throw new UsageError("this borrower does not hold a token of this CapacityLimiter");
     }
     this.#wakeWaiters();
   }
@@ -133,13 +133,13 @@ export class CapacityLimiter {
 
   #checkNotBorrowing(borrower: unknown): void {
     if (this.#borrowers.has(borrower)) {
-      throw new Error(
+      throw new UsageError(
         "this borrower already holds a token of this CapacityLimiter (one token per borrower)",
       );
     }
     for (const waiting of this.#pending.values()) {
       if (waiting === borrower) {
-        throw new Error(
+        throw new UsageError(
           "this borrower is already waiting for a token of this CapacityLimiter (one token per borrower)",
         );
       }

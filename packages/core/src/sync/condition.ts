@@ -1,3 +1,4 @@
+import { UsageError } from "../errors/errors.ts";
 import { checkCount } from "../errors/validate.ts";
 import { unlessRefused } from "../kernel/checkpoints.ts";
 import { ParkingLot } from "../lowlevel/parking-lot.ts";
@@ -47,7 +48,7 @@ export class Condition {
 
   async #wait(): Promise<void> {
     if (this.#lock.statistics().owner !== currentTask()) {
-      throw new Error("Condition.wait: the calling task must hold the lock");
+      throw new UsageError("Condition.wait: the calling task must hold the lock");
     }
     this.#lock.release();
     try {
@@ -63,7 +64,7 @@ export class Condition {
   notify(n = 1): void {
     checkCount("n", n, { infinity: true });
     if (this.#lock.statistics().owner !== currentTask()) {
-      throw new Error("Condition.notify: the calling task must hold the lock");
+      throw new UsageError("Condition.notify: the calling task must hold the lock");
     }
     this.#lot.repark(this.#lock.parkingLot, n);
   }

@@ -1,4 +1,4 @@
-import { BrokenResourceError, WouldBlock } from "../errors/errors.ts";
+import { BrokenResourceError, UsageError, WouldBlock } from "../errors/errors.ts";
 import { checkFunction } from "../errors/validate.ts";
 import { cancelShieldedCheckpoint, unlessRefused } from "../kernel/checkpoints.ts";
 import { requireTask } from "../kernel/context.ts";
@@ -45,7 +45,7 @@ export class Lock {
   acquireNowait(): void {
     const task = currentTask();
     if (this.#owner === task) {
-      throw new Error("this task already holds the Lock: a Lock is not reentrant");
+      throw new UsageError("this task already holds the Lock: a Lock is not reentrant");
     }
     if (this.#lot.broken) throw this.#brokenError();
     if (this.#owner !== null || this.#lot.size > 0) throw new WouldBlock("the Lock is held");
@@ -62,7 +62,7 @@ export class Lock {
       if (cancelled !== null) return cancelled;
       const task = currentTask();
       if (this.#owner === task) {
-        throw new Error("this task already holds the Lock: a Lock is not reentrant");
+        throw new UsageError("this task already holds the Lock: a Lock is not reentrant");
       }
       if (this.#lot.broken) throw this.#brokenError();
       if (this.#owner === null && this.#lot.size === 0) {
@@ -83,7 +83,7 @@ export class Lock {
   release(): void {
     const task = currentTask();
     if (task !== this.#owner) {
-      throw new Error(
+      throw new UsageError(
         `release: the calling ${String(task)} does not hold this Lock (owner: ${String(this.#owner)})`,
       );
     }

@@ -558,7 +558,7 @@ describe("in a worker thread", () => {
       expect(seen).toEqual({
         listeners: 0,
         receiverError:
-          "Error: openSignalReceiver() cannot be used in a worker thread: Node delivers signals to the main thread only",
+          "UsageError: openSignalReceiver() cannot be used in a worker thread: Node delivers signals to the main thread only",
       });
     } finally {
       await worker.terminate();
