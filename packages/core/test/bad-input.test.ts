@@ -370,6 +370,7 @@ describe("outside run(), promise-returning functions and methods reject", () => 
       "currentTime",
       "defaultWorkerLimiter",
       "isCancelled",
+      "taskNameOf",
       "openMemoryChannel",
       "openSignalReceiver",
       "workerFunction", // returns a function; the function returns a promise (above)
