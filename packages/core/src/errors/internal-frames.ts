@@ -10,13 +10,9 @@
 const ownRoot = new URL("../", import.meta.url).href;
 const ownPath = ownRoot.startsWith("file://") ? decodeURIComponent(ownRoot.slice(7)) : ownRoot;
 
-function isInternalFrame(line: string): boolean {
-  return (
-    line.includes(ownRoot) ||
-    line.includes(ownPath) ||
-    line.includes("(node:internal/") ||
-    line.includes("at node:internal/")
-  );
+/** Whether a stack line is a frame of weft's own code (or of Node's internals). */
+export function isInternalFrame(line: string): boolean {
+  return line.includes(ownRoot) || line.includes(ownPath) || line.includes("node:internal/");
 }
 
 /** Removes weft's frames from the top of `error.stack` (keeping the header); returns `error`. */

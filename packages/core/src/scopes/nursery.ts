@@ -10,11 +10,12 @@ import {
   checkOptionsObject,
 } from "../errors/validate.ts";
 import type { CancelStatus } from "../kernel/cancel-status.ts";
-import { requireTask } from "../kernel/context.ts";
+import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
 import { Abort, type Kernel } from "../kernel/kernel.ts";
 import { type TaskImpl, type TaskParent, TaskState } from "../kernel/task.ts";
 import type { Nursery, SpawnOptions, Task, TaskStatus } from "../kernel/types.ts";
 import { CancelScopeImpl, NO_ERROR } from "./cancel-scope.ts";
+import { appendSpawnTrail, recordSpawnSite, recordsSpawnTrails } from "./spawn-trail.ts";
 
 /** A `TaskStatus` whose `started()` does nothing, for calling a startable function directly. */
 export const TASK_STATUS_IGNORED: TaskStatus<never> = Object.freeze({ started(): void {} });
@@ -47,6 +48,8 @@ export class NurseryImpl implements Nursery, TaskParent {
   private parentWaitingAtExit = false;
   pendingStarts = 0;
   closed = false;
+  /** Debug mode: children record where they were spawned (see spawn-trail.ts). */
+  private readonly spawnTrails: boolean;
 
   constructor(parentTask: TaskImpl, cancelScope: CancelScopeImpl, strictErrors: boolean) {
     this.parentTask = parentTask;
@@ -54,6 +57,7 @@ export class NurseryImpl implements Nursery, TaskParent {
     this.cancelScope = cancelScope;
     this.strictErrors = strictErrors;
     this.status = cancelScope.status!;
+    this.spawnTrails = recordsSpawnTrails(this.kernel);
   }
 
   get childTasks(): ReadonlySet<Task> {
@@ -101,6 +105,10 @@ export class NurseryImpl implements Nursery, TaskParent {
       throw new UsageError("nursery is closed: it has finished and cannot start new tasks");
     const task = this.kernel.spawn(fn, this, this.status, name);
     this.addChild(task);
+    if (this.spawnTrails) {
+      const spawner = currentTaskOrUndefined();
+      recordSpawnSite(task, spawner === this.kernel.rootTask ? undefined : spawner);
+    }
     return task;
   }
 
@@ -172,6 +180,7 @@ export class NurseryImpl implements Nursery, TaskParent {
     this.removeChild(task);
     if (failed) {
       recordRaisingTask(value, task.name);
+      if (this.spawnTrails) appendSpawnTrail(value, task);
       this.pendingErrors.push(value);
       // Only the first error's reason is kept; skip building the others.
       if (!this.cancelScope.cancelRequested) {

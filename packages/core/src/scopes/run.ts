@@ -1,5 +1,6 @@
 import { isCancelled, withoutCancelled } from "../errors/cancelled.ts";
 import { InternalError, UsageError } from "../errors/errors.ts";
+import { recordRaisingTask } from "../errors/raising-task.ts";
 import { checkBoolean, checkFunction, checkOptionsObject } from "../errors/validate.ts";
 import { checkClock, SystemClock } from "../kernel/clock.ts";
 import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
@@ -11,6 +12,12 @@ import { Interrupted } from "../signals/interrupted.ts";
 import { RunSignals } from "../signals/run-signals.ts";
 import { signalNumber } from "../signals/signal-names.ts";
 import { type NurseryImpl, openNurseryIn } from "./nursery.ts";
+import {
+  appendSpawnTrail,
+  debugFromEnvironment,
+  enableSpawnTrails,
+  recordSpawnSite,
+} from "./spawn-trail.ts";
 
 export interface RunOptions {
   /** The run's clock (default: the system clock; `MockClock` from `@weft/testing` for virtual time). */
@@ -33,6 +40,14 @@ export interface RunOptions {
    * signals. See docs/signals.md.
    */
   handleSignals?: boolean;
+  /**
+   * Debug mode (default: on if the environment variable `WEFT_DEBUG` is set
+   * and not "0"): every task records where it was spawned and by which task,
+   * and an error a task raises gets that trail appended to its stack
+   * ("task "fetch" was spawned by task "main"", then the spawn site's frames,
+   * up to `run()`). Costs a captured stack per spawn; for development.
+   */
+  debug?: boolean;
 }
 
 interface MainOutcome {
@@ -81,6 +96,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
     signal,
     scheduler,
     handleSignals = true,
+    debug = debugFromEnvironment(),
   } = options;
   checkClock(clock);
   if (!Array.isArray(instruments))
@@ -88,6 +104,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   for (const [i, instrument] of instruments.entries())
     checkInstrument(instrument, `options.instruments[${i}]`);
   checkBoolean("options.strictErrors", strictErrors);
+  checkBoolean("options.debug", debug);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError("options.signal must be an AbortSignal");
   }
@@ -104,6 +121,9 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   if (signal?.aborted === true) return Promise.reject(signal.reason);
 
   const kernel = new Kernel({ clock, scheduler: scheduler ?? null, instruments, strictErrors });
+  // Debug mode: the main task's spawn site is this call of run().
+  const runSite = debug ? new Error("run() called here") : null;
+  if (debug) enableSpawnTrails(kernel);
   let mainOutcome: MainOutcome = {
     failed: true,
     value: new InternalError("the main task never ran"),
@@ -128,10 +148,12 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
         // Aborted between run() and this first step: the listener came too late to hear it.
         if (signal.aborted) onAbort();
       }
-      system.spawnChild(async () => {
+      const mainTask = system.spawnChild(async () => {
         try {
           mainOutcome = { failed: false, value: await main() };
         } catch (error) {
+          recordRaisingTask(error, mainTask.name);
+          if (debug) appendSpawnTrail(error, mainTask);
           // A run-wide cancellation (the signal, a deadlock, a crashed system
           // task) belongs to the system nursery's scope, which main's errors do
           // not pass through: remove its Cancelled here, as that scope would.
@@ -149,6 +171,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
           system.cancelScope.cancelWithReason({ source: "shutdown" });
         }
       }, main.name || "main");
+      if (runSite !== null) recordSpawnSite(mainTask, undefined, runSite);
     });
 
   return kernel.start(init).then(

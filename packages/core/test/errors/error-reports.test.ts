@@ -284,3 +284,80 @@ describe("run()'s own errors are exported classes", () => {
     expect(String(new UsageError("what went wrong"))).toBe("UsageError: what went wrong");
   });
 });
+
+describe("debug mode: where each task was spawned", () => {
+  async function nestedFailure(options: { debug?: boolean } = {}): Promise<Error> {
+    const error = await rejection(
+      runVirtual(async function main() {
+        await openNursery(async (nursery) => {
+          nursery.startSoon(async function fetcher() {
+            await openNursery(async (inner) => {
+              inner.startSoon(async function parse() {
+                await sleep(1);
+                throw new TypeError("bad json");
+              });
+            });
+          });
+        });
+      }, options),
+    );
+    return (error as ExceptionGroup).leafErrors()[0] as Error;
+  }
+
+  test("an error's stack ends with the spawn trail up to run(), each site in the user's code", async () => {
+    const stack = (await nestedFailure({ debug: true })).stack!;
+    const trail = stack.slice(stack.indexOf("\n    task "));
+    const headings = trail.split("\n").filter((line) => line.startsWith("    task "));
+    expect(headings).toEqual([
+      '    task "parse" was spawned by task "fetcher"',
+      '    task "fetcher" was spawned by task "main"',
+      '    task "main" was spawned by run()',
+    ]);
+    // Each heading is followed by the test's frames (weft's own frames are left out).
+    const frames = trail.split("\n").filter((line) => line.trimStart().startsWith("at "));
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    for (const frame of frames) expect(frame).not.toContain("/packages/core/src/");
+    for (const heading of headings) {
+      const next = trail.split("\n")[trail.split("\n").indexOf(heading) + 1]!;
+      expect(next).toContain("/packages/core/test/");
+    }
+    expect(trail).toMatch(/spawned by task "fetcher"\n\s+at .*error-reports\.test\.ts:\d+:\d+/);
+  });
+
+  test("off by default: no trail, no cost", async () => {
+    expect((await nestedFailure()).stack).not.toContain("was spawned by");
+    expect((await nestedFailure({ debug: false })).stack).not.toContain("was spawned by");
+  });
+
+  test("WEFT_DEBUG=1 turns it on; WEFT_DEBUG=0 does not; the option wins over the variable", async () => {
+    const saved = process.env.WEFT_DEBUG;
+    try {
+      process.env.WEFT_DEBUG = "1";
+      expect((await nestedFailure()).stack).toContain('task "parse" was spawned by task "fetcher"');
+      expect((await nestedFailure({ debug: false })).stack).not.toContain("was spawned by");
+      process.env.WEFT_DEBUG = "0";
+      expect((await nestedFailure()).stack).not.toContain("was spawned by");
+    } finally {
+      if (saved === undefined) delete process.env.WEFT_DEBUG;
+      else process.env.WEFT_DEBUG = saved;
+    }
+  });
+
+  test("the main task's own error gets the trail to the run() call; a bad option is a TypeError", async () => {
+    const error = await rejection(
+      run(
+        async () => {
+          throw new RangeError("main failed");
+        },
+        { debug: true, handleSignals: false },
+      ),
+    );
+    expect((error as Error).stack).toMatch(
+      /task "main" was spawned by run\(\)\n\s+at .*error-reports\.test\.ts/,
+    );
+    expect(taskNameOf(error)).toBe("main");
+    await expect(run(async () => {}, { debug: "yes" as unknown as boolean })).rejects.toThrow(
+      /^options\.debug must be a boolean/,
+    );
+  });
+});
