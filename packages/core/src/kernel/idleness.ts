@@ -1,0 +1,180 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { DeadlockError } from "../errors/errors.ts";
+import { Abort } from "./abort.ts";
+import type { Kernel } from "./kernel.ts";
+import { TickQueued } from "./run-loop.ts";
+import type { TaskImpl } from "./task.ts";
+
+/** What the kernel does if it is still idle when its host timer fires. */
+const Primed = { NONE: 0, IDLE_WAITERS: 1, AUTOJUMP: 2, DEADLOCK: 3 } as const;
+type Primed = (typeof Primed)[keyof typeof Primed];
+
+interface IdleWaiter {
+  readonly cushion: number;
+  readonly seq: number;
+  readonly task: TaskImpl;
+}
+
+/**
+ * What the kernel does while no task is runnable (one per Kernel, as
+ * `kernel.idleness`): it sleeps on a single host timer until the next
+ * deadline; wakes the tasks in `waitAllTasksBlocked` once every other task
+ * has been blocked for their cushion; autojumps a virtual clock to the next
+ * deadline; and finds deadlocks — every task blocked, time virtual, nothing
+ * external pending.
+ *
+ * Members without `private` are package-internal: the kernel and its run
+ * loop (kernel/ only) use them; nothing outside kernel/ may.
+ */
+export class Idleness {
+  private readonly kernel: Kernel;
+
+  /** Package-internal: no batch is running or queued; the host timer (if any) wakes the kernel. */
+  idle = false;
+  private hostTimer: NodeJS.Timeout | null = null;
+  private hostImmediate: NodeJS.Immediate | null = null;
+  private primed: Primed = Primed.NONE;
+  private idleGeneration = -1;
+  private idleWaiters: IdleWaiter[] = [];
+  private idleSeq = 0;
+  /** Package-internal: how many pending waits are external (see WaitOptions.external); the kernel counts them. */
+  externalWaits = 0;
+  private deadlockError: DeadlockError | null = null;
+
+  // Kernel callbacks run outside any task's async context.
+  private readonly onHostTimer = AsyncLocalStorage.bind(() => this.hostTimerFired());
+
+  constructor(kernel: Kernel) {
+    this.kernel = kernel;
+  }
+
+  /**
+   * Blocks `task` until every other task is blocked (for `cushion` real
+   * milliseconds). Waiters with the smallest cushion wake first, and before
+   * any autojump of a virtual clock.
+   */
+  waitAllTasksBlocked(task: TaskImpl, cushion: number): Promise<unknown> {
+    const kernel = this.kernel;
+    const refused = kernel.refusal(task);
+    if (refused !== null) return refused;
+    const waiter: IdleWaiter = { cushion, seq: this.idleSeq++, task };
+    const waiters = this.idleWaiters;
+    let i = waiters.length;
+    while (i > 0 && waiters[i - 1]!.cushion > cushion) i--;
+    waiters.splice(i, 0, waiter);
+    return kernel.park(
+      task,
+      () => {
+        const index = this.idleWaiters.indexOf(waiter);
+        if (index >= 0) this.idleWaiters.splice(index, 1);
+        return Abort.SUCCEEDED;
+      },
+      { waitingFor: "waitAllTasksBlocked" },
+    );
+  }
+
+  /** Package-internal: a new deadline; if the kernel sleeps, it must re-arm its host timer. */
+  wakeIfIdle(): void {
+    const runLoop = this.kernel.runLoop;
+    if (this.idle && runLoop.tickQueued === TickQueued.NONE && runLoop.batch === null)
+      runLoop.scheduleTick();
+  }
+
+  /** Package-internal: nothing is runnable; sleep until the next deadline, idle waiter, autojump or deadlock check. */
+  goIdle(): void {
+    const kernel = this.kernel;
+    const clock = kernel.clock;
+    this.idle = true;
+    this.idleGeneration = kernel.runLoop.generation;
+    const next = kernel.deadlines.next();
+    let sleep = next === Infinity ? Infinity : Math.max(0, clock.deadlineToSleepTime(next));
+    let primed: Primed = Primed.NONE;
+    const threshold = clock.autojumpThreshold ?? Infinity;
+    if (this.idleWaiters.length > 0) {
+      const cushion = this.idleWaiters[0]!.cushion;
+      if (cushion < sleep) {
+        sleep = cushion;
+        primed = Primed.IDLE_WAITERS;
+      }
+    } else if (next !== Infinity && threshold < sleep) {
+      sleep = threshold;
+      primed = Primed.AUTOJUMP;
+    }
+    this.clearHostTimer();
+    if (sleep === Infinity) {
+      // On a virtual clock with nothing external pending, nothing can wake us.
+      // Confirm after an event-loop turn: pending microtasks may still reschedule someone.
+      if (threshold === Infinity || this.externalWaits > 0 || kernel.runLoop.foreignTasks > 0)
+        return;
+      sleep = 0;
+      primed = Primed.DEADLOCK;
+    }
+    this.primed = primed;
+    if (sleep <= 0) this.hostImmediate = setImmediate(this.onHostTimer);
+    else this.hostTimer = setTimeout(this.onHostTimer, Math.ceil(sleep));
+  }
+
+  private hostTimerFired(): void {
+    this.hostTimer = null;
+    this.hostImmediate = null;
+    const kernel = this.kernel;
+    const runLoop = kernel.runLoop;
+    try {
+      const stillIdle =
+        runLoop.batch === null &&
+        runLoop.runQueue.length === 0 &&
+        runLoop.generation === this.idleGeneration;
+      if (stillIdle && this.primed === Primed.IDLE_WAITERS) {
+        const cushion = this.idleWaiters[0]!.cushion;
+        while (this.idleWaiters.length > 0 && this.idleWaiters[0]!.cushion === cushion) {
+          const waiter = this.idleWaiters.shift()!;
+          kernel.reschedule(waiter.task, false, undefined);
+        }
+      } else if (stillIdle && this.primed === Primed.AUTOJUMP) {
+        kernel.clock.autojump?.(kernel.deadlines.next());
+      } else if (stillIdle && this.primed === Primed.DEADLOCK) {
+        if (this.externalWaits === 0 && runLoop.foreignTasks === 0) this.deadlock();
+      }
+    } catch (error) {
+      kernel.crash(error);
+      return;
+    }
+    this.idle = false;
+    runLoop.sliceStart = performance.now();
+    if (runLoop.tickQueued === TickQueued.NONE) runLoop.tick();
+  }
+
+  /** Package-internal: cancels the pending host timer, if any. */
+  clearHostTimer(): void {
+    if (this.hostTimer !== null) clearTimeout(this.hostTimer);
+    if (this.hostImmediate !== null) clearImmediate(this.hostImmediate);
+    this.hostTimer = null;
+    this.hostImmediate = null;
+  }
+
+  /**
+   * Every task is blocked on something only another task could provide, time
+   * is virtual and nothing is pending: nothing can ever happen. Cancel the run
+   * so that every `finally` runs; if even that cannot make progress, give up.
+   */
+  private deadlock(): void {
+    const kernel = this.kernel;
+    const report = new DeadlockError(
+      "deadlock: every task is blocked, no deadline is pending and no I/O is in flight " +
+        `(virtual clock at ${kernel.clock.currentTime()} ms)\n${kernel.dumpTasks()}`,
+    );
+    if (this.deadlockError !== null || kernel.systemNursery === null) {
+      kernel.crash(this.deadlockError ?? report);
+      return;
+    }
+    this.deadlockError = report;
+    kernel.systemNursery.cancelScope.cancelWithReason({ source: "shutdown", reason: "deadlock" });
+    // If the cancellation woke nobody, the next idle check finds the deadlock again and gives up.
+    kernel.runLoop.scheduleTick();
+  }
+
+  /** The error the run fails with because of a deadlock, if one was found. */
+  get deadlockFound(): DeadlockError | null {
+    return this.deadlockError;
+  }
+}
