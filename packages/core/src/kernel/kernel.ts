@@ -1,4 +1,5 @@
-import { type DeadlockError, InternalError } from "../errors/errors.ts";
+import { type DeadlockError, InternalError, UsageError } from "../errors/errors.ts";
+import { cutInternalFrames } from "../errors/internal-frames.ts";
 import { Abort } from "./abort.ts";
 import type { CancelStatus } from "./cancel-status.ts";
 import { capturedReject, capturedResolve, captureResolvers } from "./captured-resolvers.ts";
@@ -224,7 +225,7 @@ export class Kernel {
   /** Makes a parked task runnable; it resumes in a later batch with this outcome. */
   reschedule(task: TaskImpl, failed: boolean, value: unknown): void {
     if (task.state !== TaskState.PARKED) {
-      throw new Error(
+      throw new UsageError(
         `reschedule: ${task} is not blocked in waitTaskRescheduled (each wait must be rescheduled exactly once)`,
       );
     }
@@ -295,17 +296,19 @@ export class Kernel {
   private refuseWait(task: TaskImpl): Promise<never> {
     const error =
       task.state === TaskState.DONE || this.finished
-        ? new Error(
+        ? new UsageError(
             `a weft operation was called in the async context of ${task}, which has exited ` +
               "(a callback or captured context outlived its task): run it in a task of its own",
           )
-        : new Error(
+        : new UsageError(
             `${task} is already waiting for a weft operation: await one operation at a time in a task, ` +
               "and start a task in a nursery for each thing that should happen concurrently " +
               "(a callback the task registered, or code run in its captured async context, " +
               "cannot use weft operations while the task waits)",
           );
-    return trackedRejection(error, (unhandled) => this.strayError(task, unhandled));
+    return trackedRejection(cutInternalFrames(error), (unhandled) =>
+      this.strayError(task, unhandled),
+    );
   }
 
   /** Delivers an error nobody handled, raised in `task`'s async context, to the task's nursery. */
@@ -378,7 +381,7 @@ export class Kernel {
    */
   forgetPendingWait(task: TaskImpl): Error | null {
     if (task.state !== TaskState.PARKED && task.state !== TaskState.RUNNABLE) return null;
-    const error = new Error(
+    const error = new UsageError(
       `${task} exited while one of its weft operations was still pending; await every weft operation`,
     );
     this.abandonWait(task, error);
@@ -400,7 +403,7 @@ export class Kernel {
       // children must not run on unwatched. Cancel them, and fail the task.
       if (!failed) {
         failed = true;
-        value = new Error(
+        value = new UsageError(
           `${task} exited while a nursery it opened was still open; await openNursery()`,
         );
       }
@@ -501,7 +504,7 @@ export class Kernel {
 
   removeInstrument(instrument: Instrument): void {
     const index = this.instruments.indexOf(instrument);
-    if (index < 0) throw new Error("removeInstrument: this instrument is not installed");
+    if (index < 0) throw new UsageError("removeInstrument: this instrument is not installed");
     this.instruments.splice(index, 1);
   }
 

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { UsageError } from "../errors/errors.ts";
 import { capturedResolve, captureResolvers } from "./captured-resolvers.ts";
 import { taskStorage } from "./context.ts";
 import type { Kernel } from "./kernel.ts";
@@ -397,11 +398,11 @@ export class RunLoop {
       } else if (only >= 0) {
         queue.splice(only, 1);
       } else {
-        if (batch.length === 0) throw new Error("Scheduler.selectBatch returned no task");
+        if (batch.length === 0) throw new UsageError("Scheduler.selectBatch returned no task");
         const chosen = new Set(batch);
         const rest = queue.filter((task) => !chosen.has(task));
         if (rest.length + chosen.size !== queue.length || chosen.size !== batch.length) {
-          throw new Error(
+          throw new UsageError(
             "Scheduler.selectBatch must return distinct tasks taken from the runnable list",
           );
         }
