@@ -115,7 +115,9 @@ function bridge<T>(task: Task, operation: OperationFactory<T>): Promise<T> {
     }
     // Abort.FAILED: the wait cannot be undone at once; the task is rescheduled
     // by the handler above, exactly once, when the Effection task has settled.
-    lowlevel.runOutsideTask(() => stop.resolve(STOPPED));
+    // Effection's code (the halt, the finally blocks) runs after this callback,
+    // not inside the kernel's delivery of the cancellation.
+    lowlevel.runOutsideTask(() => queueMicrotask(() => stop.resolve(STOPPED)));
     return lowlevel.Abort.FAILED;
   }, WAIT_OPTIONS) as Promise<T>;
 }
