@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Consumer check (issue 13, item 7): what a user of the published packages gets.
 //
-//   1. packs @weft/core, @weft/net and @weft/testing with `pnpm pack` (which applies
+//   1. packs @weft/core, @weft/net, @weft/testing and @weft/effection with `pnpm pack` (which applies
 //      publishConfig and turns `workspace:^` into `^0.1.0`), then lints each tarball
 //      with publint and @arethetypeswrong/cli (profile esm-only: ESM, and require(esm));
-//   2. for each scenario — all three packages; @weft/core alone; @weft/core +
-//      @weft/testing — installs the tarballs with npm into a fresh project, then
+//   2. for each scenario — core, net and testing; @weft/core alone; @weft/core +
+//      @weft/testing; @weft/core + @weft/effection (npm installs the `effection`
+//      peer from the registry) — installs the tarballs with npm into a fresh project, then
 //   3. type-checks a strict program against them with `skipLibCheck: false` under
 //      moduleResolution `nodenext` and `bundler`, with TypeScript 5.9 and 7 and
 //      @types/node 22, 24 and 26, and
@@ -150,7 +151,29 @@ export async function testingCheck(): Promise<string> {
   return "testing ok";
 }
 `,
-  // Needs all three.
+  // Needs @weft/core + @weft/effection (and its peer effection).
+  effection: `import { run, sleep } from "@weft/core";
+import { runOperation, weftOperation } from "@weft/effection";
+import { sleep as effectionSleep } from "effection";
+
+export async function effectionCheck(): Promise<string> {
+  const value = await run(
+    () =>
+      runOperation(function* () {
+        yield* effectionSleep(1);
+        const inner: number = yield* weftOperation(async () => {
+          await sleep(1);
+          return 41;
+        });
+        return inner + 1;
+      }),
+    { handleSignals: false },
+  );
+  if (value !== 42) throw new Error(\`bridged value: \${value}\`);
+  return "effection ok";
+}
+`,
+  // Needs core, net and testing.
   net: `import { run } from "@weft/core";
 import { StapledStream, type Stream } from "@weft/net";
 import { memoryStreamPair } from "@weft/testing/streams";
@@ -175,7 +198,12 @@ export async function netCheck(): Promise<string> {
 function programFiles(parts) {
   const files = {};
   for (const part of parts) files[`${part}.ts`] = PROGRAMS[part];
-  const fn = { core: "coreCheck", testing: "testingCheck", net: "netCheck" };
+  const fn = {
+    core: "coreCheck",
+    testing: "testingCheck",
+    net: "netCheck",
+    effection: "effectionCheck",
+  };
   files["main.ts"] = `${parts.map((p) => `import { ${fn[p]} } from "./${p}.js";`).join("\n")}
 
 const results: string[] = [];
@@ -184,7 +212,12 @@ console.log(\`esm: \${results.join(", ")} on Node \${process.versions.node}\`);
 `;
   // require(esm): Node >= 22.12 loads an ES module from require(); TypeScript >= 5.8
   // allows it under module nodenext.
-  const pkgs = { core: "@weft/core", testing: "@weft/testing", net: "@weft/net" };
+  const pkgs = {
+    core: "@weft/core",
+    testing: "@weft/testing",
+    net: "@weft/net",
+    effection: "@weft/effection",
+  };
   files["require.cts"] = `${parts.map((p, i) => `import m${i} = require("${pkgs[p]}");`).join("\n")}
 
 const names: string[] = [${parts.map((_, i) => `Object.keys(m${i}).length > 0 ? "${pkgs[parts[i]]}" : ""`).join(", ")}];
@@ -221,7 +254,7 @@ async function pack() {
   const dest = join(tmp, "tarballs");
   mkdirSync(dest);
   const tarballs = {};
-  for (const name of ["core", "net", "testing"]) {
+  for (const name of ["core", "net", "testing", "effection"]) {
     const dir = join(root, "packages", name);
     if (!existsSync(join(dir, "dist", "index.d.ts"))) {
       throw new Error(`packages/${name}/dist is missing: run \`pnpm build\` first`);
@@ -303,7 +336,7 @@ async function scenario(label, packages, parts, tarballs, t) {
   writeJson(join(dir, "package.json"), { name: "weft-consumer", private: true, type: "module" });
   await sh("npm", ["install", "--no-package-lock", ...packages.map((p) => tarballs[p])], dir);
   // What is installed: exactly the packages asked for (no @weft package dragged in).
-  const installed = ["core", "net", "testing"].filter((p) =>
+  const installed = ["core", "effection", "net", "testing"].filter((p) =>
     existsSync(join(dir, "node_modules", "@weft", p)),
   );
   if (installed.join() !== [...packages].sort().join()) {
@@ -379,6 +412,7 @@ try {
     ],
     ["@weft/core alone", ["core"], ["core"]],
     ["@weft/core + @weft/testing", ["core", "testing"], ["core", "testing"]],
+    ["@weft/core + @weft/effection", ["core", "effection"], ["core", "effection"]],
   ];
   for (const [label, packages, parts] of scenarios) {
     try {

@@ -103,6 +103,7 @@ describe("bad input to synchronous APIs throws at once", () => {
     ["scope.cancel(42)", () => new CancelScope().cancel(bad(42)), TypeError, /reason/],
     ["lowlevel.reschedule({})", () => lowlevel.reschedule(bad({})), TypeError, /task/],
     ["lowlevel.spawnSystemTask(1)", () => lowlevel.spawnSystemTask(bad(1)), TypeError, /fn/],
+    ["lowlevel.runOutsideTask(1)", () => lowlevel.runOutsideTask(bad(1)), TypeError, /fn/],
     [
       "lowlevel.addInstrument(null)",
       () => lowlevel.addInstrument(bad(null)),
@@ -404,6 +405,7 @@ describe("outside run(), promise-returning functions and methods reject", () => 
       "removeInstrument",
       "removeParkingLotBreaker",
       "reschedule",
+      "runOutsideTask", // returns what fn returns
       "spawnSystemTask",
     ]);
     for (const [name, value] of Object.entries(lowlevel)) {

@@ -3,6 +3,7 @@
  * block with `waitTaskRescheduled`, wake with `reschedule`.
  */
 export { Abort, type AbortFn, type WaitOptions } from "../kernel/kernel.ts";
+export { runOutsideTask } from "./outside-task.ts";
 export { ParkingLot, type WaitingFor } from "./parking-lot.ts";
 export { addParkingLotBreaker, removeParkingLotBreaker } from "./parking-lot-breakers.ts";
 export {
