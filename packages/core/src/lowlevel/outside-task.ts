@@ -10,7 +10,7 @@ import { taskStorage } from "../kernel/context.ts";
  * `AsyncLocalStorage` value (request ids, tracing spans) stays as it was.
  *
  * Code started there — and every callback it registers — runs as if outside
- * `run()`: a weft operation called there fails with the `Error` saying so, and
+ * `run()`: a weft operation called there fails with the `UsageError` saying so, and
  * `run()` may start a separate run (it is not a nested run). Bridges to other
  * runtimes (`@weft/effection`) start foreign code this way, so that the
  * foreign scheduler's callbacks are never taken for steps of the calling task
