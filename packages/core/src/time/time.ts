@@ -27,6 +27,10 @@ function sleepUntilIn(task: TaskImpl, deadline: number): Promise<void> {
   const kernel = task.kernel;
   if (deadline <= kernel.currentTime()) return checkpointTask(task);
   if (deadline === Infinity) return sleepForeverIn(task);
+  // Refused (the task is already waiting: code in its captured context), the
+  // task's own wait — maybe a sleep too — must keep its timer.
+  const refused = kernel.refusal(task);
+  if (refused !== null) return refused;
   const wait = kernel.park(task, abortSleep, SLEEPING) as Promise<void>;
   // Arm the timer only if the wait is still on (parking in a cancelled scope aborts it at once).
   if (task.abortFn === abortSleep) task.waitData = kernel.addDeadline(deadline, wakeSleeper, task);
