@@ -3,6 +3,7 @@
  * of a nursery. Modelled on Python's `BaseExceptionGroup` (PEP 654).
  */
 
+import { describeThrown } from "./describe-thrown.ts";
 import { taskNameOf } from "./raising-task.ts";
 
 /** Chooses errors: a predicate, or an error class to match with `instanceof`. */
@@ -115,9 +116,8 @@ export class ExceptionGroup extends AggregateError {
   }
 }
 
-// How many leaves a summary lists, and how much of each message it keeps.
+// How many leaves a summary lists.
 const LEAVES_LISTED = 3;
-const MESSAGE_KEPT = 160;
 
 function leavesOf(errors: readonly unknown[], into: unknown[] = []): unknown[] {
   for (const error of errors) {
@@ -127,20 +127,9 @@ function leavesOf(errors: readonly unknown[], into: unknown[] = []): unknown[] {
   return into;
 }
 
-/** The first line of `text`, at most MESSAGE_KEPT characters; "…" marks a cut. */
-function clip(text: string): string {
-  const line = text.split("\n", 1)[0]!;
-  if (line.length > MESSAGE_KEPT) return `${line.slice(0, MESSAGE_KEPT - 1)}…`;
-  return line === text ? text : `${line} …`;
-}
-
 function describeLeaf(leaf: unknown): string {
-  let text: string;
-  if (leaf instanceof Error)
-    text = leaf.message === "" ? leaf.name : `${leaf.name}: ${clip(leaf.message)}`;
-  else if (typeof leaf === "string") text = `thrown string ${JSON.stringify(clip(leaf))}`;
-  else text = `thrown ${leaf === null ? "null" : typeof leaf} ${clip(String(leaf))}`;
   const task = taskNameOf(leaf);
+  const text = describeThrown(leaf);
   return task === undefined ? text : `${text} (in task ${JSON.stringify(task)})`;
 }
 

@@ -5,17 +5,23 @@
  * cost nothing and an error's own fields are never touched.
  */
 
-const raisedBy = new WeakMap<object, string>();
+const raisedBy = new WeakMap<object, { readonly run: object; readonly task: string }>();
 
-/** @internal Records that the task named `taskName` raised `error` (the first task to raise it wins). */
-export function recordRaisingTask(error: unknown, taskName: string): void {
+/**
+ * @internal Records that the task named `taskName` of `run` raised `error`.
+ * Within a run the first task to raise it wins (a parent re-raising its
+ * child's error does not take it over); an error object raised again in
+ * another run (a shared constant) is that run's.
+ */
+export function recordRaisingTask(error: unknown, taskName: string, run: object): void {
   if (error === null || (typeof error !== "object" && typeof error !== "function")) return;
-  if (!raisedBy.has(error)) raisedBy.set(error, taskName);
+  if (raisedBy.get(error)?.run !== run) raisedBy.set(error, { run, task: taskName });
 }
 
 /**
  * The name of the weft task that raised `error` (the first task whose body
- * ended with it), or `undefined` if no task did — for logging and reports:
+ * ended with it, in the latest run it was raised in), or `undefined` if no
+ * task did — for logging and reports:
  *
  * ```ts
  * catch (e) { logger.error({ task: taskNameOf(e) }, String(e)); }
@@ -23,5 +29,5 @@ export function recordRaisingTask(error: unknown, taskName: string): void {
  */
 export function taskNameOf(error: unknown): string | undefined {
   if (error === null || (typeof error !== "object" && typeof error !== "function")) return;
-  return raisedBy.get(error);
+  return raisedBy.get(error)?.task;
 }

@@ -337,3 +337,5 @@ export interface CancelScopeConstructor {
  */
 export type CancelScope = CancelScopeInterface;
 export const CancelScope: CancelScopeConstructor = CancelScopeImpl;
+// Logs, util.inspect and constructor.name say CancelScope, the public name.
+Object.defineProperty(CancelScopeImpl, "name", { value: "CancelScope" });

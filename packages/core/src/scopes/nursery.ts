@@ -1,4 +1,5 @@
 import type { CancelReason } from "../errors/cancelled.ts";
+import { describeThrown } from "../errors/describe-thrown.ts";
 import { UsageError } from "../errors/errors.ts";
 import { ExceptionGroup, markCollapsible, summarisedGroup } from "../errors/exception-group.ts";
 import { cutInternalFrames } from "../errors/internal-frames.ts";
@@ -19,11 +20,6 @@ import { appendSpawnTrail, recordSpawnSite, recordsSpawnTrails } from "./spawn-t
 
 /** A `TaskStatus` whose `started()` does nothing, for calling a startable function directly. */
 export const TASK_STATUS_IGNORED: TaskStatus<never> = Object.freeze({ started(): void {} });
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
-}
 
 /** The task's name: the one given, or (looked up lazily) the function's. */
 function taskName(
@@ -179,14 +175,14 @@ export class NurseryImpl implements Nursery, TaskParent {
   childFinished(task: TaskImpl, failed: boolean, value: unknown): void {
     this.removeChild(task);
     if (failed) {
-      recordRaisingTask(value, task.name);
+      recordRaisingTask(value, task.name, this.kernel);
       if (this.spawnTrails) appendSpawnTrail(value, task);
       this.pendingErrors.push(value);
       // Only the first error's reason is kept; skip building the others.
       if (!this.cancelScope.cancelRequested) {
         this.cancelScope.cancelWithReason({
           source: "nursery",
-          reason: `task ${JSON.stringify(task.name)} raised ${describeError(value)}`,
+          reason: `task ${JSON.stringify(task.name)} raised ${describeThrown(value)}`,
         });
       }
     }
@@ -214,10 +210,10 @@ export class NurseryImpl implements Nursery, TaskParent {
    */
   async finish(bodyError: unknown): Promise<unknown> {
     if (bodyError !== NO_ERROR) {
-      recordRaisingTask(bodyError, this.parentTask.name);
+      recordRaisingTask(bodyError, this.parentTask.name, this.kernel);
       this.addError(bodyError, {
         source: "nursery",
-        reason: `the nursery's body raised ${describeError(bodyError)}`,
+        reason: `the nursery's body raised ${describeThrown(bodyError)}`,
       });
     }
     this.bodyRunning = false;

@@ -152,7 +152,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
         try {
           mainOutcome = { failed: false, value: await main() };
         } catch (error) {
-          recordRaisingTask(error, mainTask.name);
+          recordRaisingTask(error, mainTask.name, kernel);
           if (debug) appendSpawnTrail(error, mainTask);
           // A run-wide cancellation (the signal, a deadlock, a crashed system
           // task) belongs to the system nursery's scope, which main's errors do

@@ -11,15 +11,21 @@ import { isInternalFrame } from "../errors/internal-frames.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { TaskImpl } from "../kernel/task.ts";
 
+/** Where a task was spawned, and by which task. */
 interface SpawnSite {
-  /** The task that called startSoon/start (`undefined` for the main task, started by run()). */
-  readonly spawner: TaskImpl | undefined;
+  /** The spawned task's name. */
+  readonly task: string;
+  /** The spawning task's name; `null` for the main task, started by run(). */
+  readonly spawner: string | null;
   /** Captured at the spawn; its stack is formatted only if an error needs it. */
   readonly site: Error;
 }
 
 const debugRuns = new WeakSet<Kernel>();
-const spawnSites = new WeakMap<TaskImpl, SpawnSite>();
+// Per task, its own site and its ancestors' (at most SITES_SHOWN): copies of
+// names and sites, never tasks, so that a long chain of tasks each spawning the
+// next and exiting keeps no more than SITES_SHOWN sites alive.
+const spawnTrails = new WeakMap<TaskImpl, readonly SpawnSite[]>();
 const trailed = new WeakSet<object>();
 
 /** How many frames of each spawn site a trail shows, and how many spawns up it goes. */
@@ -51,7 +57,13 @@ export function recordSpawnSite(
   spawner: TaskImpl | undefined,
   site: Error = new Error("spawned here"),
 ): void {
-  spawnSites.set(task, { spawner, site });
+  const own: SpawnSite = {
+    task: task.name,
+    spawner: spawner === undefined ? null : spawner.name,
+    site,
+  };
+  const above = spawner === undefined ? undefined : spawnTrails.get(spawner);
+  spawnTrails.set(task, above === undefined ? [own] : [own, ...above.slice(0, SITES_SHOWN - 1)]);
 }
 
 /** The user's frames of a spawn site (weft's own frames say nothing about why the task exists). */
@@ -70,25 +82,25 @@ function siteFrames(site: Error): string[] {
  * string stack are left alone).
  */
 export function appendSpawnTrail(error: unknown, task: TaskImpl): void {
-  if (!(error instanceof Error) || trailed.has(error) || !spawnSites.has(task)) return;
-  const stack = error.stack;
-  if (typeof stack !== "string") return;
-  const lines: string[] = [];
-  let current: TaskImpl | undefined = task;
-  for (let shown = 0; current !== undefined && shown < SITES_SHOWN; shown++) {
-    const entry = spawnSites.get(current);
-    if (entry === undefined) break;
-    const by = entry.spawner === undefined ? "run()" : `task ${JSON.stringify(entry.spawner.name)}`;
-    lines.push(
-      `    task ${JSON.stringify(current.name)} was spawned by ${by}`,
-      ...siteFrames(entry.site),
-    );
-    current = entry.spawner;
-  }
-  trailed.add(error);
+  const trail = spawnTrails.get(task);
+  if (trail === undefined) return;
+  // Reading a stranger's error can throw (a getter, a Proxy): the trail is
+  // optional, the error is not.
   try {
+    if (!(error instanceof Error) || trailed.has(error)) return;
+    const stack = error.stack;
+    if (typeof stack !== "string") return;
+    const lines: string[] = [];
+    for (const entry of trail) {
+      const by = entry.spawner === null ? "run()" : `task ${JSON.stringify(entry.spawner)}`;
+      lines.push(
+        `    task ${JSON.stringify(entry.task)} was spawned by ${by}`,
+        ...siteFrames(entry.site),
+      );
+    }
+    trailed.add(error);
     error.stack = `${stack}\n${lines.join("\n")}`;
   } catch {
-    // A frozen error, or a stack that is a getter only: it keeps its stack.
+    // A frozen error, or a stack that cannot be read or written: it keeps its stack.
   }
 }

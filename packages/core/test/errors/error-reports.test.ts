@@ -361,3 +361,131 @@ describe("debug mode: where each task was spawned", () => {
     );
   });
 });
+
+describe("odd thrown values never break the report of an error", () => {
+  const withThrowingGetters = new Error("x");
+  Object.defineProperty(withThrowingGetters, "message", {
+    get() {
+      throw new Error("message getter");
+    },
+  });
+  class HttpError extends Error {
+    constructor(body: unknown) {
+      super();
+      this.message = body as string; // some clients put the response body here
+    }
+  }
+  const cases: [string, unknown, RegExp][] = [
+    [
+      "an Error whose message is an object",
+      new HttpError({ status: 500 }),
+      /^Error: \[object Object\]/,
+    ],
+    ["an Error whose message is a number", new HttpError(404), /^Error: 404/],
+    ["a null-prototype object", Object.create(null), /^thrown object with no prototype/],
+    ["an Error whose message getter throws", withThrowingGetters, /cannot be described/],
+    ["a symbol", Symbol("s"), /^thrown symbol Symbol\(s\)/],
+    ["a BigInt", 10n, /^thrown bigint 10/],
+  ];
+  for (const [what, thrown, described] of cases) {
+    test(`${what}: the nursery raises its group, which describes it`, async () => {
+      const error = await rejection(
+        runVirtual(() =>
+          openNursery(async (nursery) => {
+            nursery.startSoon(
+              async () => {
+                throw thrown;
+              },
+              { name: "odd" },
+            );
+            nursery.startSoon(
+              async () => {
+                throw new TypeError("plain");
+              },
+              { name: "plain" },
+            );
+          }),
+        ),
+      );
+      expect(error).toBeInstanceOf(ExceptionGroup);
+      const group = error as ExceptionGroup;
+      expect(group.errors[0]).toBe(thrown);
+      const first = group.message.slice("errors raised in a nursery: 2 errors: ".length);
+      expect(first).toMatch(described);
+      expect(group.message).toContain('TypeError: plain (in task "plain")');
+    });
+  }
+
+  test("debug mode: an error whose stack getter throws keeps its report, with no trail", async () => {
+    const strange = new Error("strange");
+    Object.defineProperty(strange, "stack", {
+      get() {
+        throw new Error("stack getter");
+      },
+    });
+    const error = await rejection(
+      runVirtual(
+        () =>
+          openNursery(async (nursery) => {
+            nursery.startSoon(async () => {
+              throw strange;
+            });
+          }),
+        { debug: true },
+      ),
+    );
+    expect((error as ExceptionGroup).errors).toEqual([strange]);
+  });
+});
+
+describe("debug mode stays bounded", () => {
+  test("a deep chain of spawns shows the eight nearest spawns, not the whole chain", async () => {
+    const error = await rejection(
+      runVirtual(
+        async () => {
+          async function level(n: number): Promise<void> {
+            if (n === 20) throw new Error("deep");
+            await openNursery(async (nursery) => {
+              nursery.startSoon(() => level(n + 1), { name: `level ${n + 1}` });
+            });
+          }
+          await level(0);
+        },
+        { debug: true },
+      ),
+    );
+    const leaf = (error as ExceptionGroup).leafErrors()[0] as Error;
+    const headings = leaf.stack!.split("\n").filter((line) => line.includes("was spawned by"));
+    expect(headings).toHaveLength(8);
+    expect(headings[0]).toBe('    task "level 20" was spawned by task "level 19"');
+    expect(headings[7]).toBe('    task "level 13" was spawned by task "level 12"');
+  });
+});
+
+describe("attribution across runs and names", () => {
+  test("an error object raised again in another run is that run's task's", async () => {
+    const shared = new Error("upstream timeout");
+    for (const name of ["alpha", "beta"]) {
+      const error = await rejection(
+        runVirtual(() =>
+          openNursery(async (nursery) => {
+            nursery.startSoon(
+              async () => {
+                throw shared;
+              },
+              { name },
+            );
+          }),
+        ),
+      );
+      expect(taskNameOf(shared)).toBe(name);
+      expect((error as Error).message).toContain(`(in task "${name}")`);
+    }
+  });
+
+  test("CancelScope keeps its public name in logs and inspect output", () => {
+    expect(CancelScope.name).toBe("CancelScope");
+    expect(new CancelScope().constructor.name).toBe("CancelScope");
+    expect(inspect(new CancelScope())).toMatch(/^CancelScope /);
+  });
+});
