@@ -26,6 +26,7 @@ export {
 } from "./errors/errors.ts";
 export { type ErrorMatcher, ExceptionGroup } from "./errors/exception-group.ts";
 export { taskNameOf } from "./errors/raising-task.ts";
+export { CancelScope, type CancelScopeOptions } from "./kernel/cancel-scope.ts";
 export {
   cancelShieldedCheckpoint,
   checkpoint,
@@ -44,7 +45,6 @@ export type {
 } from "./kernel/types.ts";
 export * as lowlevel from "./lowlevel/lowlevel.ts";
 export { cancellable, currentSignal } from "./scopes/abort-signal.ts";
-export { CancelScope, type CancelScopeOptions } from "./scopes/cancel-scope.ts";
 export { openNursery, TASK_STATUS_IGNORED } from "./scopes/nursery.ts";
 export { type RunOptions, run } from "./scopes/run.ts";
 export {

@@ -1,10 +1,12 @@
 /**
- * The public interfaces every layer shares: tasks, nurseries, cancel scopes,
- * clocks, schedulers and instruments. They live here, at the bottom, so that
- * the kernel can speak of a task's nursery (and a nursery of its cancel scope)
- * without importing the layers that implement them: type imports would
- * otherwise close circles between the kernel and the scopes above it.
+ * The public interfaces every layer shares: tasks, nurseries, clocks,
+ * schedulers and instruments. They live here, at the bottom, so that the
+ * kernel can speak of a task's nursery without importing the layer that
+ * implements nurseries: type imports would otherwise close circles between
+ * the kernel and the scopes above it. (`CancelScope` is a class of the
+ * kernel's own, as in Trio's core.)
  */
+import type { CancelScope } from "./cancel-scope.ts";
 
 /** A task: one concurrent thread of execution in a run, always inside a nursery. */
 export interface Task {
@@ -56,38 +58,6 @@ export interface Nursery {
     fn: (status: TaskStatus<T>) => Promise<unknown>,
     options?: SpawnOptions,
   ): Promise<NoInfer<T>>;
-}
-
-/**
- * A region of code that can be cancelled — explicitly with `cancel()`, or when
- * its deadline passes. Cancellation is level-triggered: every checkpoint inside
- * a cancelled (and unshielded) scope throws `Cancelled` until the scope exits,
- * and the scope that was cancelled catches the `Cancelled` at its exit.
- * Create one with `new CancelScope(options)`.
- */
-export interface CancelScope {
-  /** Absolute deadline on the run's clock; `Infinity` for none. Changes take effect at once. */
-  deadline: number;
-  /**
-   * The deadline relative to now (once entered) or to the moment of entry
-   * (before). Setting it on an entered scope moves the deadline to now + value.
-   */
-  relativeDeadline: number;
-  /** While true, cancellations of enclosing scopes do not reach the body. Changes take effect at once. */
-  shield: boolean;
-  /** True once `cancel()` ran or the deadline passed; never reverts. */
-  readonly cancelCalled: boolean;
-  /** True if the body ended with a `Cancelled` that this scope caught. */
-  readonly cancelledCaught: boolean;
-  /** Aborted once this scope is cancelled; its reason is the `Cancelled` the body sees. */
-  readonly signal: AbortSignal;
-  /** Cancels the scope. Idempotent; the first reason given wins. Works before entry; after exit it only sets `cancelCalled`. */
-  cancel(reason?: string): void;
-  /**
-   * Runs `body` inside this scope. Resolves with its value, or with
-   * `undefined` if the scope caught its own cancellation. A scope can be run once.
-   */
-  run<T>(body: (scope: CancelScope) => Promise<T>): Promise<T | undefined>;
 }
 
 /**

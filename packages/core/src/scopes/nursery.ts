@@ -10,12 +10,12 @@ import {
   checkOptionalName,
   checkOptionsObject,
 } from "../errors/validate.ts";
+import { CancelScope, NO_ERROR } from "../kernel/cancel-scope.ts";
 import type { CancelStatus } from "../kernel/cancel-status.ts";
 import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
 import { Abort, type Kernel } from "../kernel/kernel.ts";
 import { type TaskImpl, type TaskParent, TaskState } from "../kernel/task.ts";
 import type { Nursery, SpawnOptions, Task, TaskStatus } from "../kernel/types.ts";
-import { CancelScopeImpl, NO_ERROR } from "./cancel-scope.ts";
 import { appendSpawnTrail, recordSpawnSite, recordsSpawnTrails } from "./spawn-trail.ts";
 
 /** A `TaskStatus` whose `started()` does nothing, for calling a startable function directly. */
@@ -30,7 +30,7 @@ function taskName(
 }
 
 export class NurseryImpl implements Nursery, TaskParent {
-  readonly cancelScope: CancelScopeImpl;
+  readonly cancelScope: CancelScope;
   readonly parentTask: TaskImpl;
   readonly strictErrors: boolean;
   /** The status children start in: the nursery scope's. */
@@ -47,7 +47,7 @@ export class NurseryImpl implements Nursery, TaskParent {
   /** Debug mode: children record where they were spawned (see spawn-trail.ts). */
   private readonly spawnTrails: boolean;
 
-  constructor(parentTask: TaskImpl, cancelScope: CancelScopeImpl, strictErrors: boolean) {
+  constructor(parentTask: TaskImpl, cancelScope: CancelScope, strictErrors: boolean) {
     this.parentTask = parentTask;
     this.kernel = parentTask.kernel;
     this.cancelScope = cancelScope;
@@ -286,7 +286,7 @@ export async function openNurseryIn<T>(
   strictErrors: boolean,
   body: (nursery: NurseryImpl) => Promise<T>,
 ): Promise<T> {
-  const scope = new CancelScopeImpl();
+  const scope = new CancelScope();
   scope.enter(task);
   const nursery = new NurseryImpl(task, scope, strictErrors);
   task.openNurseries ??= [];

@@ -6,8 +6,8 @@ import {
   checkFunction,
   checkOptionsObject,
 } from "../errors/validate.ts";
+import { CancelScope } from "../kernel/cancel-scope.ts";
 import { requireTask } from "../kernel/context.ts";
-import { CancelScope } from "./cancel-scope.ts";
 
 export interface TimeoutOptions {
   /** Shield the body from outer cancellations (the timeout still applies). */

@@ -2,7 +2,7 @@
  * Trio-style byte stream interfaces (Trio's `trio.abc` streams), `StapledStream`
  * and `acloseForcefully` (Trio's `_highlevel_generic.py`).
  */
-import { CancelScope } from "../scopes/cancel-scope.ts";
+import { CancelScope } from "../kernel/cancel-scope.ts";
 
 /** Anything that can be closed asynchronously. */
 export interface AsyncResource {

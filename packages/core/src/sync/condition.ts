@@ -1,9 +1,9 @@
 import { UsageError } from "../errors/errors.ts";
 import { checkCount } from "../errors/validate.ts";
+import { CancelScope } from "../kernel/cancel-scope.ts";
 import { unlessRefused } from "../kernel/checkpoints.ts";
 import { ParkingLot } from "../lowlevel/parking-lot.ts";
 import { currentTask } from "../lowlevel/waits.ts";
-import { CancelScope } from "../scopes/cancel-scope.ts";
 import { Lock, type LockStatistics } from "./lock.ts";
 
 /**

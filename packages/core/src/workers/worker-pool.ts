@@ -15,11 +15,11 @@ import {
   Tinypool,
   type TinypoolWorker,
 } from "tinypool";
+import { CancelScope } from "../kernel/cancel-scope.ts";
 import { requireTask } from "../kernel/context.ts";
 import { spawnSystemTask } from "../lowlevel/run-introspection.ts";
 import { RunVar } from "../lowlevel/run-var.ts";
 import { cancellable } from "../scopes/abort-signal.ts";
-import { CancelScope } from "../scopes/cancel-scope.ts";
 import { CapacityLimiter } from "../sync/capacity-limiter.ts";
 import { sleepForever } from "../time/time.ts";
 import type { WorkerCall } from "./worker-entry.ts";

@@ -8,12 +8,11 @@ import {
   checkFunction,
   checkOptionsObject,
 } from "../errors/validate.ts";
-import { CancelStatus } from "../kernel/cancel-status.ts";
-import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
-import type { DeadlineEntry } from "../kernel/deadline-heap.ts";
-import type { Kernel } from "../kernel/kernel.ts";
-import type { TaskImpl } from "../kernel/task.ts";
-import type { CancelScope as CancelScopeInterface } from "../kernel/types.ts";
+import { CancelStatus } from "./cancel-status.ts";
+import { currentTaskOrUndefined, requireTask } from "./context.ts";
+import type { DeadlineEntry } from "./deadline-heap.ts";
+import type { Kernel } from "./kernel.ts";
+import type { TaskImpl } from "./task.ts";
 
 /** Marks "no error" where `undefined` could be a thrown value. */
 export const NO_ERROR: unique symbol = Symbol("weft.noError");
@@ -29,10 +28,18 @@ export interface CancelScopeOptions {
 }
 
 /**
- * The implementation of {@link CancelScope}, with the members the layers of
- * this package use to enter and leave it (exported as `CancelScope`).
+ * A region of code that can be cancelled — explicitly with `cancel()`, or when
+ * its deadline passes. Cancellation is level-triggered: every checkpoint inside
+ * a cancelled (and unshielded) scope throws `Cancelled` until the scope exits,
+ * and the scope that was cancelled catches the `Cancelled` at its exit.
+ *
+ * ```ts
+ * const scope = new CancelScope({ relativeDeadline: 1000 });
+ * await scope.run(async () => { await sleep(5000); });
+ * scope.cancelledCaught; // true: the sleep was cut short after one second
+ * ```
  */
-export class CancelScopeImpl implements CancelScopeInterface {
+export class CancelScope {
   #deadline = Infinity;
   #relativeDeadline = Infinity;
   #shield = false;
@@ -311,31 +318,3 @@ export class CancelScopeImpl implements CancelScopeInterface {
     return `<CancelScope ${binding}${state}>`;
   }
 }
-
-/** The constructor of cancel scopes. */
-export interface CancelScopeConstructor {
-  /** Creates a scope; it takes effect when it is entered (with `run()`, a nursery or a timeout). */
-  new (options?: CancelScopeOptions): CancelScope;
-  readonly prototype: CancelScope;
-}
-
-/**
- * A region of code that can be cancelled — explicitly with `cancel()`, or when
- * its deadline passes. Cancellation is level-triggered: every checkpoint inside
- * a cancelled (and unshielded) scope throws `Cancelled` until the scope exits,
- * and the scope that was cancelled catches the `Cancelled` at its exit.
- *
- * `CancelScope` is both an interface (so the scope of a nursery and one you
- * create are one type) and its constructor; `scope instanceof CancelScope`
- * holds for every scope.
- *
- * ```ts
- * const scope = new CancelScope({ relativeDeadline: 1000 });
- * await scope.run(async () => { await sleep(5000); });
- * scope.cancelledCaught; // true: the sleep was cut short after one second
- * ```
- */
-export type CancelScope = CancelScopeInterface;
-export const CancelScope: CancelScopeConstructor = CancelScopeImpl;
-// Logs, util.inspect and constructor.name say CancelScope, the public name.
-Object.defineProperty(CancelScopeImpl, "name", { value: "CancelScope" });
