@@ -49,7 +49,20 @@ export {
   readJson,
   readText,
 } from "./http/fetch.ts";
+export type {
+  HttpHandler,
+  HttpLogEntry,
+  HttpOutcome,
+  HttpRequestInfo,
+} from "./http/http-server.ts";
 export { HttpStatusError } from "./http/http-status-error.ts";
+export { PayloadTooLargeError } from "./http/request-body.ts";
+export { type ServeHttpOptions, serveHttp } from "./http/serve-http.ts";
+export {
+  encodeServerSentEvent,
+  type ServerSentEvent,
+  serverSentEvents,
+} from "./http/server-sent-events.ts";
 export {
   type ModeOf,
   type OpenProcessOptions,
@@ -121,6 +134,7 @@ export {
 } from "./streams/stream-timeouts.ts";
 export type { TextDecodingOptions } from "./streams/text-decoding.ts";
 export { TextReceiveStream, type TextReceiveStreamOptions } from "./streams/text-receive-stream.ts";
+export { WebReceiveStream } from "./streams/web-receive-stream.ts";
 export {
   type MissedTickPolicy,
   type PeriodicOptions,

@@ -390,6 +390,38 @@ export class SocketStream implements HalfCloseableStream {
     return data;
   }
 
+  /**
+   * @internal Hands the socket over to code that reads and writes it itself
+   * (`serveHttp` gives it to Node's HTTP parser, the fast path): the stream's
+   * listeners are removed, bytes it received and nobody took are put back
+   * (`unshift`), and the stream is closed without closing the socket — using
+   * it raises `ClosedResourceError`. `null` if the stream is in use, closed,
+   * broken, at end of file or paused (the caller then goes on through the
+   * stream).
+   */
+  detachSocket(): net.Socket | null {
+    if (
+      this.#closed ||
+      this.#eofSent ||
+      this.#error !== null ||
+      this.#reader !== null ||
+      this.#writer !== null ||
+      this.#drainWaiter !== null ||
+      this.#eof ||
+      this.#paused ||
+      this.socket.destroyed
+    ) {
+      return null;
+    }
+    this.#closed = true;
+    const socket = this.socket;
+    for (const event of ["data", "end", "error", "drain", "close"] as const) {
+      socket.removeAllListeners(event);
+    }
+    if (this.#queue.bytes > 0) socket.unshift(Buffer.from(this.#queue.take(this.#queue.bytes)));
+    return socket;
+  }
+
   /** Closes the socket (destroy). Always closes, even when cancelled. */
   async aclose(): Promise<void> {
     if (!this.#closed) {

@@ -1,0 +1,141 @@
+/**
+ * One HTTP connection of `serveHttp`: a task that hands the socket to Node's
+ * HTTP parser (llhttp) and watches it on the run's clock — the time allowed
+ * for the first request's headers, and for the next request on an idle
+ * keep-alive connection — while each request runs as a task of its own in
+ * the connection's nursery.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { CancelScope, Event, moveOnAfter, type Nursery, openNursery } from "@weft/core";
+import type { SocketAddress } from "../sockets/addresses.ts";
+
+/** What a connection needs of its server. */
+export interface ConnectionHost {
+  readonly headersTimeout: number;
+  readonly keepAliveTimeout: number;
+  /** The server stopped taking requests: idle connections close, busy ones after their response. */
+  readonly draining: boolean;
+  /** Hands the socket to Node's HTTP server (emits `'connection'`). */
+  attach(connection: HttpConnection): void;
+  /** Runs one request of `connection` (in a task of the connection's nursery). */
+  exchange(connection: HttpConnection, req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+/** The request's method and path, without the query (its task's name). */
+export function requestTaskName(req: IncomingMessage): string {
+  const url = req.url ?? "/";
+  const query = url.indexOf("?");
+  return `${req.method ?? "?"} ${query < 0 ? url : url.slice(0, query)}`;
+}
+
+export class HttpConnection {
+  readonly socket: Duplex;
+  readonly scheme: "http" | "https";
+  readonly localAddress: SocketAddress | null;
+  readonly remoteAddress: SocketAddress | null;
+  /** Cancelled when the server gives up on the connection (shutdown, after the grace period). */
+  readonly scope = new CancelScope();
+  readonly #host: ConnectionHost;
+  #nursery: Nursery | null = null;
+  /** Requests whose headers arrived, in all; requests still being answered. */
+  requests = 0;
+  active = 0;
+  #closed = false;
+  #changed = new Event();
+
+  constructor(
+    host: ConnectionHost,
+    socket: Duplex,
+    scheme: "http" | "https",
+    addresses: { local: SocketAddress | null; remote: SocketAddress | null },
+  ) {
+    this.#host = host;
+    this.socket = socket;
+    this.scheme = scheme;
+    this.localAddress = addresses.local;
+    this.remoteAddress = addresses.remote;
+    socket.once("close", () => {
+      this.#closed = true;
+      this.changed();
+    });
+  }
+
+  get idle(): boolean {
+    return this.active === 0;
+  }
+
+  /** Something the watcher waits for happened (a request, a response done, close, drain). */
+  changed(): void {
+    this.#changed.set();
+  }
+
+  /** Called from Node's `'request'` event: the request becomes a task. */
+  onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const nursery = this.#nursery;
+    if (nursery === null || this.#closed) {
+      res.destroy();
+      return;
+    }
+    this.requests++;
+    this.active++;
+    this.changed();
+    try {
+      nursery.startSoon(
+        async () => {
+          try {
+            await this.#host.exchange(this, req, res);
+          } finally {
+            this.active--;
+            this.changed();
+          }
+        },
+        { name: requestTaskName(req) },
+      );
+    } catch {
+      // The connection's nursery has closed: nobody will answer.
+      this.active--;
+      res.destroy();
+    }
+  }
+
+  /**
+   * Serves the connection until its socket closes: idle too long (before the
+   * first request's headers, or between keep-alive requests), drained by a
+   * shutdown, or closed by either side. Requests still running when the
+   * socket closes were cancelled by their disconnect; they are waited for.
+   */
+  async serve(): Promise<void> {
+    try {
+      await this.scope.run(() =>
+        openNursery(async (nursery) => {
+          this.#nursery = nursery;
+          this.#host.attach(this);
+          await this.#watch();
+        }),
+      );
+    } finally {
+      this.#nursery = null;
+      if (!this.socket.destroyed) this.socket.destroy();
+    }
+  }
+
+  async #watch(): Promise<void> {
+    while (!this.#closed) {
+      const changed = this.#changed;
+      if (this.#changed.isSet()) {
+        this.#changed = new Event();
+        continue;
+      }
+      if (!this.idle) {
+        await changed.wait();
+        continue;
+      }
+      if (this.#host.draining) break;
+      const limit = this.requests === 0 ? this.#host.headersTimeout : this.#host.keepAliveTimeout;
+      await moveOnAfter(limit, () => changed.wait());
+      if (!changed.isSet() && this.idle && !this.#closed) break; // idle for `limit`
+    }
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * The server side of `serveHttp`: one Node `http.Server` that never listens
+ * (connections come from weft listeners and are handed to it), the
+ * connections it serves, each request's exchange — build the WHATWG
+ * `Request`, run the handler in a cancel scope, write the `Response` — and the
+ * graceful shutdown.
+ */
+import * as http from "node:http";
+import type { Duplex } from "node:stream";
+import { CancelScope, Event, isCancelled, moveOnAfter, openNursery } from "@weft/core";
+import type { ReceiveStream, Stream } from "@weft/core/streams";
+import type { SocketAddress } from "../sockets/addresses.ts";
+import { SocketStream } from "../sockets/socket-stream.ts";
+import { runStreamDuplex, StreamDuplex } from "../streams/stream-duplex.ts";
+import { WebReceiveStream } from "../streams/web-receive-stream.ts";
+import { TlsStream } from "../tls/tls-stream.ts";
+import { type ConnectionHost, HttpConnection, requestTaskName } from "./http-connection.ts";
+import { type PayloadTooLargeError, requestBodyStream } from "./request-body.ts";
+import { writeResponse } from "./response-writer.ts";
+
+/** What the handler gets besides the request. */
+export interface HttpRequestInfo {
+  /** The client's address (`null` when the transport has none, as a memory stream). */
+  readonly remoteAddress: SocketAddress | null;
+  /** The server's address the client connected to. */
+  readonly localAddress: SocketAddress | null;
+  /** The request's body as a weft `ReceiveStream` (reading it consumes `request.body`). */
+  receiveBody(): ReceiveStream;
+}
+
+/** A fetch-style handler: `app.fetch` of Hono and most new frameworks fits. */
+export type HttpHandler = (request: Request, info: HttpRequestInfo) => Response | Promise<Response>;
+
+/** How a request ended, when it did not end with the handler's response. */
+export type HttpOutcome =
+  /** The handler failed: the client got 500. */
+  | "error"
+  /** The client left before the response was complete (logged as 499, as nginx does). */
+  | "client-disconnected"
+  /** The request's deadline (`requestTimeout`) passed: 503, or the connection closed mid-response. */
+  | "timeout"
+  /** The body was over `maxBodySize`: 413. */
+  | "too-large"
+  /** The request could not be turned into a `Request` (a bad Host, say): 400. */
+  | "bad-request"
+  /** The server shut down before the handler finished: 503, or the connection closed. */
+  | "shutdown";
+
+/** One log line of the server. */
+export interface HttpLogEntry {
+  readonly outcome: HttpOutcome;
+  /** The status the client got (499 when it left). */
+  readonly status: number;
+  readonly method: string;
+  readonly url: string;
+  /** The handler's task, as named in task dumps ("GET /path"). */
+  readonly task?: string;
+  readonly error?: unknown;
+}
+
+/** The server's settings, checked and defaulted (see ServeHttpOptions). */
+export interface HttpServerSettings {
+  readonly handler: HttpHandler;
+  readonly headersTimeout: number;
+  readonly keepAliveTimeout: number;
+  readonly requestTimeout: number;
+  readonly maxHeaderSize: number;
+  readonly maxBodySize: number;
+  readonly gracePeriod: number;
+  readonly log: (entry: HttpLogEntry) => void;
+}
+
+/** The default log: handler errors on stderr; other outcomes are the client's doing. */
+export function defaultHttpLog(entry: HttpLogEntry): void {
+  if (entry.outcome !== "error") return;
+  const task = entry.task === undefined ? "" : ` (task ${JSON.stringify(entry.task)})`;
+  console.error(`serveHttp: ${entry.method} ${entry.url} failed${task}: 500`, entry.error);
+}
+
+const NO_ADDRESSES = { local: null, remote: null };
+
+function addressesOf(stream: Stream): {
+  local: SocketAddress | null;
+  remote: SocketAddress | null;
+} {
+  if (stream instanceof SocketStream) {
+    return { local: stream.localAddress, remote: stream.remoteAddress };
+  }
+  if (stream instanceof TlsStream) return addressesOf(stream.transport);
+  return NO_ADDRESSES;
+}
+
+/** A short answer with no details (the client learns the status, nothing more). */
+function answer(res: http.ServerResponse, status: number, close: boolean): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = `${status} ${http.STATUS_CODES[status] ?? ""}\n`;
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    ...(close ? { connection: "close" } : {}),
+  });
+  res.end(body);
+}
+
+export class HttpServer implements ConnectionHost {
+  readonly settings: HttpServerSettings;
+  readonly node: http.Server;
+  readonly #connections = new Set<HttpConnection>();
+  readonly #bySocket = new WeakMap<Duplex, HttpConnection>();
+  #draining = false;
+  #allClosed: Event | null = null;
+
+  constructor(settings: HttpServerSettings) {
+    this.settings = settings;
+    // Node's own timers run on real time; ours run on the run's clock.
+    this.node = http.createServer({
+      maxHeaderSize: settings.maxHeaderSize,
+      requestTimeout: 0,
+      headersTimeout: 0,
+      keepAliveTimeout: 0,
+      noDelay: true,
+    });
+    this.node.timeout = 0;
+    this.node.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const connection = this.#bySocket.get(req.socket as Duplex);
+      if (connection === undefined) res.destroy();
+      else connection.onRequest(req, res);
+    });
+  }
+
+  get headersTimeout(): number {
+    return this.settings.headersTimeout;
+  }
+
+  get keepAliveTimeout(): number {
+    return this.settings.keepAliveTimeout;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Serves one accepted stream until its connection closes (a handler of serveListeners). */
+  async serveConnection(stream: Stream): Promise<void> {
+    // The fast path: a real socket goes to Node's parser as is.
+    const socket = stream instanceof SocketStream ? stream.detachSocket() : null;
+    const duplex = socket ?? new StreamDuplex(stream);
+    const scheme = stream instanceof TlsStream ? "https" : "http";
+    const connection = new HttpConnection(this, duplex, scheme, addressesOf(stream));
+    this.#connections.add(connection);
+    this.#bySocket.set(duplex, connection);
+    try {
+      if (duplex instanceof StreamDuplex) {
+        await openNursery(async (nursery) => {
+          nursery.startSoon(() => runStreamDuplex(duplex), { name: "serveHttp stream pumps" });
+          await connection.serve();
+        });
+      } else {
+        await connection.serve();
+      }
+    } finally {
+      this.#connections.delete(connection);
+      if (this.#connections.size === 0) this.#allClosed?.set();
+    }
+  }
+
+  attach(connection: HttpConnection): void {
+    this.node.emit("connection", connection.socket);
+  }
+
+  async exchange(
+    connection: HttpConnection,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> {
+    const { settings } = this;
+    const method = req.method ?? "GET";
+    const url = req.url ?? "/";
+    const log = (outcome: HttpOutcome, status: number, error?: unknown) =>
+      settings.log({ outcome, status, method, url, task: requestTaskName(req), error });
+    if (this.#draining) res.setHeader("connection", "close");
+
+    const length = Number(req.headers["content-length"] ?? 0);
+    if (length > settings.maxBodySize) {
+      answer(res, 413, true);
+      log("too-large", 413);
+      return;
+    }
+
+    let request: Request;
+    let tooLarge: PayloadTooLargeError | null = null;
+    const scope = new CancelScope({ relativeDeadline: settings.requestTimeout });
+    let disconnected = false;
+    const onClose = () => {
+      if (!res.writableFinished) {
+        disconnected = true;
+        scope.cancel("the client disconnected");
+      }
+    };
+    res.once("close", onClose);
+    try {
+      try {
+        request = makeRequest(connection, req, scope.signal, settings.maxBodySize, (error) => {
+          tooLarge = error;
+        });
+      } catch (error) {
+        answer(res, 400, true);
+        log("bad-request", 400, error);
+        return;
+      }
+      const info: HttpRequestInfo = {
+        remoteAddress: connection.remoteAddress,
+        localAddress: connection.localAddress,
+        receiveBody: () => {
+          if (request.body === null) throw new TypeError(`a ${method} request has no body`);
+          return new WebReceiveStream(request.body);
+        },
+      };
+      try {
+        await scope.run(async () => {
+          const response = await settings.handler(request, info);
+          if (!(response instanceof Response)) {
+            throw new TypeError(
+              `the handler must return a Response, got ${response === null ? "null" : typeof response}`,
+            );
+          }
+          await writeResponse(res, response);
+        });
+      } catch (error) {
+        if (isCancelled(error)) {
+          // The connection's scope: the server gave up on it after the grace period.
+          answer(res, 503, true);
+          log("shutdown", res.headersSent ? res.statusCode : 503, error);
+          throw error;
+        }
+        if (tooLarge !== null) {
+          answer(res, 413, true);
+          log("too-large", 413, error);
+        } else {
+          answer(res, 500, false);
+          log("error", 500, error);
+        }
+        return;
+      }
+      if (disconnected) log("client-disconnected", 499);
+      else if (scope.cancelledCaught) {
+        answer(res, 503, true);
+        log("timeout", 503);
+      }
+    } finally {
+      res.off("close", onClose);
+    }
+  }
+
+  /**
+   * Shutdown: no new requests (idle connections close now, busy ones after
+   * their response, with `Connection: close`), `gracePeriod` for the requests
+   * in flight, then the rest are cancelled and waited for. Runs shielded: the
+   * task running serveHttp was cancelled.
+   */
+  async shutdown(): Promise<void> {
+    this.#draining = true;
+    for (const connection of this.#connections) connection.changed();
+    await moveOnAfter(this.settings.gracePeriod, () => this.#waitAllClosed(), { shield: true });
+    for (const connection of this.#connections) connection.scope.cancel("the server shut down");
+    await new CancelScope({ shield: true }).run(() => this.#waitAllClosed());
+  }
+
+  async #waitAllClosed(): Promise<void> {
+    while (this.#connections.size > 0) {
+      this.#allClosed = new Event();
+      await this.#allClosed.wait();
+    }
+  }
+}
+
+/** The WHATWG request for `req` (a bad Host or URL throws a TypeError: 400). */
+function makeRequest(
+  connection: HttpConnection,
+  req: http.IncomingMessage,
+  signal: AbortSignal,
+  maxBodySize: number,
+  onTooLarge: (error: PayloadTooLargeError) => void,
+): Request {
+  const host = req.headers.host ?? hostOf(connection.localAddress);
+  const url = `${connection.scheme}://${host}${req.url ?? "/"}`;
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const method = req.method ?? "GET";
+  if (method === "GET" || method === "HEAD") return new Request(url, { method, headers, signal });
+  return new Request(url, {
+    method,
+    headers,
+    signal,
+    body: requestBodyStream(req, maxBodySize, onTooLarge),
+    duplex: "half",
+  } as RequestInit);
+}
+
+/** The Host for a request that sent none (HTTP/1.0): the address it came to. */
+function hostOf(address: SocketAddress | null): string {
+  if (address === null || address.family === "unix") return "localhost";
+  return address.family === 6
+    ? `[${address.address}]:${address.port}`
+    : `${address.address}:${address.port}`;
+}
