@@ -37,6 +37,7 @@ import {
   runProcess,
   StapledStream,
   sendFile,
+  serveHttp,
   serveListeners,
   serveTcp,
   TextReceiveStream,
@@ -47,6 +48,7 @@ import {
 type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
 const bad = <T>(value: unknown) => value as T;
 const handler = async () => {};
+const httpHandler = () => new Response("");
 const OUTSIDE = /must be called inside weft's run\(\)/;
 const NOWHERE = path.join(os.tmpdir(), "weft-bad-input-never-created");
 
@@ -133,6 +135,27 @@ const badArguments: [label: string, call: () => unknown, error: ErrorClass, name
     /maxBytes/,
   ],
   ["ConflictDetector.run(42)", () => new ConflictDetector("busy").run(bad(42)), TypeError, /fn/],
+  ["serveHttp(42, { port: 0 })", () => serveHttp(bad(42), { port: 0 }), TypeError, /handler/],
+  ["serveHttp(fn, {})", () => serveHttp(httpHandler, {}), TypeError, /port/],
+  ["serveHttp(fn, null)", () => serveHttp(httpHandler, bad(null)), TypeError, /options/],
+  [
+    "serveHttp(fn, { gracePeriod: -1 })",
+    () => serveHttp(httpHandler, { port: 0, gracePeriod: -1 }),
+    RangeError,
+    /gracePeriod/,
+  ],
+  [
+    "serveHttp(fn, { maxBodySize: 1.5 })",
+    () => serveHttp(httpHandler, { port: 0, maxBodySize: 1.5 }),
+    RangeError,
+    /maxBodySize/,
+  ],
+  [
+    "serveHttp(fn, { log: 42 })",
+    () => serveHttp(httpHandler, { port: 0, log: bad(42) }),
+    TypeError,
+    /log/,
+  ],
 ];
 
 describe("bad arguments reject, never throw", () => {
@@ -199,6 +222,7 @@ const outsideRun: [label: string, call: () => unknown, names: RegExp][] = [
   ["runProcess(cmd)", () => runProcess("node"), /runProcess\(\)/],
   ["serveListeners(fn, [])", () => serveListeners(handler, []), OUTSIDE],
   ["serveTcp(fn, 0)", () => serveTcp(handler, 0), OUTSIDE],
+  ["serveHttp(fn, { port: 0 })", () => serveHttp(httpHandler, { port: 0 }), OUTSIDE],
   ["openUdpSocket()", () => openUdpSocket(), /openUdpSocket\(\)/],
   ["openUnixSocket(path)", () => openUnixSocket(NOWHERE), /openUnixSocket\(\)/],
   ["openUnixListener(path)", () => openUnixListener(NOWHERE), /openUnixListener\(\)/],
@@ -237,6 +261,8 @@ describe("outside run(), promise-returning functions reject, never throw", () =>
     // above), or synchronous (it may throw at once).
     const synchronous = new Set([
       "checkMaxBytes",
+      "encodeServerSentEvent",
+      "serverSentEvents", // returns a Response
       "periodic", // returns a Ticker; ticker.next() returns a promise
       "receiveChunks", // returns an async iterator
       "setCustomHostnameResolver",
