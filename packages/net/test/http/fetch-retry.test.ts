@@ -276,6 +276,31 @@ describe("fetch with init.retry", () => {
     }, autojump());
   });
 
+  test("the caller's own abort is never retried, even when retryIf says yes", async () => {
+    await run(async () => {
+      const { url, exchanges } = script();
+      const controller = new AbortController();
+      const reason = new Error("the caller gave up");
+      controller.abort(reason);
+      let asked = 0;
+      const error = await rejection(
+        fetch(url, {
+          signal: controller.signal,
+          retry: {
+            attempts: 5,
+            retryIf: () => {
+              asked++;
+              return true;
+            },
+          },
+        }),
+      );
+      expect(error).toBe(reason);
+      expect(asked).toBe(0);
+      expect(exchanges.length).toBe(0);
+    }, autojump());
+  });
+
   test("fetchText retries too, and throws HttpStatusError for the last attempt's status", async () => {
     await run(async () => {
       const ok = script(status(503));
