@@ -8,6 +8,12 @@
 export { Err, Ok, type Result } from "ts-results-es";
 export { capture, gather, mapConcurrent, race } from "./combinators/combinators.ts";
 export {
+  checkRetryOptions,
+  type RetryJitter,
+  type RetryOptions,
+  retry,
+} from "./combinators/retry.ts";
+export {
   Cancelled,
   type CancelReason,
   type CancelSource,

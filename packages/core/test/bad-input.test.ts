@@ -8,6 +8,7 @@ import {
   capture,
   checkpoint,
   checkpointIfCancelled,
+  checkRetryOptions,
   Event,
   failAfter,
   failAt,
@@ -22,6 +23,7 @@ import {
   openNursery,
   openSignalReceiver,
   race,
+  retry,
   run,
   runInWorker,
   Semaphore,
@@ -121,6 +123,18 @@ describe("bad input to synchronous APIs throws at once", () => {
     ["openMemoryChannel(-1)", () => openMemoryChannel(-1), RangeError, /maxBufferSize/],
     ["workerFunction(42, name)", () => workerFunction(bad(42), "add"), TypeError, /module/],
     ["openSignalReceiver()", () => openSignalReceiver(), TypeError, /signal/],
+    [
+      "checkRetryOptions('init.retry', { attempts: 0 })",
+      () => checkRetryOptions("init.retry", { attempts: 0 }),
+      RangeError,
+      /init\.retry\.attempts/,
+    ],
+    [
+      "checkRetryOptions('init.retry', 'x')",
+      () => checkRetryOptions("init.retry", "x"),
+      TypeError,
+      /init\.retry/,
+    ],
   ];
 
   test.each(cases)("%s", (_label, call, errorClass, names) => {
@@ -219,6 +233,80 @@ describe("bad input to promise-returning functions rejects, never throws", () =>
       /options\.limit/,
     ],
     ["capture(not a function)", () => capture(bad(1)), TypeError, /fn/],
+    ["retry(not a function)", () => retry(bad(1)), TypeError, /fn/],
+    ["retry(fn, 5)", () => retry(body, bad(5)), TypeError, /options/],
+    [
+      "retry(fn, { attempts: 0 })",
+      () => retry(body, { attempts: 0 }),
+      RangeError,
+      /options\.attempts/,
+    ],
+    [
+      "retry(fn, { attempts: 1.5 })",
+      () => retry(body, { attempts: 1.5 }),
+      RangeError,
+      /options\.attempts/,
+    ],
+    [
+      "retry(fn, { attempts: '3' })",
+      () => retry(body, { attempts: bad("3") }),
+      TypeError,
+      /options\.attempts/,
+    ],
+    [
+      "retry(fn, { initialDelay: -1 })",
+      () => retry(body, { initialDelay: -1 }),
+      RangeError,
+      /options\.initialDelay/,
+    ],
+    [
+      "retry(fn, { initialDelay: Infinity })",
+      () => retry(body, { initialDelay: Infinity }),
+      RangeError,
+      /options\.initialDelay/,
+    ],
+    [
+      "retry(fn, { maxDelay: NaN })",
+      () => retry(body, { maxDelay: Number.NaN }),
+      RangeError,
+      /options\.maxDelay/,
+    ],
+    [
+      "retry(fn, { factor: 0.5 })",
+      () => retry(body, { factor: 0.5 }),
+      RangeError,
+      /options\.factor/,
+    ],
+    [
+      "retry(fn, { jitter: 'half' })",
+      () => retry(body, { jitter: bad("half") }),
+      TypeError,
+      /options\.jitter/,
+    ],
+    [
+      "retry(fn, { retryIf: true })",
+      () => retry(body, { retryIf: bad(true) }),
+      TypeError,
+      /options\.retryIf/,
+    ],
+    [
+      "retry(fn, { random: 0.5 })",
+      () => retry(body, { random: bad(0.5) }),
+      TypeError,
+      /options\.random/,
+    ],
+    [
+      "retry(fn, { onRetry: {} })",
+      () => retry(body, { onRetry: bad({}) }),
+      TypeError,
+      /options\.onRetry/,
+    ],
+    [
+      "retry(fn, { delayFor: 1 })",
+      () => retry(body, { delayFor: bad(1) }),
+      TypeError,
+      /options\.delayFor/,
+    ],
     ["generatorChannel(42, body)", () => generatorChannel(bad(42), body), TypeError, /source/],
     [
       "generatorChannel(source, body, { bufferSize: -1 })",
@@ -283,6 +371,7 @@ describe("outside run(), promise-returning functions and methods reject", () => 
     ["gather(body)", () => gather(body)],
     ["race(body)", () => race(body)],
     ["mapConcurrent([1], fn, { limit: 1 })", () => mapConcurrent([1], body, { limit: 1 })],
+    ["retry(fn)", () => retry(body)],
     [
       "generatorChannel(source, body)",
       () =>
@@ -359,6 +448,7 @@ describe("outside run(), promise-returning functions and methods reject", () => 
       "moveOnAt",
       "openNursery",
       "race",
+      "retry",
       "run", // the entry point: bad arguments reject (the table above)
       "runInWorker",
       "sleep",
@@ -366,6 +456,7 @@ describe("outside run(), promise-returning functions and methods reject", () => 
       "sleepUntil",
     ]);
     const synchronous = new Set([
+      "checkRetryOptions", // an argument check: throws at once
       "currentEffectiveDeadline",
       "currentSignal",
       "currentTime",

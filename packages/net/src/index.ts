@@ -49,6 +49,11 @@ export {
   readJson,
   readText,
 } from "./http/fetch.ts";
+export {
+  type FetchInit,
+  type FetchRetryOptions,
+  RETRYABLE_STATUSES,
+} from "./http/fetch-retry.ts";
 export type {
   HttpHandler,
   HttpLogEntry,

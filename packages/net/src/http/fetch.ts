@@ -16,6 +16,7 @@ import {
 } from "@weft/core";
 import { errorCode } from "../host/error-codes.ts";
 import { ignoreError } from "../host/io-wait.ts";
+import { checkRetryInit, type FetchInit, sendWithRetry } from "./fetch-retry.ts";
 import { HttpStatusError } from "./http-status-error.ts";
 
 /** The first argument of {@link fetch}: what the global `fetch` accepts. */
@@ -51,13 +52,14 @@ function checkInput(input: unknown): asserts input is FetchInput {
   }
 }
 
-function checkInit(init: unknown): asserts init is RequestInit | undefined {
+function checkInit(init: unknown): asserts init is FetchInit | undefined {
   if (init === undefined) return;
   if (init === null || typeof init !== "object") throw new TypeError("init must be an object");
   const signal = (init as { signal?: unknown }).signal;
   if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
     throw new TypeError("init.signal must be an AbortSignal");
   }
+  checkRetryInit((init as { retry?: unknown }).retry);
 }
 
 /**
@@ -145,8 +147,29 @@ async function send(request: Request): Promise<Response> {
  * - An HTTP error status is not an error here: check `response.ok`, or use
  *   {@link fetchText} / {@link fetchJson} / {@link fetchBytes}.
  * - Bad input (not a string/URL/Request, a relative URL, an unsupported
- *   scheme, a bad method or header, a body on GET) rejects with `TypeError`
- *   before anything is sent.
+ *   scheme, a bad method or header, a body on GET, bad `init.retry`) rejects
+ *   with `TypeError` (or `RangeError` for a retry option out of range) before
+ *   anything is sent.
+ *
+ * Retries (`init.retry`: a number of attempts, or `FetchRetryOptions` —
+ * `@weft/core`'s `retry` options plus `retryNonIdempotent`): a network failure
+ * (`BrokenResourceError`) or a status 408, 425, 429, 500, 502, 503 or 504 is
+ * tried again after an exponential backoff with full jitter, on the run's
+ * clock and never past the enclosing deadline.
+ * - By default only idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE,
+ *   TRACE) are retried; a POST or PATCH only with `retryNonIdempotent: true`
+ *   or an explicit `retryIf(error, attempt)` (which then alone decides; a
+ *   retryable status reaches it as an `HttpStatusError`).
+ * - A `Retry-After` header (seconds or an HTTP date) sets the delay, capped by
+ *   `maxDelay` (a `delayFor` of the caller's comes first).
+ * - The body of an answer that is retried is cancelled first (its connection
+ *   is released). After the last attempt, or when the deadline leaves no time
+ *   for another, a retryable status is returned as the `Response` it is, as
+ *   without retries; a network failure throws its `BrokenResourceError`.
+ * - A body that cannot be sent twice is sent once, without retries: a
+ *   `ReadableStream` or async iterable in `init.body`, or any body of a
+ *   `Request` given as `input` (it may be a stream; weft does not guess).
+ * - `Cancelled` and the caller's own abort are never retried.
  *
  * The body arrives after `fetch` returns. Read it with {@link readText},
  * {@link readJson} or {@link readBytes}, which are checkpoints and close the
@@ -162,8 +185,8 @@ async function send(request: Request): Promise<Response> {
  * });
  * ```
  */
-export async function fetch(input: FetchInput, init?: RequestInit): Promise<Response> {
-  return await send(makeRequest(input, init));
+export async function fetch(input: FetchInput, init?: FetchInit): Promise<Response> {
+  return await sendWithRetry(makeRequest(input, init), input, init, send);
 }
 
 function checkResponse(response: unknown): asserts response is Response {
@@ -248,9 +271,9 @@ export async function readJson(response: Response): Promise<unknown> {
 }
 
 /** `fetch`, then a status check: a non-2xx answer throws `HttpStatusError` and its body is discarded. */
-async function fetchOk(input: FetchInput, init: RequestInit | undefined): Promise<Response> {
+async function fetchOk(input: FetchInput, init: FetchInit | undefined): Promise<Response> {
   const request = makeRequest(input, init);
-  const response = await send(request);
+  const response = await sendWithRetry(request, input, init, send);
   if (!response.ok) {
     // Nobody will read this body: cancel it so the connection is released now.
     response.body?.cancel().catch(ignoreError);
@@ -267,22 +290,23 @@ async function fetchOk(input: FetchInput, init: RequestInit | undefined): Promis
 /**
  * {@link fetch}, then {@link readText} in the same cancel scope: one call that a
  * timeout or cancellation stops at any point. A status outside 200–299 throws
- * `HttpStatusError`; network failures throw `BrokenResourceError`.
+ * `HttpStatusError`; network failures throw `BrokenResourceError`. `init.retry`
+ * retries as for {@link fetch}; the status checked is the last attempt's.
  *
  * ```ts
  * const page = await failAfter(2000, () => fetchText("http://127.0.0.1:8080/"));
  * ```
  */
-export async function fetchText(input: FetchInput, init?: RequestInit): Promise<string> {
+export async function fetchText(input: FetchInput, init?: FetchInit): Promise<string> {
   return await readText(await fetchOk(input, init));
 }
 
 /** Like {@link fetchText}, but parses the body as JSON (a `SyntaxError` if it is not). */
-export async function fetchJson(input: FetchInput, init?: RequestInit): Promise<unknown> {
+export async function fetchJson(input: FetchInput, init?: FetchInit): Promise<unknown> {
   return await readJson(await fetchOk(input, init));
 }
 
 /** Like {@link fetchText}, but returns the body as bytes. */
-export async function fetchBytes(input: FetchInput, init?: RequestInit): Promise<Uint8Array> {
+export async function fetchBytes(input: FetchInput, init?: FetchInit): Promise<Uint8Array> {
   return await readBytes(await fetchOk(input, init));
 }
