@@ -47,6 +47,14 @@ async function cancellableIn<T>(
   if (!isThenable(promise)) {
     throw new TypeError("the work function passed to cancellable() must return a promise");
   }
+  // The work function is user code: it may itself have started a weft
+  // operation of this task (a generator pulled inside it that sleeps). Then
+  // this task may not wait here, and nothing must wake it for this work later.
+  const refused = kernel.refusal(task);
+  if (refused !== null) {
+    Promise.resolve(promise).then(undefined, () => {});
+    return refused;
+  }
   let waiting = true;
   Promise.resolve(promise).then(
     (value) => {

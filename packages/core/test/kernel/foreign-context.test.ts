@@ -5,6 +5,7 @@ import {
   CapacityLimiter,
   cancellable,
   checkpoint,
+  currentTime,
   DeadlockError,
   Event,
   ExceptionGroup,
@@ -232,6 +233,30 @@ describe("a refused operation has no effect", () => {
       await rejection(inA(() => cancellable(Promise.resolve(5))));
     });
     expect(aWait).toBe("parked");
+  });
+
+  test("a work function that starts a weft operation of its own task: cancellable() is refused, the operation goes on, nothing is woken twice", async () => {
+    const outcomes: string[] = [];
+    await runVirtual(async () => {
+      let inner: Promise<void> | null = null;
+      const refused = await rejection(
+        cancellable(() => {
+          // Like a body generator pulled inside reader.read(): the task sleeps here.
+          inner = sleep(5);
+          return Promise.resolve("work done");
+        }),
+      );
+      outcomes.push(`cancellable: ${(refused as Error).name}`);
+      await inner;
+      outcomes.push(`the inner sleep ended at ${currentTime()}`);
+      await sleep(1);
+      outcomes.push("the task goes on");
+    });
+    expect(outcomes).toEqual([
+      "cancellable: UsageError",
+      "the inner sleep ended at 5",
+      "the task goes on",
+    ]);
   });
 
   const acquisitions: [string, () => { attempt: () => Promise<unknown>; taken: () => boolean }][] =

@@ -181,8 +181,6 @@ export class HttpServer implements ConnectionHost {
     const url = req.url ?? "/";
     const log = (outcome: HttpOutcome, status: number, error?: unknown) =>
       settings.log({ outcome, status, method, url, task: requestTaskName(req), error });
-    if (this.#draining) res.setHeader("connection", "close");
-
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > settings.maxBodySize) {
       answer(res, 413, true);
@@ -227,7 +225,9 @@ export class HttpServer implements ConnectionHost {
               `the handler must return a Response, got ${response === null ? "null" : typeof response}`,
             );
           }
-          await writeResponse(res, response);
+          // A shutdown that began while the handler ran: this is the connection's last response.
+          if (this.#draining) res.setHeader("connection", "close");
+          await writeResponse(res, response, scope.signal);
         });
       } catch (error) {
         if (isCancelled(error)) {

@@ -6,7 +6,8 @@
  * cancelled write (the client left, the deadline passed) cancels the body.
  */
 import type { ServerResponse } from "node:http";
-import { cancellable } from "@weft/core";
+import type { ReadableStreamReadResult } from "node:stream/web";
+import { checkpoint } from "@weft/core";
 import { waitForEvent } from "../host/io-wait.ts";
 
 function ignore(): void {}
@@ -22,8 +23,29 @@ export function writeHead(res: ServerResponse, response: Response): void {
   if (cookies.length > 0) res.setHeader("set-cookie", cookies);
 }
 
-/** Writes `response` (head, then body) and ends `res`. */
-export async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
+/** A read that has not settled yet (see writeResponse). */
+const NOT_YET = Symbol("not yet");
+
+/**
+ * Writes `response` (head, then body) and ends `res`. A body that is complete
+ * at once (a string, bytes: its second read has already settled) goes out in
+ * one write with a Content-Length; any other streams, chunked, each chunk
+ * read once Node took the one before.
+ *
+ * Reads are plain awaits, never wrapped in a weft operation: a body made from
+ * an async generator runs the generator inside `read()`, as this task, and
+ * its weft operations (a `sleep` between events) are this task's own — a
+ * weft wait around the read would be a second operation of the task. So no
+ * weft operation runs while a read is outstanding, and `signal` (the
+ * request's scope) cancels the body to end a read that waits on something
+ * foreign; the scope's `Cancelled` then comes from the drain wait or the
+ * final checkpoint.
+ */
+export async function writeResponse(
+  res: ServerResponse,
+  response: Response,
+  signal: AbortSignal,
+): Promise<void> {
   writeHead(res, response);
   const body = response.body;
   if (body === null) {
@@ -31,21 +53,41 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
     return;
   }
   const reader = body.getReader();
+  const cancelBody = () => reader.cancel(signal.reason).catch(ignore);
+  signal.addEventListener("abort", cancelBody, { once: true });
   let finished = false;
   try {
-    while (true) {
-      const result = await cancellable((signal) => {
-        signal.addEventListener("abort", () => reader.cancel(signal.reason).catch(ignore), {
-          once: true,
-        });
-        return reader.read();
-      });
-      if (result.done) break;
-      if (!res.write(result.value)) await waitForEvent(res, "drain", "serveHttp: client to read");
+    const first = await reader.read();
+    if (first.done) {
+      finished = true;
+      res.end();
+      return;
     }
+    const next = reader.read();
+    const settled = await Promise.race([next, Promise.resolve(NOT_YET)]);
+    if (settled !== NOT_YET && settled.done) {
+      finished = true;
+      if (!res.hasHeader("content-length")) res.setHeader("content-length", first.value.length);
+      res.end(first.value);
+      return;
+    }
+    let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = next;
+    let chunk: Uint8Array = first.value;
+    while (true) {
+      const full = !res.write(chunk);
+      const result = await (pending ?? reader.read());
+      pending = null;
+      if (result.done) break;
+      chunk = result.value;
+      if (full && res.writableNeedDrain) {
+        await waitForEvent(res, "drain", "serveHttp: the client to read");
+      }
+    }
+    if (signal.aborted) await checkpoint(); // raises the scope's Cancelled
     finished = true;
     res.end();
   } finally {
+    signal.removeEventListener("abort", cancelBody);
     if (!finished) reader.cancel().catch(ignore);
   }
 }
