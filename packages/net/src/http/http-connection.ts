@@ -42,6 +42,7 @@ export class HttpConnection {
   requests = 0;
   active = 0;
   #closed = false;
+  readonly #closedEvent = new Event();
   #changed = new Event();
 
   constructor(
@@ -57,6 +58,7 @@ export class HttpConnection {
     this.remoteAddress = addresses.remote;
     socket.once("close", () => {
       this.#closed = true;
+      this.#closedEvent.set();
       this.changed();
     });
   }
@@ -117,6 +119,9 @@ export class HttpConnection {
     } finally {
       this.#nursery = null;
       if (!this.socket.destroyed) this.socket.destroy();
+      // SEMANTICS.md, "HTTP": the server is done only when every socket is
+      // closed — 'close' follows destroy() once the handle is released.
+      await new CancelScope({ shield: true }).run(() => this.#closedEvent.wait());
     }
   }
 

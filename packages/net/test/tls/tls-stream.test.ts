@@ -23,7 +23,6 @@ import {
   lockstepStreamPair,
   memoryStreamPair,
 } from "@weft/testing/streams";
-import { generate } from "selfsigned";
 import { beforeAll, describe, expect, test } from "vitest";
 import type { SocketListener, SocketStream, Stream } from "../../src/index.ts";
 import { openTlsOverTcpStream } from "../../src/tls/open-tls-over-tcp-stream.ts";
@@ -36,46 +35,15 @@ import {
   receiveExactly,
   withTcpListener,
 } from "../support/io.ts";
+import { type Pki, testPki } from "../support/pki.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-interface Pki {
-  caCert: string;
-  serverKey: string;
-  serverCert: string;
-}
-
 let pki: Pki;
 
 beforeAll(async () => {
-  // EC P-256 keys: generating them takes milliseconds, RSA keys far longer.
-  const ca = await generate([{ name: "commonName", value: "weft test CA" }], {
-    keyType: "ec",
-    algorithm: "sha256",
-    extensions: [
-      { name: "basicConstraints", cA: true, critical: true },
-      { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true },
-    ],
-  });
-  const server = await generate([{ name: "commonName", value: "localhost" }], {
-    keyType: "ec",
-    algorithm: "sha256",
-    ca: { key: ca.private, cert: ca.cert },
-    extensions: [
-      { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
-      { name: "extKeyUsage", serverAuth: true },
-      {
-        name: "subjectAltName",
-        altNames: [
-          { type: 2, value: "localhost" },
-          { type: 7, ip: "127.0.0.1" },
-        ],
-      },
-    ],
-  });
-  pki = { caCert: ca.cert, serverKey: server.private, serverCert: server.cert };
+  pki = await testPki();
 });
 
 const clientOptions = (extra?: TlsConnectOptions): TlsConnectOptions => ({
