@@ -137,7 +137,7 @@ const badArguments: [label: string, call: () => unknown, error: ErrorClass, name
   ["ConflictDetector.run(42)", () => new ConflictDetector("busy").run(bad(42)), TypeError, /fn/],
   ["serveHttp(42, { port: 0 })", () => serveHttp(bad(42), { port: 0 }), TypeError, /handler/],
   ["serveHttp(fn, {})", () => serveHttp(httpHandler, {}), TypeError, /port/],
-  ["serveHttp(fn, null)", () => serveHttp(httpHandler, bad(null)), TypeError, /options/],
+  ["serveHttp(fn, null)", () => serveHttp(httpHandler, bad<never>(null)), TypeError, /options/],
   [
     "serveHttp(fn, { gracePeriod: -1 })",
     () => serveHttp(httpHandler, { port: 0, gracePeriod: -1 }),
