@@ -8,6 +8,7 @@
 import type { ServerResponse } from "node:http";
 import { cancellable } from "@weft/core";
 import { waitForEvent } from "../host/io-wait.ts";
+import { bodySourceOf } from "./body-sources.ts";
 
 function ignore(): void {}
 
@@ -25,6 +26,11 @@ export function writeHead(res: ServerResponse, response: Response): void {
 /** Writes `response` (head, then body) and ends `res`. */
 export async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
   writeHead(res, response);
+  const source = bodySourceOf(response);
+  if (source !== undefined) {
+    await writeIterable(res, source);
+    return;
+  }
   const body = response.body;
   if (body === null) {
     res.end();
@@ -48,4 +54,20 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
   } finally {
     if (!finished) reader.cancel().catch(ignore);
   }
+}
+
+/**
+ * Writes a body weft built from an async iterable (see body-sources.ts),
+ * iterating it in this task: its weft operations are this task's own waits,
+ * a cancellation reaches it at its checkpoints, and leaving the loop early
+ * (cancelled, the client gone) runs its `finally`.
+ */
+async function writeIterable(
+  res: ServerResponse,
+  source: AsyncIterable<Uint8Array>,
+): Promise<void> {
+  for await (const chunk of source) {
+    if (!res.write(chunk)) await waitForEvent(res, "drain", "serveHttp: client to read");
+  }
+  res.end();
 }

@@ -4,7 +4,10 @@
  * iterable is pulled only as the client reads (the response writer's
  * backpressure), so a slow client slows the producer; when the client
  * leaves, the handler's scope is cancelled and the iterable's `finally` runs.
+ * The iterable runs in the request's task, so it may use weft operations
+ * (`sleep`, channels…); see body-sources.ts.
  */
+import { setBodySource } from "./body-sources.ts";
 
 /** One event. Only `data` is required; a string stands for `{ data }`. */
 export interface ServerSentEvent {
@@ -73,5 +76,6 @@ export function serverSentEvents(
   const headers = new Headers(init.headers);
   headers.set("content-type", "text/event-stream; charset=utf-8");
   if (!headers.has("cache-control")) headers.set("cache-control", "no-cache");
-  return new Response(encodeAll(events), { ...init, headers });
+  const body = encodeAll(events);
+  return setBodySource(new Response(body, { ...init, headers }), body);
 }
