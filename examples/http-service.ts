@@ -16,8 +16,11 @@
 // demo use port 0); `demo()` starts it, makes a few requests with weft's
 // `fetch` and shuts it down.
 import {
+  type Cancelled,
   cancellable,
+  currentSignal,
   currentTime,
+  Interrupted,
   moveOnAfter,
   type Nursery,
   openNursery,
@@ -52,6 +55,8 @@ export interface ServiceOptions {
   readonly tickMs?: number;
   /** How long a shutdown lets requests in flight finish (ms, default 2000). */
   readonly gracePeriod?: number;
+  /** Called as each request arrives, before it is routed (tests wait on it). */
+  readonly onRequest?: (request: Request) => void;
   /** Called with each line the service logs (it is also kept in `Service.log`). */
   readonly onLog?: (line: string) => void;
 }
@@ -74,6 +79,18 @@ function intParam(url: URL, name: string, fallback: number): number {
   return Number.isSafeInteger(value) && value >= 0 ? value : fallback;
 }
 
+/**
+ * Why the running handler was cancelled, for the log: "the client
+ * disconnected", or the server shutting down after its grace period.
+ * (`currentSignal()`, not `request.signal`, which a shutdown does not abort.)
+ */
+function whyCancelled(): string {
+  const signal = currentSignal();
+  if (!signal.aborted) return "cancelled";
+  const { reason } = signal.reason as Cancelled;
+  return typeof reason === "string" ? reason : "cancelled";
+}
+
 /** The request handler: a hand-written router over `method` and `pathname`. */
 function makeHandler(options: ServiceOptions, log: (line: string) => void) {
   const items = new Map<number, Item>([
@@ -86,6 +103,7 @@ function makeHandler(options: ServiceOptions, log: (line: string) => void) {
   const flakyFailures = new Map<string, number>();
 
   return async (request: Request): Promise<Response> => {
+    options.onRequest?.(request);
     const url = new URL(request.url);
     const path = url.pathname;
     const method = request.method;
@@ -133,7 +151,7 @@ function makeHandler(options: ServiceOptions, log: (line: string) => void) {
       } finally {
         if (!answered) {
           log(
-            `/slow?ms=${ms} cancelled after ${Math.round(currentTime() - start)} ms: the client left`,
+            `/slow?ms=${ms} cancelled after ${Math.round(currentTime() - start)} ms: ${whyCancelled()}`,
           );
         }
       }
@@ -168,7 +186,7 @@ function makeHandler(options: ServiceOptions, log: (line: string) => void) {
             sent = n;
           }
         } finally {
-          if (sent < count) log(`/events stopped after ${sent} ticks: the client left`);
+          if (sent < count) log(`/events stopped after ${sent} ticks: ${whyCancelled()}`);
         }
       }
       return serverSentEvents(ticks());
@@ -304,18 +322,25 @@ export async function waitForLog(service: Service, text: string): Promise<string
 /** Runs the service on port 8080 (or $PORT) until Ctrl-C. */
 export async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 8080);
-  await run(async () => {
-    await openNursery(async (nursery) => {
-      const service = await startService(nursery, {
-        port,
-        onLog: (line) => console.log(line),
+  try {
+    await run(async () => {
+      await openNursery(async (nursery) => {
+        const service = await startService(nursery, {
+          port,
+          onLog: (line) => console.log(line),
+        });
+        console.log(`serving on ${service.url} (Ctrl-C to stop)`);
+        console.log(
+          "try: /api/items, /api/items/1, POST /api/items, /slow?ms=3000, /stream, /events",
+        );
       });
-      console.log(`serving on ${service.url} (Ctrl-C to stop)`);
-      console.log(
-        "try: /api/items, /api/items/1, POST /api/items, /slow?ms=3000, /stream, /events",
-      );
     });
-  });
+  } catch (error) {
+    // Ctrl-C: run() cancelled every task; serveHttp let the requests in flight
+    // finish (gracePeriod), then closed. run() has set the exit code (130).
+    if (!(error instanceof Interrupted)) throw error;
+    console.log(`shut down (${error.signal})`);
+  }
 }
 
 if (import.meta.main) await main();

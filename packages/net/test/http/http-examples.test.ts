@@ -6,7 +6,7 @@
  * client, and the scraper's limit, timeouts and retries against the service.
  * Real clock, small times, no upper bounds on elapsed time.
  */
-import { failAfter, moveOnAfter, type Nursery, openNursery, run, sleep } from "@weft/core";
+import { Event, failAfter, moveOnAfter, type Nursery, openNursery, run, sleep } from "@weft/core";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import {
   demo as httpServiceDemo,
@@ -80,7 +80,7 @@ describe("http-service example", () => {
       const answer = await moveOnAfter(50, () => fetchText(`${service.url}/slow?ms=60000`));
       expect(answer).toBeUndefined();
       const line = await waitForLog(service, "/slow?ms=60000");
-      expect(line).toMatch(/^\/slow\?ms=60000 cancelled after \d+ ms: the client left$/);
+      expect(line).toMatch(/^\/slow\?ms=60000 cancelled after \d+ ms: the client disconnected$/);
       // The server goes on serving.
       expect(await fetchJson(`${service.url}/api/items/1`)).toEqual({ id: 1, name: "loom" });
     });
@@ -117,7 +117,7 @@ describe("http-service example", () => {
       ]);
       await reader.cancel();
       expect(await waitForLog(service, "/events")).toMatch(
-        /^\/events stopped after \d+ ticks: the client left$/,
+        /^\/events stopped after \d+ ticks: the client disconnected$/,
       );
     });
   });
@@ -144,16 +144,46 @@ describe("http-service example", () => {
     await run(async () => {
       await openNursery(async (outer) => {
         const service = await openNursery(async (serviceNursery) => {
-          const started = await startService(serviceNursery, { port: 0 });
+          const arrived = new Event();
+          const started = await startService(serviceNursery, {
+            port: 0,
+            onRequest: () => arrived.set(),
+          });
           outer.startSoon(async () => {
             expect(await fetchJson(`${started.url}/slow?ms=100`)).toEqual({ slept: 100 });
           });
-          await sleep(30); // the request is in flight
+          await arrived.wait(); // the request is in flight
           serviceNursery.cancelScope.cancel("shutting down");
           return started;
         });
         // serveHttp returned: no new connections.
         await expect(fetch(`${service.url}/api/items`)).rejects.toThrow();
+      });
+    });
+  });
+
+  test("after the grace period, a shutdown cancels the requests still running", async () => {
+    await run(async () => {
+      await openNursery(async (outer) => {
+        let service: Service | undefined;
+        await openNursery(async (serviceNursery) => {
+          const arrived = new Event();
+          service = await startService(serviceNursery, {
+            port: 0,
+            gracePeriod: 50,
+            onRequest: () => arrived.set(),
+          });
+          const url = service.url;
+          outer.startSoon(async () => {
+            // The connection is closed mid-request: the client sees a network error.
+            await expect(fetchJson(`${url}/slow?ms=60000`)).rejects.toThrow();
+          });
+          await arrived.wait();
+          serviceNursery.cancelScope.cancel("shutting down");
+        });
+        expect(service!.log).toEqual([
+          expect.stringMatching(/^\/slow\?ms=60000 cancelled after \d+ ms: the server shut down$/),
+        ]);
       });
     });
   });
@@ -168,7 +198,9 @@ describe("http-service example", () => {
     expect(output).toContain('POST /api/items -> {"id":4,"name":"bobbin"}');
     expect(output).toContain("GET /no/such/route -> HTTP 404");
     expect(output).toContain('GET /events -> first 3 events: {"n":1}, {"n":2}, {"n":3}');
-    expect(output).toMatch(/server: \/slow\?ms=5000 cancelled after \d+ ms: the client left/);
+    expect(output).toMatch(
+      /server: \/slow\?ms=5000 cancelled after \d+ ms: the client disconnected/,
+    );
     expect(output).toContain("server shut down");
   });
 });
