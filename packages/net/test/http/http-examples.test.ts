@@ -4,9 +4,22 @@
  * service through weft's fetch, the client leaving cancels a slow handler, a
  * shutdown lets a request in flight finish, server-sent events read by a real
  * client, and the scraper's limit, timeouts and retries against the service.
- * Real clock, small times, no upper bounds on elapsed time.
+ * Real clock, small times and no upper bounds on elapsed time wherever a
+ * socket is open: a pending fetch is an external wait, during which a
+ * MockClock's autojump (rightly) never fires. The retry() tests, with no
+ * sockets, run on virtual time.
  */
-import { Event, failAfter, moveOnAfter, type Nursery, openNursery, run, sleep } from "@weft/core";
+import {
+  currentTime,
+  Event,
+  failAfter,
+  moveOnAfter,
+  type Nursery,
+  openNursery,
+  run,
+  sleep,
+} from "@weft/core";
+import { MockClock } from "@weft/testing";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import {
   demo as httpServiceDemo,
@@ -27,6 +40,9 @@ function withService(body: (service: Service, nursery: Nursery) => Promise<void>
     });
   });
 }
+
+/** A virtual clock that jumps whenever every task waits: no sockets here, so it may. */
+const virtualTime = () => ({ clock: new MockClock({ autojumpThreshold: 0 }) });
 
 /** The HTTP status `fn` fails with. */
 async function statusOf(fn: () => Promise<unknown>): Promise<number> {
@@ -253,6 +269,7 @@ describe("scraper example", () => {
   test("retry() never retries a cancellation", async () => {
     await run(async () => {
       let attempts = 0;
+      const start = currentTime();
       await moveOnAfter(20, () =>
         retry(
           async () => {
@@ -263,16 +280,18 @@ describe("scraper example", () => {
         ),
       );
       expect(attempts).toBe(1);
+      expect(currentTime() - start).toBe(20); // virtual time
       await expect(
         retry(async () => {
           throw new Error("permanent");
         }),
       ).rejects.toThrow("permanent");
-    });
+    }, virtualTime());
   });
 
   test("retry() backs off exponentially up to maxBackoffMs", async () => {
     await run(async () => {
+      const start = currentTime();
       const waits: number[] = [];
       await expect(
         retry(
@@ -283,7 +302,8 @@ describe("scraper example", () => {
         ),
       ).rejects.toBeInstanceOf(HttpStatusError);
       expect(waits).toEqual([1, 2, 4, 4]);
-    });
+      expect(currentTime() - start).toBe(11); // slept on the run's clock
+    }, virtualTime());
   });
 
   test("main() prints the summary", async () => {
