@@ -13,8 +13,10 @@ import { main as fetchGather } from "./fetch-gather.ts";
 import { main as filePipeline } from "./file-pipeline.ts";
 import { main as generatorChannel } from "./generator-channel.ts";
 import { main as greet } from "./greet.ts";
+import { demo as httpService } from "./http-service.ts";
 import { main as portScanner } from "./port-scanner.ts";
 import { main as reusePort } from "./reuse-port.ts";
+import { main as scraper } from "./scraper.ts";
 import { main as timeoutTree } from "./timeout-tree.ts";
 
 interface Example {
@@ -68,6 +70,20 @@ const examples: readonly Example[] = [
       "20 real HTTP fetches, at most 5 at once, each with its own timeout (one times out, one fails)",
     seeds: "none, this is what weft adds",
     main: concurrentFetcher,
+  },
+  {
+    name: "http-service",
+    shows:
+      "an HTTP service on serveHttp (JSON API, streaming, server-sent events), exercised with weft's fetch; a client leaving cancels its slow request",
+    seeds: "none, this is what weft adds",
+    main: httpService,
+  },
+  {
+    name: "scraper",
+    shows:
+      "many URLs, at most 3 at once, a timeout per attempt, retries with backoff; ok / failed / timed out counted",
+    seeds: "004 fetch_data, grown up",
+    main: scraper,
   },
   {
     name: "port-scanner",

@@ -36,6 +36,8 @@ export class HttpConnection {
   readonly remoteAddress: SocketAddress | null;
   /** Cancelled when the server gives up on the connection (shutdown, after the grace period). */
   readonly scope = new CancelScope();
+  /** The scopes of the requests being answered (their signals are the requests' signals). */
+  readonly requestScopes = new Set<CancelScope>();
   readonly #host: ConnectionHost;
   #nursery: Nursery | null = null;
   /** Requests whose headers arrived, in all; requests still being answered. */
@@ -65,6 +67,15 @@ export class HttpConnection {
 
   get idle(): boolean {
     return this.active === 0;
+  }
+
+  /**
+   * Gives up on the connection: cancels it and each request's own scope, so
+   * that `request.signal` aborts too (it follows the request's scope only).
+   */
+  cancel(reason: string): void {
+    this.scope.cancel(reason);
+    for (const scope of this.requestScopes) scope.cancel(reason);
   }
 
   /** Something the watcher waits for happened (a request, a response done, close, drain). */

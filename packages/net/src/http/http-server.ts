@@ -199,6 +199,7 @@ export class HttpServer implements ConnectionHost {
       }
     };
     res.once("close", onClose);
+    connection.requestScopes.add(scope);
     try {
       try {
         request = makeRequest(connection, req, scope.signal, settings.maxBodySize, (error) => {
@@ -248,10 +249,11 @@ export class HttpServer implements ConnectionHost {
       if (disconnected) log("client-disconnected", 499);
       else if (scope.cancelledCaught) {
         answer(res, 503, true);
-        log("timeout", 503);
+        log(connection.scope.cancelCalled ? "shutdown" : "timeout", 503);
       }
     } finally {
       res.off("close", onClose);
+      connection.requestScopes.delete(scope);
     }
   }
 
@@ -265,7 +267,7 @@ export class HttpServer implements ConnectionHost {
     this.#draining = true;
     for (const connection of this.#connections) connection.changed();
     await moveOnAfter(this.settings.gracePeriod, () => this.#waitAllClosed(), { shield: true });
-    for (const connection of this.#connections) connection.scope.cancel("the server shut down");
+    for (const connection of this.#connections) connection.cancel("the server shut down");
     await new CancelScope({ shield: true }).run(() => this.#waitAllClosed());
   }
 

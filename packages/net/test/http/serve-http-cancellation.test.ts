@@ -176,12 +176,12 @@ describe("graceful shutdown", () => {
           const inFlight = new Event();
           const server = await startServer(
             nursery,
-            async () => {
+            async (request) => {
               inFlight.set();
               try {
                 await sleepForever();
               } finally {
-                order.push("handler finally");
+                order.push(`handler finally: request.signal.aborted=${request.signal.aborted}`);
               }
               return new Response("never");
             },
@@ -201,7 +201,7 @@ describe("graceful shutdown", () => {
       },
       { handleSignals: false },
     );
-    expect(order).toEqual(["handler finally", "serveHttp returned"]);
+    expect(order).toEqual(["handler finally: request.signal.aborted=true", "serveHttp returned"]);
   });
 
   test("aborting run()'s signal shuts the server down the same way, and run() returns only when every socket is closed", async () => {
