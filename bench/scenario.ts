@@ -67,8 +67,8 @@ export const SIZES: Record<ScenarioName, { full: Size; quick: Size }> = {
   "effection-events": { full: { n: 100, m: 10 }, quick: { n: 100, m: 2 } },
   "memory-per-task": { full: { n: 100_000, m: 1 }, quick: { n: 5_000, m: 1 } },
   "foreign-await": { full: { n: 1_000, m: 20 }, quick: { n: 200, m: 5 } },
-  // At ~13,000 requests/s (raw, 2 cores): full ~4.5 s per run, quick ~0.8 s.
-  "http-hello": { full: { n: 60_000, m: 50 }, quick: { n: 10_000, m: 50 } },
+  // At ~4,000 (weft) to ~15,000 (raw) requests/s on 2 cores: full 4-15 s per run, quick 0.3-1.3 s.
+  "http-hello": { full: { n: 60_000, m: 50 }, quick: { n: 5_000, m: 50 } },
 };
 
 /** What one run of a scenario does, and what it is measured in (lower is better). */
