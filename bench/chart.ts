@@ -36,6 +36,7 @@ const COLOURS: Record<ImplName, string> = {
   "p-limit": "#868e96",
   effection: "#1c7ed6",
   effect: "#7048e8",
+  fastify: "#2b8a3e",
 };
 
 const WIDTH = 960;

@@ -187,11 +187,24 @@ async function main(): Promise<void> {
     for (const impl of IMPL_NAMES) {
       const samples = outcome.samples[impl];
       if (samples === undefined || samples.length === 0) continue;
-      const summary = summarize(samples);
+      const extras = Object.entries(outcome.extras[impl] ?? {});
+      const summary: Summary =
+        extras.length === 0
+          ? summarize(samples)
+          : {
+              ...summarize(samples),
+              extras: Object.fromEntries(
+                extras.map(([name, values]) => [name, summarize(values).median]),
+              ),
+            };
       summaries[impl] = summary;
+      const extrasText = Object.entries(summary.extras ?? {})
+        .map(([name, value]) => `, ${name} ${formatValue(value)}`)
+        .join("");
       process.stderr.write(
         `  ${impl.padEnd(10)} median ${formatValue(summary.median).padStart(9)}  ` +
-          `p95 ${formatValue(summary.p95).padStart(9)} ${unitOf(scenario)}  (${samples.length} runs)\n`,
+          `p95 ${formatValue(summary.p95).padStart(9)} ${unitOf(scenario)}  ` +
+          `(${samples.length} runs${extrasText})\n`,
       );
     }
     for (const [impl, message] of Object.entries(outcome.failures)) {
@@ -222,9 +235,23 @@ async function main(): Promise<void> {
       scenarios: results.map((result) => ({
         ...result,
         results: Object.fromEntries(
-          Object.entries(result.results).map(([impl, { median, p95 }]) => [
+          Object.entries(result.results).map(([impl, { median, p95, extras }]) => [
             impl,
-            { median: Number(median.toPrecision(4)), p95: Number(p95.toPrecision(4)) },
+            {
+              median: Number(median.toPrecision(4)),
+              p95: Number(p95.toPrecision(4)),
+              // Only scenarios with extras (http-hello's latencies) have the key.
+              ...(extras === undefined
+                ? {}
+                : {
+                    extras: Object.fromEntries(
+                      Object.entries(extras).map(([name, value]) => [
+                        name,
+                        Number(value.toPrecision(4)),
+                      ]),
+                    ),
+                  }),
+            },
           ]),
         ),
       })),

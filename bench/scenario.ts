@@ -29,12 +29,13 @@ export const SCENARIO_NAMES = [
   "effection-events",
   "memory-per-task",
   "foreign-await",
+  "http-hello",
 ] as const;
 
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 /** The implementations, in table order. */
-export const IMPL_NAMES = ["weft", "raw", "p-limit", "effection", "effect"] as const;
+export const IMPL_NAMES = ["weft", "raw", "p-limit", "effection", "effect", "fastify"] as const;
 
 export type ImplName = (typeof IMPL_NAMES)[number];
 
@@ -42,11 +43,13 @@ export type ImplName = (typeof IMPL_NAMES)[number];
 export interface Size {
   /** checkpoint, foreign-await: tasks; spawn-join / sleep-many / cancel-many / memory-per-task: tasks;
    * channel-*: messages (round trips for unbuffered); map-limit: items;
-   * tcp-echo: connections; effection-recursion / effection-events: depth (levels). */
+   * tcp-echo: connections; effection-recursion / effection-events: depth (levels);
+   * http-hello: requests per run. */
   readonly n: number;
   /** checkpoint: yields per task; tcp-echo: round trips per connection;
    * channel-buffered: buffer size; map-limit: concurrency; foreign-await: awaits per task;
-   * effection-recursion / effection-events: repetitions of the whole structure. */
+   * effection-recursion / effection-events: repetitions of the whole structure;
+   * http-hello: connections of the load generator. */
   readonly m: number;
 }
 
@@ -64,6 +67,8 @@ export const SIZES: Record<ScenarioName, { full: Size; quick: Size }> = {
   "effection-events": { full: { n: 100, m: 10 }, quick: { n: 100, m: 2 } },
   "memory-per-task": { full: { n: 100_000, m: 1 }, quick: { n: 5_000, m: 1 } },
   "foreign-await": { full: { n: 1_000, m: 20 }, quick: { n: 200, m: 5 } },
+  // At ~4,000 (weft) to ~15,000 (raw) requests/s on 2 cores: full 4-15 s per run, quick 0.3-1.3 s.
+  "http-hello": { full: { n: 60_000, m: 50 }, quick: { n: 5_000, m: 50 } },
 };
 
 /** What one run of a scenario does, and what it is measured in (lower is better). */
@@ -80,6 +85,7 @@ export const UNITS: Record<ScenarioName, { unit: string; per: string }> = {
   "effection-events": { unit: "ns", per: "run" },
   "memory-per-task": { unit: "bytes", per: "task" },
   "foreign-await": { unit: "ns", per: "await" },
+  "http-hello": { unit: "ns", per: "request" },
 };
 
 /** Operations a run performs: the per-operation value is `measured / operations`. */
@@ -136,6 +142,13 @@ export function operations(name: ScenarioName, size: Size): number {
  *   `Effect.promise` then `Effect.yieldNow`). In weft every such await ends a
  *   step, seen only when the microtask queue drains: the costliest case for
  *   running steps one at a time.
+ * - http-hello: correct responses (n): a server on 127.0.0.1 answers every
+ *   GET with status 200 and the body "hello world"; a load generator in
+ *   another process (support/http-client.ts: autocannon, closed loop,
+ *   keep-alive, no pipelining) makes n requests over m connections and counts
+ *   the 200s with that exact body. `measured` is the client's time from the
+ *   start of the load to the last response, so ns/request is 1e9 / requests
+ *   per second (throughput); p50 / p99 latencies come as `extras`.
  */
 export function expectedCheck(name: ScenarioName, size: Size): number {
   switch (name) {
@@ -161,6 +174,11 @@ export function expectedCheck(name: ScenarioName, size: Size): number {
 export interface RunResult {
   readonly check: number;
   readonly measured: number;
+  /**
+   * Other quantities of this run, reported beside the median and never
+   * compared (http-hello: "p50 ms" and "p99 ms" latencies), by name.
+   */
+  readonly extras?: Readonly<Record<string, number>>;
 }
 
 export type Runner = (size: Size) => Promise<RunResult>;

@@ -13,16 +13,19 @@
  * - channels are a hand-rolled promise queue (support/raw-queue.ts);
  * - map-limit is a pool of `limit` workers pulling indices from a shared counter;
  * - tcp-echo uses `net.createServer` / `net.connect` with 'data' events;
+ * - http-hello is `http.createServer` answering `res.end("hello world")`;
  * - effection-recursion / effection-events follow bench/scenario.ts (and
  *   Effection's own plain-JS baselines, async+await.recursion.ts and
  *   add-event-listener.events.ts): a nested call of async functions; a chain
  *   of async functions, each holding an `EventTarget` listener until an
  *   `AbortSignal` fires, then waiting for the level below it.
  */
+import * as http from "node:http";
 import * as net from "node:net";
 import { type Implementation, type RunResult, type Size, sleepMs } from "../scenario.ts";
 import { assert } from "../support/check.ts";
 import { hostReply } from "../support/host-reply.ts";
+import { BODY, driveLoad } from "../support/http.ts";
 import { mapItem } from "../support/map-item.ts";
 import { settledHeapUsed } from "../support/memory.ts";
 import { RawQueue } from "../support/raw-queue.ts";
@@ -244,6 +247,19 @@ async function tcpEcho({ n, m }: Size): Promise<RunResult> {
   return { check: echoed, measured };
 }
 
+async function httpHello(size: Size): Promise<RunResult> {
+  const server = http.createServer((_request, response) => {
+    response.end(BODY);
+  });
+  const port = await listenOnLoopback(server);
+  try {
+    return await driveLoad(port, size);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
 async function memoryPerTask({ n }: Size): Promise<RunResult> {
   const wakers: (() => void)[] = [];
   let woken = 0;
@@ -332,4 +348,5 @@ export const scenarios: Implementation = {
   "effection-recursion": effectionRecursion,
   "effection-events": effectionEvents,
   "memory-per-task": memoryPerTask,
+  "http-hello": httpHello,
 };

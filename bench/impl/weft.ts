@@ -11,6 +11,8 @@
  * - map-limit is `mapConcurrent(items, fn, { limit })` (the item awaits a
  *   foreign promise directly; through `cancellable()` measured 25% slower);
  * - tcp-echo uses `serveTcp` and `openTcpStream` with `sendAll` / `receiveSome`;
+ * - http-hello is `serveHttp` with a handler returning `new Response("hello world")`,
+ *   cancelled (graceful shutdown) once the load generator is done;
  * - effection-recursion / effection-events follow bench/scenario.ts: a nested
  *   call of async functions inside `run()`; a chain of listener tasks, each
  *   holding an `EventTarget` listener for as long as it lives (added on entry,
@@ -32,10 +34,17 @@ import {
   sleepForever,
   type TaskStatus,
 } from "@weft/core";
-import { openTcpStream, type SocketListener, type SocketStream, serveTcp } from "@weft/net";
+import {
+  openTcpStream,
+  type SocketListener,
+  type SocketStream,
+  serveHttp,
+  serveTcp,
+} from "@weft/net";
 import { type Implementation, type RunResult, type Size, sleepMs } from "../scenario.ts";
 import { assert } from "../support/check.ts";
 import { hostReply } from "../support/host-reply.ts";
+import { BODY, driveLoad } from "../support/http.ts";
 import { mapItem } from "../support/map-item.ts";
 import { settledHeapUsed } from "../support/memory.ts";
 import { EVENTS, recurse } from "../support/recursion.ts";
@@ -324,6 +333,20 @@ async function effectionEvents({ n, m }: Size): Promise<RunResult> {
   return { check: counter.count, measured: performance.now() - t0 };
 }
 
+async function httpHello(size: Size): Promise<RunResult> {
+  return run(async () => {
+    let result: RunResult | undefined;
+    await openNursery(async (nursery) => {
+      const [listener] = await nursery.start<SocketListener[]>((taskStatus) =>
+        serveHttp(() => new Response(BODY), { port: 0, host: HOST, taskStatus }),
+      );
+      result = await driveLoad(listener!.localAddress.port, size);
+      nursery.cancelScope.cancel();
+    });
+    return result!;
+  });
+}
+
 /** The weft runners (see the file comment). */
 export const scenarios: Implementation = {
   checkpoint: checkpointRunner,
@@ -338,4 +361,5 @@ export const scenarios: Implementation = {
   "effection-recursion": effectionRecursion,
   "effection-events": effectionEvents,
   "memory-per-task": memoryPerTask,
+  "http-hello": httpHello,
 };

@@ -4,6 +4,11 @@
 export interface Summary {
   readonly median: number;
   readonly p95: number;
+  /**
+   * Medians of the runs' extras by name (http-hello: "p50 ms", "p99 ms"
+   * latencies), when the scenario reports any.
+   */
+  readonly extras?: Readonly<Record<string, number>>;
 }
 
 /**

@@ -4,7 +4,7 @@
  * with whether each goal is met.
  */
 import { IMPL_NAMES, type ImplName, type ScenarioName } from "../scenario.ts";
-import { BASELINE_GOALS, baselineOf, RIVAL_GOAL, RIVALS } from "./goals.ts";
+import { BASELINE_GOALS, baselineOf, OTHER_GOALS, OTHERS, RIVAL_GOAL, RIVALS } from "./goals.ts";
 import type { Summary } from "./stats.ts";
 
 /** One scenario's results, as the JSON file holds them. */
@@ -45,6 +45,10 @@ export function missedGoals(results: readonly ScenarioResult[]): string[] {
     const checks: [ImplName, number | undefined][] = [
       [baselineOf(result.name), BASELINE_GOALS[result.name]],
       ...RIVALS.map((rival): [ImplName, number] => [rival, RIVAL_GOAL]),
+      ...OTHERS.map((other): [ImplName, number | undefined] => [
+        other,
+        OTHER_GOALS[result.name]?.[other],
+      ]),
     ];
     for (const [other, goal] of checks) {
       const value = ratio(result, other);
@@ -59,12 +63,15 @@ export function missedGoals(results: readonly ScenarioResult[]): string[] {
 /** The table as lines of text (columns only for implementations that have a result). */
 export function formatTable(results: readonly ScenarioResult[]): string[] {
   const impls = IMPL_NAMES.filter((impl) => results.some((r) => r.results[impl] !== undefined));
+  // A ratio column against another implementation only when it has a result.
+  const others = OTHERS.filter((other) => impls.includes(other));
   const header = [
     "scenario",
     "unit",
     ...impls,
     "weft/raw*",
     ...RIVALS.map((rival) => `weft/${rival}`),
+    ...others.map((other) => `weft/${other}`),
   ];
   const rows = results.map((result) => {
     const baseline = baselineOf(result.name);
@@ -77,6 +84,7 @@ export function formatTable(results: readonly ScenarioResult[]): string[] {
       }),
       ratioCell(ratio(result, baseline), BASELINE_GOALS[result.name]),
       ...RIVALS.map((rival) => ratioCell(ratio(result, rival), RIVAL_GOAL)),
+      ...others.map((other) => ratioCell(ratio(result, other), OTHER_GOALS[result.name]?.[other])),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -88,6 +96,9 @@ export function formatTable(results: readonly ScenarioResult[]): string[] {
   const goals = Object.entries(BASELINE_GOALS)
     .map(([name, goal]) => `${name} ${goal}`)
     .join(", ");
+  const otherGoals = Object.entries(OTHER_GOALS).flatMap(([name, goals]) =>
+    Object.entries(goals).map(([other, goal]) => `${name} weft/${other} at most ${goal}`),
+  );
   return [
     line(header),
     widths.map((w) => "-".repeat(w)).join("  "),
@@ -95,6 +106,26 @@ export function formatTable(results: readonly ScenarioResult[]): string[] {
     "",
     "Medians per operation (lower is better). Ratios are weft's median over the other's;",
     "* map-limit's baseline is p-limit. Goals (ok/MISS): weft/baseline at most",
-    `${goals}; weft/effection and weft/effect at most ${RIVAL_GOAL} everywhere.`,
+    `${goals}; weft/effection and weft/effect at most ${RIVAL_GOAL} everywhere` +
+      (others.length > 0 ? `; ${otherGoals.join(", ")}.` : "."),
+    ...formatExtras(results),
   ];
+}
+
+/**
+ * The medians of the runs' extras (http-hello's latencies), one line per
+ * scenario that has any, after a blank line; nothing when none has.
+ */
+export function formatExtras(results: readonly ScenarioResult[]): string[] {
+  const lines: string[] = [];
+  for (const result of results) {
+    const parts = IMPL_NAMES.flatMap((impl) => {
+      const extras = result.results[impl]?.extras;
+      if (extras === undefined || Object.keys(extras).length === 0) return [];
+      const values = Object.entries(extras).map(([name, value]) => `${name} ${formatValue(value)}`);
+      return [`${impl} ${values.join(", ")}`];
+    });
+    if (parts.length > 0) lines.push(`${result.name} (medians of the runs): ${parts.join("; ")}`);
+  }
+  return lines.length > 0 ? ["", ...lines] : [];
 }

@@ -64,6 +64,8 @@ export interface JobResult {
   readonly scenario: ScenarioName;
   /** Per-operation values of the measured runs, in the scenario's unit, per implementation. */
   readonly samples: Partial<Record<ImplName, number[]>>;
+  /** The runs' extras (see `RunResult.extras`), by implementation and name, measured runs only. */
+  readonly extras: Partial<Record<ImplName, Record<string, number[]>>>;
   /** Why an implementation has no result: it threw, or its check was wrong. */
   readonly failures: Partial<Record<ImplName, string>>;
 }
@@ -112,6 +114,7 @@ async function measure(job: Job): Promise<JobResult> {
   const failures: Partial<Record<ImplName, string>> = {};
   let active = await loadRunners(scenario, job.impls, failures);
   const samples: Partial<Record<ImplName, number[]>> = {};
+  const extras: Partial<Record<ImplName, Record<string, number[]>>> = {};
   for (const { impl } of active) samples[impl] = [];
 
   /** Wall time of each implementation's last run, including its setup. */
@@ -128,15 +131,25 @@ async function measure(job: Job): Promise<JobResult> {
       await settle();
       const t0 = performance.now();
       try {
-        const { check, measured } = await runner(size);
+        const { check, measured, extras: runExtras } = await runner(size);
         if (check !== expected) {
           throw new Error(`check ${check}, expected ${expected} (the work was not all done)`);
         }
         if (!Number.isFinite(measured)) throw new Error(`measured ${measured}`);
-        if (record) samples[impl]!.push(measured * scale);
+        if (record) {
+          samples[impl]!.push(measured * scale);
+          for (const [name, value] of Object.entries(runExtras ?? {})) {
+            const byName = extras[impl] ?? {};
+            extras[impl] = byName;
+            const values = byName[name] ?? [];
+            byName[name] = values;
+            values.push(value);
+          }
+        }
       } catch (error) {
         failures[impl] = describe(error);
         delete samples[impl];
+        delete extras[impl];
         process.stderr.write(`  ${scenario} ${impl}: FAILED — ${describe(error)}\n`);
       }
       lastMs.set(impl, performance.now() - t0);
@@ -162,7 +175,7 @@ async function measure(job: Job): Promise<JobResult> {
     if (due.length === 0) break;
     await round(due, r, true);
   }
-  return { scenario, samples, failures };
+  return { scenario, samples, extras, failures };
 }
 
 function parseJob(text: string | undefined): Job {
