@@ -6,20 +6,9 @@
  * client, and the scraper's limit, timeouts and retries against the service.
  * Real clock, small times and no upper bounds on elapsed time wherever a
  * socket is open: a pending fetch is an external wait, during which a
- * MockClock's autojump (rightly) never fires. The retry() tests, with no
- * sockets, run on virtual time.
+ * MockClock's autojump (rightly) never fires.
  */
-import {
-  currentTime,
-  Event,
-  failAfter,
-  moveOnAfter,
-  type Nursery,
-  openNursery,
-  run,
-  sleep,
-} from "@weft/core";
-import { MockClock } from "@weft/testing";
+import { Event, failAfter, moveOnAfter, type Nursery, openNursery, run } from "@weft/core";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import {
   demo as httpServiceDemo,
@@ -40,9 +29,6 @@ function withService(body: (service: Service, nursery: Nursery) => Promise<void>
     });
   });
 }
-
-/** A virtual clock that jumps whenever every task waits: no sockets here, so it may. */
-const virtualTime = () => ({ clock: new MockClock({ autojumpThreshold: 0 }) });
 
 /** The HTTP status `fn` fails with. */
 async function statusOf(fn: () => Promise<unknown>): Promise<number> {
