@@ -129,6 +129,16 @@ export class HttpServer implements ConnectionHost {
       if (connection === undefined) res.destroy();
       else connection.onRequest(req, res);
     });
+    // `Expect: 100-continue`: a body over the limit is refused before the
+    // client sends it.
+    this.node.on("checkContinue", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (Number(req.headers["content-length"] ?? 0) > settings.maxBodySize) {
+        answer(res, 413, true);
+        return;
+      }
+      res.writeContinue();
+      this.node.emit("request", req, res);
+    });
   }
 
   get headersTimeout(): number {
@@ -199,6 +209,14 @@ export class HttpServer implements ConnectionHost {
       }
     };
     res.once("close", onClose);
+    // A handler awaiting the body (request.text()) is in a foreign await that
+    // no checkpoint ends: when the request's scope is cancelled (deadline,
+    // shutdown) while the body is still coming, the request is destroyed, which
+    // fails that read (SEMANTICS.md, "HTTP").
+    const onAbort = () => {
+      if (!req.complete) req.destroy();
+    };
+    scope.signal.addEventListener("abort", onAbort, { once: true });
     connection.requestScopes.add(scope);
     try {
       try {
@@ -226,8 +244,10 @@ export class HttpServer implements ConnectionHost {
               `the handler must return a Response, got ${response === null ? "null" : typeof response}`,
             );
           }
-          // A shutdown that began while the handler ran: this is the connection's last response.
-          if (this.#draining) res.setHeader("connection", "close");
+          // A shutdown that began while the handler ran: this is the
+          // connection's last response. So is one whose request body was not
+          // read to its end: the rest of it stands before the next request.
+          if (this.#draining || !req.complete) res.setHeader("connection", "close");
           await writeResponse(res, response, scope.signal);
         });
       } catch (error) {
@@ -237,9 +257,16 @@ export class HttpServer implements ConnectionHost {
           log("shutdown", res.headersSent ? res.statusCode : 503, error);
           throw error;
         }
-        if (tooLarge !== null) {
+        if (disconnected) {
+          // The handler failed because its client left (its body read broke): not its error.
+          log("client-disconnected", 499, error);
+        } else if (tooLarge !== null) {
           answer(res, 413, true);
           log("too-large", 413, error);
+        } else if (scope.cancelCalled) {
+          // Its deadline or the shutdown destroyed the request under a body read.
+          answer(res, 503, true);
+          log(connection.scope.cancelCalled ? "shutdown" : "timeout", 503, error);
         } else {
           answer(res, 500, false);
           log("error", 500, error);
@@ -248,11 +275,13 @@ export class HttpServer implements ConnectionHost {
       }
       if (disconnected) log("client-disconnected", 499);
       else if (scope.cancelledCaught) {
+        const status = res.headersSent ? res.statusCode : 503;
         answer(res, 503, true);
-        log(connection.scope.cancelCalled ? "shutdown" : "timeout", 503);
+        log(connection.scope.cancelCalled ? "shutdown" : "timeout", status);
       }
     } finally {
       res.off("close", onClose);
+      scope.signal.removeEventListener("abort", onAbort);
       connection.requestScopes.delete(scope);
     }
   }
@@ -279,7 +308,28 @@ export class HttpServer implements ConnectionHost {
   }
 }
 
-/** The WHATWG request for `req` (a bad Host or URL throws a TypeError: 400). */
+// A Host is a host name, an IPv4 address or a bracketed IPv6 address, and a
+// port: nothing that could move the request's path, query or fragment.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{1,5})?$/;
+
+/**
+ * The request's URL. The origin-form target (`/path?query`) is joined to the
+ * Host; an absolute-form one (`http://host/path`, RFC 9112 §3.2.2) is taken as
+ * is; `*` (`OPTIONS *`) becomes the path `/*`. A Host that is not just a host
+ * and port, or a target of another form, is a TypeError: 400.
+ */
+function requestUrl(connection: HttpConnection, req: http.IncomingMessage): string {
+  const target = req.url ?? "/";
+  if (/^https?:\/\//i.test(target)) return new URL(target).href;
+  const host = req.headers.host ?? hostOf(connection.localAddress);
+  if (!HOST.test(host))
+    throw new TypeError(`the Host header ${JSON.stringify(host)} is not a host`);
+  if (target === "*") return `${connection.scheme}://${host}/*`;
+  if (!target.startsWith("/")) throw new TypeError(`the request target ${JSON.stringify(target)}`);
+  return `${connection.scheme}://${host}${target}`;
+}
+
+/** The WHATWG request for `req` (a bad Host or target throws a TypeError: 400). */
 function makeRequest(
   connection: HttpConnection,
   req: http.IncomingMessage,
@@ -287,8 +337,7 @@ function makeRequest(
   maxBodySize: number,
   onTooLarge: (error: PayloadTooLargeError) => void,
 ): Request {
-  const host = req.headers.host ?? hostOf(connection.localAddress);
-  const url = `${connection.scheme}://${host}${req.url ?? "/"}`;
+  const url = requestUrl(connection, req);
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);

@@ -52,6 +52,13 @@ export async function writeResponse(
     res.end();
     return;
   }
+  // No body goes out (HEAD, 204, 304): Node's write() then always "succeeds",
+  // and reading an endless body would never yield to the event loop.
+  if (res.req.method === "HEAD" || response.status === 204 || response.status === 304) {
+    body.cancel().catch(ignore);
+    res.end();
+    return;
+  }
   const reader = body.getReader();
   const cancelBody = () => reader.cancel(signal.reason).catch(ignore);
   signal.addEventListener("abort", cancelBody, { once: true });

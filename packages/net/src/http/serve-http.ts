@@ -5,13 +5,14 @@
  */
 import {
   CancelScope,
+  Event,
   type Nursery,
   openNursery,
   sleepForever,
   TASK_STATUS_IGNORED,
   type TaskStatus,
 } from "@weft/core";
-import type { Listener, Stream } from "@weft/core/streams";
+import { acloseForcefully, type Listener, type Stream } from "@weft/core/streams";
 import { checkCount, checkDuration, checkFunction, checkOptionsObject } from "@weft/core/validate";
 import { type OpenTcpListenersOptions, openTcpListeners } from "../sockets/open-tcp-listeners.ts";
 import { serveListeners } from "../sockets/serve.ts";
@@ -137,27 +138,46 @@ async function serve<L extends Listener<Stream>>(
   // SEMANTICS.md, "HTTP": connections live in a nursery the server task's
   // cancellation does not reach, so that a shutdown can give them gracePeriod.
   const connectionsScope = new CancelScope({ shield: true });
-  return await openNursery(async (nursery) => {
-    const connections =
-      options.handlerNursery ??
-      (await nursery.start<Nursery>(
-        (status) =>
-          connectionsScope.run(() =>
-            openNursery(async (inner) => {
-              status.started(inner);
-              await sleepForever();
-            }),
-          ),
-        { name: "serveHttp connections" },
-      ));
-    try {
-      return await serveListeners((stream: Stream) => server.serveConnection(stream), listeners, {
-        handlerNursery: connections,
-        taskStatus: taskStatus as TaskStatus<Listener<Stream>[]>,
+  let served = false;
+  try {
+    return await openNursery(async (nursery) => {
+      try {
+        let connections: Nursery | undefined = options.handlerNursery;
+        if (connections === undefined) {
+          // Not nursery.start: a child still starting stays in start()'s own
+          // nursery when the caller is cancelled, and this one, shielded, would
+          // keep it open for ever. The finally below ends it in every case.
+          const ready = new Event();
+          nursery.startSoon(
+            () =>
+              connectionsScope.run(() =>
+                openNursery(async (inner) => {
+                  connections = inner;
+                  ready.set();
+                  await sleepForever();
+                }),
+              ),
+            { name: "serveHttp connections" },
+          );
+          await ready.wait();
+        }
+        served = true;
+        return await serveListeners((stream: Stream) => server.serveConnection(stream), listeners, {
+          handlerNursery: connections,
+          taskStatus: taskStatus as TaskStatus<Listener<Stream>[]>,
+        });
+      } finally {
+        if (served) await server.shutdown();
+        // Also when cancelled before serving began: the shielded nursery must end.
+        connectionsScope.cancel("serveHttp has shut down");
+      }
+    });
+  } finally {
+    // Listeners serveListeners never took (it closes the ones it serves).
+    if (!served) {
+      await new CancelScope({ shield: true }).run(async () => {
+        for (const listener of listeners) await acloseForcefully(listener);
       });
-    } finally {
-      await server.shutdown();
-      connectionsScope.cancel("serveHttp has shut down");
     }
-  });
+  }
 }
