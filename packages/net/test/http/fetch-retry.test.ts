@@ -6,7 +6,7 @@
  * (so it cannot expire while a request is on the wire).
  */
 import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import * as net from "node:net";
 import {
   BrokenResourceError,
@@ -22,11 +22,12 @@ import {
   TooSlowError,
 } from "@weft/core";
 import { MockClock } from "@weft/testing";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { fetch, fetchText, readText } from "../../src/http/fetch.ts";
 import { retryAfterMs } from "../../src/http/fetch-retry.ts";
 import { HttpStatusError } from "../../src/http/http-status-error.ts";
 import { rejection } from "../support/chunks.ts";
+import { useNodeHttpServer } from "../support/node-http-server.ts";
 
 type Step = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -38,8 +39,6 @@ interface Exchange {
   response: ServerResponse;
 }
 
-let server: Server;
-let base: string;
 /** Per path: the answers still to give (then 200 "ok"), and the exchanges so far. */
 const scripts = new Map<string, { steps: Step[]; exchanges: Exchange[] }>();
 let nextPath = 0;
@@ -49,7 +48,7 @@ function script(...steps: Step[]): { url: string; exchanges: Exchange[] } {
   const path = `/script/${nextPath++}`;
   const entry = { steps, exchanges: [] as Exchange[] };
   scripts.set(path, entry);
-  return { url: `${base}${path}`, exchanges: entry.exchanges };
+  return { url: `${baseUrl()}${path}`, exchanges: entry.exchanges };
 }
 
 const status =
@@ -97,18 +96,7 @@ async function closedPort(): Promise<number> {
 const autojump = () => ({ clock: new MockClock({ autojumpThreshold: 0 }) });
 const frozen = () => ({ clock: new MockClock() });
 
-beforeAll(async () => {
-  server = createServer(handle);
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-});
-
-afterAll(async () => {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await closed;
-});
+const baseUrl = useNodeHttpServer(handle);
 
 describe("fetch with init.retry", () => {
   test("503 then 200: the 200, after two requests and one backoff", async () => {

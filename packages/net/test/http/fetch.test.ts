@@ -5,13 +5,7 @@
  * `cancellable`; time only moves on a MockClock.
  */
 import { once } from "node:events";
-import {
-  createServer,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type Server,
-  type ServerResponse,
-} from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import * as net from "node:net";
 import {
   BrokenResourceError,
@@ -24,7 +18,7 @@ import {
   run,
 } from "@weft/core";
 import { MockClock } from "@weft/testing";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 // Imported from the modules, not index.ts: the index exports are added separately.
 import {
   fetch,
@@ -37,6 +31,7 @@ import {
 } from "../../src/http/fetch.ts";
 import { HttpStatusError } from "../../src/http/http-status-error.ts";
 import { rejection } from "../support/chunks.ts";
+import { useNodeHttpServer } from "../support/node-http-server.ts";
 
 interface Seen {
   request: IncomingMessage;
@@ -45,8 +40,6 @@ interface Seen {
   closed: Promise<void>;
 }
 
-let server: Server;
-let base: string;
 /** Every request the server got, in order. */
 const seen: Seen[] = [];
 /** Resolvers waiting for the next request to a path. */
@@ -129,43 +122,32 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-beforeAll(async () => {
-  server = createServer(handle);
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-});
-
-afterAll(async () => {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections(); // fetch keeps connections alive
-  await closed;
-});
+const baseUrl = useNodeHttpServer(handle);
 
 describe("fetch", () => {
   test("fetch + readText / readJson / readBytes, and the one-call helpers", async () => {
     await run(async () => {
-      const response = await fetch(`${base}/hello`);
+      const response = await fetch(`${baseUrl()}/hello`);
       expect(response).toBeInstanceOf(Response);
       expect(response.status).toBe(200);
       expect(await readText(response)).toBe("hello, weft");
 
-      expect(await readJson(await fetch(new URL("/json", base)))).toEqual({
+      expect(await readJson(await fetch(new URL("/json", baseUrl())))).toEqual({
         answer: 42,
         list: [1, 2],
       });
-      const bytes = await readBytes(await fetch(new Request(`${base}/hello`)));
+      const bytes = await readBytes(await fetch(new Request(`${baseUrl()}/hello`)));
       expect(bytes).toBeInstanceOf(Uint8Array);
       expect(new TextDecoder().decode(bytes)).toBe("hello, weft");
 
-      expect(await fetchText(`${base}/hello`)).toBe("hello, weft");
-      expect(await fetchJson(`${base}/json`)).toEqual({ answer: 42, list: [1, 2] });
-      expect(new TextDecoder().decode(await fetchBytes(`${base}/hello`))).toBe("hello, weft");
-      expect(await fetchText(`${base}/echo`, { method: "POST", body: "payload" })).toBe(
+      expect(await fetchText(`${baseUrl()}/hello`)).toBe("hello, weft");
+      expect(await fetchJson(`${baseUrl()}/json`)).toEqual({ answer: 42, list: [1, 2] });
+      expect(new TextDecoder().decode(await fetchBytes(`${baseUrl()}/hello`))).toBe("hello, weft");
+      expect(await fetchText(`${baseUrl()}/echo`, { method: "POST", body: "payload" })).toBe(
         "POST payload",
       );
       // No body at all.
-      expect((await fetchBytes(`${base}/empty`)).length).toBe(0);
+      expect((await fetchBytes(`${baseUrl()}/empty`)).length).toBe(0);
       // Not only http: data: URLs need no I/O, and are still a checkpoint.
       expect(await fetchText("data:text/plain,no%20network")).toBe("no network");
     });
@@ -173,20 +155,20 @@ describe("fetch", () => {
 
   test("an HTTP error status: fetch returns it, the helpers throw HttpStatusError", async () => {
     await run(async () => {
-      const response = await fetch(`${base}/fail`);
+      const response = await fetch(`${baseUrl()}/fail`);
       expect(response.status).toBe(500);
       expect(await readText(response)).toBe("boom");
 
-      const error = await rejection(fetchText(`${base}/fail`));
+      const error = await rejection(fetchText(`${baseUrl()}/fail`));
       expect(error).toBeInstanceOf(HttpStatusError);
       const statusError = error as HttpStatusError;
       expect(statusError.status).toBe(500);
       expect(statusError.statusText).toBe("Internal Server Error");
-      expect(statusError.url).toBe(`${base}/fail`);
-      expect(statusError.message).toBe(`GET ${base}/fail: HTTP 500 Internal Server Error`);
-      expect(await rejection(fetchJson(`${base}/missing`))).toBeInstanceOf(HttpStatusError);
+      expect(statusError.url).toBe(`${baseUrl()}/fail`);
+      expect(statusError.message).toBe(`GET ${baseUrl()}/fail: HTTP 500 Internal Server Error`);
+      expect(await rejection(fetchJson(`${baseUrl()}/missing`))).toBeInstanceOf(HttpStatusError);
       // Invalid JSON is the parser's SyntaxError, as with response.json().
-      expect(await rejection(fetchJson(`${base}/not-json`))).toBeInstanceOf(SyntaxError);
+      expect(await rejection(fetchJson(`${baseUrl()}/not-json`))).toBeInstanceOf(SyntaxError);
     });
   });
 
@@ -197,13 +179,13 @@ describe("fetch", () => {
       const scope = new CancelScope();
       await scope.run(async () => {
         scope.cancel();
-        await fetch(`${base}/hello`);
+        await fetch(`${baseUrl()}/hello`);
         reached = true;
       });
       expect(reached).toBe(false);
       expect(scope.cancelledCaught).toBe(true);
       const read = new CancelScope();
-      const response = await fetch(`${base}/hello`);
+      const response = await fetch(`${baseUrl()}/hello`);
       await read.run(async () => {
         read.cancel();
         await readText(response);
@@ -226,7 +208,7 @@ describe("fetch", () => {
           nursery.startSoon(async () => {
             result = await moveOnAfter(1000, async () => {
               try {
-                return await fetch(`${base}/hang`);
+                return await fetch(`${baseUrl()}/hang`);
               } catch (error) {
                 caught = error;
                 throw error;
@@ -250,7 +232,7 @@ describe("fetch", () => {
     await run(
       async () => {
         const arrived = nextRequest("/partial");
-        const response = await fetch(`${base}/partial`);
+        const response = await fetch(`${baseUrl()}/partial`);
         const request = await cancellable(arrived);
         const start = currentTime();
         const text = await moveOnAfter(5000, () => readText(response));
@@ -270,7 +252,7 @@ describe("fetch", () => {
         let caught: unknown = null;
         const scope = new CancelScope();
         await scope.run(async () => {
-          const response = await fetch(`${base}/partial`);
+          const response = await fetch(`${baseUrl()}/partial`);
           await cancellable(arrived);
           scope.cancel();
           try {
@@ -296,7 +278,7 @@ describe("fetch", () => {
       let error: unknown = null;
       await openNursery(async (nursery) => {
         nursery.startSoon(async () => {
-          error = await rejection(fetch(`${base}/hang`, { signal: controller.signal }));
+          error = await rejection(fetch(`${baseUrl()}/hang`, { signal: controller.signal }));
         });
         const request = await cancellable(arrived);
         controller.abort(reason);
@@ -307,14 +289,14 @@ describe("fetch", () => {
       // Already aborted, no reason given: the standard AbortError, and nothing is sent.
       const before = seen.length;
       const aborted = AbortSignal.abort();
-      const abortError = await rejection(fetch(`${base}/hello`, { signal: aborted }));
+      const abortError = await rejection(fetch(`${baseUrl()}/hello`, { signal: aborted }));
       expect(isCancelled(abortError)).toBe(false);
       expect((abortError as Error).name).toBe("AbortError");
       expect(abortError).toBe(aborted.reason);
 
       // The signal of a Request given as input counts as well.
       const fromRequest = await rejection(
-        fetch(new Request(`${base}/hello`, { signal: AbortSignal.abort(reason) })),
+        fetch(new Request(`${baseUrl()}/hello`, { signal: AbortSignal.abort(reason) })),
       );
       expect(fromRequest).toBe(reason);
       expect(seen.length).toBe(before);
@@ -340,13 +322,13 @@ describe("fetch", () => {
 
   test("the connection dropped mid-body: BrokenResourceError from the body read", async () => {
     await run(async () => {
-      const response = await fetch(`${base}/cut`);
+      const response = await fetch(`${baseUrl()}/cut`);
       expect(response.status).toBe(200);
       const error = await rejection(readText(response));
       expect(error).toBeInstanceOf(BrokenResourceError);
-      expect((error as Error).message).toContain(`reading the body of ${base}/cut failed`);
+      expect((error as Error).message).toContain(`reading the body of ${baseUrl()}/cut failed`);
       expect((error as Error).cause).toBeInstanceOf(TypeError);
-      expect(await rejection(fetchText(`${base}/cut`))).toBeInstanceOf(BrokenResourceError);
+      expect(await rejection(fetchText(`${baseUrl()}/cut`))).toBeInstanceOf(BrokenResourceError);
     });
   });
 
@@ -360,10 +342,10 @@ describe("fetch", () => {
         [fetch("/hello"), /input must be an absolute URL/],
         [fetch("file:///etc/passwd"), /input has an unsupported URL scheme "file:"/],
         [fetch(new URL("ftp://127.0.0.1/")), /unsupported URL scheme "ftp:"/],
-        [fetch(`${base}/hello`, bad(5)), /init must be an object/],
-        [fetch(`${base}/hello`, bad({ signal: {} })), /init\.signal must be an AbortSignal/],
-        [fetch(`${base}/hello`, { method: "GET", body: "x" }), /GET\/HEAD/],
-        [fetch(`${base}/hello`, { method: "NOT A METHOD" }), /method/],
+        [fetch(`${baseUrl()}/hello`, bad(5)), /init must be an object/],
+        [fetch(`${baseUrl()}/hello`, bad({ signal: {} })), /init\.signal must be an AbortSignal/],
+        [fetch(`${baseUrl()}/hello`, { method: "GET", body: "x" }), /GET\/HEAD/],
+        [fetch(`${baseUrl()}/hello`, { method: "NOT A METHOD" }), /method/],
         [fetchText(bad(undefined)), /input must be/],
         [readText(bad({})), /response must be a Response/],
       ];
@@ -374,13 +356,13 @@ describe("fetch", () => {
       }
       expect(seen.length).toBe(before);
 
-      const response = await fetch(`${base}/hello`);
+      const response = await fetch(`${baseUrl()}/hello`);
       await readText(response);
       const used = await rejection(readBytes(response));
       expect(used).toBeInstanceOf(TypeError);
       expect((used as Error).message).toMatch(/response: its body was already read/);
     });
     // Outside a run there is no cancel scope to tie the request to.
-    await expect(fetch(`${base}/hello`)).rejects.toThrow(/inside weft's run\(\)/);
+    await expect(fetch(`${baseUrl()}/hello`)).rejects.toThrow(/inside weft's run\(\)/);
   });
 });
