@@ -109,6 +109,7 @@ export {
 } from "./sockets/socket-listener.ts";
 export { SocketStream } from "./sockets/socket-stream.ts";
 export {
+  type FactoryListener,
   type HostnameResolver,
   type ResolvedAddress,
   type SocketFactory,

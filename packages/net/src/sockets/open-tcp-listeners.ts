@@ -11,7 +11,7 @@ import { codeSuffix, errorCode } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
 import { checkHost, checkPort } from "./addresses.ts";
 import { SocketListener } from "./socket-listener.ts";
-import { formatHostPort } from "./tcp-seams.ts";
+import { customListeningFactory, formatHostPort } from "./tcp-seams.ts";
 
 /** Options of {@link openTcpListeners}. */
 export interface OpenTcpListenersOptions {
@@ -61,6 +61,13 @@ export async function openTcpListeners(
   if (typeof reusePort !== "boolean") throw new TypeError("reusePort must be a boolean");
   const cancelled = lowlevel.cancelPoint("openTcpListeners()");
   if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
+  const custom = customListeningFactory();
+  if (custom !== null) {
+    // A simulated network: its listeners stand in for SocketListeners (as a
+    // custom factory's streams stand in for SocketStreams in openTcpStream).
+    const opened = await custom.listen(port, { ...(host !== undefined ? { host } : {}), backlog });
+    return opened as unknown as SocketListener[];
+  }
 
   const addresses = host === undefined ? ["0.0.0.0", "::"] : await localAddresses(host);
   const wildcard = host === undefined;

@@ -9,7 +9,7 @@
 import * as dns from "node:dns";
 import * as net from "node:net";
 import { cancellable, isCancelled, lowlevel } from "@weft/core";
-import type { HalfCloseableStream } from "@weft/core/streams";
+import type { HalfCloseableStream, Listener } from "@weft/core/streams";
 import { codeSuffix } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
 import { SocketStream } from "./socket-stream.ts";
@@ -26,12 +26,28 @@ export interface HostnameResolver {
   getaddrinfo(host: string, port: number): Promise<ResolvedAddress[]>;
 }
 
-/** Opens a connection to one resolved address. */
+/** A listener a custom socket factory opens: what `openTcpListeners` hands out. */
+export interface FactoryListener extends Listener<HalfCloseableStream> {
+  /** The address it listens on (port 0 asked: the port it got). */
+  readonly localAddress: { family: 4 | 6 | "unix"; address: string; port: number };
+}
+
+/**
+ * Opens connections (and, optionally, listeners) for the current run. A
+ * simulated network (`@weft/testing/simulation`) implements both, so that
+ * unmodified code using `openTcpStream`, `openTcpListeners`, `serveTcp` and
+ * `serveHttp` runs on it.
+ */
 export interface SocketFactory {
   connect(
     address: ResolvedAddress,
     options: { localAddress?: string },
   ): Promise<HalfCloseableStream>;
+  /**
+   * Opens the listeners `openTcpListeners(port, { host })` asks for (absent:
+   * `openTcpListeners` listens with Node, whatever the factory).
+   */
+  listen?(port: number, options: { host?: string; backlog: number }): Promise<FactoryListener[]>;
 }
 
 /** Each run's resolver and factory; `null`: Node's own. */
@@ -114,6 +130,12 @@ export function currentHostnameResolver(): HostnameResolver {
 /** The socket factory `openTcpStream` uses in the current run. */
 export function currentSocketFactory(): SocketFactory {
   return customFactory.get() ?? nodeSocketFactory;
+}
+
+/** The current run's custom factory, if it listens too (see `SocketFactory.listen`). */
+export function customListeningFactory(): Required<SocketFactory> | null {
+  const factory = customFactory.get();
+  return factory?.listen === undefined ? null : (factory as Required<SocketFactory>);
 }
 
 /** `host:port`, with an IPv6 literal in brackets. */
