@@ -1,0 +1,78 @@
+/**
+ * One host of a simulation: a name, an address, and a factory whose task tree
+ * *is* the host — crashing the host cancels that tree and resets its
+ * connections; bouncing it runs the factory again.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { CancelScope, Event } from "@weft/core";
+import type { SimulatedListener } from "./simulated-listener.ts";
+
+/** A connection the simulation can reset when one of its hosts crashes. */
+export interface Resettable {
+  reset(error: Error): void;
+}
+
+/**
+ * Which host the running code belongs to. A host's factory runs inside
+ * `hostStorage.run(host, …)`, and weft children start in their spawner's
+ * async context, so every task of the host's tree knows its host.
+ */
+export const hostStorage: AsyncLocalStorage<SimulatedHost> = new AsyncLocalStorage();
+
+export class SimulatedHost {
+  readonly name: string;
+  /** Its IPv4 address on the simulated network (10.0.0.N). */
+  readonly address: string;
+  readonly factory: () => Promise<unknown>;
+  /** Clients end the simulation when they return; hosts run until it ends. */
+  readonly isClient: boolean;
+  /** The scope of the running incarnation (`null` while down). */
+  scope: CancelScope | null = null;
+  /** How many times the factory has been started. */
+  incarnations = 0;
+  readonly listeners = new Map<number, SimulatedListener>();
+  readonly connections = new Set<Resettable>();
+  /** Set when a bounce asks a crashed host to start again. */
+  restart: Event = new Event();
+  #nextPort = 49_152;
+
+  constructor(name: string, address: string, factory: () => Promise<unknown>, isClient: boolean) {
+    this.name = name;
+    this.address = address;
+    this.factory = factory;
+    this.isClient = isClient;
+  }
+
+  get up(): boolean {
+    return this.scope !== null;
+  }
+
+  /** An ephemeral port not in use on this host. */
+  ephemeralPort(): number {
+    while (this.listeners.has(this.#nextPort)) this.#nextPort++;
+    return this.#nextPort++;
+  }
+
+  /** The crash: every connection reset, every listener gone, the task tree cancelled. */
+  crash(): void {
+    const error = new Error(`host ${JSON.stringify(this.name)} crashed`);
+    for (const connection of [...this.connections]) connection.reset(error);
+    this.connections.clear();
+    for (const listener of [...this.listeners.values()]) listener.closeNow();
+    this.listeners.clear();
+    this.scope?.cancel(`host ${this.name} crashed`);
+  }
+
+  toString(): string {
+    return `<host ${JSON.stringify(this.name)} ${this.address}>`;
+  }
+}
+
+/** The host of the calling task, or an error naming what needs one. */
+export function currentHost(what: string): SimulatedHost {
+  const host = hostStorage.getStore();
+  if (host === undefined) {
+    throw new Error(`${what}: not inside a simulated host (start it with sim.host() or sim.client())`);
+  }
+  return host;
+}
