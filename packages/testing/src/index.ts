@@ -26,3 +26,4 @@ export {
 export { type SchedulesOptions, schedules } from "./schedules.ts";
 export { seededRandom } from "./seeded-random.ts";
 export { Sequencer } from "./sequencer.ts";
+export * from "./simulation/index.ts";

@@ -1,0 +1,418 @@
+/**
+ * SimulatedLink: one direction of a simulated connection's path between two
+ * hosts. It carries segments with a latency on the run's clock, in order, and
+ * takes the faults a simulated network injects (partition, hold, break).
+ *
+ * Delivery is computed, not pushed: a segment's arrival time is fixed when it
+ * is sent (`max(now + latency, previous arrival)`), and the receiving side
+ * takes whatever has arrived by `currentTime()`, parking until the next
+ * arrival otherwise. No background task or host timer is involved, so a link
+ * costs nothing while idle and a run on a `MockClock` with autojump simply
+ * jumps to the next arrival.
+ */
+import { currentTime, lowlevel, moveOnAt } from "@weft/core";
+import {
+  checkFunction,
+  checkNonNegative,
+  checkOptionalName,
+  checkOptionsObject,
+  describeValue,
+} from "@weft/core/validate";
+
+/**
+ * A link's latency in milliseconds: a fixed number, or a function drawing one
+ * per segment from the link's seeded `random` (a distribution).
+ */
+export type Latency = number | ((random: () => number) => number);
+
+/** Options of a `SimulatedLink`. */
+export interface SimulatedLinkOptions {
+  /** Milliseconds from sending a segment to its arrival (default 0). */
+  latency?: Latency;
+  /**
+   * Where a latency function draws its randomness from: a seeded generator
+   * such as `seededRandom(seed)`, so a run is reproducible. Default:
+   * `seededRandom(0)`-like determinism is not assumed; a latency function
+   * without `random` is an error.
+   */
+  random?: () => number;
+  /** A name for deadlock reports and error messages. */
+  name?: string;
+  /** Called when the receiving side takes a segment (for traces and tests). */
+  onDelivery?: (delivery: SimulatedDelivery) => void;
+}
+
+/** What travels on a link: data, the end of data (FIN), or a window update (ACK). */
+export type SimulatedSegment =
+  | { readonly kind: "data"; readonly bytes: Uint8Array }
+  | { readonly kind: "eof" }
+  | { readonly kind: "window"; readonly bytes: number };
+
+/** A segment taken by the receiving side, as `onDelivery` reports it. */
+export interface SimulatedDelivery {
+  readonly link: string;
+  readonly kind: SimulatedSegment["kind"];
+  /** Bytes of data, or bytes of window a window update returns (0 for EOF). */
+  readonly length: number;
+  /** When it was sent (ms, run's clock). */
+  readonly sentAt: number;
+  /** The latency drawn for it when it was sent. */
+  readonly latency: number;
+  /** When it arrived (after ordering, holds and partitions). */
+  readonly arrivedAt: number;
+}
+
+/** A segment in flight or waiting to be taken. */
+interface Queued {
+  segment: SimulatedSegment;
+  readonly seq: number;
+  readonly sentAt: number;
+  readonly latency: number;
+  arriveAt: number;
+}
+
+/** A FIFO of queued segments with O(1) shift (a head index into an array). */
+class SegmentQueue {
+  #items: Queued[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+  peek(): Queued | undefined {
+    return this.#items[this.#head];
+  }
+  push(item: Queued): void {
+    this.#items.push(item);
+  }
+  shift(): void {
+    this.#items[this.#head] = undefined as unknown as Queued;
+    this.#head++;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+  items(): Queued[] {
+    return this.#items.slice(this.#head);
+  }
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+}
+
+let linkCount = 0;
+
+/**
+ * One direction of a simulated connection: segments arrive `latency` ms after
+ * they were sent, in the order they were sent (a later segment never
+ * overtakes an earlier one, whatever latency it drew: TCP delivers in order).
+ *
+ * Faults:
+ * - `hold()` / `release()`: segments in flight, and those sent meanwhile, are
+ *   kept in the network; on `release()` each arrives at its own arrival time,
+ *   or at once if that has passed.
+ * - `partition()` / `repair()`: nothing gets through, but nothing is lost
+ *   either (TCP retransmits what was not acknowledged): on `repair()` every
+ *   segment that did not arrive is retransmitted and arrives a freshly drawn
+ *   latency later, still in order. Segments that had arrived before the
+ *   partition stay arrived (they are in the receiver's buffer).
+ * - `break(error)`: the connection is reset: both ends' pending and later
+ *   operations raise `BrokenResourceError` whose `cause` is `error`.
+ */
+export class SimulatedLink {
+  /** The name given in the options, or `link-<n>`. */
+  readonly name: string;
+  readonly #latency: Latency;
+  readonly #random: (() => number) | null;
+  readonly #onDelivery: ((delivery: SimulatedDelivery) => void) | null;
+  readonly #data = new SegmentQueue();
+  readonly #window = new SegmentQueue();
+  readonly #changed: lowlevel.ParkingLot;
+  #seq = 0;
+  #lastArrival = -Infinity;
+  #held = false;
+  #partitioned = false;
+  /** When the link stopped delivering (hold or partition), or null. */
+  #blockedSince: number | null = null;
+  #partitionedWhileBlocked = false;
+  #brokenBy: unknown = undefined;
+  #isBroken = false;
+  /** The reset the receiving side gets (its arrival time), from the far end's RST. */
+  #resetAt: number | null = null;
+  #resetCause: unknown = undefined;
+  /** @internal Set by the receiving end when it closes (data reaching it is answered with a reset). */
+  receiverClosed = false;
+
+  constructor(options: SimulatedLinkOptions = {}) {
+    checkOptionsObject("options", options);
+    const latency = options.latency ?? 0;
+    if (typeof latency === "function") {
+      if (options.random === undefined) {
+        throw new TypeError(
+          "options.random is required with a latency function (pass a seeded generator, e.g. seededRandom(1))",
+        );
+      }
+    } else {
+      checkFiniteNonNegative("options.latency", latency);
+    }
+    if (options.random !== undefined) checkFunction("options.random", options.random);
+    if (options.onDelivery !== undefined) checkFunction("options.onDelivery", options.onDelivery);
+    checkOptionalName("options.name", options.name);
+    this.name = options.name ?? `link-${++linkCount}`;
+    this.#latency = latency;
+    this.#random = options.random ?? null;
+    this.#onDelivery = options.onDelivery ?? null;
+    this.#changed = new lowlevel.ParkingLot(() => `a segment on simulated link ${this.name}`);
+  }
+
+  /** True between `hold()` and `release()`. */
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /** True between `partition()` and `repair()`. */
+  get partitioned(): boolean {
+    return this.#partitioned;
+  }
+
+  /** True once `break()` was called. */
+  get broken(): boolean {
+    return this.#isBroken;
+  }
+
+  /** Segments sent and not yet taken by the receiving side. */
+  get queued(): number {
+    return this.#data.size + this.#window.size;
+  }
+
+  /** Keeps everything in flight (and everything sent later) until `release()`. */
+  hold(): void {
+    this.#held = true;
+    this.#block();
+  }
+
+  /** Lets held segments arrive: each at its own arrival time, or now if that has passed. */
+  release(): void {
+    this.#held = false;
+    this.#unblock();
+  }
+
+  /** Cuts the link: segments are held, not lost, until `repair()` (see the class comment). */
+  partition(): void {
+    this.#partitioned = true;
+    this.#partitionedWhileBlocked = true;
+    this.#block();
+  }
+
+  /** Ends a partition: held segments are retransmitted with fresh latencies. */
+  repair(): void {
+    this.#partitioned = false;
+    this.#unblock();
+  }
+
+  /**
+   * Resets the connection this link belongs to: both ends' pending and later
+   * operations raise `BrokenResourceError` with `error` as `cause`. Data in
+   * flight is lost. Idempotent: the first error is kept.
+   */
+  break(error: unknown = new Error(`simulated link ${this.name} was broken`)): void {
+    if (this.#isBroken) return;
+    this.#isBroken = true;
+    this.#brokenBy = error;
+    this.#data.clear();
+    this.#window.clear();
+    this.#notify();
+    for (const listener of this.#breakListeners) listener();
+  }
+
+  /** The error `break` was given (`undefined` if it was not called). */
+  get brokenBy(): unknown {
+    return this.#brokenBy;
+  }
+
+  // ---- The interface the stream layer uses ----------------------------------
+
+  readonly #breakListeners: (() => void)[] = [];
+
+  /** @internal Calls `listener` when the link is broken (the stream layer wakes the other direction). */
+  onBreak(listener: () => void): void {
+    this.#breakListeners.push(listener);
+  }
+
+  /**
+   * @internal Sends `segment`: it arrives at `max(departAt + latency, previous
+   * arrival)`. `departAt` defaults to now (a reply the far end's kernel sends
+   * when some segment reaches it departs later).
+   */
+  transmit(segment: SimulatedSegment, departAt = currentTime()): number {
+    if (this.#isBroken) return departAt; // lost with the connection
+    const latency = this.#sample();
+    const arriveAt = Math.max(departAt + latency, this.#lastArrival);
+    this.#lastArrival = arriveAt;
+    const queued: Queued = { segment, seq: this.#seq++, sentAt: departAt, latency, arriveAt };
+    (segment.kind === "window" ? this.#window : this.#data).push(queued);
+    this.#notify();
+    return arriveAt;
+  }
+
+  /**
+   * @internal Schedules a reset (the far end's RST) departing at `departAt`;
+   * the receiving side sees it when it arrives. The first one counts.
+   */
+  transmitReset(cause: unknown, departAt = currentTime()): void {
+    if (this.#resetAt !== null || this.#isBroken) return;
+    this.#resetAt = Math.max(departAt + this.#sample(), this.#lastArrival);
+    this.#lastArrival = this.#resetAt;
+    this.#resetCause = cause;
+    this.#notify();
+  }
+
+  /** @internal The reset that has arrived by now, or null. */
+  arrivedReset(): { readonly cause: unknown } | null {
+    if (this.#resetAt === null || !this.#hasArrived(this.#resetAt)) return null;
+    return { cause: this.#resetCause };
+  }
+
+  /** @internal The first data or EOF segment if it has arrived (not taken). */
+  peekData(): SimulatedSegment | null {
+    const head = this.#data.peek();
+    if (head === undefined || !this.#hasArrived(head.arriveAt)) return null;
+    return head.segment;
+  }
+
+  /** @internal True if data or EOF is queued, arrived or not. */
+  get hasQueuedData(): boolean {
+    return this.#data.size > 0;
+  }
+
+  /** @internal When the first queued data segment arrives (or arrived); null if none. */
+  firstDataArrival(): number | null {
+    return this.#data.peek()?.arriveAt ?? null;
+  }
+
+  /**
+   * @internal Takes `length` bytes of the first data segment (all of an EOF),
+   * which must have arrived.
+   */
+  takeData(length: number): void {
+    const head = this.#data.peek()!;
+    const segment = head.segment;
+    if (segment.kind === "data" && length < segment.bytes.length) {
+      head.segment = { kind: "data", bytes: segment.bytes.subarray(length) };
+    } else {
+      this.#data.shift();
+    }
+    this.#report(head, segment.kind === "data" ? length : 0);
+  }
+
+  /** @internal Takes every window update that has arrived; returns the bytes they return. */
+  takeWindow(): number {
+    let total = 0;
+    for (let head = this.#window.peek(); head !== undefined; head = this.#window.peek()) {
+      if (!this.#hasArrived(head.arriveAt)) break;
+      this.#window.shift();
+      const bytes = head.segment.kind === "window" ? head.segment.bytes : 0;
+      total += bytes;
+      this.#report(head, bytes);
+    }
+    return total;
+  }
+
+  /**
+   * @internal Parks until something changes on the link (a send, a fault, a
+   * close on either end) or until the next segment of the asked kinds
+   * arrives, whichever is first.
+   */
+  async waitForChange(kinds: { data: boolean; window: boolean }): Promise<void> {
+    let next = Infinity;
+    if (this.#blockedSince === null) {
+      if (kinds.data) next = Math.min(next, this.#data.peek()?.arriveAt ?? Infinity);
+      if (kinds.window) next = Math.min(next, this.#window.peek()?.arriveAt ?? Infinity);
+      if (this.#resetAt !== null) next = Math.min(next, this.#resetAt);
+    }
+    if (next === Infinity) await this.#changed.park();
+    else await moveOnAt(next, () => this.#changed.park());
+  }
+
+  /** @internal Wakes every task waiting on the link (a state change the stream layer made). */
+  notify(): void {
+    this.#notify();
+  }
+
+  // ---- Internals ------------------------------------------------------------
+
+  #notify(): void {
+    if (this.#changed.size > 0) this.#changed.unparkAll();
+  }
+
+  #sample(): number {
+    const latency = this.#latency;
+    if (typeof latency === "number") return latency;
+    const value = latency(this.#random!);
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(
+        `the latency function of simulated link ${this.name} must return a finite non-negative number, got ${describeValue(value)}`,
+      );
+    }
+    return value;
+  }
+
+  /** Whether something due at `arriveAt` has reached the receiving side by now. */
+  #hasArrived(arriveAt: number): boolean {
+    if (arriveAt > currentTime()) return false;
+    return this.#blockedSince === null || arriveAt <= this.#blockedSince;
+  }
+
+  #report(queued: Queued, length: number): void {
+    if (this.#onDelivery === null) return;
+    this.#onDelivery({
+      link: this.name,
+      kind: queued.segment.kind,
+      length,
+      sentAt: queued.sentAt,
+      latency: queued.latency,
+      arrivedAt: queued.arriveAt,
+    });
+  }
+
+  #block(): void {
+    if (this.#blockedSince === null) this.#blockedSince = currentTime();
+    this.#notify(); // waiters recompute: nothing arrives while blocked
+  }
+
+  #unblock(): void {
+    if (this.#held || this.#partitioned || this.#blockedSince === null) return;
+    const since = this.#blockedSince;
+    const now = currentTime();
+    const retransmit = this.#partitionedWhileBlocked;
+    this.#blockedSince = null;
+    this.#partitionedWhileBlocked = false;
+    // Held segments, in the order they were sent (both queues share `seq`).
+    const held = [...this.#data.items(), ...this.#window.items()]
+      .filter((q) => q.arriveAt > since)
+      .sort((a, b) => a.seq - b.seq);
+    let last = -Infinity;
+    for (const q of held) {
+      const due = retransmit ? now + this.#sample() : Math.max(q.arriveAt, now);
+      q.arriveAt = Math.max(due, last);
+      last = q.arriveAt;
+    }
+    if (this.#resetAt !== null && this.#resetAt > since) {
+      const due = retransmit ? now + this.#sample() : Math.max(this.#resetAt, now);
+      this.#resetAt = Math.max(due, last);
+      last = this.#resetAt;
+    }
+    // Retransmitted segments may arrive earlier than their first arrival time
+    // was; later segments only have to follow them.
+    if (retransmit && last !== -Infinity) this.#lastArrival = last;
+    else this.#lastArrival = Math.max(this.#lastArrival, last);
+    this.#notify();
+  }
+}
+
+function checkFiniteNonNegative(name: string, value: unknown): asserts value is number {
+  checkNonNegative(name, value);
+  if (!Number.isFinite(value)) throw new RangeError(`${name} must be finite, got ${value}`);
+}
