@@ -143,6 +143,7 @@ describe("outside run(), promise-returning functions reject, never throw", () =>
       "memoryStreamPump",
       "schedules",
       "seededRandom",
+      "simulatedTcpPair", // returns a pair of streams
     ]);
     expectEveryExportClassified(testing, synchronous, {
       "outside-run()": cases,

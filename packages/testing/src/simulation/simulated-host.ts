@@ -4,7 +4,7 @@
  * connections; bouncing it runs the factory again.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { CancelScope, Event } from "@weft/core";
+import { type CancelScope, Event } from "@weft/core";
 import type { SimulatedListener } from "./simulated-listener.ts";
 
 /** A connection the simulation can reset when one of its hosts crashes. */
@@ -72,7 +72,9 @@ export class SimulatedHost {
 export function currentHost(what: string): SimulatedHost {
   const host = hostStorage.getStore();
   if (host === undefined) {
-    throw new Error(`${what}: not inside a simulated host (start it with sim.host() or sim.client())`);
+    throw new Error(
+      `${what}: not inside a simulated host (start it with sim.host() or sim.client())`,
+    );
   }
   return host;
 }

@@ -7,16 +7,11 @@
  */
 import { checkpoint, Event } from "@weft/core";
 import type { HalfCloseableStream } from "@weft/core/streams";
-import type {
-  FactoryListener,
-  HostnameResolver,
-  ResolvedAddress,
-  SocketFactory,
-} from "@weft/net";
-import { SimulatedLink, type Latency } from "./simulated-link.ts";
-import { simulatedTcpPair } from "./simulated-tcp-stream.ts";
+import type { FactoryListener, HostnameResolver, ResolvedAddress, SocketFactory } from "@weft/net";
 import { currentHost, type Resettable, type SimulatedHost } from "./simulated-host.ts";
+import { type Latency, SimulatedLink } from "./simulated-link.ts";
 import { SimulatedListener } from "./simulated-listener.ts";
+import { simulatedTcpPair } from "./simulated-tcp-stream.ts";
 
 /** An error like the one Node gives, with its code. */
 function systemError(message: string, code: string): Error {
@@ -137,7 +132,12 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver {
 
   /** Partitions `a → b` (and `b → a` unless `oneWay`): segments are held, connects wait. */
   partition(a: SimulatedHost, b: SimulatedHost, oneWay: boolean): void {
-    for (const [from, to] of oneWay ? [[a, b]] : [[a, b], [b, a]]) {
+    for (const [from, to] of oneWay
+      ? [[a, b]]
+      : [
+          [a, b],
+          [b, a],
+        ]) {
       const path = this.#path(from!, to!);
       path.partitioned = true;
       for (const link of path.links) link.partition();

@@ -17,13 +17,13 @@
  * ```
  */
 import { CancelScope, Event, openNursery, run, sleepForever } from "@weft/core";
-import { setCustomHostnameResolver, setCustomSocketFactory } from "@weft/net";
 import { checkFinite, checkFunction, checkOptionsObject } from "@weft/core/validate";
+import { setCustomHostnameResolver, setCustomSocketFactory } from "@weft/net";
 import { DeterministicScheduler } from "../deterministic-scheduler.ts";
 import { MockClock } from "../mock-clock.ts";
 import { seededRandom } from "../seeded-random.ts";
-import type { Latency } from "./simulated-link.ts";
 import { hostStorage, SimulatedHost } from "./simulated-host.ts";
+import type { Latency } from "./simulated-link.ts";
 import { SimulatedNetwork } from "./simulated-network.ts";
 
 /** Options of a {@link Simulation}. */

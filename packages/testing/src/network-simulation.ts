@@ -1,0 +1,12 @@
+/**
+ * `@weft/testing/simulation`: whole systems on one deterministic clock. A
+ * `Simulation` runs hosts (task trees built from factories) and clients on a
+ * simulated network that unmodified `@weft/net` code uses through its socket
+ * seams. This entry needs `@weft/net` (an optional peer dependency of
+ * `@weft/testing`); the links and simulated TCP pairs it builds on are in the
+ * main entry, which needs `@weft/core` only.
+ *
+ * @packageDocumentation
+ */
+export * from "./simulation/index.ts";
+export { Simulation, type SimulationOptions } from "./simulation/simulation.ts";

@@ -1,0 +1,149 @@
+/**
+ * Simulation: unmodified @weft/net code (serveTcp, openTcpStream, serveHttp)
+ * on simulated hosts, on virtual time, with crashes, bounces and partitions;
+ * the same seed gives the same run.
+ */
+import { BrokenResourceError, currentTime, moveOnAfter, sleep } from "@weft/core";
+import type { HalfCloseableStream } from "@weft/core/streams";
+import { openTcpStream, serveHttp, serveTcp } from "@weft/net";
+import { Simulation } from "@weft/testing/simulation";
+import { describe, expect, test } from "vitest";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** An echo server: every byte back, until EOF. */
+async function echo(stream: HalfCloseableStream): Promise<void> {
+  for await (const chunk of stream) await stream.sendAll(chunk);
+  await stream.sendEof();
+}
+
+async function roundTrip(stream: HalfCloseableStream, text: string): Promise<string> {
+  await stream.sendAll(encoder.encode(text));
+  let got = "";
+  while (got.length < text.length) {
+    const chunk = await stream.receiveSome();
+    if (chunk.length === 0) break;
+    got += decoder.decode(chunk);
+  }
+  return got;
+}
+
+describe("Simulation", () => {
+  test("a client reaches a host's serveTcp by name, on virtual time with the configured latency", async () => {
+    const seen: string[] = [];
+    const sim = new Simulation({ seed: 3, latency: 10 });
+    sim.host("server", () => serveTcp(echo, 7000));
+    sim.client("client", async () => {
+      const start = currentTime();
+      const stream = await openTcpStream("server", 7000);
+      seen.push(`connected to ${stream.remoteAddress.address}:${stream.remoteAddress.port}`);
+      seen.push(`echo: ${await roundTrip(stream, "hello")}`);
+      seen.push(`took ${currentTime() - start} ms`);
+      await stream.aclose();
+    });
+    await sim.run();
+    expect(seen[0]).toBe("connected to 10.0.0.1:7000");
+    expect(seen[1]).toBe("echo: hello");
+    // A round trip is two 10 ms hops (the connect itself is instant here).
+    expect(Number(seen[2]!.split(" ")[1])).toBeGreaterThanOrEqual(20);
+  });
+
+  test("serveHttp serves on a simulated host; a client speaks HTTP over a simulated stream", async () => {
+    let answer = "";
+    const sim = new Simulation({ seed: 1 });
+    sim.host("web", () =>
+      serveHttp(async (request) => new Response(`hello from ${new URL(request.url).host}`), {
+        port: 80,
+      }),
+    );
+    sim.client("browser", async () => {
+      const stream = await openTcpStream("web", 80);
+      await stream.sendAll(
+        encoder.encode("GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n"),
+      );
+      for await (const chunk of stream) answer += decoder.decode(chunk);
+    });
+    await sim.run();
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*hello from web$/);
+  });
+
+  test("a crash resets the host's connections (BrokenResourceError) and a bounce brings it back", async () => {
+    const events: string[] = [];
+    const sim = new Simulation({ seed: 5, latency: 1 });
+    sim.host("db", () => serveTcp(echo, 5432));
+    sim.client("app", async () => {
+      const stream = await openTcpStream("db", 5432);
+      events.push(`before: ${await roundTrip(stream, "ping")}`);
+      sim.crash("db");
+      try {
+        await roundTrip(stream, "lost");
+        events.push("no error?");
+      } catch (error) {
+        events.push(`after crash: ${(error as Error).name}`);
+        expect(error).toBeInstanceOf(BrokenResourceError);
+      }
+      await expect(openTcpStream("db", 5432)).rejects.toThrow(/ECONNREFUSED|all attempts/);
+      sim.bounce("db");
+      await sleep(1);
+      const again = await openTcpStream("db", 5432);
+      events.push(`after bounce: ${await roundTrip(again, "pong")}`);
+      await again.aclose();
+    });
+    await sim.run();
+    expect(events).toEqual([
+      "before: ping",
+      "after crash: BrokenResourceError",
+      "after bounce: pong",
+    ]);
+  });
+
+  test("a partition holds a connect until repaired; a timeout around it fires on virtual time", async () => {
+    const events: string[] = [];
+    const sim = new Simulation({ seed: 2, latency: 1 });
+    sim.host("server", () => serveTcp(echo, 1));
+    sim.client("client", async () => {
+      sim.partition("client", "server");
+      const timedOut = await moveOnAfter(1_000, () => openTcpStream("server", 1));
+      events.push(
+        `during partition: ${timedOut === undefined ? "timed out" : "connected"} at ${currentTime()}`,
+      );
+      sim.repair("client", "server");
+      const stream = await openTcpStream("server", 1);
+      events.push(`after repair: ${await roundTrip(stream, "x")}`);
+      await stream.aclose();
+    });
+    await sim.run();
+    expect(events).toEqual(["during partition: timed out at 1000", "after repair: x"]);
+  });
+
+  test("the same seed gives the same run: the trace of two runs is identical", async () => {
+    async function traceOf(seed: number): Promise<string[]> {
+      const trace: string[] = [];
+      const sim = new Simulation({ seed, latency: (random) => 1 + Math.floor(random() * 20) });
+      sim.host("server", () =>
+        serveTcp(async (stream) => {
+          for await (const chunk of stream) {
+            trace.push(`server got ${decoder.decode(chunk)} at ${currentTime()}`);
+            await stream.sendAll(chunk);
+          }
+        }, 9),
+      );
+      for (const name of ["a", "b", "c"]) {
+        sim.client(name, async () => {
+          const stream = await openTcpStream("server", 9);
+          for (let i = 0; i < 3; i++) {
+            await roundTrip(stream, `${name}${i}`);
+            trace.push(`${name} round trip ${i} done at ${currentTime()}`);
+          }
+          await stream.aclose();
+        });
+      }
+      await sim.run();
+      return trace;
+    }
+    const first = await traceOf(11);
+    expect(await traceOf(11)).toEqual(first);
+    expect(first.length).toBe(18);
+  });
+});
