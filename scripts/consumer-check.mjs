@@ -175,7 +175,8 @@ export async function effectionCheck(): Promise<string> {
 `,
   // Needs core, net and testing.
   net: `import { run } from "@weft/core";
-import { StapledStream, type Stream } from "@weft/net";
+import { openTcpStream, serveTcp, StapledStream, type Stream } from "@weft/net";
+import { Simulation } from "@weft/testing/simulation";
 import { memoryStreamPair } from "@weft/testing/streams";
 
 export async function netCheck(): Promise<string> {
@@ -189,6 +190,22 @@ export async function netCheck(): Promise<string> {
   });
   if (text !== "hello") throw new Error(\`received \${text}\`);
   if (typeof StapledStream !== "function") throw new Error("no StapledStream");
+  // The simulated network (an entry that needs @weft/net): an echo by host name.
+  let echoed = "";
+  const sim = new Simulation({ seed: 1, latency: 5 });
+  sim.host("server", () =>
+    serveTcp(async (stream) => {
+      for await (const chunk of stream) await stream.sendAll(chunk);
+    }, 7),
+  );
+  sim.client("client", async () => {
+    const stream = await openTcpStream("server", 7);
+    await stream.sendAll(new TextEncoder().encode("sim"));
+    echoed = new TextDecoder().decode(await stream.receiveSome());
+    await stream.aclose();
+  });
+  await sim.run();
+  if (echoed !== "sim") throw new Error(\`simulated echo: \${echoed}\`);
   return "net ok";
 }
 `,
