@@ -11,6 +11,7 @@ import {
   assertCheckpoints,
   assertNoCheckpoints,
   Sequencer,
+  simulatedTcpPair,
   waitAllTasksBlocked,
 } from "../src/index.ts";
 import {
@@ -120,6 +121,14 @@ describe("outside run(), promise-returning functions reject, never throw", () =>
     ["lockstep sendAll(data)", () => lockstepStreamPair()[0].sendAll(new Uint8Array(1))],
     ["lockstep receiveSome()", () => lockstepStreamPair()[1].receiveSome()],
     ["lockstep aclose()", () => lockstepStreamPair()[0].aclose()],
+    ["SimulatedTcpStream.sendAll(data)", () => simulatedTcpPair()[0].sendAll(new Uint8Array(1))],
+    [
+      "SimulatedTcpStream.waitSendAllMightNotBlock()",
+      () => simulatedTcpPair()[0].waitSendAllMightNotBlock(),
+    ],
+    ["SimulatedTcpStream.sendEof()", () => simulatedTcpPair()[0].sendEof()],
+    ["SimulatedTcpStream.receiveSome()", () => simulatedTcpPair()[1].receiveSome()],
+    ["SimulatedTcpStream.aclose()", () => simulatedTcpPair()[0].aclose()],
   ];
 
   test.each(cases)("%s", async (_label, call) => {

@@ -10,7 +10,7 @@
  * costs nothing while idle and a run on a `MockClock` with autojump simply
  * jumps to the next arrival.
  */
-import { currentTime, lowlevel, moveOnAt } from "@weft/core";
+import { CancelScope, currentTime, lowlevel } from "@weft/core";
 import {
   checkFunction,
   checkNonNegative,
@@ -31,9 +31,8 @@ export interface SimulatedLinkOptions {
   latency?: Latency;
   /**
    * Where a latency function draws its randomness from: a seeded generator
-   * such as `seededRandom(seed)`, so a run is reproducible. Default:
-   * `seededRandom(0)`-like determinism is not assumed; a latency function
-   * without `random` is an error.
+   * such as `seededRandom(seed)`, so that a run is reproducible (never
+   * `Math.random`). Required with a latency function; unused with a number.
    */
   random?: () => number;
   /** A name for deadlock reports and error messages. */
@@ -69,6 +68,14 @@ interface Queued {
   readonly sentAt: number;
   readonly latency: number;
   arriveAt: number;
+}
+
+/** A task parked on the link, with the deadline of its next arrival. */
+interface Waiter {
+  /** Null for an untimed wait: a send wakes it instead of moving its deadline. */
+  readonly scope: CancelScope | null;
+  readonly data: boolean;
+  readonly window: boolean;
 }
 
 /** A FIFO of queued segments with O(1) shift (a head index into an array). */
@@ -131,6 +138,8 @@ export class SimulatedLink {
   readonly #window = new SegmentQueue();
   readonly #changed: lowlevel.ParkingLot;
   #seq = 0;
+  /** Parked receivers (at most one for data, one for window updates: the stream's conflict detectors). */
+  readonly #waiters: Waiter[] = [];
   #lastArrival = -Infinity;
   #held = false;
   #partitioned = false;
@@ -252,8 +261,22 @@ export class SimulatedLink {
     const arriveAt = Math.max(departAt + latency, this.#lastArrival);
     this.#lastArrival = arriveAt;
     const queued: Queued = { segment, seq: this.#seq++, sentAt: departAt, latency, arriveAt };
-    (segment.kind === "window" ? this.#window : this.#data).push(queued);
-    this.#notify();
+    const isWindow = segment.kind === "window";
+    (isWindow ? this.#window : this.#data).push(queued);
+    // Waiters sleep until their next arrival: move their deadline rather than
+    // waking them to recompute it (one context switch less per segment).
+    // Already due (no latency): wake them, which is cheaper than a deadline.
+    if (this.#blockedSince === null) {
+      if (arriveAt <= currentTime()) {
+        this.#notify();
+      } else {
+        for (const waiter of this.#waiters) {
+          if (!(isWindow ? waiter.window : waiter.data)) continue;
+          if (waiter.scope === null) this.#notify();
+          else if (arriveAt < waiter.scope.deadline) waiter.scope.deadline = arriveAt;
+        }
+      }
+    }
     return arriveAt;
   }
 
@@ -266,7 +289,12 @@ export class SimulatedLink {
     this.#resetAt = Math.max(departAt + this.#sample(), this.#lastArrival);
     this.#lastArrival = this.#resetAt;
     this.#resetCause = cause;
-    this.#notify();
+    if (this.#blockedSince === null) {
+      for (const waiter of this.#waiters) {
+        if (waiter.scope === null) this.#notify();
+        else if (this.#resetAt < waiter.scope.deadline) waiter.scope.deadline = this.#resetAt;
+      }
+    }
   }
 
   /** @internal The reset that has arrived by now, or null. */
@@ -332,8 +360,17 @@ export class SimulatedLink {
       if (kinds.window) next = Math.min(next, this.#window.peek()?.arriveAt ?? Infinity);
       if (this.#resetAt !== null) next = Math.min(next, this.#resetAt);
     }
-    if (next === Infinity) await this.#changed.park();
-    else await moveOnAt(next, () => this.#changed.park());
+    // Nothing to time (and, with no latency, whatever is sent next is due at
+    // once and wakes us): park without a cancel scope, which is cheaper.
+    const timed = next !== Infinity || this.#latency !== 0;
+    const waiter: Waiter = { scope: timed ? new CancelScope({ deadline: next }) : null, ...kinds };
+    this.#waiters.push(waiter);
+    try {
+      if (waiter.scope === null) await this.#changed.park();
+      else await waiter.scope.run(() => this.#changed.park());
+    } finally {
+      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+    }
   }
 
   /** @internal Wakes every task waiting on the link (a state change the stream layer made). */

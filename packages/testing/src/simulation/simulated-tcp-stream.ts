@@ -54,7 +54,11 @@ export interface SimulatedTcpPairOptions {
   clientAddress?: SimulatedSocketAddress;
   /** The server's address (default 10.0.0.2:80). */
   serverAddress?: SimulatedSocketAddress;
-  /** The client → server link, to share faults with a simulation (default: a new one). */
+  /**
+   * The client → server link, made by the caller to keep a handle for faults
+   * (default: a new one). A link carries one direction of one connection:
+   * do not pass it to another pair.
+   */
   clientToServer?: SimulatedLink;
   /** The server → client link (default: a new one). */
   serverToClient?: SimulatedLink;

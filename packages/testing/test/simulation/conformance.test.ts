@@ -7,6 +7,7 @@ import { describe, test } from "vitest";
 import {
   checkCancelledSendAll,
   checkHalfCloseableStream,
+  DeterministicScheduler,
   MockClock,
   type SimulatedTcpPairOptions,
   type SimulatedTcpStream,
@@ -47,4 +48,29 @@ describe.each(variants)("simulatedTcpPair (%s)", (_name, options) => {
   test("passes checkCancelledSendAll", async () => {
     await inRun(() => checkCancelledSendAll(() => clogged(options())));
   });
+});
+
+describe("simulatedTcpPair under DeterministicScheduler", () => {
+  test.each([1, 2])(
+    "passes checkHalfCloseableStream and checkCancelledSendAll (schedule seed %i)",
+    async (seed) => {
+      const options = (): SimulatedTcpPairOptions => ({
+        latency: (random) => random() * 5,
+        random: seededRandom(seed),
+      });
+      await run(
+        async () => {
+          await checkHalfCloseableStream(
+            async () => simulatedTcpPair(options()),
+            () => clogged(options()),
+          );
+          await checkCancelledSendAll(() => clogged(options()));
+        },
+        {
+          clock: new MockClock({ autojumpThreshold: 0 }),
+          scheduler: new DeterministicScheduler({ seed }),
+        },
+      );
+    },
+  );
 });

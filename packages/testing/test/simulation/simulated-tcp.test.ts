@@ -13,6 +13,7 @@ import {
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
+  DeterministicScheduler,
   MockClock,
   type SimulatedDelivery,
   SimulatedLink,
@@ -171,40 +172,47 @@ describe("SimulatedLink ordering and latency", () => {
     });
   });
 
-  test("the same seed gives the same delivery trace", async () => {
-    const trace = async (seed: number) => {
+  test("the same seeds give the same delivery trace (network seed and DeterministicScheduler seed)", async () => {
+    const trace = async (seed: number, schedule = 0) => {
       const events: string[] = [];
-      await inRun(async () => {
-        const random = seededRandom(seed);
-        const [client, server] = simulatedTcpPair({
-          latency: (r) => 1 + r() * 10,
-          random,
-          window: 4096,
-        });
-        await openNursery(async (nursery) => {
-          for (const [name, stream] of [
-            ["client", client],
-            ["server", server],
-          ] as const) {
-            nursery.startSoon(async () => {
-              for (let i = 0; i < 20; i++) await stream.sendAll(new Uint8Array(500 + i * 37));
-              await stream.sendEof();
-            });
-            nursery.startSoon(async () => {
-              while (true) {
-                const chunk = await stream.receiveSome(700);
-                events.push(`${currentTime()} ${name} ${chunk.length}`);
-                if (chunk.length === 0) break;
-              }
-            });
-          }
-        });
-      });
+      const clock = new MockClock({ autojumpThreshold: 0 });
+      await run(
+        async () => {
+          const random = seededRandom(seed);
+          const [client, server] = simulatedTcpPair({
+            latency: (r) => 1 + r() * 10,
+            random,
+            window: 4096,
+          });
+          await openNursery(async (nursery) => {
+            for (const [name, stream] of [
+              ["client", client],
+              ["server", server],
+            ] as const) {
+              nursery.startSoon(async () => {
+                for (let i = 0; i < 20; i++) await stream.sendAll(new Uint8Array(500 + i * 37));
+                await stream.sendEof();
+              });
+              nursery.startSoon(async () => {
+                while (true) {
+                  const chunk = await stream.receiveSome(700);
+                  events.push(`${currentTime()} ${name} ${chunk.length}`);
+                  if (chunk.length === 0) break;
+                }
+              });
+            }
+          });
+        },
+        { clock, scheduler: new DeterministicScheduler({ seed: schedule }) },
+      );
       return events;
     };
     const first = await trace(42);
     expect(await trace(42)).toEqual(first);
     expect(await trace(43)).not.toEqual(first);
+    for (const schedule of [1, 2, 3]) {
+      expect(await trace(42, schedule)).toEqual(await trace(42, schedule));
+    }
   });
 });
 
@@ -303,6 +311,78 @@ describe("faults", () => {
         client.outgoing.release(); // at 55: "a" (due 10) at once, "b" at 60
       });
       expect(times).toEqual([55, 60]);
+    });
+  });
+
+  test("under random holds and partitions on both links, bytes still arrive complete and in order", async () => {
+    const fault = fc.record({
+      at: fc.integer({ min: 0, max: 200 }),
+      link: fc.constantFrom("up", "down"),
+      kind: fc.constantFrom("hold", "partition"),
+      duration: fc.integer({ min: 0, max: 80 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.array(fault, { maxLength: 8 }), async (seed, faults) => {
+        const deliveries: SimulatedDelivery[] = [];
+        const random = seededRandom(seed);
+        const latency = (r: () => number) => r() * 20;
+        const up = new SimulatedLink({ latency, random, onDelivery: (d) => deliveries.push(d) });
+        const payload = new Uint8Array(20_000).map((_, i) => (i * 7 + seed) & 0xff);
+        const received = await inRun(async () => {
+          const [client, server] = simulatedTcpPair({
+            clientToServer: up,
+            latency,
+            random,
+            window: 3000,
+          });
+          let got: Uint8Array = new Uint8Array(0);
+          await openNursery(async (nursery) => {
+            for (const f of faults) {
+              const link = f.link === "up" ? client.outgoing : client.incoming;
+              nursery.startSoon(async () => {
+                await sleep(f.at);
+                if (f.kind === "hold") link.hold();
+                else link.partition();
+                await sleep(f.duration);
+                if (f.kind === "hold") link.release();
+                else link.repair();
+              });
+            }
+            nursery.startSoon(async () => {
+              for (let offset = 0; offset < payload.length; offset += 700) {
+                await client.sendAll(payload.subarray(offset, offset + 700));
+              }
+              await client.sendEof();
+            });
+            nursery.startSoon(async () => {
+              got = (await readAll(server)).data;
+            });
+          });
+          return got;
+        });
+        expect(received).toEqual(payload);
+        for (let i = 1; i < deliveries.length; i++) {
+          expect(deliveries[i]!.arrivedAt).toBeGreaterThanOrEqual(deliveries[i - 1]!.arrivedAt);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test("a held return path stalls the sender: window updates are held too", async () => {
+    await inRun(async () => {
+      const [client, server] = simulatedTcpPair({ latency: 1, window: 100 });
+      client.incoming.hold();
+      await client.sendAll(new Uint8Array(100));
+      expect((await server.receiveSome()).length).toBe(100);
+      await openNursery(async (nursery) => {
+        nursery.startSoon(async () => {
+          await client.sendAll(new Uint8Array(1));
+          expect(currentTime()).toBe(50);
+        });
+        await sleep(49);
+        client.incoming.release(); // at 50
+      });
     });
   });
 
