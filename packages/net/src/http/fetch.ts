@@ -16,6 +16,8 @@ import {
 } from "@weft/core";
 import { errorCode } from "../host/error-codes.ts";
 import { ignoreError } from "../host/io-wait.ts";
+import { hasCustomSocketFactory } from "../sockets/tcp-seams.ts";
+import { fetchOverStreams } from "./fetch-over-streams.ts";
 import { checkRetryInit, type FetchInit, sendWithRetry } from "./fetch-retry.ts";
 import { HttpStatusError } from "./http-status-error.ts";
 
@@ -118,6 +120,10 @@ async function send(request: Request): Promise<Response> {
   // scope while the body is still being read aborts the body too.
   const scopeSignal = currentSignal();
   try {
+    // A simulated network (a custom socket factory): not undici's real sockets.
+    if (hasCustomSocketFactory()) {
+      return await fetchOverStreams(request, AbortSignal.any([callerSignal, scopeSignal]));
+    }
     return await cancellable((waitSignal) =>
       globalThis.fetch(request, {
         signal: AbortSignal.any([callerSignal, scopeSignal, waitSignal]),

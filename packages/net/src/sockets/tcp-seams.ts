@@ -132,6 +132,11 @@ export function currentSocketFactory(): SocketFactory {
   return customFactory.get() ?? nodeSocketFactory;
 }
 
+/** Whether the current run has a custom socket factory (then `fetch` goes through it too). */
+export function hasCustomSocketFactory(): boolean {
+  return customFactory.get() !== null;
+}
+
 /** The current run's custom factory, if it listens too (see `SocketFactory.listen`). */
 export function customListeningFactory(): Required<SocketFactory> | null {
   const factory = customFactory.get();

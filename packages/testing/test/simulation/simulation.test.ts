@@ -5,7 +5,7 @@
  */
 import { BrokenResourceError, currentTime, moveOnAfter, sleep } from "@weft/core";
 import type { HalfCloseableStream } from "@weft/core/streams";
-import { openTcpStream, serveHttp, serveTcp } from "@weft/net";
+import { fetch, fetchJson, openTcpStream, serveHttp, serveTcp } from "@weft/net";
 import { Simulation } from "@weft/testing/simulation";
 import { describe, expect, test } from "vitest";
 
@@ -66,6 +66,32 @@ describe("Simulation", () => {
     });
     await sim.run();
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*hello from web$/);
+  });
+
+  test("weft's fetch reaches a serveHttp host by name over the simulation (GET and POST, JSON)", async () => {
+    const results: unknown[] = [];
+    const sim = new Simulation({ seed: 4, latency: 3 });
+    sim.host("api", () =>
+      serveHttp(
+        async (request) =>
+          request.method === "POST"
+            ? Response.json({ echoed: await request.json() })
+            : Response.json({ path: new URL(request.url).pathname }),
+        { port: 8080 },
+      ),
+    );
+    sim.client("caller", async () => {
+      results.push(await fetchJson("http://api:8080/items/1"));
+      const posted = await fetch("http://api:8080/items", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ n: 7 }),
+      });
+      results.push(posted.status, await posted.json());
+      await expect(fetch("http://nowhere:80/")).rejects.toThrow(/ENOTFOUND|nowhere/);
+    });
+    await sim.run();
+    expect(results).toEqual([{ path: "/items/1" }, 200, { echoed: { n: 7 } }]);
   });
 
   test("a crash resets the host's connections (BrokenResourceError) and a bounce brings it back", async () => {
