@@ -8,5 +8,11 @@
  *
  * @packageDocumentation
  */
+
+export {
+  type CheckDeterminismOptions,
+  checkDeterminism,
+  NondeterminismError,
+} from "./simulation/determinism.ts";
 export * from "./simulation/index.ts";
 export { Simulation, type SimulationOptions } from "./simulation/simulation.ts";

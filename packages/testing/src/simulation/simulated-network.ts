@@ -5,7 +5,7 @@
  * `setCustomSocketFactory`. Unmodified code using `openTcpStream`,
  * `openTcpListeners`, `serveTcp` or `serveHttp` then runs on it.
  */
-import { checkpoint, Event } from "@weft/core";
+import { checkpoint, currentTime, Event } from "@weft/core";
 import type { HalfCloseableStream } from "@weft/core/streams";
 import type { FactoryListener, HostnameResolver, ResolvedAddress, SocketFactory } from "@weft/net";
 import { currentHost, type Resettable, type SimulatedHost } from "./simulated-host.ts";
@@ -32,10 +32,19 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver {
   /** Paths by "from→to" (directed: one-way partitions). */
   readonly #paths = new Map<string, Path>();
 
-  constructor(hosts: Map<string, SimulatedHost>, latency: Latency, random: () => number) {
+  /** What happened on the network, in order: the run's trace (see Simulation.trace). */
+  readonly #trace: string[];
+
+  constructor(
+    hosts: Map<string, SimulatedHost>,
+    latency: Latency,
+    random: () => number,
+    trace: string[],
+  ) {
     this.#hosts = hosts;
     this.#latency = latency;
     this.#random = random;
+    this.#trace = trace;
   }
 
   #byAddress(address: string): SimulatedHost | undefined {
@@ -93,6 +102,7 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver {
     };
     from.connections.add(connection);
     to.connections.add(connection);
+    this.#trace.push(`${currentTime()} connect ${from.name} → ${to.name}:${address.port}`);
     listener.deliver(server);
     return client;
   }
@@ -100,10 +110,13 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver {
   /** A new link from one host to another, under their path's faults. */
   #link(from: SimulatedHost, to: SimulatedHost): SimulatedLink {
     const path = this.#path(from, to);
+    const trace = this.#trace;
     const link = new SimulatedLink({
       latency: this.#latency,
       random: this.#random,
       name: `${from.name} → ${to.name}`,
+      onDelivery: (d) =>
+        trace.push(`${d.arrivedAt} ${d.link} ${d.kind} ${d.length} (sent ${d.sentAt})`),
     });
     if (path.partitioned) link.partition();
     path.links.add(link);

@@ -16,7 +16,7 @@
  * await sim.run();
  * ```
  */
-import { CancelScope, Event, openNursery, run, sleepForever } from "@weft/core";
+import { CancelScope, currentTime, Event, openNursery, run, sleepForever } from "@weft/core";
 import { checkFinite, checkFunction, checkOptionsObject } from "@weft/core/validate";
 import { setCustomHostnameResolver, setCustomSocketFactory } from "@weft/net";
 import { DeterministicScheduler } from "../deterministic-scheduler.ts";
@@ -40,6 +40,17 @@ export class Simulation {
   readonly #latency: Latency;
   #network: SimulatedNetwork | null = null;
   #running = false;
+  #trace: string[] = [];
+
+  /**
+   * What the last run did, in order: connections, every segment delivered
+   * (time, link, kind, size), crashes, bounces, partitions, and at the end the
+   * scheduler's choices — the same seed gives the same trace, line for line
+   * (see {@link checkDeterminism}).
+   */
+  get trace(): readonly string[] {
+    return this.#trace;
+  }
 
   constructor(options: SimulationOptions = {}) {
     checkOptionsObject("options", options);
@@ -82,23 +93,31 @@ export class Simulation {
 
   /** Crashes `name`: its connections are reset, its listeners vanish, its tasks are cancelled. */
   crash(name: string): void {
+    this.#note(`crash ${name}`);
     this.#get(name).crash();
+  }
+
+  #note(event: string): void {
+    this.#trace.push(`${this.#running ? currentTime() : "-"} ${event}`);
   }
 
   /** Crashes `name` (if up) and starts its factory again. */
   bounce(name: string): void {
     const host = this.#get(name);
+    this.#note(`bounce ${name}`);
     if (host.up) host.crash();
     host.restart.set();
   }
 
   /** Partitions the path between two hosts (one way: only `a → b`); in-flight segments are held. */
   partition(a: string, b: string, options: { oneWay?: boolean } = {}): void {
+    this.#note(`partition ${a} ${options.oneWay === true ? "→" : "↔"} ${b}`);
     this.#networkNow().partition(this.#get(a), this.#get(b), options.oneWay === true);
   }
 
   /** Repairs a partition between two hosts, both ways. */
   repair(a: string, b: string): void {
+    this.#note(`repair ${a} ↔ ${b}`);
     this.#networkNow().repair(this.#get(a), this.#get(b));
   }
 
@@ -111,7 +130,14 @@ export class Simulation {
   async run(): Promise<void> {
     if (this.#running) throw new Error("the simulation is already running");
     this.#running = true;
-    const network = new SimulatedNetwork(this.#hosts, this.#latency, seededRandom(this.#seed));
+    this.#trace = [];
+    const scheduler = new DeterministicScheduler({ seed: this.#seed });
+    const network = new SimulatedNetwork(
+      this.#hosts,
+      this.#latency,
+      seededRandom(this.#seed),
+      this.#trace,
+    );
     this.#network = network;
     try {
       await run(
@@ -133,11 +159,12 @@ export class Simulation {
         },
         {
           clock: new MockClock({ autojumpThreshold: 0 }),
-          scheduler: new DeterministicScheduler({ seed: this.#seed }),
+          scheduler,
           handleSignals: false,
         },
       );
     } finally {
+      this.#trace.push(`scheduler choices: ${scheduler.choices.join(",")}`);
       this.#network = null;
       this.#running = false;
     }

@@ -6,7 +6,7 @@
 import { BrokenResourceError, currentTime, moveOnAfter, sleep } from "@weft/core";
 import type { HalfCloseableStream } from "@weft/core/streams";
 import { fetch, fetchJson, openTcpStream, serveHttp, serveTcp } from "@weft/net";
-import { Simulation } from "@weft/testing/simulation";
+import { checkDeterminism, NondeterminismError, Simulation } from "@weft/testing/simulation";
 import { describe, expect, test } from "vitest";
 
 const encoder = new TextEncoder();
@@ -171,5 +171,49 @@ describe("Simulation", () => {
     const first = await traceOf(11);
     expect(await traceOf(11)).toEqual(first);
     expect(first.length).toBe(18);
+  });
+
+  describe("checkDeterminism", () => {
+    /** Three clients round-tripping with a server over links of random latency. */
+    function scenario(seed: number, sleepFor: () => number = () => 1): Simulation {
+      const sim = new Simulation({ seed, latency: (random) => 1 + Math.floor(random() * 20) });
+      sim.host("server", () => serveTcp(echo, 9));
+      for (const name of ["a", "b", "c"]) {
+        sim.client(name, async () => {
+          await sleep(1); // the server listens first (no time passes while it starts)
+          const stream = await openTcpStream("server", 9);
+          for (let i = 0; i < 3; i++) {
+            await roundTrip(stream, `${name}${i}`);
+            await sleep(sleepFor());
+          }
+          await stream.aclose();
+        });
+      }
+      return sim;
+    }
+
+    test("a scenario on the simulation's clock and randomness passes over 20 seeds; its trace records the deliveries", async () => {
+      expect(
+        await checkDeterminism(scenario, { seeds: Array.from({ length: 20 }, (_, i) => i + 1) }),
+      ).toBe(20);
+      const sim = scenario(1);
+      await sim.run();
+      expect(sim.trace.filter((line) => / connect /.test(line))).toHaveLength(3);
+      expect(sim.trace.some((line) => /server → a data 2 \(sent \d+\)$/.test(line))).toBe(true);
+      expect(sim.trace.at(-1)).toMatch(/^scheduler choices: [\d,]*$/);
+    });
+
+    test("Math.random in the scenario is caught: the first divergence is reported", async () => {
+      const error = await checkDeterminism(
+        (seed) => scenario(seed, () => 1 + Math.floor(Math.random() * 50)),
+        {
+          seeds: [1],
+        },
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NondeterminismError);
+      expect((error as NondeterminismError).message).toMatch(
+        /^seed 1: the runs diverge at trace line \d+/,
+      );
+    });
   });
 });
