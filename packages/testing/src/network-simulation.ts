@@ -14,5 +14,12 @@ export {
   checkDeterminism,
   NondeterminismError,
 } from "./simulation/determinism.ts";
+export {
+  describeFaultPlan,
+  type Fault,
+  type FaultPlan,
+  type FaultPlansOptions,
+  faultPlans,
+} from "./simulation/fault-plan.ts";
 export * from "./simulation/index.ts";
 export { Simulation, type SimulationOptions } from "./simulation/simulation.ts";

@@ -16,12 +16,21 @@
  * await sim.run();
  * ```
  */
-import { CancelScope, currentTime, Event, openNursery, run, sleepForever } from "@weft/core";
+import {
+  CancelScope,
+  currentTime,
+  Event,
+  openNursery,
+  run,
+  sleepForever,
+  sleepUntil,
+} from "@weft/core";
 import { checkFinite, checkFunction, checkOptionsObject } from "@weft/core/validate";
 import { setCustomHostnameResolver, setCustomSocketFactory } from "@weft/net";
 import { DeterministicScheduler } from "../deterministic-scheduler.ts";
 import { MockClock } from "../mock-clock.ts";
 import { seededRandom } from "../seeded-random.ts";
+import type { FaultPlan } from "./fault-plan.ts";
 import { hostStorage, SimulatedHost } from "./simulated-host.ts";
 import type { Latency } from "./simulated-link.ts";
 import { SimulatedNetwork } from "./simulated-network.ts";
@@ -30,6 +39,13 @@ import { SimulatedNetwork } from "./simulated-network.ts";
 export interface SimulationOptions {
   /** Seeds the scheduler and every random draw of the network (default 1). */
   seed?: number;
+  /**
+   * The scheduler of the run (default: a `DeterministicScheduler` seeded with
+   * `seed`); pass one from `schedules()` to explore and shrink interleavings.
+   */
+  scheduler?: DeterministicScheduler;
+  /** Faults to strike at their times (see `faultPlans`). */
+  faults?: FaultPlan;
   /** Latency of every link, in ms, or a distribution drawn from the seeded randomness (default 1). */
   latency?: Latency;
 }
@@ -38,6 +54,8 @@ export class Simulation {
   readonly #hosts = new Map<string, SimulatedHost>();
   readonly #seed: number;
   readonly #latency: Latency;
+  readonly #scheduler: DeterministicScheduler | null;
+  readonly #faults: FaultPlan;
   #network: SimulatedNetwork | null = null;
   #running = false;
   #trace: string[] = [];
@@ -57,6 +75,13 @@ export class Simulation {
     this.#seed = options.seed ?? 1;
     checkFinite("options.seed", this.#seed);
     this.#latency = options.latency ?? 1;
+    if (options.scheduler !== undefined && !(options.scheduler instanceof DeterministicScheduler)) {
+      throw new TypeError("options.scheduler must be a DeterministicScheduler");
+    }
+    this.#scheduler = options.scheduler ?? null;
+    this.#faults = options.faults ?? [];
+    if (!Array.isArray(this.#faults))
+      throw new TypeError("options.faults must be an array of faults");
   }
 
   #add(name: string, factory: () => Promise<unknown>, isClient: boolean): void {
@@ -131,7 +156,7 @@ export class Simulation {
     if (this.#running) throw new Error("the simulation is already running");
     this.#running = true;
     this.#trace = [];
-    const scheduler = new DeterministicScheduler({ seed: this.#seed });
+    const scheduler = this.#scheduler ?? new DeterministicScheduler({ seed: this.#seed });
     const network = new SimulatedNetwork(
       this.#hosts,
       this.#latency,
@@ -148,6 +173,9 @@ export class Simulation {
             const hosts = [...this.#hosts.values()];
             for (const host of hosts.filter((h) => !h.isClient)) {
               everything.startSoon(() => this.#runHost(host), { name: `host ${host.name}` });
+            }
+            if (this.#faults.length > 0) {
+              everything.startSoon(() => this.#strike(this.#faults), { name: "faults" });
             }
             await openNursery(async (clients) => {
               for (const host of hosts.filter((h) => h.isClient)) {
@@ -167,6 +195,27 @@ export class Simulation {
       this.#trace.push(`scheduler choices: ${scheduler.choices.join(",")}`);
       this.#network = null;
       this.#running = false;
+    }
+  }
+
+  /** Strikes each fault of the plan at its time. */
+  async #strike(plan: FaultPlan): Promise<void> {
+    for (const fault of plan) {
+      await sleepUntil(fault.at);
+      switch (fault.kind) {
+        case "crash":
+          this.crash(fault.host);
+          break;
+        case "bounce":
+          this.bounce(fault.host);
+          break;
+        case "partition":
+          this.partition(fault.hosts[0], fault.hosts[1]);
+          break;
+        case "repair":
+          this.repair(fault.hosts[0], fault.hosts[1]);
+          break;
+      }
     }
   }
 
