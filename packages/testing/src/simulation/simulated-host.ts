@@ -34,6 +34,11 @@ export class SimulatedHost {
   readonly connections = new Set<Resettable>();
   /** Set when a bounce asks a crashed host to start again. */
   restart: Event = new Event();
+  /**
+   * Between a crash and the next start: the host's code may still run (its
+   * `finally` blocks, shielded ones too), but it can no longer reach the network.
+   */
+  crashed = false;
   #nextPort = 49_152;
 
   constructor(name: string, address: string, factory: () => Promise<unknown>, isClient: boolean) {
@@ -47,6 +52,17 @@ export class SimulatedHost {
     return this.scope !== null;
   }
 
+  /** Back to its state before any run (a Simulation can run again). */
+  reset(): void {
+    this.scope = null;
+    this.incarnations = 0;
+    this.listeners.clear();
+    this.connections.clear();
+    this.restart = new Event();
+    this.crashed = false;
+    this.#nextPort = 49_152;
+  }
+
   /** An ephemeral port not in use on this host. */
   ephemeralPort(): number {
     while (this.listeners.has(this.#nextPort)) this.#nextPort++;
@@ -55,6 +71,7 @@ export class SimulatedHost {
 
   /** The crash: every connection reset, every listener gone, the task tree cancelled. */
   crash(): void {
+    this.crashed = true;
     const error = new Error(`host ${JSON.stringify(this.name)} crashed`);
     for (const connection of [...this.connections]) connection.reset(error);
     this.connections.clear();
@@ -68,12 +85,22 @@ export class SimulatedHost {
   }
 }
 
-/** The host of the calling task, or an error naming what needs one. */
+/** The host of the calling task (not crashed), or an error naming what needs one. */
 export function currentHost(what: string): SimulatedHost {
   const host = hostStorage.getStore();
   if (host === undefined) {
     throw new Error(
       `${what}: not inside a simulated host (start it with sim.host() or sim.client())`,
+    );
+  }
+  // A crashed host's code may still run (finally blocks, shielded ones too),
+  // but it has no network any more.
+  if (host.crashed) {
+    throw Object.assign(
+      new Error(`${what}: host ${JSON.stringify(host.name)} has crashed (simulated)`),
+      {
+        code: "ENETDOWN",
+      },
     );
   }
   return host;

@@ -76,8 +76,14 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver {
     // A partitioned path loses the SYN: the connect waits, as a real one does,
     // until the path is repaired (or the caller's timeout cancels it).
     if (to !== undefined) {
-      while (this.#path(from, to).partitioned || this.#path(to, from).partitioned) {
-        await this.#path(from, to).repaired.wait();
+      while (true) {
+        // Either direction lost: the handshake cannot complete. Wait for the
+        // repair of the path that is down (one-way partitions included).
+        const there = this.#path(from, to);
+        const back = this.#path(to, from);
+        const down = there.partitioned ? there : back.partitioned ? back : null;
+        if (down === null) break;
+        await down.repaired.wait();
       }
     } else {
       await checkpoint();

@@ -75,6 +75,13 @@ export class Simulation {
     this.#seed = options.seed ?? 1;
     checkFinite("options.seed", this.#seed);
     this.#latency = options.latency ?? 1;
+    if (typeof this.#latency === "number") {
+      if (!Number.isFinite(this.#latency) || this.#latency < 0) {
+        throw new RangeError(`options.latency must be a finite number >= 0, got ${this.#latency}`);
+      }
+    } else {
+      checkFunction("options.latency", this.#latency);
+    }
     if (options.scheduler !== undefined && !(options.scheduler instanceof DeterministicScheduler)) {
       throw new TypeError("options.scheduler must be a DeterministicScheduler");
     }
@@ -118,6 +125,7 @@ export class Simulation {
 
   /** Crashes `name`: its connections are reset, its listeners vanish, its tasks are cancelled. */
   crash(name: string): void {
+    this.#networkNow();
     this.#note(`crash ${name}`);
     this.#get(name).crash();
   }
@@ -128,9 +136,10 @@ export class Simulation {
 
   /** Crashes `name` (if up) and starts its factory again. */
   bounce(name: string): void {
+    this.#networkNow();
     const host = this.#get(name);
     this.#note(`bounce ${name}`);
-    if (host.up) host.crash();
+    host.crash(); // also a host whose factory returned: its sockets go
     host.restart.set();
   }
 
@@ -156,6 +165,7 @@ export class Simulation {
     if (this.#running) throw new Error("the simulation is already running");
     this.#running = true;
     this.#trace = [];
+    for (const host of this.#hosts.values()) host.reset();
     const scheduler = this.#scheduler ?? new DeterministicScheduler({ seed: this.#seed });
     const network = new SimulatedNetwork(
       this.#hosts,
@@ -224,17 +234,16 @@ export class Simulation {
     while (true) {
       const scope = new CancelScope();
       host.scope = scope;
+      host.crashed = false;
       host.incarnations++;
       try {
         await scope.run(() => hostStorage.run(host, host.factory));
       } finally {
         host.scope = null;
       }
-      // A client that returned ends; a crashed host waits for a bounce; a
-      // host whose factory returned stays up without tasks, like a server
-      // that has nothing to do.
-      if (host.isClient && !scope.cancelCalled) return;
-      if (!scope.cancelCalled) await sleepForever();
+      // A client ends when it returns or crashes (unless bounced); a host
+      // whose factory returned, or that crashed, waits for a bounce.
+      if (host.isClient && !host.restart.isSet()) return;
       await host.restart.wait();
       host.restart = new Event();
     }

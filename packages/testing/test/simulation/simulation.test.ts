@@ -3,6 +3,7 @@
  * on simulated hosts, on virtual time, with crashes, bounces and partitions;
  * the same seed gives the same run.
  */
+import { inspect } from "node:util";
 import { BrokenResourceError, currentTime, moveOnAfter, sleep } from "@weft/core";
 import type { HalfCloseableStream } from "@weft/core/streams";
 import { fetch, fetchJson, openTcpStream, serveHttp, serveTcp } from "@weft/net";
@@ -214,6 +215,100 @@ describe("Simulation", () => {
       expect((error as NondeterminismError).message).toMatch(
         /^seed 1: the runs diverge at trace line \d+/,
       );
+    });
+  });
+
+  describe("review findings", () => {
+    test("a crashed client ends (the run does not deadlock waiting for its bounce)", async () => {
+      const sim = new Simulation({ seed: 1, faults: [{ at: 5, kind: "crash", host: "client" }] });
+      sim.host("server", () => serveTcp(echo, 1));
+      let reached = false;
+      sim.client("client", async () => {
+        await sleep(100);
+        reached = true;
+      });
+      await sim.run();
+      expect(reached).toBe(false);
+    });
+
+    test("after a one-way partition is repaired, a waiting connect goes through", async () => {
+      const events: string[] = [];
+      const sim = new Simulation({ seed: 1, latency: 1 });
+      sim.host("server", () => serveTcp(echo, 7));
+      sim.client("client", async () => {
+        sim.partition("server", "client", { oneWay: true });
+        await sleep(1);
+        await moveOnAfter(1_000, async () => {
+          const stream = await openTcpStream("server", 7);
+          events.push(`connected at ${currentTime()}`);
+          await stream.aclose();
+        });
+      });
+      sim.client("repairer", async () => {
+        await sleep(10);
+        sim.repair("server", "client");
+      });
+      await sim.run();
+      expect(events).toEqual(["connected at 10"]);
+    });
+
+    test("bouncing a host whose factory returned starts it again", async () => {
+      let starts = 0;
+      const sim = new Simulation({ seed: 1 });
+      sim.host("server", async () => {
+        starts++;
+      });
+      sim.client("client", async () => {
+        await sleep(10);
+        sim.bounce("server");
+        await sleep(10);
+      });
+      await sim.run();
+      expect(starts).toBe(2);
+    });
+
+    test("a crashed host's shielded finally cannot reach the network", async () => {
+      const received: string[] = [];
+      const attempts: string[] = [];
+      const sim = new Simulation({ seed: 1, latency: 1 });
+      sim.host("listener", () =>
+        serveTcp(async (stream) => {
+          for await (const chunk of stream) received.push(decoder.decode(chunk));
+        }, 9),
+      );
+      sim.host("doomed", async () => {
+        try {
+          await sleep(1_000);
+        } finally {
+          await new (await import("@weft/core")).CancelScope({ shield: true }).run(async () => {
+            try {
+              const stream = await openTcpStream("listener", 9);
+              await stream.sendAll(encoder.encode("sent after crash"));
+              attempts.push("sent");
+            } catch (error) {
+              // openTcpStream's "all attempts failed", caused by the crash.
+              attempts.push(JSON.stringify(String((error as Error).cause)));
+              attempts.push(inspect(error, { depth: 5 }).includes("has crashed") ? "crashed" : "?");
+            }
+          });
+        }
+      });
+      sim.client("client", async () => {
+        await sleep(5);
+        sim.crash("doomed");
+        await sleep(20);
+      });
+      await sim.run();
+      expect(received).toEqual([]);
+      expect(attempts.at(-1)).toBe("crashed");
+    });
+
+    test("faults need a running simulation; a bad latency is a RangeError at once", () => {
+      const sim = new Simulation();
+      sim.host("a", async () => {});
+      expect(() => sim.bounce("a")).toThrow(/not running/);
+      expect(() => sim.crash("a")).toThrow(/not running/);
+      expect(() => new Simulation({ latency: -5 })).toThrow(RangeError);
     });
   });
 });
