@@ -16,15 +16,7 @@
  * await sim.run();
  * ```
  */
-import {
-  CancelScope,
-  currentTime,
-  Event,
-  openNursery,
-  run,
-  sleepForever,
-  sleepUntil,
-} from "@weft/core";
+import { CancelScope, currentTime, Event, openNursery, run, sleepUntil } from "@weft/core";
 import { checkFinite, checkFunction, checkOptionsObject } from "@weft/core/validate";
 import { setCustomHostnameResolver, setCustomSocketFactory } from "@weft/net";
 import { DeterministicScheduler } from "../deterministic-scheduler.ts";
