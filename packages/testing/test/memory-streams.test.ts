@@ -15,6 +15,7 @@ import {
 } from "@weft/core";
 import type { ReceiveStream, SendStream } from "@weft/net";
 import { describe, expect, test } from "vitest";
+import { rejection } from "../../core/test/support/helpers.ts";
 import { assertCheckpoints, MockClock, seededRandom, waitAllTasksBlocked } from "../src/index.ts";
 import {
   lockstepStreamOneWayPair,
@@ -30,15 +31,6 @@ const autojump = () => new MockClock({ autojumpThreshold: 0 });
 const inRun = (fn: () => Promise<void>) => run(fn, { clock: autojump() });
 const b = (s: string) => new TextEncoder().encode(s);
 const str = (data: Uint8Array) => new TextDecoder().decode(data);
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 const rng = seededRandom;
 
@@ -123,10 +115,10 @@ describe("MemorySendStream", () => {
       await openNursery(async (nursery) => {
         nursery.startSoon(() => s.sendAll(b("1")));
         nursery.startSoon(async () => {
-          errors.push(await caught(s.sendAll(b("2"))));
+          errors.push(await rejection(s.sendAll(b("2"))));
         });
         nursery.startSoon(async () => {
-          errors.push(await caught(s.waitSendAllMightNotBlock()));
+          errors.push(await rejection(s.waitSendAllMightNotBlock()));
         });
       });
       expect(errors).toHaveLength(2);
@@ -231,7 +223,7 @@ describe("MemoryReceiveStream", () => {
       r.closeHook = () => log.push("close");
       await openNursery(async (nursery) => {
         nursery.startSoon(async () => {
-          expect(await caught(r.receiveSome())).toBeInstanceOf(ClosedResourceError);
+          expect(await rejection(r.receiveSome())).toBeInstanceOf(ClosedResourceError);
         });
         await waitAllTasksBlocked();
         await r.aclose();
@@ -492,7 +484,7 @@ describe("lockstep streams", () => {
       const [s, r] = lockstepStreamOneWayPair();
       await openNursery(async (nursery) => {
         nursery.startSoon(async () => {
-          expect(await caught(s.sendAll(b("x")))).toBeInstanceOf(BrokenResourceError);
+          expect(await rejection(s.sendAll(b("x")))).toBeInstanceOf(BrokenResourceError);
         });
         await waitAllTasksBlocked();
         const scope = new CancelScope();

@@ -12,6 +12,7 @@ import {
 } from "@weft/core";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { rejection } from "../../../core/test/support/helpers.ts";
 import {
   DeterministicScheduler,
   MockClock,
@@ -27,15 +28,6 @@ const inRun = <T>(fn: () => Promise<T>) =>
   run(fn, { clock: new MockClock({ autojumpThreshold: 0 }) });
 const b = (s: string) => new TextEncoder().encode(s);
 const str = (data: Uint8Array) => new TextDecoder().decode(data);
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** Reads until EOF; returns the bytes and the time each chunk came. */
 async function readAll(stream: SimulatedTcpStream): Promise<{ data: Uint8Array; times: number[] }> {
@@ -392,18 +384,18 @@ describe("faults", () => {
       const boom = new Error("cable cut");
       const errors: unknown[] = [];
       await openNursery(async (nursery) => {
-        nursery.startSoon(async () => errors.push(await caught(server.receiveSome())));
+        nursery.startSoon(async () => errors.push(await rejection(server.receiveSome())));
         nursery.startSoon(async () =>
-          errors.push(await caught(client.sendAll(new Uint8Array(100)))),
+          errors.push(await rejection(client.sendAll(new Uint8Array(100)))),
         );
         await waitAllTasksBlocked();
         server.outgoing.break(boom); // either direction resets the whole connection
       });
       for (const error of [
         ...errors,
-        await caught(client.receiveSome()),
-        await caught(server.sendAll(b("x"))),
-        await caught(client.sendEof()),
+        await rejection(client.receiveSome()),
+        await rejection(server.sendAll(b("x"))),
+        await rejection(client.sendEof()),
       ]) {
         expect(error).toBeInstanceOf(BrokenResourceError);
         expect((error as Error).cause).toBe(boom);
@@ -425,7 +417,7 @@ describe("closing", () => {
       expect(str(data)).toBe("request");
       await server.sendAll(b("response"));
       expect(str(await client.receiveSome())).toBe("response");
-      expect(await caught(client.sendAll(b("more")))).toBeInstanceOf(ClosedResourceError);
+      expect(await rejection(client.sendAll(b("more")))).toBeInstanceOf(ClosedResourceError);
     });
   });
 
@@ -444,7 +436,7 @@ describe("closing", () => {
       await server.sendAll(b("unread"));
       await sleep(10);
       await client.aclose();
-      const error = await caught(server.receiveSome());
+      const error = await rejection(server.receiveSome());
       expect(error).toBeInstanceOf(BrokenResourceError);
       expect((error as { cause: { code: string } }).cause.code).toBe("ECONNRESET");
       expect(currentTime()).toBe(17);
@@ -460,7 +452,7 @@ describe("closing", () => {
       await sleep(9);
       await client.sendAll(b("still?")); // at 14: the reset is on its way back
       await sleep(1);
-      const error = await caught(client.sendAll(b("hello?"))); // at 15 it has arrived
+      const error = await rejection(client.sendAll(b("hello?"))); // at 15 it has arrived
       expect(error).toBeInstanceOf(BrokenResourceError);
       expect((error as { cause: { code: string } }).cause.code).toBe("ECONNRESET");
     });
@@ -490,7 +482,7 @@ describe("addresses and arguments", () => {
   test("a latency function returning a bad value makes sendAll reject with RangeError", async () => {
     await inRun(async () => {
       const [client] = simulatedTcpPair({ latency: () => Number.NaN, random: seededRandom(1) });
-      expect(await caught(client.sendAll(b("x")))).toBeInstanceOf(RangeError);
+      expect(await rejection(client.sendAll(b("x")))).toBeInstanceOf(RangeError);
     });
   });
 });
