@@ -136,7 +136,9 @@ export async function main(): Promise<void> {
         onRetry: (failed, attempt, error, waitMs) => {
           const path = failed.slice(url.length);
           const what = describe(error, timeoutMs);
-          console.log(`  ${path}: attempt ${attempt} failed (${what}), retrying in ${waitMs} ms`);
+          console.log(
+            `  ${path}: attempt ${attempt} failed (${what}), retrying in ${Math.round(waitMs)} ms`,
+          );
         },
         onDone: (r) => {
           const path = r.url.slice(url.length).padEnd(30);

@@ -10,6 +10,7 @@ import type * as net from "node:net";
 import { Readable } from "node:stream";
 import { cancellable, lowlevel } from "@weft/core";
 import { acloseForcefully } from "@weft/core/streams";
+import { ignoreError } from "../host/io-wait.ts";
 import { openTcpStream } from "../sockets/open-tcp-stream.ts";
 import { runStreamDuplex, StreamDuplex } from "../streams/stream-duplex.ts";
 
@@ -49,11 +50,13 @@ export async function fetchOverStreams(request: Request, signal: AbortSignal): P
   });
   const onAbort = () => req.destroy(signal.reason instanceof Error ? signal.reason : undefined);
   signal.addEventListener("abort", onAbort, { once: true });
+  // 'error' stays handled for the request's whole life (a reset mid-body
+  // after the response): an unheard 'error' would be an uncaught exception.
   const responded = new Promise<http.IncomingMessage>((resolve, reject) => {
     req.once("response", resolve);
-    req.once("error", reject);
+    req.on("error", reject);
   });
-  responded.catch(() => {}); // observed below; a failure before that is not unhandled
+  responded.catch(ignoreError); // observed below; a failure before that is not unhandled
   if (request.body === null) {
     req.end();
   } else {

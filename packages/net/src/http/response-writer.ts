@@ -8,9 +8,7 @@
 import type { ServerResponse } from "node:http";
 import type { ReadableStreamReadResult } from "node:stream/web";
 import { checkpoint } from "@weft/core";
-import { waitForEvent } from "../host/io-wait.ts";
-
-function ignore(): void {}
+import { ignoreError, waitForEvent } from "../host/io-wait.ts";
 
 /** Status line and headers (Set-Cookie kept as separate lines). */
 export function writeHead(res: ServerResponse, response: Response): void {
@@ -55,12 +53,12 @@ export async function writeResponse(
   // No body goes out (HEAD, 204, 304): Node's write() then always "succeeds",
   // and reading an endless body would never yield to the event loop.
   if (res.req.method === "HEAD" || response.status === 204 || response.status === 304) {
-    body.cancel().catch(ignore);
+    body.cancel().catch(ignoreError);
     res.end();
     return;
   }
   const reader = body.getReader();
-  const cancelBody = () => reader.cancel(signal.reason).catch(ignore);
+  const cancelBody = () => reader.cancel(signal.reason).catch(ignoreError);
   signal.addEventListener("abort", cancelBody, { once: true });
   let finished = false;
   try {
@@ -95,6 +93,6 @@ export async function writeResponse(
     res.end();
   } finally {
     signal.removeEventListener("abort", cancelBody);
-    if (!finished) reader.cancel().catch(ignore);
+    if (!finished) reader.cancel().catch(ignoreError);
   }
 }

@@ -17,7 +17,13 @@ import { checkCount, checkDuration, checkFunction, checkOptionsObject } from "@w
 import { type OpenTcpListenersOptions, openTcpListeners } from "../sockets/open-tcp-listeners.ts";
 import { serveListeners } from "../sockets/serve.ts";
 import type { SocketListener } from "../sockets/socket-listener.ts";
-import { defaultHttpLog, type HttpHandler, type HttpLogEntry, HttpServer } from "./http-server.ts";
+import {
+  defaultHttpLog,
+  type HttpHandler,
+  type HttpLogEntry,
+  HttpServer,
+  type HttpServerSettings,
+} from "./http-server.ts";
 
 /** Options of {@link serveHttp}. */
 export interface ServeHttpOptions<L extends Listener<Stream> = SocketListener>
@@ -46,39 +52,34 @@ export interface ServeHttpOptions<L extends Listener<Stream> = SocketListener>
   log?: (entry: HttpLogEntry) => void;
 }
 
-const DEFAULTS = {
-  gracePeriod: 10_000,
-  headersTimeout: 60_000,
-  keepAliveTimeout: 5_000,
-  requestTimeout: 300_000,
-  maxHeaderSize: 16_384,
-  maxBodySize: 1_048_576,
-} as const;
-
-function settingsOf(handler: HttpHandler, options: ServeHttpOptions<Listener<Stream>>) {
-  const settings = { ...DEFAULTS };
-  for (const name of [
-    "gracePeriod",
-    "headersTimeout",
-    "keepAliveTimeout",
-    "requestTimeout",
-  ] as const) {
+/** The options, checked, with their defaults. */
+function settingsOf(
+  handler: HttpHandler,
+  options: ServeHttpOptions<Listener<Stream>>,
+): HttpServerSettings {
+  const duration = (
+    name: "gracePeriod" | "headersTimeout" | "keepAliveTimeout" | "requestTimeout",
+    fallback: number,
+  ): number => {
     const value = options[name];
-    if (value !== undefined) {
-      checkDuration(`options.${name}`, value);
-      settings[name] = value as never;
-    }
-  }
-  if (options.maxHeaderSize !== undefined) {
-    checkCount("options.maxHeaderSize", options.maxHeaderSize, { min: 1 });
-    settings.maxHeaderSize = options.maxHeaderSize as never;
-  }
-  if (options.maxBodySize !== undefined) {
-    checkCount("options.maxBodySize", options.maxBodySize, { infinity: true });
-    settings.maxBodySize = options.maxBodySize as never;
-  }
-  if (options.log !== undefined) checkFunction("options.log", options.log);
-  return { ...settings, handler, log: options.log ?? defaultHttpLog };
+    if (value === undefined) return fallback;
+    checkDuration(`options.${name}`, value);
+    return value;
+  };
+  const { maxHeaderSize = 16_384, maxBodySize = 1_048_576, log = defaultHttpLog } = options;
+  checkCount("options.maxHeaderSize", maxHeaderSize, { min: 1 });
+  checkCount("options.maxBodySize", maxBodySize, { infinity: true });
+  checkFunction("options.log", log);
+  return {
+    handler,
+    gracePeriod: duration("gracePeriod", 10_000),
+    headersTimeout: duration("headersTimeout", 60_000),
+    keepAliveTimeout: duration("keepAliveTimeout", 5_000),
+    requestTimeout: duration("requestTimeout", 300_000),
+    maxHeaderSize,
+    maxBodySize,
+    log,
+  };
 }
 
 /**

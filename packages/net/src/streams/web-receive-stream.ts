@@ -11,10 +11,9 @@ import {
   type ReceiveStream,
   receiveChunks,
 } from "@weft/core/streams";
+import { ignoreError } from "../host/io-wait.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;
-
-function ignore(): void {}
 
 export class WebReceiveStream implements ReceiveStream {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -42,7 +41,7 @@ export class WebReceiveStream implements ReceiveStream {
         }
         const reader = this.#reader;
         const result = await cancellable((signal) => {
-          signal.addEventListener("abort", () => reader.cancel(signal.reason).catch(ignore), {
+          signal.addEventListener("abort", () => reader.cancel(signal.reason).catch(ignoreError), {
             once: true,
           });
           return reader.read();
@@ -65,7 +64,7 @@ export class WebReceiveStream implements ReceiveStream {
     if (!this.#done) {
       this.#done = true;
       this.#rest = null;
-      this.#reader.cancel().catch(ignore);
+      this.#reader.cancel().catch(ignoreError);
     }
     await checkpoint();
   }
