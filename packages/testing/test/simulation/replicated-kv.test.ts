@@ -60,9 +60,15 @@ describe("the replicated key-value store (docs/guides/testing-distributed-system
   test("the guide's code excerpts are the code as it is", () => {
     const excerpts = [...guide.matchAll(/<!-- excerpt: (\S+) -->\n```ts\n([\s\S]*?)```/g)];
     expect(excerpts.length).toBeGreaterThanOrEqual(3);
+    // Compared line by line without indentation: an excerpt is shown dedented.
+    const unindented = (text: string) =>
+      text
+        .split("\n")
+        .map((line) => line.trimStart())
+        .join("\n");
     for (const [, path, code] of excerpts) {
       const source = readFileSync(new URL(`../../../../${path}`, import.meta.url), "utf8");
-      expect(source, path).toContain(code);
+      expect(unindented(source), path).toContain(unindented(code!));
     }
   });
 
