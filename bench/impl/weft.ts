@@ -13,6 +13,8 @@
  * - tcp-echo uses `serveTcp` and `openTcpStream` with `sendAll` / `receiveSome`;
  * - http-hello is `serveHttp` with a handler returning `new Response("hello world")`,
  *   cancelled (graceful shutdown) once the load generator is done;
+ * - simulation-pingpong is a `Simulation` of two hosts: `serveTcp` echoing on
+ *   one, `openTcpStream("server", …)` on the other;
  * - effection-recursion / effection-events follow bench/scenario.ts: a nested
  *   call of async functions inside `run()`; a chain of listener tasks, each
  *   holding an `EventTarget` listener for as long as it lives (added on entry,
@@ -41,6 +43,7 @@ import {
   serveHttp,
   serveTcp,
 } from "@weft/net";
+import { Simulation } from "@weft/testing/simulation";
 import { type Implementation, type RunResult, type Size, sleepMs } from "../scenario.ts";
 import { assert } from "../support/check.ts";
 import { hostReply } from "../support/host-reply.ts";
@@ -333,6 +336,31 @@ async function effectionEvents({ n, m }: Size): Promise<RunResult> {
   return { check: counter.count, measured: performance.now() - t0 };
 }
 
+async function simulationPingpong({ n }: Size): Promise<RunResult> {
+  const PING_BYTES = 16;
+  let roundTrips = 0;
+  const sim = new Simulation({ seed: 1, latency: 1 });
+  sim.host("server", () =>
+    serveTcp(async (stream) => {
+      for await (const chunk of stream) await stream.sendAll(chunk);
+    }, 7),
+  );
+  sim.client("client", async () => {
+    const stream = await openTcpStream("server", 7);
+    const message = new Uint8Array(PING_BYTES);
+    for (let i = 0; i < n; i++) {
+      await stream.sendAll(message);
+      let got = 0;
+      while (got < PING_BYTES) got += (await stream.receiveSome(PING_BYTES - got)).length;
+      roundTrips++;
+    }
+    await stream.aclose();
+  });
+  const t0 = performance.now();
+  await sim.run();
+  return { check: roundTrips, measured: performance.now() - t0 };
+}
+
 async function httpHello(size: Size): Promise<RunResult> {
   return run(async () => {
     let result: RunResult | undefined;
@@ -362,4 +390,5 @@ export const scenarios: Implementation = {
   "effection-events": effectionEvents,
   "memory-per-task": memoryPerTask,
   "http-hello": httpHello,
+  "simulation-pingpong": simulationPingpong,
 };

@@ -19,7 +19,7 @@ import {
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { main } from "../../../../examples/replicated-kv.ts";
-import { type Outcome, replicatedKv } from "./replicated-kv-scenario.ts";
+import { type Outcome, replicatedKv } from "../../../../examples/replicated-kv-simulation.ts";
 
 const hosts = ["primary", "backup", "client"];
 const plans = faultPlans(hosts, { maxFaults: 3, maxTime: 60 });

@@ -2,16 +2,16 @@
  * The scenario of docs/guides/testing-distributed-systems.md: the replicated
  * key-value store of examples/replicated-kv.ts on a simulated network — a
  * primary, a backup, and a client that writes ten keys and reads back every
- * write it saw acknowledged — under a fault plan and a schedule.
+ * write it saw acknowledged — under a fault plan and a schedule. Its tests
+ * are packages/testing/test/simulation/replicated-kv.test.ts; the benchmark
+ * `pnpm bench:simulation` runs it under load.
+ *
+ * Run it: `node --conditions=weft-source examples/replicated-kv-simulation.ts`
+ * replays the lost write that the guide's property finds.
  */
 import type { DeterministicScheduler } from "@weft/testing";
 import { type FaultPlan, Simulation } from "@weft/testing/simulation";
-import {
-  KvClient,
-  type Replication,
-  runBackup,
-  runPrimary,
-} from "../../../../examples/replicated-kv.ts";
+import { KvClient, type Replication, runBackup, runPrimary } from "./replicated-kv.ts";
 
 /** What the client saw: writes acknowledged, acknowledged writes missing afterwards, reads nobody answered. */
 export interface Outcome {
@@ -68,4 +68,15 @@ export function replicatedKv(options: ScenarioOptions): { sim: Simulation; outco
     await client.close();
   });
   return { sim, outcome };
+}
+
+if (import.meta.main) {
+  const { sim, outcome } = replicatedKv({
+    replication: "asynchronous",
+    seed: 143,
+    faults: [{ at: 12, kind: "bounce", host: "primary" }],
+  });
+  await sim.run();
+  console.log(sim.trace.slice(0, 14).join("\n"));
+  console.log(outcome);
 }
