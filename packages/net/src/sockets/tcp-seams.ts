@@ -94,6 +94,14 @@ export interface DatagramSocket {
   connect(port: number, address: string, callback: (error?: Error | null) => void): void;
   /** Closes the socket; throws if it is closed already. */
   close(): void;
+  /**
+   * True if the socket's events and callbacks only ever come from code
+   * running in the weft run itself (a simulated network's tasks), never from
+   * I/O outside it. `UdpSocket`'s waits on it are then ordinary waits, not I/O
+   * waits, so a run in which every task waits (for a reply that was lost,
+   * say) is reported as a deadlock instead of hanging. Absent: false.
+   */
+  readonly eventsFromRun?: boolean;
 }
 
 /** Each run's resolver and factory; `null`: Node's own. */

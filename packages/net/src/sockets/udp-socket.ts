@@ -141,8 +141,13 @@ export class UdpSocket<S extends DatagramSocket = DatagramSocket>
 
   readonly #maxQueued: number;
   readonly #queue: Datagram[] = [];
-  /** Tasks waiting in receive(); a datagram is handed to the first (an I/O wait: external). */
-  readonly #receivers = new lowlevel.ParkingLot("UdpSocket.receive", { external: true });
+  /**
+   * Tasks waiting in receive(); a datagram is handed to the first (an I/O
+   * wait, external, unless the socket's events come from the run itself).
+   */
+  readonly #receivers: lowlevel.ParkingLot;
+  /** Whether waits on the socket are I/O waits (see `DatagramSocket.eventsFromRun`). */
+  readonly #external: boolean;
   readonly #pendingCalls = new Set<PendingCall>();
   readonly #connectConflict = new ConflictDetector(
     "another task is already connecting this socket",
@@ -163,6 +168,8 @@ export class UdpSocket<S extends DatagramSocket = DatagramSocket>
     }
     checkOptionsObject("options", options);
     this.#maxQueued = checkMaxQueued(options?.maxQueuedDatagrams);
+    this.#external = socket.eventsFromRun !== true;
+    this.#receivers = new lowlevel.ParkingLot("UdpSocket.receive", { external: this.#external });
     let local: DatagramAddressInfo;
     try {
       local = socket.address();
@@ -302,7 +309,7 @@ export class UdpSocket<S extends DatagramSocket = DatagramSocket>
       await cancelShieldedCheckpoint();
       return outcome;
     }
-    await lowlevel.waitTaskRescheduled(abortNever, { waitingFor, external: true });
+    await lowlevel.waitTaskRescheduled(abortNever, { waitingFor, external: this.#external });
     return outcome;
   }
 

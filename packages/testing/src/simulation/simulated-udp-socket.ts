@@ -24,6 +24,8 @@ export class SimulatedUdpSocket extends EventEmitter implements DatagramSocket {
   readonly host: SimulatedHost;
   /** The port it is bound to. */
   readonly port: number;
+  /** Its datagrams come from the simulation's carrier task: a run where every task waits is a deadlock. */
+  readonly eventsFromRun = true;
   readonly #carrier: DatagramCarrier;
   #remote: DatagramAddressInfo | null = null;
   #closed = false;

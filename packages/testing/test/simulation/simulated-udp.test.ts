@@ -212,6 +212,22 @@ describe("UDP on the simulation", () => {
     ]);
   });
 
+  test("waiting for a reply that never comes is a deadlock the run reports, not a hang", async () => {
+    const sim = new Simulation({ seed: 1 });
+    sim.host("quiet", async () => {
+      const sock = await openUdpSocket({ port: 7 });
+      for await (const _ of sock); // never answers
+    });
+    sim.client("asker", async () => {
+      const sock = await openUdpSocket();
+      await sock.send(bytes("?"), 7, "quiet");
+      await sock.receive();
+    });
+    await expect(sim.run()).rejects.toThrow(
+      /deadlock[\s\S]*"client asker": blocked in UdpSocket\.receive/,
+    );
+  });
+
   test("binding: EADDRINUSE, ephemeral ports, IPv4 only; an unknown name fails the send", async () => {
     const seen: string[] = [];
     const sim = new Simulation({ seed: 1 });
