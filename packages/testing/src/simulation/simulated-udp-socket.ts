@@ -19,6 +19,11 @@ export interface DatagramCarrier {
 
 type Callback = (error: Error | null) => void;
 
+/**
+ * A UDP socket bound on a simulated host's address and port (IPv4 only): the
+ * `DatagramSocket` that `openUdpSocket` wraps on a simulation. Closing it (or
+ * a crash of its host) frees the port.
+ */
 export class SimulatedUdpSocket extends EventEmitter implements DatagramSocket {
   /** The host it is bound on. */
   readonly host: SimulatedHost;

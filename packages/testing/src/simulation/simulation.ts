@@ -113,7 +113,8 @@ export class Simulation {
 
   /**
    * What the last run did, in order: connections, every segment delivered
-   * (time, link, kind, size), crashes, bounces, partitions, and at the end the
+   * (time, link, kind, size), every datagram delivered, lost, duplicated or
+   * dropped, crashes, bounces, partitions, holds, and at the end the
    * scheduler's choices — the same seed gives the same trace, line for line
    * (see {@link checkDeterminism}).
    */
