@@ -134,6 +134,12 @@ export function setCustomHostnameResolver(resolver: HostnameResolver | null): vo
  */
 export function setCustomSocketFactory(factory: SocketFactory | null): void {
   checkImplements(factory, "factory", "connect");
+  for (const method of ["listen", "bindUdp"] as const) {
+    const value = factory?.[method];
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(`factory.${method} must be a function if present, got ${typeof value}`);
+    }
+  }
   customFactory.set(factory);
 }
 

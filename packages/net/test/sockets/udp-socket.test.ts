@@ -446,6 +446,15 @@ describe("openUdpSocket and custom socket factories", () => {
     });
   });
 
+  test("a factory's bindUdp must be a function", async () => {
+    await run(async () => {
+      const connect = () => Promise.reject(new Error("unused"));
+      expect(() => setCustomSocketFactory({ connect, bindUdp: 5 as never })).toThrow(
+        /factory\.bindUdp must be a function/,
+      );
+    });
+  });
+
   test("a factory's bindUdp socket is used, its synchronous callbacks included", async () => {
     const sent: string[] = [];
     class FakeSocket extends EventEmitter {

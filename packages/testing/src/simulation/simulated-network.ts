@@ -280,6 +280,10 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver, Datagr
 
   // ---- UDP ------------------------------------------------------------------
 
+  /**
+   * Binds a UDP socket on the calling host (IPv4 only; port 0: an ephemeral
+   * one). `reuseAddress` is not simulated: a port bound already is `EADDRINUSE`.
+   */
   async bindUdp(options: BindUdpOptions): Promise<DatagramSocket> {
     await checkpoint();
     const host = currentHost("openUdpSocket()");
