@@ -99,6 +99,12 @@ export interface SimulationOptions extends LinkOptions {
   faults?: FaultPlan;
 }
 
+/**
+ * A simulated network of hosts and clients on one deterministic clock (see
+ * the module comment): add hosts, configure paths with `link`, `run()`, and
+ * strike faults (`crash`, `bounce`, `partition`/`repair`, `hold`/`release`)
+ * from the hosts' code or with a fault plan.
+ */
 export class Simulation {
   readonly #hosts = new Map<string, SimulatedHost>();
   readonly #seed: number;
