@@ -109,6 +109,9 @@ export {
 } from "./sockets/socket-listener.ts";
 export { SocketStream } from "./sockets/socket-stream.ts";
 export {
+  type BindUdpOptions,
+  type DatagramAddressInfo,
+  type DatagramSocket,
   type FactoryListener,
   type HostnameResolver,
   type ResolvedAddress,

@@ -22,4 +22,9 @@ export {
   faultPlans,
 } from "./simulation/fault-plan.ts";
 export * from "./simulation/index.ts";
-export { Simulation, type SimulationOptions } from "./simulation/simulation.ts";
+export {
+  type LinkOptions,
+  type LinkPathOptions,
+  Simulation,
+  type SimulationOptions,
+} from "./simulation/simulation.ts";

@@ -48,6 +48,60 @@ export interface SocketFactory {
    * `openTcpListeners` listens with Node, whatever the factory).
    */
   listen?(port: number, options: { host?: string; backlog: number }): Promise<FactoryListener[]>;
+  /**
+   * Binds the UDP socket `openUdpSocket(options)` asks for (absent:
+   * `openUdpSocket` binds a Node socket, whatever the factory). The result
+   * must be bound; `UdpSocket` wraps it.
+   */
+  bindUdp?(options: BindUdpOptions): Promise<DatagramSocket>;
+}
+
+/** What `openUdpSocket` asks a custom factory's `bindUdp` for (checked already). */
+export interface BindUdpOptions {
+  family: 4 | 6;
+  /** The local address (absent: every interface of the family). */
+  address?: string;
+  /** The local port (0: any free one). */
+  port: number;
+  reuseAddress: boolean;
+}
+
+/** A datagram's source (or a socket's address) as `node:dgram` reports it. */
+export interface DatagramAddressInfo {
+  /** `"IPv4"` or `"IPv6"`. */
+  family: string;
+  address: string;
+  port: number;
+}
+
+/**
+ * The part of `node:dgram`'s `Socket` that `UdpSocket` uses: a `dgram.Socket`
+ * is one, and a simulated network (`SocketFactory.bindUdp`) returns its own.
+ * Callbacks may be called synchronously (Node never does). `address()` throws
+ * while unbound; `remoteAddress()` throws while not connected. Received
+ * datagrams are `'message'` events; `'error'` is a receive error; `'close'`
+ * means the socket was closed.
+ */
+export interface DatagramSocket {
+  address(): DatagramAddressInfo;
+  remoteAddress(): DatagramAddressInfo;
+  on(event: "message", listener: (msg: Buffer, rinfo: DatagramAddressInfo) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "close", listener: () => void): unknown;
+  /** Sends to the connected peer. */
+  send(msg: Buffer, callback: (error: Error | null) => void): void;
+  send(msg: Buffer, port: number, address: string, callback: (error: Error | null) => void): void;
+  connect(port: number, address: string, callback: (error?: Error | null) => void): void;
+  /** Closes the socket; throws if it is closed already. */
+  close(): void;
+  /**
+   * True if the socket's events and callbacks only ever come from code
+   * running in the weft run itself (a simulated network's tasks), never from
+   * I/O outside it. `UdpSocket`'s waits on it are then ordinary waits, not I/O
+   * waits, so a run in which every task waits (for a reply that was lost,
+   * say) is reported as a deadlock instead of hanging. Absent: false.
+   */
+  readonly eventsFromRun?: boolean;
 }
 
 /** Each run's resolver and factory; `null`: Node's own. */
@@ -80,6 +134,12 @@ export function setCustomHostnameResolver(resolver: HostnameResolver | null): vo
  */
 export function setCustomSocketFactory(factory: SocketFactory | null): void {
   checkImplements(factory, "factory", "connect");
+  for (const method of ["listen", "bindUdp"] as const) {
+    const value = factory?.[method];
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(`factory.${method} must be a function if present, got ${typeof value}`);
+    }
+  }
   customFactory.set(factory);
 }
 
@@ -141,6 +201,12 @@ export function hasCustomSocketFactory(): boolean {
 export function customListeningFactory(): Required<SocketFactory> | null {
   const factory = customFactory.get();
   return factory?.listen === undefined ? null : (factory as Required<SocketFactory>);
+}
+
+/** The current run's custom factory, if it binds UDP sockets too (see `SocketFactory.bindUdp`). */
+export function customDatagramFactory(): Pick<Required<SocketFactory>, "bindUdp"> | null {
+  const factory = customFactory.get();
+  return factory?.bindUdp === undefined ? null : (factory as Required<SocketFactory>);
 }
 
 /** `host:port`, with an IPv6 literal in brackets. */

@@ -27,7 +27,13 @@ import { toBuffer, toUint8Array } from "../host/bytes.ts";
 import { codeSuffix } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
 import { checkHost, checkPort, makeAddress, type SocketAddress } from "./addresses.ts";
-import { currentHostnameResolver, formatHostPort } from "./tcp-seams.ts";
+import {
+  currentHostnameResolver,
+  customDatagramFactory,
+  type DatagramAddressInfo,
+  type DatagramSocket,
+  formatHostPort,
+} from "./tcp-seams.ts";
 
 /** One received datagram and where it came from. */
 export interface Datagram {
@@ -85,6 +91,13 @@ function checkMaxQueued(value: unknown): number {
   return value;
 }
 
+/** Whether `value` has the methods of a {@link DatagramSocket}. */
+function isDatagramSocket(value: unknown): value is DatagramSocket {
+  if (typeof value !== "object" || value === null) return false;
+  const methods = ["address", "remoteAddress", "on", "send", "connect", "close"];
+  return methods.every((m) => typeof (value as Record<string, unknown>)[m] === "function");
+}
+
 /** A task parked in `send()` / `connect()` until Node's callback (or `aclose`) wakes it. */
 interface PendingCall {
   readonly task: Task;
@@ -115,16 +128,26 @@ const abortNever = (): lowlevel.Abort => lowlevel.Abort.FAILED;
  *   send woken that way may or may not have gone out). If the underlying socket
  *   is closed behind our back: `BrokenResourceError`.
  */
-export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
-  /** The underlying socket. */
-  readonly socket: dgram.Socket;
+export class UdpSocket<S extends DatagramSocket = DatagramSocket>
+  implements AsyncResource, AsyncIterable<Datagram>
+{
+  /**
+   * The underlying socket: a `dgram.Socket`, or what a custom socket
+   * factory's `bindUdp` returned (a simulated network's socket).
+   */
+  readonly socket: S;
   /** The bound local address. */
   readonly localAddress: SocketAddress;
 
   readonly #maxQueued: number;
   readonly #queue: Datagram[] = [];
-  /** Tasks waiting in receive(); a datagram is handed to the first (an I/O wait: external). */
-  readonly #receivers = new lowlevel.ParkingLot("UdpSocket.receive", { external: true });
+  /**
+   * Tasks waiting in receive(); a datagram is handed to the first (an I/O
+   * wait, external, unless the socket's events come from the run itself).
+   */
+  readonly #receivers: lowlevel.ParkingLot;
+  /** Whether waits on the socket are I/O waits (see `DatagramSocket.eventsFromRun`). */
+  readonly #external: boolean;
   readonly #pendingCalls = new Set<PendingCall>();
   readonly #connectConflict = new ConflictDetector(
     "another task is already connecting this socket",
@@ -135,12 +158,19 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
   #closed = false;
   #brokenBy: unknown = null;
 
-  /** `socket` must be bound (and may be connected). */
-  constructor(socket: dgram.Socket, options?: UdpSocketOptions) {
-    if (!(socket instanceof dgram.Socket)) throw new TypeError("socket must be a dgram.Socket");
+  /**
+   * `socket` must be bound (and may be connected): a `dgram.Socket`, or any
+   * {@link DatagramSocket}.
+   */
+  constructor(socket: S, options?: UdpSocketOptions) {
+    if (!(socket instanceof dgram.Socket) && !isDatagramSocket(socket)) {
+      throw new TypeError("socket must be a dgram.Socket (or implement DatagramSocket)");
+    }
     checkOptionsObject("options", options);
     this.#maxQueued = checkMaxQueued(options?.maxQueuedDatagrams);
-    let local: dgram.RemoteInfo | net.AddressInfo;
+    this.#external = socket.eventsFromRun !== true;
+    this.#receivers = new lowlevel.ParkingLot("UdpSocket.receive", { external: this.#external });
+    let local: DatagramAddressInfo;
     try {
       local = socket.address();
     } catch {
@@ -154,7 +184,7 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
     } catch {
       // Not connected.
     }
-    socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.#onMessage(msg, rinfo));
+    socket.on("message", (msg: Buffer, rinfo: DatagramAddressInfo) => this.#onMessage(msg, rinfo));
     // Bind, send and connect errors go to their callbacks; what reaches 'error'
     // is a receive error (recvmsg).
     socket.on("error", (error: unknown) => {
@@ -171,7 +201,7 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
     });
   }
 
-  #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  #onMessage(msg: Buffer, rinfo: DatagramAddressInfo): void {
     if (this.#closed || this.#brokenBy !== null) return;
     const datagram: Datagram = {
       data: toUint8Array(msg),
@@ -243,7 +273,8 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
    * parks until the callback or `aclose` wakes the task. The wait is not undone
    * by cancellation: Node cannot take the call back, and it completes within an
    * event-loop turn, so a cancelled send or connect is one that never happened.
-   * Returns the callback's error (or null).
+   * A callback called synchronously (a simulated socket) needs no wait: a
+   * checkpoint, and done. Returns the callback's error (or null).
    */
   async #callNode(
     start: (callback: (error?: Error | null) => void) => void,
@@ -251,9 +282,16 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
   ): Promise<unknown> {
     const call: PendingCall = { task: lowlevel.currentTask(), woken: false };
     let outcome: unknown = null;
+    let starting = true;
+    let doneAtOnce = false;
     this.#pendingCalls.add(call);
     try {
       start((error) => {
+        if (starting) {
+          doneAtOnce = true;
+          outcome = error ?? null;
+          return;
+        }
         if (call.woken) return;
         call.woken = true;
         this.#pendingCalls.delete(call);
@@ -263,8 +301,15 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
     } catch (error) {
       this.#pendingCalls.delete(call);
       throw error;
+    } finally {
+      starting = false;
     }
-    await lowlevel.waitTaskRescheduled(abortNever, { waitingFor, external: true });
+    if (doneAtOnce) {
+      this.#pendingCalls.delete(call);
+      await cancelShieldedCheckpoint();
+      return outcome;
+    }
+    await lowlevel.waitTaskRescheduled(abortNever, { waitingFor, external: this.#external });
     return outcome;
   }
 
@@ -304,7 +349,7 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
     }
     const error = await this.#callNode(
       (callback) =>
-        toPeer ? this.socket.send(buf, callback) : this.socket.send(buf, port, address, callback),
+        toPeer ? this.socket.send(buf, callback) : this.socket.send(buf, port!, address!, callback),
       "UdpSocket.send",
     );
     if (error !== null) throw new Error(`${what}${codeSuffix(error)}`, { cause: error });
@@ -402,7 +447,9 @@ export class UdpSocket implements AsyncResource, AsyncIterable<Datagram> {
  * Creates a UDP socket bound to `options.address:options.port` (defaults: every
  * interface of the family, a free port). Binding failures (`EADDRINUSE`,
  * `EADDRNOTAVAIL`…) throw an `Error` whose `cause` is Node's error; cancellation
- * closes the socket.
+ * closes the socket. If the run has a custom socket factory with `bindUdp`
+ * (`setCustomSocketFactory`, e.g. a simulated network), the socket comes from
+ * it instead of `node:dgram`.
  */
 export async function openUdpSocket(options?: OpenUdpSocketOptions): Promise<UdpSocket> {
   checkOptionsObject("options", options);
@@ -423,6 +470,25 @@ export async function openUdpSocket(options?: OpenUdpSocketOptions): Promise<Udp
   const maxQueuedDatagrams = checkMaxQueued(options?.maxQueuedDatagrams);
   const cancelled = lowlevel.cancelPoint("openUdpSocket()");
   if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
+  const custom = customDatagramFactory();
+  if (custom !== null) {
+    const where = formatHostPort(address ?? (family === 6 ? "::" : "0.0.0.0"), port);
+    let bound: DatagramSocket;
+    try {
+      bound = await custom.bindUdp({
+        family,
+        port,
+        reuseAddress,
+        ...(address !== undefined ? { address } : {}),
+      });
+    } catch (error) {
+      if (isCancelled(error)) throw error;
+      throw new Error(`could not bind a UDP socket to ${where}${codeSuffix(error)}`, {
+        cause: error,
+      });
+    }
+    return new UdpSocket(bound, { maxQueuedDatagrams });
+  }
   const socket = dgram.createSocket({
     type: family === 6 ? "udp6" : "udp4",
     reuseAddr: reuseAddress,

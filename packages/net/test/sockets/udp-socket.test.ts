@@ -2,6 +2,7 @@
  * UdpSocket / openUdpSocket over real UDP sockets on 127.0.0.1.
  */
 import * as dgram from "node:dgram";
+import { EventEmitter } from "node:events";
 import {
   BrokenResourceError,
   CancelScope,
@@ -14,7 +15,7 @@ import {
 import { assertCheckpoints, MockClock, waitAllTasksBlocked } from "@weft/testing";
 import { describe, expect, test } from "vitest";
 import { waitForEvent } from "../../src/host/io-wait.ts";
-import { setCustomHostnameResolver } from "../../src/sockets/tcp-seams.ts";
+import { setCustomHostnameResolver, setCustomSocketFactory } from "../../src/sockets/tcp-seams.ts";
 import { type Datagram, openUdpSocket, UdpSocket } from "../../src/sockets/udp-socket.ts";
 import { rejection } from "../support/chunks.ts";
 
@@ -38,7 +39,8 @@ async function withPair<T>(fn: (a: UdpSocket, b: UdpSocket) => Promise<T>): Prom
 
 /** Waits until `socket` has seen `n` more 'message' events (its UdpSocket's listener runs first). */
 async function messagesSeen(socket: UdpSocket, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await waitForEvent(socket.socket, "message", "test: message");
+  for (let i = 0; i < n; i++)
+    await waitForEvent(socket.socket as dgram.Socket, "message", "test: message");
 }
 
 function udpHandles(): number {
@@ -426,5 +428,73 @@ describe("UdpSocket", () => {
     });
     await loopTurns();
     expect(udpHandles()).toBe(before);
+  });
+});
+
+describe("openUdpSocket and custom socket factories", () => {
+  test("a factory without bindUdp leaves UDP to Node", async () => {
+    await run(async () => {
+      setCustomSocketFactory({
+        connect: () => Promise.reject(new Error("unused")),
+      });
+      const sock = await openUdpSocket(LOOPBACK);
+      try {
+        expect(sock.socket).toBeInstanceOf(dgram.Socket);
+      } finally {
+        await sock.aclose();
+      }
+    });
+  });
+
+  test("a factory's bindUdp must be a function", async () => {
+    await run(async () => {
+      const connect = () => Promise.reject(new Error("unused"));
+      expect(() => setCustomSocketFactory({ connect, bindUdp: 5 as never })).toThrow(
+        /factory\.bindUdp must be a function/,
+      );
+    });
+  });
+
+  test("a factory's bindUdp socket is used, its synchronous callbacks included", async () => {
+    const sent: string[] = [];
+    class FakeSocket extends EventEmitter {
+      address() {
+        return { family: "IPv4", address: "10.0.0.1", port: 5000 };
+      }
+      remoteAddress(): never {
+        throw new Error("not connected");
+      }
+      send(msg: Buffer, port: number, address: string, callback: (e: Error | null) => void) {
+        sent.push(`${text(msg)} → ${address}:${port}`);
+        callback(null);
+      }
+      connect() {}
+      close() {}
+    }
+    const asked: unknown[] = [];
+    await run(async () => {
+      setCustomSocketFactory({
+        connect: () => Promise.reject(new Error("unused")),
+        bindUdp: async (options) => {
+          asked.push(options);
+          return new FakeSocket() as never;
+        },
+      });
+      const sock = await openUdpSocket({ port: 5000 });
+      try {
+        expect(sock.localAddress).toEqual({ family: 4, address: "10.0.0.1", port: 5000 });
+        await sock.send(bytes("hi"), 9, "10.0.0.2");
+        (sock.socket as unknown as FakeSocket).emit("message", Buffer.from("yo"), {
+          family: "IPv4",
+          address: "10.0.0.2",
+          port: 9,
+        });
+        expect(text((await sock.receive()).data)).toBe("yo");
+      } finally {
+        await sock.aclose();
+      }
+    });
+    expect(asked).toEqual([{ family: 4, port: 5000, reuseAddress: false }]);
+    expect(sent).toEqual(["hi → 10.0.0.2:9"]);
   });
 });

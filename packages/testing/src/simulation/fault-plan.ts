@@ -13,7 +13,9 @@ export type Fault =
   | { readonly at: number; readonly kind: "crash"; readonly host: string }
   | { readonly at: number; readonly kind: "bounce"; readonly host: string }
   | { readonly at: number; readonly kind: "partition"; readonly hosts: readonly [string, string] }
-  | { readonly at: number; readonly kind: "repair"; readonly hosts: readonly [string, string] };
+  | { readonly at: number; readonly kind: "repair"; readonly hosts: readonly [string, string] }
+  | { readonly at: number; readonly kind: "hold"; readonly hosts: readonly [string, string] }
+  | { readonly at: number; readonly kind: "release"; readonly hosts: readonly [string, string] };
 
 /** Faults in the order they strike. */
 export type FaultPlan = readonly Fault[];
@@ -27,8 +29,9 @@ export interface FaultPlansOptions {
 }
 
 /**
- * Plans of faults on `hosts` (crash, bounce, partition and repair of a pair),
- * sorted by time. Shrinks toward the empty plan.
+ * Plans of faults on `hosts` (crash, bounce; partition, repair, hold and
+ * release of a pair), sorted by time. Shrinks toward the empty plan (and
+ * each fault toward the kinds listed first).
  */
 export function faultPlans(
   hosts: readonly string[],
@@ -51,6 +54,8 @@ export function faultPlans(
       ? [
           fc.record({ at, kind: fc.constant("partition" as const), hosts: pair }),
           fc.record({ at, kind: fc.constant("repair" as const), hosts: pair }),
+          fc.record({ at, kind: fc.constant("hold" as const), hosts: pair }),
+          fc.record({ at, kind: fc.constant("release" as const), hosts: pair }),
         ]
       : []),
   );

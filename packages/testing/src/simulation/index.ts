@@ -10,6 +10,7 @@
  */
 export {
   type Latency,
+  RETRANSMISSION_TIMEOUT,
   type SimulatedDelivery,
   SimulatedLink,
   type SimulatedLinkOptions,

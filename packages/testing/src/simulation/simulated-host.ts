@@ -6,6 +6,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { type CancelScope, Event } from "@weft/core";
 import type { SimulatedListener } from "./simulated-listener.ts";
+import type { SimulatedUdpSocket } from "./simulated-udp-socket.ts";
+
+/** An error like the one Node gives, with its code. */
+export function systemError(message: string, code: string): Error {
+  return Object.assign(new Error(`${message} (simulated)`), { code });
+}
 
 /** A connection the simulation can reset when one of its hosts crashes. */
 export interface Resettable {
@@ -32,6 +38,8 @@ export class SimulatedHost {
   incarnations = 0;
   readonly listeners = new Map<number, SimulatedListener>();
   readonly connections = new Set<Resettable>();
+  /** Bound UDP sockets by port. */
+  readonly udpSockets = new Map<number, SimulatedUdpSocket>();
   /** Set when a bounce asks a crashed host to start again. */
   restart: Event = new Event();
   /**
@@ -58,18 +66,19 @@ export class SimulatedHost {
     this.incarnations = 0;
     this.listeners.clear();
     this.connections.clear();
+    this.udpSockets.clear();
     this.restart = new Event();
     this.crashed = false;
     this.#nextPort = 49_152;
   }
 
-  /** An ephemeral port not in use on this host. */
-  ephemeralPort(): number {
-    while (this.listeners.has(this.#nextPort)) this.#nextPort++;
+  /** An ephemeral port not in use on this host (by a listener, or by the sockets of `inUse`). */
+  ephemeralPort(inUse: ReadonlyMap<number, unknown> = this.listeners): number {
+    while (inUse.has(this.#nextPort)) this.#nextPort++;
     return this.#nextPort++;
   }
 
-  /** The crash: every connection reset, every listener gone, the task tree cancelled. */
+  /** The crash: every connection reset, every listener and UDP socket gone, the task tree cancelled. */
   crash(): void {
     this.crashed = true;
     const error = new Error(`host ${JSON.stringify(this.name)} crashed`);
@@ -78,6 +87,10 @@ export class SimulatedHost {
     for (const listener of [...this.listeners.values()]) listener.closeNow();
     this.listeners.clear();
     this.scope?.cancel(`host ${this.name} crashed`);
+    // After the cancel: a task waiting on a socket is cancelled, as a crashed
+    // process would never see its sockets break.
+    for (const socket of [...this.udpSockets.values()]) socket.closeNow();
+    this.udpSockets.clear();
   }
 
   toString(): string {

@@ -25,6 +25,13 @@ import {
  */
 export type Latency = number | ((random: () => number) => number);
 
+/**
+ * How much later a lost TCP segment arrives (ms): the sender retransmits it
+ * after this retransmission timeout, once per loss (see
+ * `SimulatedLinkOptions.loss`). A fixed 200 ms, Linux's minimum RTO.
+ */
+export const RETRANSMISSION_TIMEOUT = 200;
+
 /** Options of a `SimulatedLink`. */
 export interface SimulatedLinkOptions {
   /** Milliseconds from sending a segment to its arrival (default 0). */
@@ -35,6 +42,14 @@ export interface SimulatedLinkOptions {
    * `Math.random`). Required with a latency function; unused with a number.
    */
   random?: () => number;
+  /**
+   * The probability (in [0, 1)) that a segment is lost on the wire. TCP does
+   * not lose it: it is retransmitted and arrives {@link RETRANSMISSION_TIMEOUT}
+   * ms later per loss (each retransmission may be lost again), still in order,
+   * so later segments wait for it. Default 0; drawn from `random`, which is
+   * then required.
+   */
+  loss?: number;
   /** A name for deadlock reports and error messages. */
   name?: string;
   /** Called when the receiving side takes a segment (for traces and tests). */
@@ -117,6 +132,8 @@ let linkCount = 0;
  * overtakes an earlier one, whatever latency it drew: TCP delivers in order).
  *
  * Faults:
+ * - `loss` (an option): a lost segment is retransmitted, and arrives
+ *   {@link RETRANSMISSION_TIMEOUT} ms later per loss, still in order.
  * - `hold()` / `release()`: segments in flight, and those sent meanwhile, are
  *   kept in the network; on `release()` each arrives at its own arrival time,
  *   or at once if that has passed.
@@ -132,6 +149,7 @@ export class SimulatedLink {
   /** The name given in the options, or `link-<n>`. */
   readonly name: string;
   readonly #latency: Latency;
+  readonly #loss: number;
   readonly #random: (() => number) | null;
   readonly #onDelivery: ((delivery: SimulatedDelivery) => void) | null;
   readonly #data = new SegmentQueue();
@@ -166,11 +184,19 @@ export class SimulatedLink {
     } else {
       checkFiniteNonNegative("options.latency", latency);
     }
+    const loss = options.loss ?? 0;
+    checkProbability("options.loss", loss, { below1: true });
+    if (loss > 0 && options.random === undefined) {
+      throw new TypeError(
+        "options.random is required with a loss rate (pass a seeded generator, e.g. seededRandom(1))",
+      );
+    }
     if (options.random !== undefined) checkFunction("options.random", options.random);
     if (options.onDelivery !== undefined) checkFunction("options.onDelivery", options.onDelivery);
     checkOptionalName("options.name", options.name);
     this.name = options.name ?? `link-${++linkCount}`;
     this.#latency = latency;
+    this.#loss = loss;
     this.#random = options.random ?? null;
     this.#onDelivery = options.onDelivery ?? null;
     this.#changed = new lowlevel.ParkingLot(() => `a segment on simulated link ${this.name}`);
@@ -257,7 +283,9 @@ export class SimulatedLink {
    */
   transmit(segment: SimulatedSegment, departAt = currentTime()): number {
     if (this.#isBroken) return departAt; // lost with the connection
-    const latency = this.#sample();
+    let latency = this.#sample();
+    // Each loss costs a retransmission timeout (no draw at all without loss).
+    if (this.#loss > 0) while (this.#random!() < this.#loss) latency += RETRANSMISSION_TIMEOUT;
     const arriveAt = Math.max(departAt + latency, this.#lastArrival);
     this.#lastArrival = arriveAt;
     const queued: Queued = { segment, seq: this.#seq++, sentAt: departAt, latency, arriveAt };
@@ -385,15 +413,7 @@ export class SimulatedLink {
   }
 
   #sample(): number {
-    const latency = this.#latency;
-    if (typeof latency === "number") return latency;
-    const value = latency(this.#random!);
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-      throw new RangeError(
-        `the latency function of simulated link ${this.name} must return a finite non-negative number, got ${describeValue(value)}`,
-      );
-    }
-    return value;
+    return sampleLatency(this.#latency, this.#random!, `simulated link ${this.name}`);
   }
 
   /** Whether something due at `arriveAt` has reached the receiving side by now. */
@@ -446,6 +466,47 @@ export class SimulatedLink {
     if (retransmit && last !== -Infinity) this.#lastArrival = last;
     else this.#lastArrival = Math.max(this.#lastArrival, last);
     this.#notify();
+  }
+}
+
+/**
+ * One latency drawn from `latency` (a number is itself), checked: a latency
+ * function must return a finite number >= 0. `what` names the path in the
+ * error.
+ */
+export function sampleLatency(latency: Latency, random: () => number, what: string): number {
+  if (typeof latency === "number") return latency;
+  const value = latency(random);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `the latency function of ${what} must return a finite non-negative number, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A latency option: a finite number >= 0, or a function. */
+export function checkLatency(name: string, value: unknown): asserts value is Latency {
+  if (typeof value === "function") return;
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${name} must be a number of milliseconds or a function, got ${describeValue(value)}`,
+    );
+  }
+  checkFiniteNonNegative(name, value);
+}
+
+/** A probability: a number in [0, 1] (in [0, 1) with `below1`). */
+export function checkProbability(
+  name: string,
+  value: unknown,
+  { below1 = false }: { below1?: boolean } = {},
+): asserts value is number {
+  checkNonNegative(name, value);
+  if (below1 ? value >= 1 : value > 1) {
+    throw new RangeError(
+      `${name} must be a probability in [0, 1${below1 ? ")" : "]"}, got ${value}`,
+    );
   }
 }
 

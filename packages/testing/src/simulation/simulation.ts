@@ -3,7 +3,8 @@
  * Tokio's turmoil: each host is a task tree started from a factory, clients
  * are hosts whose return ends the simulation, and unmodified @weft/net code
  * (`openTcpStream`, `openTcpListeners`, `serveTcp`, `serveHttp`) talks over
- * simulated TCP with latency and faults — on a `MockClock`, under a
+ * simulated TCP with latency and faults, and `openUdpSocket` over simulated
+ * UDP (loss, duplication, reordering) — on a `MockClock`, under a
  * `DeterministicScheduler`, with no real socket.
  *
  * ```ts
@@ -17,18 +18,76 @@
  * ```
  */
 import { CancelScope, currentTime, Event, openNursery, run, sleepUntil } from "@weft/core";
-import { checkFinite, checkFunction, checkOptionsObject } from "@weft/core/validate";
+import {
+  checkFinite,
+  checkFunction,
+  checkOptionalBoolean,
+  checkOptionsObject,
+} from "@weft/core/validate";
 import { setCustomHostnameResolver, setCustomSocketFactory } from "@weft/net";
 import { DeterministicScheduler } from "../deterministic-scheduler.ts";
 import { MockClock } from "../mock-clock.ts";
 import { seededRandom } from "../seeded-random.ts";
 import type { FaultPlan } from "./fault-plan.ts";
 import { hostStorage, SimulatedHost } from "./simulated-host.ts";
-import type { Latency } from "./simulated-link.ts";
-import { SimulatedNetwork } from "./simulated-network.ts";
+import { checkLatency, checkProbability, type Latency } from "./simulated-link.ts";
+import { type PathConfig, SimulatedNetwork } from "./simulated-network.ts";
 
-/** Options of a {@link Simulation}. */
-export interface SimulationOptions {
+/**
+ * How the network behaves on a path: the simulation-wide defaults
+ * ({@link SimulationOptions}) or one path's ({@link Simulation.link}).
+ */
+export interface LinkOptions {
+  /** Latency of a hop, in ms, or a distribution drawn from the seeded randomness (default 1). */
+  latency?: Latency;
+  /**
+   * The probability, in [0, 1), that a packet is lost (default 0). A lost
+   * datagram is gone (UDP); a lost TCP segment is retransmitted and arrives
+   * `RETRANSMISSION_TIMEOUT` (200) ms later per loss, still in order.
+   */
+  loss?: number;
+  /** The probability, in [0, 1], that a datagram arrives twice (default 0; TCP: no effect). */
+  duplicate?: number;
+  /**
+   * The probability, in [0, 1], that a datagram is held back by an extra
+   * random delay of up to twice its latency (at least 1 ms), so that later
+   * ones may overtake it (default 0; TCP: no effect, it delivers in order).
+   * A latency function reorders datagrams by itself: each draws its own.
+   */
+  reorder?: number;
+}
+
+/** Options of {@link Simulation.link}. */
+export interface LinkPathOptions extends LinkOptions {
+  /** Configure only `a → b` (default: both directions). */
+  oneWay?: boolean;
+}
+
+/** Checks a `LinkOptions` object; returns its defined fields. */
+function checkLinkOptions(name: string, options: LinkOptions): Partial<PathConfig> {
+  checkOptionsObject(name, options);
+  const config: { -readonly [K in keyof PathConfig]?: PathConfig[K] } = {};
+  if (options.latency !== undefined) {
+    checkLatency(`${name}.latency`, options.latency);
+    config.latency = options.latency;
+  }
+  if (options.loss !== undefined) {
+    checkProbability(`${name}.loss`, options.loss, { below1: true });
+    config.loss = options.loss;
+  }
+  if (options.duplicate !== undefined) {
+    checkProbability(`${name}.duplicate`, options.duplicate);
+    config.duplicate = options.duplicate;
+  }
+  if (options.reorder !== undefined) {
+    checkProbability(`${name}.reorder`, options.reorder);
+    config.reorder = options.reorder;
+  }
+  return config;
+}
+
+/** Options of a {@link Simulation}: its seed, scheduler and faults, and every path's defaults. */
+export interface SimulationOptions extends LinkOptions {
   /** Seeds the scheduler and every random draw of the network (default 1). */
   seed?: number;
   /**
@@ -38,14 +97,20 @@ export interface SimulationOptions {
   scheduler?: DeterministicScheduler;
   /** Faults to strike at their times (see `faultPlans`). */
   faults?: FaultPlan;
-  /** Latency of every link, in ms, or a distribution drawn from the seeded randomness (default 1). */
-  latency?: Latency;
 }
 
+/**
+ * A simulated network of hosts and clients on one deterministic clock (see
+ * the module comment): add hosts, configure paths with `link`, `run()`, and
+ * strike faults (`crash`, `bounce`, `partition`/`repair`, `hold`/`release`)
+ * from the hosts' code or with a fault plan.
+ */
 export class Simulation {
   readonly #hosts = new Map<string, SimulatedHost>();
   readonly #seed: number;
-  readonly #latency: Latency;
+  readonly #defaults: PathConfig;
+  /** `link()` overrides by "from→to". */
+  readonly #links = new Map<string, Partial<PathConfig>>();
   readonly #scheduler: DeterministicScheduler | null;
   readonly #faults: FaultPlan;
   #network: SimulatedNetwork | null = null;
@@ -54,7 +119,8 @@ export class Simulation {
 
   /**
    * What the last run did, in order: connections, every segment delivered
-   * (time, link, kind, size), crashes, bounces, partitions, and at the end the
+   * (time, link, kind, size), every datagram delivered, lost, duplicated or
+   * dropped, crashes, bounces, partitions, holds, and at the end the
    * scheduler's choices — the same seed gives the same trace, line for line
    * (see {@link checkDeterminism}).
    */
@@ -66,14 +132,13 @@ export class Simulation {
     checkOptionsObject("options", options);
     this.#seed = options.seed ?? 1;
     checkFinite("options.seed", this.#seed);
-    this.#latency = options.latency ?? 1;
-    if (typeof this.#latency === "number") {
-      if (!Number.isFinite(this.#latency) || this.#latency < 0) {
-        throw new RangeError(`options.latency must be a finite number >= 0, got ${this.#latency}`);
-      }
-    } else {
-      checkFunction("options.latency", this.#latency);
-    }
+    this.#defaults = {
+      latency: 1,
+      loss: 0,
+      duplicate: 0,
+      reorder: 0,
+      ...checkLinkOptions("options", options),
+    };
     if (options.scheduler !== undefined && !(options.scheduler instanceof DeterministicScheduler)) {
       throw new TypeError("options.scheduler must be a DeterministicScheduler");
     }
@@ -135,7 +200,11 @@ export class Simulation {
     host.restart.set();
   }
 
-  /** Partitions the path between two hosts (one way: only `a → b`); in-flight segments are held. */
+  /**
+   * Partitions the path between two hosts (one way: only `a → b`): TCP
+   * segments in flight are held (and retransmitted after the repair),
+   * datagrams are lost, connects wait.
+   */
   partition(a: string, b: string, options: { oneWay?: boolean } = {}): void {
     this.#note(`partition ${a} ${options.oneWay === true ? "→" : "↔"} ${b}`);
     this.#networkNow().partition(this.#get(a), this.#get(b), options.oneWay === true);
@@ -145,6 +214,53 @@ export class Simulation {
   repair(a: string, b: string): void {
     this.#note(`repair ${a} ↔ ${b}`);
     this.#networkNow().repair(this.#get(a), this.#get(b));
+  }
+
+  /**
+   * Holds the path between two hosts (one way: only `a → b`), as turmoil's
+   * `hold`: TCP segments and datagrams in flight, and those sent meanwhile,
+   * stay in the network, and connects wait, until {@link release}.
+   */
+  hold(a: string, b: string, options: { oneWay?: boolean } = {}): void {
+    checkOptionsObject("options", options);
+    checkOptionalBoolean("options.oneWay", options.oneWay);
+    const [from, to] = [this.#get(a), this.#get(b)];
+    const network = this.#networkNow();
+    this.#note(`hold ${a} ${options.oneWay === true ? "→" : "↔"} ${b}`);
+    network.hold(from, to, options.oneWay === true);
+  }
+
+  /**
+   * Releases what {@link hold} held between two hosts, both ways: each held
+   * segment or datagram arrives at its own arrival time, or at once if that
+   * has passed (TCP segments in order).
+   */
+  release(a: string, b: string): void {
+    const [from, to] = [this.#get(a), this.#get(b)];
+    const network = this.#networkNow();
+    this.#note(`release ${a} ↔ ${b}`);
+    network.release(from, to);
+  }
+
+  /**
+   * Configures the path between two hosts (both directions, or only `a → b`
+   * with `oneWay`), overriding the simulation's {@link SimulationOptions}
+   * field by field; a later call overrides again. May be called before
+   * `run()` or during it: TCP connections opened afterwards and datagrams sent
+   * afterwards follow it (an open connection keeps its links' settings).
+   *
+   * ```ts
+   * sim.link("client", "server", { latency: 50, loss: 0.1 });
+   * ```
+   */
+  link(a: string, b: string, options: LinkPathOptions): void {
+    if (options === undefined) throw new TypeError("options must be an object, got undefined");
+    const config = checkLinkOptions("options", options);
+    checkOptionalBoolean("options.oneWay", options.oneWay);
+    this.#get(a);
+    this.#get(b);
+    const keys = options.oneWay === true ? [`${a}→${b}`] : [`${a}→${b}`, `${b}→${a}`];
+    for (const key of keys) this.#links.set(key, { ...this.#links.get(key), ...config });
   }
 
   /**
@@ -161,7 +277,8 @@ export class Simulation {
     const scheduler = this.#scheduler ?? new DeterministicScheduler({ seed: this.#seed });
     const network = new SimulatedNetwork(
       this.#hosts,
-      this.#latency,
+      this.#defaults,
+      this.#links,
       seededRandom(this.#seed),
       this.#trace,
     );
@@ -172,6 +289,7 @@ export class Simulation {
           setCustomSocketFactory(network);
           setCustomHostnameResolver(network);
           await openNursery(async (everything) => {
+            network.attach(everything);
             const hosts = [...this.#hosts.values()];
             for (const host of hosts.filter((h) => !h.isClient)) {
               everything.startSoon(() => this.#runHost(host), { name: `host ${host.name}` });
@@ -216,6 +334,12 @@ export class Simulation {
           break;
         case "repair":
           this.repair(fault.hosts[0], fault.hosts[1]);
+          break;
+        case "hold":
+          this.hold(fault.hosts[0], fault.hosts[1]);
+          break;
+        case "release":
+          this.release(fault.hosts[0], fault.hosts[1]);
           break;
       }
     }

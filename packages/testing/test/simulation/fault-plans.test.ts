@@ -100,4 +100,19 @@ describe("fault plans with schedules", () => {
     // The same plan, replayed by hand, fails the same way.
     expect(await counterAfterThreeIncrements(plan)).not.toBe("3");
   }, 60_000);
+
+  test("plans on several hosts include holds and releases of a pair", () => {
+    const plans = fc.sample(faultPlans(["a", "b"], { maxFaults: 5 }), { numRuns: 200, seed: 3 });
+    const kinds = new Set(plans.flat().map((fault) => fault.kind));
+    expect([...kinds].sort()).toEqual([
+      "bounce",
+      "crash",
+      "hold",
+      "partition",
+      "release",
+      "repair",
+    ]);
+    const hold = plans.flat().find((fault) => fault.kind === "hold")!;
+    expect(describeFaultPlan([hold])).toMatch(/^\d+ ms: hold (a ↔ b|b ↔ a)$/);
+  });
 });
