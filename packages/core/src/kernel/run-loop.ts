@@ -20,6 +20,16 @@ export type TickQueued = (typeof TickQueued)[keyof typeof TickQueued];
  */
 const SLICE_MS = 1;
 
+/**
+ * On a virtual clock or under a custom scheduler, a slice is this many
+ * batches instead (a power of two): real time must not steer such a run. Where
+ * the kernel yields to the event loop decides which host callbacks (Node's
+ * process.nextTick and setImmediate work: its streams, its HTTP parser) run
+ * between which batches, so a slice of real milliseconds would make a
+ * simulation's interleavings depend on the machine's speed.
+ */
+const SLICE_BATCHES = 64;
+
 /** Batches of at most this many tasks may start synchronously (see batchOver). */
 const SYNC_BATCH_MAX = 32;
 
@@ -74,6 +84,8 @@ export class RunLoop {
   generation = 0;
   /** Package-internal: how many tasks await a foreign promise (state FOREIGN). */
   foreignTasks = 0;
+  /** Slices are counted in batches, not real milliseconds (see SLICE_BATCHES); set as the run starts. */
+  private slicesInBatches = false;
 
   // Kernel callbacks run outside any task's async context.
   /**
@@ -99,8 +111,14 @@ export class RunLoop {
     this.kernel = kernel;
   }
 
-  /** Package-internal: prepares the tick and drain triggers; the kernel calls this as the run starts, in kernel context. */
+  /**
+   * Package-internal: prepares the tick and drain triggers, and how slices are
+   * measured; the kernel calls this as the run starts, in kernel context.
+   */
   armTriggers(): void {
+    const kernel = this.kernel;
+    this.slicesInBatches =
+      kernel.scheduler !== null || Number.isFinite(kernel.clock.autojumpThreshold ?? Infinity);
     this.armTickTrigger();
     this.armDrainTrigger();
   }
@@ -231,8 +249,10 @@ export class RunLoop {
   /**
    * Whether the next batch may follow without yielding to the event loop.
    * Reading the clock costs as much as a small batch: look every 8 batches.
+   * On a virtual clock or under a custom scheduler, count batches instead.
    */
   private withinSlice(): boolean {
+    if (this.slicesInBatches) return ++this.batchesInSlice % SLICE_BATCHES !== 0;
     return (++this.batchesInSlice & 7) !== 0 || performance.now() - this.sliceStart < SLICE_MS;
   }
 

@@ -125,6 +125,33 @@ describe("run loop: batches", () => {
     );
     expect(otherSteps).toBeGreaterThan(0);
   });
+
+  test("on a virtual clock the kernel yields to the event loop after a count of batches, not of real milliseconds: host callbacks interleave the same way however slow the steps", async () => {
+    /** The rounds of a checkpointing task seen by each turn of a setImmediate chain. */
+    async function interleaving(busyMs: number): Promise<number[]> {
+      const seen: number[] = [];
+      let rounds = 0;
+      let done = false;
+      const onTurn = () => {
+        if (done) return;
+        seen.push(rounds);
+        setImmediate(onTurn);
+      };
+      await runVirtual(async () => {
+        setImmediate(onTurn);
+        for (; rounds < 300; rounds++) {
+          const until = performance.now() + busyMs;
+          while (performance.now() < until) {} // a slow step
+          await checkpoint();
+        }
+        done = true;
+      });
+      return seen;
+    }
+    const fast = await interleaving(0);
+    expect(fast.length).toBeGreaterThan(1);
+    expect(await interleaving(0.2)).toEqual(fast);
+  });
 });
 
 describe("run loop: deadlines and checkpoints", () => {

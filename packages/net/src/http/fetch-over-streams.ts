@@ -4,15 +4,74 @@
  * `openTcpStream` — the run's resolver and factory — and Node's own HTTP/1.1
  * client, over a `StreamDuplex` on that stream. One connection per request
  * (`Connection: close`); `http:` only.
+ *
+ * The connection failing (the peer reset it, or closed it before the response
+ * was complete) is a `BrokenResourceError`, as for undici's fetch, both from
+ * `fetch` and from reading the body: its `cause` is the transport's own error
+ * (the simulated connection's reset, say) or else Node's (`aborted`,
+ * `socket hang up`).
  */
 import * as http from "node:http";
 import type * as net from "node:net";
 import { Readable } from "node:stream";
-import { cancellable, lowlevel } from "@weft/core";
+import { BrokenResourceError, cancellable, isCancelled, lowlevel } from "@weft/core";
 import { acloseForcefully } from "@weft/core/streams";
 import { ignoreError } from "../host/io-wait.ts";
 import { openTcpStream } from "../sockets/open-tcp-stream.ts";
 import { runStreamDuplex, StreamDuplex } from "../streams/stream-duplex.ts";
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * What a failure of Node's HTTP client over `duplex` is to the caller: the
+ * connection broke (`BrokenResourceError`, caused by the transport's error if
+ * it had one, else by Node's), unless it is already one, or weft's
+ * `Cancelled`, or `signal` (the caller's or the scope's) aborted the request:
+ * its reason is theirs to recognise.
+ */
+function connectionFailure(
+  error: unknown,
+  what: string,
+  duplex: StreamDuplex,
+  signal: AbortSignal,
+): unknown {
+  if (isCancelled(error) || error instanceof BrokenResourceError || signal.aborted) return error;
+  // The transport's own failure says what happened; Node's ("aborted") only that it did.
+  const cause = duplex.errored ?? error;
+  return new BrokenResourceError(`${what} failed: ${asError(cause).message}`, { cause });
+}
+
+/**
+ * `res` as a web stream whose failure is {@link connectionFailure}'s (a raw
+ * `response.text()` would otherwise reject with Node's bare `Error: aborted`).
+ */
+function responseBody(
+  res: http.IncomingMessage,
+  what: string,
+  duplex: StreamDuplex,
+  signal: AbortSignal,
+): ReadableStream<Uint8Array> {
+  const reader = (Readable.toWeb(res) as ReadableStream<Uint8Array>).getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let result: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          controller.error(connectionFailure(error, what, duplex, signal));
+          return;
+        }
+        if (result.done) controller.close();
+        else controller.enqueue(result.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 }, // Readable.toWeb buffers; this only passes chunks along
+  );
+}
 
 /** Sends `request` over the run's socket factory; `signal` aborts it (and its body). */
 export async function fetchOverStreams(request: Request, signal: AbortSignal): Promise<Response> {
@@ -57,6 +116,7 @@ export async function fetchOverStreams(request: Request, signal: AbortSignal): P
     req.on("error", reject);
   });
   responded.catch(ignoreError); // observed below; a failure before that is not unhandled
+  let bodyError: Error | null = null;
   if (request.body === null) {
     req.end();
   } else {
@@ -66,14 +126,22 @@ export async function fetchOverStreams(request: Request, signal: AbortSignal): P
         for await (const chunk of body) req.write(chunk);
         req.end();
       } catch (error) {
-        req.destroy(error instanceof Error ? error : new Error(String(error)));
+        bodyError = asError(error);
+        req.destroy(bodyError);
       }
     })();
   }
-  const res = await cancellable((waitSignal) => {
-    waitSignal.addEventListener("abort", () => req.destroy(), { once: true });
-    return responded;
-  });
+  const what = `${request.method} ${url.href}`;
+  let res: http.IncomingMessage;
+  try {
+    res = await cancellable((waitSignal) => {
+      waitSignal.addEventListener("abort", () => req.destroy(), { once: true });
+      return responded;
+    });
+  } catch (error) {
+    if (error === bodyError) throw error; // the request body's own failure
+    throw connectionFailure(error, `fetch ${what}`, duplex, signal);
+  }
   const responseHeaders = new Headers();
   for (let i = 0; i < res.rawHeaders.length; i += 2) {
     responseHeaders.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
@@ -81,7 +149,8 @@ export async function fetchOverStreams(request: Request, signal: AbortSignal): P
   const status = res.statusCode ?? 0;
   const noBody = request.method === "HEAD" || status === 204 || status === 304;
   if (noBody) res.resume();
-  return new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
+  const body = noBody ? null : responseBody(res, `reading the body of ${what}`, duplex, signal);
+  return new Response(body, {
     status,
     statusText: res.statusMessage ?? "",
     headers: responseHeaders,

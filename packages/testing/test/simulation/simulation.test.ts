@@ -6,9 +6,10 @@
 import { inspect } from "node:util";
 import { BrokenResourceError, currentTime, moveOnAfter, sleep } from "@weft/core";
 import type { HalfCloseableStream } from "@weft/core/streams";
-import { fetch, fetchJson, openTcpStream, serveHttp, serveTcp } from "@weft/net";
+import { fetch, fetchJson, openTcpStream, readText, serveHttp, serveTcp } from "@weft/net";
 import { checkDeterminism, NondeterminismError, Simulation } from "@weft/testing/simulation";
 import { describe, expect, test } from "vitest";
+import { rejection } from "../../../core/test/support/helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -93,6 +94,94 @@ describe("Simulation", () => {
     });
     await sim.run();
     expect(results).toEqual([{ path: "/items/1" }, 200, { echoed: { n: 7 } }]);
+  });
+
+  test("a host crashing mid-response body: the client's body read fails with BrokenResourceError, raw or through readText, caused by the connection's reset", async () => {
+    const failures: unknown[] = [];
+    const sim = new Simulation({ seed: 6, latency: 1 });
+    sim.host("api", () =>
+      serveHttp(
+        async () =>
+          // The first part of the body, then nothing: the host crashes before the rest.
+          new Response(
+            new ReadableStream<Uint8Array>({
+              start(controller) {
+                controller.enqueue(encoder.encode("first part;"));
+              },
+            }),
+          ),
+        { port: 80 },
+      ),
+    );
+    sim.client("caller", async () => {
+      await sleep(1);
+      for (const read of [(r: Response) => r.text(), readText]) {
+        const response = await fetch("http://api/stream");
+        expect(response.status).toBe(200);
+        await sleep(10); // the first part has arrived
+        sim.crash("api");
+        failures.push(await rejection(read(response)));
+        sim.bounce("api");
+        await sleep(1);
+      }
+    });
+    await sim.run();
+    expect(failures).toHaveLength(2);
+    for (const error of failures) {
+      expect(error).toBeInstanceOf(BrokenResourceError);
+      expect((error as Error).message).toMatch(
+        /^reading the body of GET http:\/\/api\/stream failed: simulated connection .* was broken/,
+      );
+      // The simulated connection's reset (not Node's bare "aborted"), caused by the crash.
+      expect((error as Error).cause).toBeInstanceOf(BrokenResourceError);
+      expect(inspect(error, { depth: 5 })).toContain('host "api" crashed');
+    }
+  });
+
+  test("a host that closes the connection without answering: fetch fails with BrokenResourceError caused by Node's error", async () => {
+    const sim = new Simulation({ seed: 7, latency: 1 });
+    sim.host("mute", () =>
+      serveTcp(async (stream) => {
+        let request = "";
+        while (!request.includes("\r\n\r\n")) request += decoder.decode(await stream.receiveSome());
+        await stream.aclose(); // no answer
+      }, 80),
+    );
+    let failure: unknown;
+    sim.client("caller", async () => {
+      await sleep(1);
+      failure = await rejection(fetch("http://mute/"));
+    });
+    await sim.run();
+    expect(failure).toBeInstanceOf(BrokenResourceError);
+    expect((failure as Error).message).toBe("fetch GET http://mute/ failed: socket hang up");
+    expect(((failure as Error).cause as Error & { code?: string }).code).toBe("ECONNRESET");
+  });
+
+  test("a fetch over the simulation that is cancelled or aborted by its caller is not a BrokenResourceError", async () => {
+    const outcomes: unknown[] = [];
+    const sim = new Simulation({ seed: 8, latency: 1 });
+    sim.host("slow", () =>
+      serveHttp(
+        async () => {
+          await sleep(10_000);
+          return new Response("late");
+        },
+        { port: 80 },
+      ),
+    );
+    sim.client("caller", async () => {
+      await sleep(1);
+      outcomes.push(await moveOnAfter(50, () => fetch("http://slow/")));
+      outcomes.push(currentTime());
+      const controller = new AbortController();
+      const reason = new Error("the caller gave up");
+      setTimeout(() => controller.abort(reason), 0);
+      const error = await rejection(fetch("http://slow/", { signal: controller.signal }));
+      outcomes.push(error === reason);
+    });
+    await sim.run();
+    expect(outcomes).toEqual([undefined, 51, true]);
   });
 
   test("a crash resets the host's connections (BrokenResourceError) and a bounce brings it back", async () => {
