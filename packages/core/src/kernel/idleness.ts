@@ -104,7 +104,7 @@ export class Idleness {
     if (sleep === Infinity) {
       // On a virtual clock with nothing external pending, nothing can wake us.
       // Confirm after an event-loop turn: pending microtasks may still reschedule someone.
-      if (threshold === Infinity || this.externalWaits > 0 || kernel.runLoop.foreignTasks > 0)
+      if (threshold === Infinity || this.externalWaits > 0 || this.foreignTasksMayWake())
         return;
       sleep = 0;
       primed = Primed.DEADLOCK;
@@ -133,7 +133,7 @@ export class Idleness {
       } else if (stillIdle && this.primed === Primed.AUTOJUMP) {
         kernel.clock.autojump?.(kernel.deadlines.next());
       } else if (stillIdle && this.primed === Primed.DEADLOCK) {
-        if (this.externalWaits === 0 && runLoop.foreignTasks === 0) this.deadlock();
+        if (this.externalWaits === 0 && !this.foreignTasksMayWake()) this.deadlock();
       }
     } catch (error) {
       kernel.crash(error);
@@ -142,6 +142,16 @@ export class Idleness {
     this.idle = false;
     runLoop.sliceStart = performance.now();
     if (runLoop.tickQueued === TickQueued.NONE) runLoop.tick();
+  }
+
+  /**
+   * Tasks awaiting foreign promises may yet be woken from outside the run
+   * (real I/O settling them) — unless the run is a closed world
+   * (RunOptions.closedWorld), where after an event-loop turn with nothing
+   * runnable nobody is left to settle them.
+   */
+  private foreignTasksMayWake(): boolean {
+    return this.kernel.runLoop.foreignTasks > 0 && !this.kernel.closedWorld;
   }
 
   /** Package-internal: cancels the pending host timer, if any. */
@@ -161,7 +171,11 @@ export class Idleness {
     const kernel = this.kernel;
     const report = new DeadlockError(
       "deadlock: every task is blocked, no deadline is pending and no I/O is in flight " +
-        `(virtual clock at ${kernel.clock.currentTime()} ms)\n${kernel.dumpTasks()}`,
+        `(virtual clock at ${kernel.clock.currentTime()} ms)` +
+        (kernel.runLoop.foreignTasks > 0
+          ? "; in this closed world (RunOptions.closedWorld) nothing outside the run can settle the non-weft promises tasks await"
+          : "") +
+        `\n${kernel.dumpTasks()}`,
     );
     if (this.deadlockError !== null || kernel.systemNursery === null) {
       kernel.crash(this.deadlockError ?? report);

@@ -56,6 +56,8 @@ export interface KernelOptions {
   readonly scheduler: Scheduler | null;
   readonly instruments: readonly Instrument[];
   readonly strictErrors: boolean;
+  /** See RunOptions.closedWorld: foreign awaits cannot be settled from outside the run. */
+  readonly closedWorld: boolean;
 }
 
 /** The result of the root task, once the run is over. */
@@ -78,6 +80,8 @@ export class Kernel {
   readonly clock: Clock;
   readonly instruments: Instrument[];
   readonly strictErrors: boolean;
+  /** RunOptions.closedWorld: a foreign await that nothing in the run can settle is a deadlock. */
+  readonly closedWorld: boolean;
   /** Package-internal (kernel/ only): the run loop asks it for each batch. */
   readonly scheduler: Scheduler | null;
   /** Package-internal (kernel/ only): the run loop expires them, idleness sleeps until the next. */
@@ -102,6 +106,7 @@ export class Kernel {
     this.scheduler = options.scheduler;
     this.instruments = [...options.instruments];
     this.strictErrors = options.strictErrors;
+    this.closedWorld = options.closedWorld;
   }
 
   /** Starts the run with `rootFn` as its root task; settles when the root task exits. */

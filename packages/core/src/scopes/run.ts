@@ -48,6 +48,16 @@ export interface RunOptions {
    * up to `run()`). Costs a captured stack per spawn; for development.
    */
   debug?: boolean;
+  /**
+   * Declares that nothing outside the run settles what its tasks await: no
+   * real I/O, no real timer — a whole system simulated on a virtual clock
+   * (`@weft/testing/simulation` sets it). Then a task awaiting a promise that
+   * is not a weft operation, while no other task can run and no deadline is
+   * pending, is part of a deadlock (`DeadlockError`, naming it), where
+   * otherwise the run would wait for that promise forever. Needs a clock with
+   * autojump (default false).
+   */
+  closedWorld?: boolean;
 }
 
 interface MainOutcome {
@@ -97,6 +107,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
     scheduler,
     handleSignals = true,
     debug = debugFromEnvironment(),
+    closedWorld = false,
   } = options;
   checkClock(clock);
   if (!Array.isArray(instruments))
@@ -110,6 +121,10 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   }
   if (scheduler !== undefined) checkScheduler(scheduler);
   checkBoolean("options.handleSignals", handleSignals);
+  checkBoolean("options.closedWorld", closedWorld);
+  if (closedWorld && clock.autojumpThreshold === undefined) {
+    throw new TypeError("options.closedWorld needs a clock with autojump (such as a MockClock)");
+  }
   const caller = currentTaskOrUndefined();
   if (caller !== undefined && !caller.kernel.finished) {
     return Promise.reject(
@@ -120,7 +135,13 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   }
   if (signal?.aborted === true) return Promise.reject(signal.reason);
 
-  const kernel = new Kernel({ clock, scheduler: scheduler ?? null, instruments, strictErrors });
+  const kernel = new Kernel({
+    clock,
+    scheduler: scheduler ?? null,
+    instruments,
+    strictErrors,
+    closedWorld,
+  });
   // Debug mode: the main task's spawn site is this call of run().
   const runSite = debug ? new Error("run() called here") : null;
   if (debug) enableSpawnTrails(kernel);

@@ -603,6 +603,79 @@ describe("run loop: deadlocks and misuse", () => {
     expect(value).toBe("io");
   });
 
+  test("a task awaiting a non-weft promise is waited for; settled from outside (a real timer) the run goes on", async () => {
+    const value = await run(
+      async () => {
+        await sleep(3); // virtual time passes while nothing else is pending
+        return new Promise((resolve) => setTimeout(() => resolve("settled outside"), 5));
+      },
+      { clock: new MockClock({ autojumpThreshold: 0 }) },
+    );
+    expect(value).toBe("settled outside");
+  });
+
+  test("closedWorld: a task awaiting a non-weft promise that no task can settle is a deadlock naming it, not a hang", async () => {
+    const cleaned: string[] = [];
+    const error = await rejection(
+      run(
+        () =>
+          openNursery(async (nursery) => {
+            nursery.startSoon(
+              async () => {
+                try {
+                  await new Promise(() => {}); // a foreign promise nobody settles
+                } finally {
+                  cleaned.push("stuck");
+                }
+              },
+              { name: "stuck" },
+            );
+            await sleep(5);
+          }),
+        { clock: new MockClock({ autojumpThreshold: 0 }), closedWorld: true },
+      ),
+    );
+    expect(error).toBeInstanceOf(DeadlockError);
+    const message = (error as Error).message;
+    expect(message).toContain("closed world");
+    expect(message).toContain('task "stuck": awaiting a non-weft promise');
+    // A foreign await cannot be cancelled: its finally never runs, and the report says so by naming it.
+    expect(cleaned).toEqual([]);
+  });
+
+  test("closedWorld: a foreign promise settled by a task (microtasks, nextTick) is not a deadlock", async () => {
+    const value = await run(
+      async () => {
+        let settle!: (value: string) => void;
+        const foreign = new Promise<string>((resolve) => {
+          settle = resolve;
+        });
+        return openNursery(async (nursery) => {
+          nursery.startSoon(async () => {
+            await sleep(10);
+            process.nextTick(() => settle("settled by a task"));
+          });
+          return foreign;
+        });
+      },
+      { clock: new MockClock({ autojumpThreshold: 0 }), closedWorld: true },
+    );
+    expect(value).toBe("settled by a task");
+  });
+
+  test("closedWorld is checked: a boolean, and only with a clock that autojumps", async () => {
+    await expectRejects(
+      () => run(async () => {}, { closedWorld: "yes" as unknown as boolean }),
+      TypeError,
+      /options\.closedWorld/,
+    );
+    await expectRejects(
+      () => run(async () => {}, { closedWorld: true }),
+      TypeError,
+      /closedWorld needs a clock with autojump/,
+    );
+  });
+
   test("two weft operations at once in one task is refused with an explanation, and the first is forgotten cleanly", async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);

@@ -309,6 +309,9 @@ export class Simulation {
           clock: new MockClock({ autojumpThreshold: 0 }),
           scheduler,
           handleSignals: false,
+          // Only simulated I/O: a task awaiting a non-weft promise that no
+          // task can settle is a deadlock, not a silent hang.
+          closedWorld: true,
         },
       );
     } finally {

@@ -4,9 +4,25 @@
  * the same seed gives the same run.
  */
 import { inspect } from "node:util";
-import { BrokenResourceError, currentTime, moveOnAfter, sleep } from "@weft/core";
+import {
+  BrokenResourceError,
+  currentTime,
+  DeadlockError,
+  moveOnAfter,
+  openNursery,
+  sleep,
+  sleepForever,
+} from "@weft/core";
 import type { HalfCloseableStream } from "@weft/core/streams";
-import { fetch, fetchJson, openTcpStream, readText, serveHttp, serveTcp } from "@weft/net";
+import {
+  BufferedReceiveStream,
+  fetch,
+  fetchJson,
+  openTcpStream,
+  readText,
+  serveHttp,
+  serveTcp,
+} from "@weft/net";
 import { checkDeterminism, NondeterminismError, Simulation } from "@weft/testing/simulation";
 import { describe, expect, test } from "vitest";
 import { rejection } from "../../../core/test/support/helpers.ts";
@@ -400,4 +416,28 @@ describe("Simulation", () => {
       expect(() => new Simulation({ latency: -5 })).toThrow(RangeError);
     });
   });
+
+describe("Simulation: a closed world", () => {
+  test("a task awaiting a promise that nothing in the simulation can settle is a DeadlockError naming it, not a hang", async () => {
+    const sim = new Simulation();
+    sim.host("server", () => serveTcp(() => sleepForever(), 1)); // never replies
+    sim.client("client", async () => {
+      const stream = await openTcpStream("server", 1);
+      // Two tasks reading one line iterator: the second's next() waits in the
+      // generator's own queue, a promise that is not a weft operation.
+      const lines = new BufferedReceiveStream(stream).lines();
+      await openNursery(async (nursery) => {
+        nursery.startSoon(() => lines.next(), { name: "first reader" });
+        nursery.startSoon(() => lines.next(), { name: "second reader" });
+      });
+    });
+    const error = await rejection(sim.run());
+    expect(error).toBeInstanceOf(DeadlockError);
+    // Whichever reader the seeded scheduler ran first waits on the link; the other, on the generator.
+    const report = String(error);
+    expect(report).toContain("closed world");
+    expect(report).toMatch(/task "(first|second) reader": awaiting a non-weft promise/);
+    expect(report).toMatch(/task "(first|second) reader": blocked in a segment on simulated link/);
+  });
+});
 });
