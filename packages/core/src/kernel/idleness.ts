@@ -104,8 +104,7 @@ export class Idleness {
     if (sleep === Infinity) {
       // On a virtual clock with nothing external pending, nothing can wake us.
       // Confirm after an event-loop turn: pending microtasks may still reschedule someone.
-      if (threshold === Infinity || this.externalWaits > 0 || this.foreignTasksMayWake())
-        return;
+      if (threshold === Infinity || this.externalWaits > 0 || this.foreignTasksMayWake()) return;
       sleep = 0;
       primed = Primed.DEADLOCK;
     }

@@ -99,6 +99,10 @@ export class SimulatedTcpStream implements HalfCloseableStream {
   readonly #receiving = new ConflictDetector("another task is already receiving on this stream");
   /** Bytes this end may still send before the peer's window is full. */
   #credit: number;
+  /** Bytes read from the receive buffer that no window update has announced yet. */
+  #freed = 0;
+  /** Announce freed bytes once they reach half the window (TCP's receiver-side silly-window avoidance). */
+  readonly #windowUpdateAt: number;
   #closed = false;
   #eofSent = false;
   #eofReceived = false;
@@ -116,6 +120,7 @@ export class SimulatedTcpStream implements HalfCloseableStream {
     this.localAddress = addresses.local;
     this.remoteAddress = addresses.remote;
     this.#credit = limits.window;
+    this.#windowUpdateAt = Math.max(1, Math.floor(limits.window / 2));
     this.#segmentSize = limits.segmentSize;
   }
 
@@ -211,8 +216,15 @@ export class SimulatedTcpStream implements HalfCloseableStream {
           const n = Math.min(maxBytes ?? segment.bytes.length, segment.bytes.length);
           const got = segment.bytes.subarray(0, n);
           this.incoming.takeData(n);
-          // The bytes left the receive buffer: the window update tells the peer.
-          this.outgoing.transmit({ kind: "window", bytes: n });
+          // The bytes left the receive buffer. A window update tells the peer
+          // once half the window is free again, as TCP does (one update per
+          // segment would double the segments a run carries); a peer blocked
+          // on a full window gets it, since the window holds twice that.
+          this.#freed += n;
+          if (this.#freed >= this.#windowUpdateAt) {
+            this.outgoing.transmit({ kind: "window", bytes: this.#freed });
+            this.#freed = 0;
+          }
           return got;
         }
         await this.incoming.waitForChange({ data: true, window: false });

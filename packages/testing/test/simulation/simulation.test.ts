@@ -417,27 +417,29 @@ describe("Simulation", () => {
     });
   });
 
-describe("Simulation: a closed world", () => {
-  test("a task awaiting a promise that nothing in the simulation can settle is a DeadlockError naming it, not a hang", async () => {
-    const sim = new Simulation();
-    sim.host("server", () => serveTcp(() => sleepForever(), 1)); // never replies
-    sim.client("client", async () => {
-      const stream = await openTcpStream("server", 1);
-      // Two tasks reading one line iterator: the second's next() waits in the
-      // generator's own queue, a promise that is not a weft operation.
-      const lines = new BufferedReceiveStream(stream).lines();
-      await openNursery(async (nursery) => {
-        nursery.startSoon(() => lines.next(), { name: "first reader" });
-        nursery.startSoon(() => lines.next(), { name: "second reader" });
+  describe("Simulation: a closed world", () => {
+    test("a task awaiting a promise that nothing in the simulation can settle is a DeadlockError naming it, not a hang", async () => {
+      const sim = new Simulation();
+      sim.host("server", () => serveTcp(() => sleepForever(), 1)); // never replies
+      sim.client("client", async () => {
+        const stream = await openTcpStream("server", 1);
+        // Two tasks reading one line iterator: the second's next() waits in the
+        // generator's own queue, a promise that is not a weft operation.
+        const lines = new BufferedReceiveStream(stream).lines();
+        await openNursery(async (nursery) => {
+          nursery.startSoon(() => lines.next(), { name: "first reader" });
+          nursery.startSoon(() => lines.next(), { name: "second reader" });
+        });
       });
+      const error = await rejection(sim.run());
+      expect(error).toBeInstanceOf(DeadlockError);
+      // Whichever reader the seeded scheduler ran first waits on the link; the other, on the generator.
+      const report = String(error);
+      expect(report).toContain("closed world");
+      expect(report).toMatch(/task "(first|second) reader": awaiting a non-weft promise/);
+      expect(report).toMatch(
+        /task "(first|second) reader": blocked in a segment on simulated link/,
+      );
     });
-    const error = await rejection(sim.run());
-    expect(error).toBeInstanceOf(DeadlockError);
-    // Whichever reader the seeded scheduler ran first waits on the link; the other, on the generator.
-    const report = String(error);
-    expect(report).toContain("closed world");
-    expect(report).toMatch(/task "(first|second) reader": awaiting a non-weft promise/);
-    expect(report).toMatch(/task "(first|second) reader": blocked in a segment on simulated link/);
   });
-});
 });
