@@ -14,11 +14,11 @@
  *   pnpm bench:simulation [messages=100000] [latencyMs=1]
  */
 import { currentTime, openNursery, run } from "@weft/core";
-import { openTcpStream, serveTcp } from "@weft/net";
 import { MockClock, simulatedTcpPair } from "@weft/testing";
 import { Simulation } from "@weft/testing/simulation";
 import { KvClient, runBackup, runPrimary } from "../examples/replicated-kv.ts";
 import { ensureNode24 } from "./support/node24.ts";
+import { simulatedPingPong } from "./support/simulation.ts";
 
 ensureNode24(import.meta.filename);
 
@@ -59,22 +59,8 @@ async function pair(): Promise<number> {
 
 /** `messages` messages between two hosts of a Simulation; real ms. */
 async function hosts(): Promise<number> {
-  const sim = new Simulation({ seed: 1, latency });
-  sim.host("server", () =>
-    serveTcp(async (stream) => {
-      for await (const chunk of stream) await stream.sendAll(chunk);
-    }, 7),
-  );
-  sim.client("client", async () => {
-    const stream = await openTcpStream("server", 7);
-    for (let i = 0; i < messages / 2; i++) {
-      await stream.sendAll(PING);
-      await stream.receiveSome();
-    }
-    await stream.aclose();
-  });
   const start = performance.now();
-  await sim.run();
+  await simulatedPingPong(messages / 2, latency);
   return performance.now() - start;
 }
 

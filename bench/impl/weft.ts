@@ -43,7 +43,6 @@ import {
   serveHttp,
   serveTcp,
 } from "@weft/net";
-import { Simulation } from "@weft/testing/simulation";
 import { type Implementation, type RunResult, type Size, sleepMs } from "../scenario.ts";
 import { assert } from "../support/check.ts";
 import { hostReply } from "../support/host-reply.ts";
@@ -51,6 +50,7 @@ import { BODY, driveLoad } from "../support/http.ts";
 import { mapItem } from "../support/map-item.ts";
 import { settledHeapUsed } from "../support/memory.ts";
 import { EVENTS, recurse } from "../support/recursion.ts";
+import { simulatedPingPong } from "../support/simulation.ts";
 import { fillMessage, HOST, MESSAGE_BYTES, matches } from "../support/tcp.ts";
 
 /** Milliseconds of a `run()` whose nursery starts `body` as n tasks. */
@@ -337,27 +337,8 @@ async function effectionEvents({ n, m }: Size): Promise<RunResult> {
 }
 
 async function simulationPingpong({ n }: Size): Promise<RunResult> {
-  const PING_BYTES = 16;
-  let roundTrips = 0;
-  const sim = new Simulation({ seed: 1, latency: 1 });
-  sim.host("server", () =>
-    serveTcp(async (stream) => {
-      for await (const chunk of stream) await stream.sendAll(chunk);
-    }, 7),
-  );
-  sim.client("client", async () => {
-    const stream = await openTcpStream("server", 7);
-    const message = new Uint8Array(PING_BYTES);
-    for (let i = 0; i < n; i++) {
-      await stream.sendAll(message);
-      let got = 0;
-      while (got < PING_BYTES) got += (await stream.receiveSome(PING_BYTES - got)).length;
-      roundTrips++;
-    }
-    await stream.aclose();
-  });
   const t0 = performance.now();
-  await sim.run();
+  const roundTrips = await simulatedPingPong(n, 1);
   return { check: roundTrips, measured: performance.now() - t0 };
 }
 

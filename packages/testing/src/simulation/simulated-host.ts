@@ -8,11 +8,6 @@ import { type CancelScope, Event } from "@weft/core";
 import type { SimulatedListener } from "./simulated-listener.ts";
 import type { SimulatedUdpSocket } from "./simulated-udp-socket.ts";
 
-/** An error like the one Node gives, with its code. */
-export function systemError(message: string, code: string): Error {
-  return Object.assign(new Error(`${message} (simulated)`), { code });
-}
-
 /** A connection the simulation can reset when one of its hosts crashes. */
 export interface Resettable {
   reset(error: Error): void;

@@ -21,17 +21,12 @@ import type {
   ResolvedAddress,
   SocketFactory,
 } from "@weft/net";
-import {
-  currentHost,
-  hostStorage,
-  type Resettable,
-  type SimulatedHost,
-  systemError,
-} from "./simulated-host.ts";
+import { currentHost, hostStorage, type Resettable, type SimulatedHost } from "./simulated-host.ts";
 import { type Latency, SimulatedLink, sampleLatency } from "./simulated-link.ts";
 import { SimulatedListener } from "./simulated-listener.ts";
 import { simulatedTcpPair } from "./simulated-tcp-stream.ts";
 import { type DatagramCarrier, SimulatedUdpSocket } from "./simulated-udp-socket.ts";
+import { systemError } from "./system-error.ts";
 
 /**
  * The behaviour of the path from one host to another (see `Simulation.link`):
@@ -304,7 +299,7 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver, Datagr
 
   /** Sends a datagram: drawn lost, duplicated or delayed here, delivered by the carrier. */
   sendDatagram(socket: SimulatedUdpSocket, data: Uint8Array, port: number, address: string): void {
-    const from = socket.host;
+    const from = this.#hosts.get(socket.host.name)!;
     const now = currentTime();
     const loopback = address === "127.0.0.1" || address === "localhost";
     const to = loopback ? from : this.#byAddress(address);

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { DatagramAddressInfo, DatagramSocket } from "@weft/net";
-import { type SimulatedHost, systemError } from "./simulated-host.ts";
+import { systemError } from "./system-error.ts";
 
 /** The largest UDP payload over IPv4 (65535 − 8 − 20 bytes), as on a real network. */
 const MAX_DATAGRAM = 65_507;
@@ -19,6 +19,14 @@ export interface DatagramCarrier {
 
 type Callback = (error: Error | null) => void;
 
+/** What a socket needs of the host it is bound on (a `SimulatedHost`). */
+export interface UdpSocketHost {
+  readonly name: string;
+  readonly address: string;
+  /** The host's bound sockets by port; a closed socket removes itself. */
+  readonly udpSockets: Map<number, SimulatedUdpSocket>;
+}
+
 /**
  * A UDP socket bound on a simulated host's address and port (IPv4 only): the
  * `DatagramSocket` that `openUdpSocket` wraps on a simulation. Closing it (or
@@ -26,7 +34,7 @@ type Callback = (error: Error | null) => void;
  */
 export class SimulatedUdpSocket extends EventEmitter implements DatagramSocket {
   /** The host it is bound on. */
-  readonly host: SimulatedHost;
+  readonly host: UdpSocketHost;
   /** The port it is bound to. */
   readonly port: number;
   /** Its datagrams come from the simulation's carrier task: a run where every task waits is a deadlock. */
@@ -35,7 +43,7 @@ export class SimulatedUdpSocket extends EventEmitter implements DatagramSocket {
   #remote: DatagramAddressInfo | null = null;
   #closed = false;
 
-  constructor(host: SimulatedHost, port: number, carrier: DatagramCarrier) {
+  constructor(host: UdpSocketHost, port: number, carrier: DatagramCarrier) {
     super();
     this.host = host;
     this.port = port;
