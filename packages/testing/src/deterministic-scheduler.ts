@@ -63,7 +63,9 @@ const defaultTraceLimit = 10_000;
  * Only choice points — steps where two or more tasks are runnable — consume
  * and record a choice; a step with a single runnable task is forced. Choice 0
  * always picks the task that became runnable first, so all-zero choices are
- * the plain FIFO order. Use one scheduler per run.
+ * the plain FIFO order. Each run starts from the options again (see
+ * `startRun`), so a scheduler object reused for another run replays the same
+ * run; `choices` and the trace describe the latest one.
  */
 export class DeterministicScheduler implements Scheduler {
   readonly #options: DeterministicSchedulerOptions;
@@ -71,17 +73,21 @@ export class DeterministicScheduler implements Scheduler {
   readonly #wrap: boolean;
   readonly #fifoAfter: boolean;
   readonly #pct: boolean;
-  readonly #choices: number[] = [];
-  #state: number;
+  readonly #seed: number;
+  readonly #pctDepth: number;
+  readonly #pctChoicePoints: number;
+  // Per-run state, from the options again at each run's start (startRun).
+  #choices: number[] = [];
+  #state = 1;
   #steps = 0;
   // PCT state.
-  readonly #priorities = new WeakMap<Task, number>();
-  readonly #changePoints: number[] = [];
+  #priorities = new WeakMap<Task, number>();
+  #changePoints: number[] = [];
   #nextLowPriority = 0;
   // Trace: per kept step, the chosen task and the runnable tasks (only kept at choice points).
   readonly #traceLimit: number;
-  readonly #traceChosen: Task[] = [];
-  readonly #traceRunnable: (readonly Task[] | number)[] = [];
+  #traceChosen: Task[] = [];
+  #traceRunnable: (readonly Task[] | number)[] = [];
 
   constructor(options: DeterministicSchedulerOptions = {}) {
     checkOptionsObject("options", options);
@@ -109,11 +115,31 @@ export class DeterministicScheduler implements Scheduler {
     this.#fifoAfter = afterChoices === "fifo";
     this.#pct = mode === "pct";
     this.#traceLimit = traceLimit;
+    this.#seed = seed;
+    this.#pctDepth = pctDepth;
+    this.#pctChoicePoints = pctChoicePoints;
+    this.startRun();
+  }
+
+  /**
+   * Called by the kernel as a run starts: the scheduler starts again from its
+   * options, so one scheduler object drives the same run every time (fast-check
+   * hands the same generated scheduler to several runs while it shrinks other
+   * values). `choices`, `steps` and the trace then describe the latest run.
+   */
+  startRun(): void {
+    this.#choices = [];
+    this.#steps = 0;
+    this.#priorities = new WeakMap();
+    this.#nextLowPriority = 0;
+    this.#traceChosen = [];
+    this.#traceRunnable = [];
     // Mix the seed so nearby seeds give unrelated streams; never 0 for xorshift.
-    this.#state = Math.imul((seed | 0) ^ 0x9e3779b9, 0x85ebca6b) >>> 0 || 1;
+    this.#state = Math.imul((this.#seed | 0) ^ 0x9e3779b9, 0x85ebca6b) >>> 0 || 1;
+    this.#changePoints = [];
     if (this.#pct) {
-      for (let i = 0; i < pctDepth - 1; i++)
-        this.#changePoints.push(this.#nextInt(pctChoicePoints));
+      for (let i = 0; i < this.#pctDepth - 1; i++)
+        this.#changePoints.push(this.#nextInt(this.#pctChoicePoints));
       this.#changePoints.sort((a, b) => a - b);
     }
   }

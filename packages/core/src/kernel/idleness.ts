@@ -5,6 +5,12 @@ import type { Kernel } from "./kernel.ts";
 import { TickQueued } from "./run-loop.ts";
 import type { TaskImpl } from "./task.ts";
 
+/**
+ * How long a closed-world run (RunOptions.closedWorld) waits, in real ms, for
+ * I/O or foreign promises that no task can settle before it reports a deadlock.
+ */
+export const CLOSED_WORLD_GRACE_MS = 1_000;
+
 /** What the kernel does if it is still idle when its host timer fires. */
 const Primed = { NONE: 0, IDLE_WAITERS: 1, AUTOJUMP: 2, DEADLOCK: 3 } as const;
 type Primed = (typeof Primed)[keyof typeof Primed];
@@ -101,13 +107,22 @@ export class Idleness {
       primed = Primed.AUTOJUMP;
     }
     this.clearHostTimer();
-    if (sleep === Infinity) {
-      // On a virtual clock with nothing external pending, nothing can wake us.
-      // Confirm after an event-loop turn: pending microtasks may still reschedule someone.
-      if (threshold === Infinity || this.externalWaits > 0 || this.foreignTasksMayWake()) return;
-      sleep = 0;
-      primed = Primed.DEADLOCK;
+    if (sleep === Infinity && threshold !== Infinity) {
+      if (this.externalWaits === 0 && kernel.runLoop.foreignTasks === 0) {
+        // On a virtual clock with nothing external pending, nothing can wake us.
+        // Confirm after an event-loop turn: pending microtasks may still reschedule someone.
+        sleep = 0;
+        primed = Primed.DEADLOCK;
+      } else if (kernel.closedWorld) {
+        // A closed world (RunOptions.closedWorld) has no real I/O, but host
+        // work still finishes off the main thread (zlib, fs, crypto in the
+        // thread pool): give it a grace period of real time, then call it a
+        // deadlock (SEMANTICS.md, "deadlocks").
+        sleep = CLOSED_WORLD_GRACE_MS;
+        primed = Primed.DEADLOCK;
+      }
     }
+    if (sleep === Infinity) return;
     this.primed = primed;
     if (sleep <= 0) this.hostImmediate = setImmediate(this.onHostTimer);
     else this.hostTimer = setTimeout(this.onHostTimer, Math.ceil(sleep));
@@ -132,7 +147,10 @@ export class Idleness {
       } else if (stillIdle && this.primed === Primed.AUTOJUMP) {
         kernel.clock.autojump?.(kernel.deadlines.next());
       } else if (stillIdle && this.primed === Primed.DEADLOCK) {
-        if (this.externalWaits === 0 && !this.foreignTasksMayWake()) this.deadlock();
+        // Nothing happened since going idle (same generation): in a closed
+        // world, after its grace period, pending I/O and foreign promises too.
+        if (kernel.closedWorld || (this.externalWaits === 0 && runLoop.foreignTasks === 0))
+          this.deadlock();
       }
     } catch (error) {
       kernel.crash(error);
@@ -141,16 +159,6 @@ export class Idleness {
     this.idle = false;
     runLoop.sliceStart = performance.now();
     if (runLoop.tickQueued === TickQueued.NONE) runLoop.tick();
-  }
-
-  /**
-   * Tasks awaiting foreign promises may yet be woken from outside the run
-   * (real I/O settling them) — unless the run is a closed world
-   * (RunOptions.closedWorld), where after an event-loop turn with nothing
-   * runnable nobody is left to settle them.
-   */
-  private foreignTasksMayWake(): boolean {
-    return this.kernel.runLoop.foreignTasks > 0 && !this.kernel.closedWorld;
   }
 
   /** Package-internal: cancels the pending host timer, if any. */
@@ -171,8 +179,8 @@ export class Idleness {
     const report = new DeadlockError(
       "deadlock: every task is blocked, no deadline is pending and no I/O is in flight " +
         `(virtual clock at ${kernel.clock.currentTime()} ms)` +
-        (kernel.runLoop.foreignTasks > 0
-          ? "; in this closed world (RunOptions.closedWorld) nothing outside the run can settle the non-weft promises tasks await"
+        (kernel.runLoop.foreignTasks > 0 || this.externalWaits > 0
+          ? `; in this closed world (RunOptions.closedWorld) nothing settled the I/O or non-weft promises tasks await for ${CLOSED_WORLD_GRACE_MS} ms of real time`
           : "") +
         `\n${kernel.dumpTasks()}`,
     );

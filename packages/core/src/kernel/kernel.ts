@@ -117,6 +117,7 @@ export class Kernel {
     });
     try {
       this.runLoop.armTriggers();
+      this.scheduler?.startRun?.();
       this.clock.startClock();
       this.callInstruments("beforeRun");
       const root = new TaskImpl(this, rootFn, "<init>", null, null);

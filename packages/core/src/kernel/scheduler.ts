@@ -16,4 +16,7 @@ export function checkScheduler(value: unknown): asserts value is Scheduler {
   ) {
     throw new TypeError("options.scheduler must be a Scheduler (an object with selectBatch)");
   }
+  if (scheduler.startRun !== undefined && typeof scheduler.startRun !== "function") {
+    throw new TypeError("options.scheduler.startRun must be a function when present");
+  }
 }

@@ -100,6 +100,12 @@ export interface Scheduler {
    * them all, in order). Must not modify `runnable`.
    */
   selectBatch(runnable: readonly Task[]): readonly Task[];
+  /**
+   * Called as a run using this scheduler starts, before its first batch: a
+   * scheduler that keeps state per run resets it here, so that one scheduler
+   * object gives the same run each time it is used.
+   */
+  startRun?(): void;
 }
 
 /**

@@ -50,12 +50,13 @@ export interface RunOptions {
   debug?: boolean;
   /**
    * Declares that nothing outside the run settles what its tasks await: no
-   * real I/O, no real timer — a whole system simulated on a virtual clock
-   * (`@weft/testing/simulation` sets it). Then a task awaiting a promise that
-   * is not a weft operation, while no other task can run and no deadline is
-   * pending, is part of a deadlock (`DeadlockError`, naming it), where
-   * otherwise the run would wait for that promise forever. Needs a clock with
-   * autojump (default false).
+   * real network, no real timer — a whole system simulated on a virtual clock
+   * (`@weft/testing/simulation` sets it). Then a run where no task can run and
+   * no deadline is pending, while tasks await non-weft promises or I/O, is a
+   * deadlock (`DeadlockError`, naming each task) once that has lasted a grace
+   * period of real time (1 s, for work the host finishes off the main thread:
+   * zlib, fs, crypto), where otherwise the run would wait forever. Needs a
+   * clock with autojump (default false).
    */
   closedWorld?: boolean;
 }
@@ -122,7 +123,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   if (scheduler !== undefined) checkScheduler(scheduler);
   checkBoolean("options.handleSignals", handleSignals);
   checkBoolean("options.closedWorld", closedWorld);
-  if (closedWorld && clock.autojumpThreshold === undefined) {
+  if (closedWorld && !Number.isFinite(clock.autojumpThreshold ?? Infinity)) {
     throw new TypeError("options.closedWorld needs a clock with autojump (such as a MockClock)");
   }
   const caller = currentTaskOrUndefined();

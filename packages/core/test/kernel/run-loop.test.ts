@@ -1,3 +1,5 @@
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import {
   Cancelled,
   CancelScope,
@@ -641,6 +643,37 @@ describe("run loop: deadlocks and misuse", () => {
     expect(message).toContain('task "stuck": awaiting a non-weft promise');
     // A foreign await cannot be cancelled: its finally never runs, and the report says so by naming it.
     expect(cleaned).toEqual([]);
+  });
+
+  test("closedWorld: host work that finishes off the main thread (zlib, a short real timer) within the grace period is not a deadlock", async () => {
+    const value = await run(
+      async () => {
+        const packed = await promisify(gzip)(Buffer.alloc(100_000, 1)); // the thread pool
+        await new Promise((resolve) => setTimeout(resolve, 20)); // a foreign promise, real time
+        return packed.length;
+      },
+      { clock: new MockClock({ autojumpThreshold: 0 }), closedWorld: true },
+    );
+    expect(value).toBeGreaterThan(0);
+  });
+
+  test("closedWorld: an external wait nothing settles is a deadlock after the grace period, naming the task", async () => {
+    const started = performance.now();
+    const error = await rejection(
+      run(
+        () =>
+          openNursery(async (nursery) => {
+            nursery.startSoon(() => cancellable(() => new Promise(() => {})), { name: "io" });
+          }),
+        { clock: new MockClock({ autojumpThreshold: 0 }), closedWorld: true },
+      ),
+    );
+    expect(error).toBeInstanceOf(DeadlockError);
+    expect(String(error)).toMatch(
+      /nothing settled the I\/O or non-weft promises tasks await for 1000 ms/,
+    );
+    expect(String(error)).toContain('task "io"');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
   });
 
   test("closedWorld: a foreign promise settled by a task (microtasks, nextTick) is not a deadlock", async () => {

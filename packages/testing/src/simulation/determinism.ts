@@ -4,8 +4,14 @@
  * escapes the simulation's control — a real timer, real I/O, `Math.random` —
  * shows up as a divergence, reported with the first line where the runs part.
  */
-import { checkFunction } from "@weft/core/validate";
-import type { Simulation } from "./simulation.ts";
+import {
+  checkArray,
+  checkFinite,
+  checkFunction,
+  checkOptionsObject,
+  describeValue,
+} from "@weft/core/validate";
+import { Simulation } from "./simulation.ts";
 
 /** Options of {@link checkDeterminism}. */
 export interface CheckDeterminismOptions {
@@ -40,11 +46,25 @@ export async function checkDeterminism(
   options: CheckDeterminismOptions = {},
 ): Promise<number> {
   checkFunction("build", build);
-  const seeds = options.seeds ?? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  checkOptionsObject("options", options);
+  const seeds = options?.seeds ?? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  checkArray("options.seeds", seeds);
+  if (seeds.length === 0) throw new RangeError("options.seeds must name at least one seed");
+  for (const [i, seed] of seeds.entries()) checkFinite(`options.seeds[${i}]`, seed);
+  const built = (seed: number): Simulation => {
+    const sim = build(seed);
+    if (!(sim instanceof Simulation)) {
+      throw new TypeError(`build(${seed}) must return a new Simulation, got ${describeValue(sim)}`);
+    }
+    return sim;
+  };
   for (const seed of seeds) {
-    const first = build(seed);
+    const first = built(seed);
     await first.run();
-    const second = build(seed);
+    const second = built(seed);
+    // The same object twice would compare a run with itself.
+    if (second === first)
+      throw new TypeError(`build(${seed}) must return a new Simulation each time`);
     await second.run();
     const [a, b] = [first.trace, second.trace];
     const length = Math.max(a.length, b.length);

@@ -5,7 +5,15 @@
  * `schedules()` in one property, a counterexample names both the interleaving
  * and the faults, and `new Simulation({ seed, scheduler, faults })` replays it.
  */
-import { checkCount, checkOptionsObject } from "@weft/core/validate";
+import {
+  checkArray,
+  checkChoice,
+  checkCount,
+  checkFinite,
+  checkNonNegative,
+  checkOptionsObject,
+  describeValue,
+} from "@weft/core/validate";
 import * as fc from "fast-check";
 
 /** One fault, at `at` ms of the simulation's clock. */
@@ -74,4 +82,51 @@ export function describeFaultPlan(plan: FaultPlan): string {
         : `${fault.at} ms: ${fault.kind} ${fault.hosts[0]} ↔ ${fault.hosts[1]}`,
     )
     .join("\n");
+}
+
+const FAULT_KINDS = ["crash", "bounce", "partition", "repair", "hold", "release"] as const;
+
+/**
+ * Checks a plan given to a `Simulation` (a `TypeError`/`RangeError` naming
+ * the entry) and returns a copy sorted by time, so that faults strike in
+ * order whatever order they were written in.
+ */
+export function checkFaultPlan(name: string, plan: unknown): Fault[] {
+  checkArray(name, plan);
+  const checked = plan.map((fault, i) => {
+    const where = `${name}[${i}]`;
+    checkOptionsObject(where, fault);
+    if (fault === undefined) throw new TypeError(`${where} must be a fault object, got undefined`);
+    const { at, kind } = fault as { at?: unknown; kind?: unknown };
+    checkFinite(`${where}.at`, at);
+    checkNonNegative(`${where}.at`, at);
+    if (kind === undefined) throw new TypeError(`${where}.kind is missing`);
+    checkChoice(`${where}.kind`, kind, FAULT_KINDS);
+    if (kind === "crash" || kind === "bounce") {
+      const { host } = fault as { host?: unknown };
+      if (typeof host !== "string") {
+        throw new TypeError(`${where}.host must be a host name, got ${describeValue(host)}`);
+      }
+    } else {
+      const { hosts } = fault as { hosts?: unknown };
+      if (
+        !Array.isArray(hosts) ||
+        hosts.length !== 2 ||
+        typeof hosts[0] !== "string" ||
+        typeof hosts[1] !== "string" ||
+        hosts[0] === hosts[1]
+      ) {
+        throw new TypeError(
+          `${where}.hosts must be two different host names, got ${describeValue(hosts)}`,
+        );
+      }
+    }
+    return fault as Fault;
+  });
+  return checked.sort((a, b) => a.at - b.at);
+}
+
+/** The host names a plan names, for checking them against a simulation's hosts. */
+export function hostsOf(fault: Fault): readonly string[] {
+  return "host" in fault ? [fault.host] : fault.hosts;
 }

@@ -14,11 +14,27 @@ export interface Resettable {
 }
 
 /**
- * Which host the running code belongs to. A host's factory runs inside
- * `hostStorage.run(host, …)`, and weft children start in their spawner's
- * async context, so every task of the host's tree knows its host.
+ * One life of a host, from a start of its factory to its crash. Its code
+ * reaches the network only while it is alive: after a crash its `finally`
+ * blocks may still run, and after a bounce a task it left behind (a system
+ * task) must not talk for the new incarnation.
  */
-export const hostStorage: AsyncLocalStorage<SimulatedHost> = new AsyncLocalStorage();
+export class Incarnation {
+  readonly host: SimulatedHost;
+  alive = true;
+
+  constructor(host: SimulatedHost) {
+    this.host = host;
+  }
+}
+
+/**
+ * Which incarnation of which host the running code belongs to. A host's
+ * factory runs inside `hostStorage.run(incarnation, …)`, and weft children
+ * start in their spawner's async context, so every task of the host's tree
+ * knows its host and its life.
+ */
+export const hostStorage: AsyncLocalStorage<Incarnation> = new AsyncLocalStorage();
 
 export class SimulatedHost {
   readonly name: string;
@@ -37,11 +53,8 @@ export class SimulatedHost {
   readonly udpSockets = new Map<number, SimulatedUdpSocket>();
   /** Set when a bounce asks a crashed host to start again. */
   restart: Event = new Event();
-  /**
-   * Between a crash and the next start: the host's code may still run (its
-   * `finally` blocks, shielded ones too), but it can no longer reach the network.
-   */
-  crashed = false;
+  /** The current life (`null` before the first start). */
+  incarnation: Incarnation | null = null;
   #nextPort = 49_152;
 
   constructor(name: string, address: string, factory: () => Promise<unknown>, isClient: boolean) {
@@ -63,7 +76,7 @@ export class SimulatedHost {
     this.connections.clear();
     this.udpSockets.clear();
     this.restart = new Event();
-    this.crashed = false;
+    this.incarnation = null;
     this.#nextPort = 49_152;
   }
 
@@ -73,17 +86,24 @@ export class SimulatedHost {
     return this.#nextPort++;
   }
 
-  /** The crash: every connection reset, every listener and UDP socket gone, the task tree cancelled. */
+  /** Starts a new life: its code reaches the network until the next crash. */
+  startIncarnation(): Incarnation {
+    this.incarnations++;
+    this.incarnation = new Incarnation(this);
+    return this.incarnation;
+  }
+
+  /** The crash: the task tree cancelled, every connection reset, every listener and UDP socket gone. */
   crash(): void {
-    this.crashed = true;
+    if (this.incarnation !== null) this.incarnation.alive = false;
+    // Cancel first: a task waiting on a socket is cancelled, as a crashed
+    // process never sees its own sockets break; its peers see the resets.
+    this.scope?.cancel(`host ${this.name} crashed`);
     const error = new Error(`host ${JSON.stringify(this.name)} crashed`);
     for (const connection of [...this.connections]) connection.reset(error);
     this.connections.clear();
     for (const listener of [...this.listeners.values()]) listener.closeNow();
     this.listeners.clear();
-    this.scope?.cancel(`host ${this.name} crashed`);
-    // After the cancel: a task waiting on a socket is cancelled, as a crashed
-    // process would never see its sockets break.
     for (const socket of [...this.udpSockets.values()]) socket.closeNow();
     this.udpSockets.clear();
   }
@@ -93,17 +113,18 @@ export class SimulatedHost {
   }
 }
 
-/** The host of the calling task (not crashed), or an error naming what needs one. */
+/** The host of the calling task (in a life that has not crashed), or an error naming what needs one. */
 export function currentHost(what: string): SimulatedHost {
-  const host = hostStorage.getStore();
-  if (host === undefined) {
+  const incarnation = hostStorage.getStore();
+  if (incarnation === undefined) {
     throw new Error(
       `${what}: not inside a simulated host (start it with sim.host() or sim.client())`,
     );
   }
-  // A crashed host's code may still run (finally blocks, shielded ones too),
-  // but it has no network any more.
-  if (host.crashed) {
+  // A crashed life's code may still run (finally blocks, shielded ones, a
+  // system task it left behind), but it has no network any more.
+  const host = incarnation.host;
+  if (!incarnation.alive) {
     throw Object.assign(
       new Error(`${what}: host ${JSON.stringify(host.name)} has crashed (simulated)`),
       {

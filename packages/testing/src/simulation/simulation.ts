@@ -19,7 +19,7 @@
  */
 import { CancelScope, currentTime, Event, openNursery, run, sleepUntil } from "@weft/core";
 import {
-  checkFinite,
+  checkCount,
   checkFunction,
   checkOptionalBoolean,
   checkOptionsObject,
@@ -28,7 +28,7 @@ import { setCustomHostnameResolver, setCustomSocketFactory } from "@weft/net";
 import { DeterministicScheduler } from "../deterministic-scheduler.ts";
 import { MockClock } from "../mock-clock.ts";
 import { seededRandom } from "../seeded-random.ts";
-import type { FaultPlan } from "./fault-plan.ts";
+import { checkFaultPlan, type Fault, type FaultPlan, hostsOf } from "./fault-plan.ts";
 import { hostStorage, SimulatedHost } from "./simulated-host.ts";
 import { checkLatency, checkProbability, type Latency } from "./simulated-link.ts";
 import { type PathConfig, SimulatedNetwork } from "./simulated-network.ts";
@@ -99,6 +99,20 @@ export interface SimulationOptions extends LinkOptions {
   faults?: FaultPlan;
 }
 
+/** Seeds are 32-bit: larger ones would be cut down to the same runs. */
+const MAX_SEED = 0xffff_ffff;
+
+/** Host addresses are 10.0.X.Y with X in 0..255 and Y in 1..254. */
+const MAX_HOSTS = 256 * 254;
+
+/** `options.oneWay` of partition and hold, checked. */
+function checkOneWay(options: { oneWay?: boolean }): boolean {
+  checkOptionsObject("options", options);
+  if (options === undefined) return false;
+  checkOptionalBoolean("options.oneWay", options.oneWay);
+  return options.oneWay === true;
+}
+
 /**
  * A simulated network of hosts and clients on one deterministic clock (see
  * the module comment): add hosts, configure paths with `link`, `run()`, and
@@ -112,7 +126,7 @@ export class Simulation {
   /** `link()` overrides by "from→to". */
   readonly #links = new Map<string, Partial<PathConfig>>();
   readonly #scheduler: DeterministicScheduler | null;
-  readonly #faults: FaultPlan;
+  readonly #faults: readonly Fault[];
   #network: SimulatedNetwork | null = null;
   #running = false;
   #trace: string[] = [];
@@ -131,7 +145,10 @@ export class Simulation {
   constructor(options: SimulationOptions = {}) {
     checkOptionsObject("options", options);
     this.#seed = options.seed ?? 1;
-    checkFinite("options.seed", this.#seed);
+    checkCount("options.seed", this.#seed);
+    if (this.#seed > MAX_SEED) {
+      throw new RangeError(`options.seed must be an integer in 0..${MAX_SEED}, got ${this.#seed}`);
+    }
     this.#defaults = {
       latency: 1,
       loss: 0,
@@ -143,9 +160,7 @@ export class Simulation {
       throw new TypeError("options.scheduler must be a DeterministicScheduler");
     }
     this.#scheduler = options.scheduler ?? null;
-    this.#faults = options.faults ?? [];
-    if (!Array.isArray(this.#faults))
-      throw new TypeError("options.faults must be an array of faults");
+    this.#faults = checkFaultPlan("options.faults", options.faults ?? []);
   }
 
   #add(name: string, factory: () => Promise<unknown>, isClient: boolean): void {
@@ -155,7 +170,10 @@ export class Simulation {
     checkFunction("factory", factory);
     if (this.#hosts.has(name)) throw new Error(`there is already a host named ${name}`);
     if (this.#running) throw new Error("hosts must be added before run()");
-    const address = `10.0.0.${this.#hosts.size + 1}`;
+    const index = this.#hosts.size;
+    if (index >= MAX_HOSTS) throw new RangeError(`a simulation has at most ${MAX_HOSTS} hosts`);
+    // 10.0.0.1 to 10.0.0.254, then 10.0.1.1 …: never a network or broadcast address.
+    const address = `10.0.${Math.floor(index / 254)}.${(index % 254) + 1}`;
     this.#hosts.set(name, new SimulatedHost(name, address, factory, isClient));
   }
 
@@ -183,8 +201,9 @@ export class Simulation {
   /** Crashes `name`: its connections are reset, its listeners vanish, its tasks are cancelled. */
   crash(name: string): void {
     this.#networkNow();
+    const host = this.#get(name);
     this.#note(`crash ${name}`);
-    this.#get(name).crash();
+    host.crash();
   }
 
   #note(event: string): void {
@@ -206,14 +225,27 @@ export class Simulation {
    * datagrams are lost, connects wait.
    */
   partition(a: string, b: string, options: { oneWay?: boolean } = {}): void {
-    this.#note(`partition ${a} ${options.oneWay === true ? "→" : "↔"} ${b}`);
-    this.#networkNow().partition(this.#get(a), this.#get(b), options.oneWay === true);
+    const [from, to] = this.#pair(a, b);
+    const oneWay = checkOneWay(options);
+    const network = this.#networkNow();
+    this.#note(`partition ${a} ${oneWay ? "→" : "↔"} ${b}`);
+    network.partition(from, to, oneWay);
   }
 
   /** Repairs a partition between two hosts, both ways. */
   repair(a: string, b: string): void {
+    const [from, to] = this.#pair(a, b);
+    const network = this.#networkNow();
     this.#note(`repair ${a} ↔ ${b}`);
-    this.#networkNow().repair(this.#get(a), this.#get(b));
+    network.repair(from, to);
+  }
+
+  /** Two different hosts by name (a `TypeError` for an unknown name or the same one twice). */
+  #pair(a: string, b: string): [SimulatedHost, SimulatedHost] {
+    const pair: [SimulatedHost, SimulatedHost] = [this.#get(a), this.#get(b)];
+    if (a === b)
+      throw new TypeError(`a path joins two different hosts, got ${JSON.stringify(a)} twice`);
+    return pair;
   }
 
   /**
@@ -222,12 +254,11 @@ export class Simulation {
    * stay in the network, and connects wait, until {@link release}.
    */
   hold(a: string, b: string, options: { oneWay?: boolean } = {}): void {
-    checkOptionsObject("options", options);
-    checkOptionalBoolean("options.oneWay", options.oneWay);
-    const [from, to] = [this.#get(a), this.#get(b)];
+    const [from, to] = this.#pair(a, b);
+    const oneWay = checkOneWay(options);
     const network = this.#networkNow();
-    this.#note(`hold ${a} ${options.oneWay === true ? "→" : "↔"} ${b}`);
-    network.hold(from, to, options.oneWay === true);
+    this.#note(`hold ${a} ${oneWay ? "→" : "↔"} ${b}`);
+    network.hold(from, to, oneWay);
   }
 
   /**
@@ -236,7 +267,7 @@ export class Simulation {
    * has passed (TCP segments in order).
    */
   release(a: string, b: string): void {
-    const [from, to] = [this.#get(a), this.#get(b)];
+    const [from, to] = this.#pair(a, b);
     const network = this.#networkNow();
     this.#note(`release ${a} ↔ ${b}`);
     network.release(from, to);
@@ -257,8 +288,7 @@ export class Simulation {
     if (options === undefined) throw new TypeError("options must be an object, got undefined");
     const config = checkLinkOptions("options", options);
     checkOptionalBoolean("options.oneWay", options.oneWay);
-    this.#get(a);
-    this.#get(b);
+    this.#pair(a, b);
     const keys = options.oneWay === true ? [`${a}→${b}`] : [`${a}→${b}`, `${b}→${a}`];
     for (const key of keys) this.#links.set(key, { ...this.#links.get(key), ...config });
   }
@@ -271,6 +301,7 @@ export class Simulation {
    */
   async run(): Promise<void> {
     if (this.#running) throw new Error("the simulation is already running");
+    for (const fault of this.#faults) for (const name of hostsOf(fault)) this.#get(name);
     this.#running = true;
     this.#trace = [];
     for (const host of this.#hosts.values()) host.reset();
@@ -353,10 +384,9 @@ export class Simulation {
     while (true) {
       const scope = new CancelScope();
       host.scope = scope;
-      host.crashed = false;
-      host.incarnations++;
+      const incarnation = host.startIncarnation();
       try {
-        await scope.run(() => hostStorage.run(host, host.factory));
+        await scope.run(() => hostStorage.run(incarnation, host.factory));
       } finally {
         host.scope = null;
       }

@@ -8,6 +8,8 @@ import {
   BrokenResourceError,
   currentTime,
   DeadlockError,
+  type ExceptionGroup,
+  lowlevel,
   moveOnAfter,
   openNursery,
   sleep,
@@ -23,6 +25,7 @@ import {
   serveHttp,
   serveTcp,
 } from "@weft/net";
+import { DeterministicScheduler } from "@weft/testing";
 import { checkDeterminism, NondeterminismError, Simulation } from "@weft/testing/simulation";
 import { describe, expect, test } from "vitest";
 import { rejection } from "../../../core/test/support/helpers.ts";
@@ -414,6 +417,203 @@ describe("Simulation", () => {
       expect(() => sim.bounce("a")).toThrow(/not running/);
       expect(() => sim.crash("a")).toThrow(/not running/);
       expect(() => new Simulation({ latency: -5 })).toThrow(RangeError);
+    });
+
+    test("bad arguments are TypeErrors and RangeErrors naming them, before anything is traced", async () => {
+      expect(() => new Simulation({ seed: 1.5 })).toThrow(/options\.seed must be an integer/);
+      expect(() => new Simulation({ seed: -3 })).toThrow(RangeError);
+      expect(() => new Simulation({ seed: 2 ** 40 })).toThrow(
+        /options\.seed must be an integer in 0\.\.4294967295/,
+      );
+      const plan = (fault: unknown) => new Simulation({ faults: [fault] as never });
+      expect(() => plan(null)).toThrow(/options\.faults\[0\]/);
+      expect(() => plan({ at: 1, kind: "explode", host: "a" })).toThrow(
+        /options\.faults\[0\]\.kind must be one of/,
+      );
+      expect(() => plan({ at: Number.NaN, kind: "crash", host: "a" })).toThrow(
+        /options\.faults\[0\]\.at must be finite/,
+      );
+      expect(() => plan({ at: 1, kind: "partition", hosts: ["a", "a"] })).toThrow(
+        /two different host names/,
+      );
+      expect(() => plan({ at: 1, kind: "crash" })).toThrow(
+        /options\.faults\[0\]\.host must be a host name/,
+      );
+      // A plan naming a host the simulation does not have fails the run before it starts.
+      const unknown = new Simulation({ faults: [{ at: 5, kind: "crash", host: "nope" }] });
+      unknown.client("a", async () => {});
+      await expect(unknown.run()).rejects.toThrow(/no host named "nope"/);
+
+      const errors: unknown[] = [];
+      const sim = new Simulation();
+      sim.host("a", async () => {});
+      sim.client("b", async () => {
+        for (const call of [
+          () => sim.partition("a", "a"),
+          () => sim.hold("a", "a"),
+          () => sim.partition("a", "b", null as never),
+          () => sim.partition("a", "b", { oneWay: "yes" as never }),
+          () => sim.partition("a", "nope"),
+          () => sim.crash("nope"),
+        ]) {
+          try {
+            call();
+          } catch (error) {
+            errors.push(error);
+          }
+        }
+      });
+      await sim.run();
+      expect(errors.map((e) => (e as Error).constructor.name)).toEqual(Array(6).fill("TypeError"));
+      expect(String(errors[0])).toMatch(/two different hosts/);
+      expect(String(errors[3])).toMatch(/options\.oneWay/);
+      expect(sim.trace.filter((line) => /partition|hold|crash/.test(line))).toEqual([]);
+      expect(() => sim.link("a", "a", { latency: 1 })).toThrow(/two different hosts/);
+    });
+
+    test("a DeterministicScheduler reused for another run (as fast-check does while shrinking) replays the same run, and so does a copy of its choices", async () => {
+      const scheduler = new DeterministicScheduler({ seed: 3 });
+      const build = () => {
+        const sim = new Simulation({ seed: 3, latency: 1, scheduler });
+        sim.host("s", () => serveTcp(echo, 7));
+        sim.client("c", async () => {
+          for (const stream of [await openTcpStream("s", 7), await openTcpStream("s", 7)]) {
+            await roundTrip(stream, "hello");
+          }
+        });
+        return sim;
+      };
+      const first = build();
+      await first.run();
+      const firstTrace = [...first.trace];
+      await first.run();
+      expect(first.trace).toEqual(firstTrace);
+      const second = build();
+      await second.run();
+      expect(second.trace).toEqual(firstTrace);
+      const replay = new Simulation({
+        seed: 3,
+        latency: 1,
+        scheduler: new DeterministicScheduler({
+          choices: [...scheduler.choices],
+          afterChoices: "fifo",
+        }),
+      });
+      replay.host("s", () => serveTcp(echo, 7));
+      replay.client("c", async () => {
+        for (const stream of [await openTcpStream("s", 7), await openTcpStream("s", 7)]) {
+          await roundTrip(stream, "hello");
+        }
+      });
+      await replay.run();
+      expect(replay.trace.slice(0, -1)).toEqual(firstTrace.slice(0, -1));
+    });
+
+    test("checkDeterminism checks its arguments: seeds, and a new Simulation from each build", async () => {
+      const build = () => {
+        const sim = new Simulation();
+        sim.client("c", async () => {});
+        return sim;
+      };
+      await expect(checkDeterminism(build, { seeds: [] })).rejects.toThrow(RangeError);
+      await expect(checkDeterminism(build, { seeds: "ab" as never })).rejects.toThrow(
+        /options\.seeds must be an array/,
+      );
+      await expect(checkDeterminism(build, null as never)).rejects.toThrow(TypeError);
+      await expect(checkDeterminism(() => ({}) as never, { seeds: [1] })).rejects.toThrow(
+        /must return a new Simulation/,
+      );
+      const once = build();
+      await expect(checkDeterminism(() => once, { seeds: [1] })).rejects.toThrow(
+        /a new Simulation each time/,
+      );
+    });
+
+    test("host addresses stay valid IPv4 past 254 hosts: 10.0.0.254, then 10.0.1.1", async () => {
+      const sim = new Simulation();
+      for (let i = 0; i < 300; i++) sim.host(`h${i}`, () => serveTcp(echo, 7));
+      const addresses: string[] = [];
+      sim.client("c", async () => {
+        for (const name of ["h0", "h253", "h254", "h299"]) {
+          const stream = await openTcpStream(name, 7);
+          addresses.push(stream.remoteAddress.address);
+          await stream.aclose();
+        }
+      });
+      await sim.run();
+      expect(addresses).toEqual(["10.0.0.1", "10.0.0.254", "10.0.1.1", "10.0.1.46"]);
+    });
+  });
+
+  describe("Simulation: crashes end a host's life", () => {
+    for (const blockedIn of ["receiveSome", "sendAll"] as const) {
+      test(`a host crashed while blocked in ${blockedIn} is cancelled, not failed by its own reset; its peer sees the reset`, async () => {
+        let peerSaw: unknown = null;
+        const sim = new Simulation({ seed: 1, latency: 1 });
+        sim.host("b", () =>
+          serveTcp(async (stream) => {
+            peerSaw = await rejection(
+              (async () => {
+                for await (const _ of stream);
+              })(),
+            );
+          }, 7),
+        );
+        sim.host("a", async () => {
+          const stream = await openTcpStream("b", 7);
+          // No error handling: a crash must just cancel this.
+          if (blockedIn === "sendAll") while (true) await stream.sendAll(new Uint8Array(100_000));
+          await stream.receiveSome();
+        });
+        sim.client("faults", async () => {
+          await sleep(10);
+          sim.crash("a");
+          await sleep(10);
+        });
+        await sim.run();
+        expect(peerSaw).toBeInstanceOf(BrokenResourceError);
+      });
+    }
+
+    test("a task a crashed life left behind (a system task) has no network, even after a bounce", async () => {
+      const log: string[] = [];
+      let lives = 0;
+      const sim = new Simulation({ seed: 1, latency: 1 });
+      sim.host("b", () => serveTcp(async (stream) => stream.aclose(), 7));
+      sim.host("a", async () => {
+        const life = ++lives;
+        lowlevel.spawnSystemTask(async () => {
+          for (let i = 0; i < 5; i++) {
+            await sleep(10);
+            try {
+              await (await openTcpStream("b", 7)).aclose();
+              log.push(`${currentTime()} life ${life} connected`);
+            } catch (error) {
+              // openTcpStream's error has each attempt's in an ExceptionGroup, its cause.
+              const attempts = ((error as Error).cause as ExceptionGroup).errors;
+              const codes = attempts.map((attempt) => (attempt as { code?: string }).code);
+              log.push(`${currentTime()} life ${life}: ${codes.join(",")}`);
+            }
+          }
+        });
+        await sleepForever();
+      });
+      sim.client("faults", async () => {
+        await sleep(15);
+        sim.crash("a");
+        await sleep(10);
+        sim.bounce("a");
+        await sleep(40);
+      });
+      await sim.run();
+      expect(log.filter((line) => line.includes("life 1"))).toEqual([
+        "10 life 1 connected",
+        "20 life 1: ENETDOWN",
+        "30 life 1: ENETDOWN",
+        "40 life 1: ENETDOWN",
+        "50 life 1: ENETDOWN",
+      ]);
+      expect(log).toContain("35 life 2 connected");
     });
   });
 
