@@ -9,7 +9,11 @@
  * was complete) is a `BrokenResourceError`, as for undici's fetch, both from
  * `fetch` and from reading the body: its `cause` is the transport's own error
  * (the simulated connection's reset, say) or else Node's (`aborted`,
- * `socket hang up`).
+ * `socket hang up`). A request aborted by its signal (the caller's, or the
+ * scope's when it is cancelled) fails with that signal's reason — the
+ * caller's, or weft's `Cancelled` — as undici's fetch does, and so does its
+ * body unless the whole body had arrived first. A body never ends short of
+ * what the server sent without an error.
  */
 import * as http from "node:http";
 import type * as net from "node:net";
@@ -25,11 +29,13 @@ function asError(error: unknown): Error {
 }
 
 /**
- * What a failure of Node's HTTP client over `duplex` is to the caller: the
- * connection broke (`BrokenResourceError`, caused by the transport's error if
- * it had one, else by Node's), unless it is already one, or weft's
- * `Cancelled`, or `signal` (the caller's or the scope's) aborted the request:
- * its reason is theirs to recognise.
+ * What a failure of Node's HTTP client over `duplex` is to the caller: if
+ * `signal` (the caller's or the scope's) aborted the request, its reason
+ * (the caller's to recognise, or weft's `Cancelled`); else the connection
+ * broke: a `BrokenResourceError` (unless `error` already is one, or is
+ * `Cancelled`) caused by the transport's error if it had one, else by
+ * `error` (Node's); `error` undefined: nothing failed, the response just
+ * ended before it was complete.
  */
 function connectionFailure(
   error: unknown,
@@ -37,22 +43,35 @@ function connectionFailure(
   duplex: StreamDuplex,
   signal: AbortSignal,
 ): unknown {
-  if (isCancelled(error) || error instanceof BrokenResourceError || signal.aborted) return error;
+  if (isCancelled(error) || error instanceof BrokenResourceError) return error;
+  if (signal.aborted) return signal.reason;
   // The transport's own failure says what happened; Node's ("aborted") only that it did.
   const cause = duplex.errored ?? error;
+  if (cause === undefined) {
+    return new BrokenResourceError(`${what} failed: the response ended before it was complete`);
+  }
   return new BrokenResourceError(`${what} failed: ${asError(cause).message}`, { cause });
 }
 
+/** How a response body ends badly: `error` (Node's, if it had one) as the caller is to see it. */
+type BodyFailure = (error: unknown) => unknown;
+
 /**
- * `res` as a web stream whose failure is {@link connectionFailure}'s (a raw
- * `response.text()` would otherwise reject with Node's bare `Error: aborted`).
+ * `res` as a web stream whose failure is `failure`'s (a raw `response.text()`
+ * would otherwise reject with Node's bare `Error: aborted`). It ends only if
+ * `res` ended whole — complete, and before the request was destroyed (which
+ * makes Node dump what `res` still holds, and then end it as if nothing were
+ * missing); any other end is a failure.
  */
 function responseBody(
   res: http.IncomingMessage,
-  what: string,
-  duplex: StreamDuplex,
-  signal: AbortSignal,
+  destroyed: () => boolean,
+  failure: BodyFailure,
 ): ReadableStream<Uint8Array> {
+  let whole = false;
+  res.once("end", () => {
+    whole = res.complete && !destroyed();
+  });
   const reader = (Readable.toWeb(res) as ReadableStream<Uint8Array>).getReader();
   return new ReadableStream<Uint8Array>(
     {
@@ -61,11 +80,12 @@ function responseBody(
         try {
           result = await reader.read();
         } catch (error) {
-          controller.error(connectionFailure(error, what, duplex, signal));
+          controller.error(failure(error));
           return;
         }
-        if (result.done) controller.close();
-        else controller.enqueue(result.value);
+        if (!result.done) controller.enqueue(result.value);
+        else if (whole) controller.close();
+        else controller.error(failure(res.errored ?? undefined));
       },
       cancel: (reason) => reader.cancel(reason),
     },
@@ -107,7 +127,12 @@ export async function fetchOverStreams(request: Request, signal: AbortSignal): P
     headers,
     createConnection: () => duplex as unknown as net.Socket,
   });
-  const onAbort = () => req.destroy(signal.reason instanceof Error ? signal.reason : undefined);
+  let destroyed = false;
+  const destroy = (error?: Error) => {
+    destroyed = true;
+    req.destroy(error);
+  };
+  const onAbort = () => destroy(signal.reason instanceof Error ? signal.reason : undefined);
   signal.addEventListener("abort", onAbort, { once: true });
   // 'error' stays handled for the request's whole life (a reset mid-body
   // after the response): an unheard 'error' would be an uncaught exception.
@@ -127,7 +152,7 @@ export async function fetchOverStreams(request: Request, signal: AbortSignal): P
         req.end();
       } catch (error) {
         bodyError = asError(error);
-        req.destroy(bodyError);
+        destroy(bodyError);
       }
     })();
   }
@@ -135,7 +160,7 @@ export async function fetchOverStreams(request: Request, signal: AbortSignal): P
   let res: http.IncomingMessage;
   try {
     res = await cancellable((waitSignal) => {
-      waitSignal.addEventListener("abort", () => req.destroy(), { once: true });
+      waitSignal.addEventListener("abort", () => destroy(), { once: true });
       return responded;
     });
   } catch (error) {
@@ -149,7 +174,12 @@ export async function fetchOverStreams(request: Request, signal: AbortSignal): P
   const status = res.statusCode ?? 0;
   const noBody = request.method === "HEAD" || status === 204 || status === 304;
   if (noBody) res.resume();
-  const body = noBody ? null : responseBody(res, `reading the body of ${what}`, duplex, signal);
+  const failure: BodyFailure = (error) =>
+    // The request body's own failure (it destroyed the request) is the caller's.
+    bodyError !== null && !signal.aborted
+      ? bodyError
+      : connectionFailure(error, `reading the body of ${what}`, duplex, signal);
+  const body = noBody ? null : responseBody(res, () => destroyed, failure);
   return new Response(body, {
     status,
     statusText: res.statusMessage ?? "",
