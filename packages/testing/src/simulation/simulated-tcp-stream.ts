@@ -44,7 +44,8 @@ export interface SimulatedTcpPairOptions {
   /**
    * The most bytes one end may have sent and the other not yet read (in flight
    * plus in the peer's receive buffer, like TCP's receive window): `sendAll`
-   * blocks beyond it until the peer reads and its window update arrives.
+   * blocks beyond it until the peer has read half a window and that window
+   * update arrives (updates come once half the window is free, as in TCP).
    * Default 65,536.
    */
   window?: number;
