@@ -242,8 +242,12 @@ export class SimulatedTcpStream implements HalfCloseableStream {
     if (this.#closed) return;
     this.#closed = true;
     this.incoming.receiverClosed = true;
+    // Data arrived and unread: the kernel resets at once. Data still in
+    // flight: the reset answers it when it arrives (as for data sent after
+    // the close, see #transmitData). Only the peer's EOF, arrived or still in
+    // flight: nothing is lost, so a FIN.
     const unreadAt = this.incoming.firstDataArrival();
-    if (unreadAt !== null && this.incoming.peekData()?.kind !== "eof") {
+    if (unreadAt !== null) {
       this.outgoing.transmitReset(connectionResetCause(), Math.max(unreadAt, currentTime()));
     } else if (!this.#eofSent) {
       this.outgoing.transmit({ kind: "eof" });
