@@ -107,6 +107,7 @@ export class SimulatedTcpStream implements HalfCloseableStream {
   #eofSent = false;
   #eofReceived = false;
   #sendCancelled: Cancelled | null = null;
+  #onClose: (() => void) | null = null;
 
   /** @internal Use `simulatedTcpPair`. */
   constructor(
@@ -254,6 +255,15 @@ export class SimulatedTcpStream implements HalfCloseableStream {
     }
     this.#eofSent = true;
     this.incoming.notify();
+    this.#onClose?.();
+  }
+
+  /**
+   * @internal Calls `listener` when this end closes (the simulated network
+   * forgets a connection once both ends have closed). One listener.
+   */
+  onClose(listener: () => void): void {
+    this.#onClose = listener;
   }
 
   /** `close()`, then a checkpoint (it closes even in a cancelled scope). */
