@@ -80,10 +80,27 @@ export class SimulatedHost {
     this.#nextPort = 49_152;
   }
 
-  /** An ephemeral port not in use on this host (by a listener, or by the sockets of `inUse`). */
-  ephemeralPort(inUse: ReadonlyMap<number, unknown> = this.listeners): number {
-    while (inUse.has(this.#nextPort)) this.#nextPort++;
-    return this.#nextPort++;
+  /**
+   * An ephemeral port (IANA's dynamic range 49152–65535, from the one after
+   * the last handed out, wrapping around: a freed port is reused, after the
+   * others) that no listener, UDP socket or live connection of this host uses
+   * (`connectionPorts`: the local ports of its live connections, which the
+   * network tracks). None free: an `EADDRNOTAVAIL` error, as Node's `call`
+   * (`connect`, `listen`, `bind`) to `target` gets.
+   */
+  ephemeralPort(call: string, target: string, connectionPorts: ReadonlySet<number>): number {
+    for (let tried = 0; tried < 65_536 - 49_152; tried++) {
+      const port = this.#nextPort;
+      this.#nextPort = port === 65_535 ? 49_152 : port + 1;
+      const free =
+        !this.listeners.has(port) && !this.udpSockets.has(port) && !connectionPorts.has(port);
+      if (free) return port;
+    }
+    // Shaped like systemError's (system-error.ts).
+    const message =
+      `${call} EADDRNOTAVAIL ${target}: every ephemeral port of host ${JSON.stringify(this.name)} ` +
+      "(49152–65535) is in use (simulated)";
+    throw Object.assign(new Error(message), { code: "EADDRNOTAVAIL" });
   }
 
   /** Starts a new life: its code reaches the network until the next crash. */

@@ -343,9 +343,13 @@ export class SimulatedLink {
     return this.#data.size > 0;
   }
 
-  /** @internal When the first queued data segment arrives (or arrived); null if none. */
+  /**
+   * @internal When the first queued data segment arrives (or arrived), arrived
+   * or not; null if none is queued. An EOF is not data: nothing follows it.
+   */
   firstDataArrival(): number | null {
-    return this.#data.peek()?.arriveAt ?? null;
+    const head = this.#data.peek();
+    return head === undefined || head.segment.kind !== "data" ? null : head.arriveAt;
   }
 
   /**

@@ -70,6 +70,8 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver, Datagr
   readonly #random: () => number;
   /** Paths by "from→to" (directed: one-way partitions). */
   readonly #paths = new Map<string, Path>();
+  /** The local ports of each host's live outgoing connections (for `ephemeralPort`). */
+  readonly #connectionPorts = new Map<SimulatedHost, Set<number>>();
 
   /** What happened on the network, in order: the run's trace (see Simulation.trace). */
   readonly #trace: string[];
@@ -162,12 +164,14 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver, Datagr
     if (to === undefined || listener === undefined) {
       throw systemError(`connect ECONNREFUSED ${target}`, "ECONNREFUSED");
     }
+    const ports = this.#portsOf(from);
+    const port = from.ephemeralPort("connect", target, ports);
     const up = this.#link(from, to);
     const down = this.#link(to, from);
     const [client, server] = simulatedTcpPair({
       clientToServer: up,
       serverToClient: down,
-      clientAddress: { family: 4, address: from.address, port: from.ephemeralPort() },
+      clientAddress: { family: 4, address: from.address, port },
       serverAddress: { family: 4, address: to.address, port: address.port },
     });
     const connection: Resettable = {
@@ -176,8 +180,30 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver, Datagr
         down.break(error);
       },
     };
+    ports.add(port);
     from.connections.add(connection);
     to.connections.add(connection);
+    // Once both ends have closed, or the connection was reset, nothing on it
+    // can be observed any more: the hosts and paths forget it (a crash or a
+    // partition no longer walks it) and its port is free again.
+    let live = true;
+    const forget = () => {
+      if (!live) return;
+      live = false;
+      ports.delete(port);
+      from.connections.delete(connection);
+      to.connections.delete(connection);
+      this.#path(from, to).links.delete(up);
+      this.#path(to, from).links.delete(down);
+    };
+    let openEnds = 2;
+    const endClosed = () => {
+      if (--openEnds === 0) forget();
+    };
+    client.onClose(endClosed);
+    server.onClose(endClosed);
+    up.onBreak(forget);
+    down.onBreak(forget);
     this.#trace.push(`${currentTime()} connect ${from.name} → ${to.name}:${address.port}`);
     listener.deliver(server);
     return client;
@@ -199,15 +225,39 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver, Datagr
     if (path.partitioned) link.partition();
     if (path.held) link.hold();
     path.links.add(link);
-    link.onBreak(() => path.links.delete(link));
     return link;
+  }
+
+  #portsOf(host: SimulatedHost): Set<number> {
+    let ports = this.#connectionPorts.get(host);
+    if (ports === undefined) {
+      ports = new Set();
+      this.#connectionPorts.set(host, ports);
+    }
+    return ports;
+  }
+
+  /**
+   * @internal For tests: what the network still tracks — connections in
+   * the hosts' sets (each counted once per host), links in the paths, and
+   * local ports of live connections.
+   */
+  statistics(): { connections: number; links: number; connectionPorts: number } {
+    let connections = 0;
+    for (const host of this.#hosts.values()) connections += host.connections.size;
+    let links = 0;
+    for (const path of this.#paths.values()) links += path.links.size;
+    let connectionPorts = 0;
+    for (const ports of this.#connectionPorts.values()) connectionPorts += ports.size;
+    return { connections, links, connectionPorts };
   }
 
   async listen(port: number, options: { host?: string }): Promise<FactoryListener[]> {
     await checkpoint();
     const host = currentHost("openTcpListeners()");
     checkLocalAddress(host, options.host, port, "listen");
-    const bound = port === 0 ? host.ephemeralPort() : port;
+    const bound =
+      port === 0 ? host.ephemeralPort("listen", `${host.address}:0`, this.#portsOf(host)) : port;
     if (host.listeners.has(bound)) {
       throw systemError(`listen EADDRINUSE ${host.address}:${bound}`, "EADDRINUSE");
     }
@@ -287,7 +337,10 @@ export class SimulatedNetwork implements SocketFactory, HostnameResolver, Datagr
       throw systemError(`bind EAFNOSUPPORT ${where}: the network is IPv4 only`, "EAFNOSUPPORT");
     }
     checkLocalAddress(host, options.address, options.port, "bind");
-    const port = options.port === 0 ? host.ephemeralPort(host.udpSockets) : options.port;
+    const port =
+      options.port === 0
+        ? host.ephemeralPort("bind", `${host.address}:0`, this.#portsOf(host))
+        : options.port;
     if (host.udpSockets.has(port)) {
       throw systemError(`bind EADDRINUSE ${host.address}:${port}`, "EADDRINUSE");
     }

@@ -108,6 +108,7 @@ export class SimulatedTcpStream implements HalfCloseableStream {
   #eofSent = false;
   #eofReceived = false;
   #sendCancelled: Cancelled | null = null;
+  #onClose: (() => void) | null = null;
 
   /** @internal Use `simulatedTcpPair`. */
   constructor(
@@ -243,14 +244,27 @@ export class SimulatedTcpStream implements HalfCloseableStream {
     if (this.#closed) return;
     this.#closed = true;
     this.incoming.receiverClosed = true;
+    // Data arrived and unread: the kernel resets at once. Data still in
+    // flight: the reset answers it when it arrives (as for data sent after
+    // the close, see #transmitData). Only the peer's EOF, arrived or still in
+    // flight: nothing is lost, so a FIN.
     const unreadAt = this.incoming.firstDataArrival();
-    if (unreadAt !== null && this.incoming.peekData()?.kind !== "eof") {
+    if (unreadAt !== null) {
       this.outgoing.transmitReset(connectionResetCause(), Math.max(unreadAt, currentTime()));
     } else if (!this.#eofSent) {
       this.outgoing.transmit({ kind: "eof" });
     }
     this.#eofSent = true;
     this.incoming.notify();
+    this.#onClose?.();
+  }
+
+  /**
+   * @internal Calls `listener` when this end closes (the simulated network
+   * forgets a connection once both ends have closed). One listener.
+   */
+  onClose(listener: () => void): void {
+    this.#onClose = listener;
   }
 
   /** `close()`, then a checkpoint (it closes even in a cancelled scope). */

@@ -443,6 +443,54 @@ describe("closing", () => {
     });
   });
 
+  test("closing with only the peer's EOF unread sends FIN, whether the EOF has arrived or is in flight", async () => {
+    for (const eofArrived of [false, true]) {
+      await inRun(async () => {
+        const [a, b2] = simulatedTcpPair({ latency: 5 });
+        await b2.sendAll(b("bye"));
+        await a.sendEof(); // A's FIN is on the wire
+        if (eofArrived) await sleep(6);
+        await b2.aclose(); // B has no data unread: only A's FIN, arrived or coming
+        const { data, times } = await readAll(a);
+        expect(str(data)).toBe("bye");
+        expect(times).toEqual([eofArrived ? 6 : 5]);
+        expect(await a.receiveSome()).toEqual(new Uint8Array(0)); // EOF, not a reset
+      });
+    }
+  });
+
+  test("closing with data in flight (not yet arrived) resets when that data arrives", async () => {
+    await inRun(async () => {
+      const [client, server] = simulatedTcpPair({ latency: 7 });
+      await server.sendAll(b("unread"));
+      await sleep(3);
+      await client.aclose(); // the data arrives at 7; the RST departs then, arrives at 14
+      await sleep(10);
+      expect(currentTime()).toBe(13);
+      await server.sendAll(b("not yet")); // accepted: the reset has not arrived
+      await sleep(1);
+      const error = await rejection(server.receiveSome());
+      expect(error).toBeInstanceOf(BrokenResourceError);
+      expect((error as { cause: { code: string } }).cause.code).toBe("ECONNRESET");
+    });
+  });
+
+  test("closing with unread data and the peer's EOF behind it still resets", async () => {
+    await inRun(async () => {
+      const [client, server] = simulatedTcpPair({ latency: 7 });
+      await server.sendAll(b("unread"));
+      await server.sendEof();
+      await sleep(10);
+      await client.aclose();
+      await sleep(6);
+      expect(await rejection(client.receiveSome())).toBeInstanceOf(ClosedResourceError);
+      await sleep(1);
+      const error = await rejection(server.receiveSome());
+      expect(error).toBeInstanceOf(BrokenResourceError);
+      expect((error as { cause: { code: string } }).cause.code).toBe("ECONNRESET");
+    });
+  });
+
   test("data sent to a closed peer is answered by a reset a round trip later", async () => {
     await inRun(async () => {
       const [client, server] = simulatedTcpPair({ latency: 5 });
