@@ -63,6 +63,10 @@ export async function writeResponse(
   let finished = false;
   try {
     const first = await reader.read();
+    // A read that ends because the scope cancelled the body (cancelBody) is
+    // not the body's end: raise the scope's Cancelled rather than end the
+    // response as if it were complete (SEMANTICS.md, "HTTP").
+    if (signal.aborted) await checkpoint();
     if (first.done) {
       finished = true;
       res.end();
@@ -70,6 +74,7 @@ export async function writeResponse(
     }
     const next = reader.read();
     const settled = await Promise.race([next, Promise.resolve(NOT_YET)]);
+    if (signal.aborted) await checkpoint();
     if (settled !== NOT_YET && settled.done) {
       finished = true;
       if (!res.hasHeader("content-length")) res.setHeader("content-length", first.value.length);

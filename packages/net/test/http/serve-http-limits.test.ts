@@ -72,6 +72,29 @@ describe("timeouts on the run's clock", () => {
   });
 });
 
+describe("a body cut short by the request's deadline", () => {
+  test("a streamed body whose first chunk never comes is not sent as a complete empty response when requestTimeout passes", async () => {
+    await withServer(
+      () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            pull: () => new Promise(() => {}), // the first chunk never comes
+          }),
+        ),
+      async ({ port, logged }) => {
+        const raw = await rawExchange(port, "GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n", 30_000);
+        // No "200, Content-Length: 0" that a client would take for a complete
+        // empty body: nothing was sent yet, so the answer is the timeout's 503.
+        expect(raw).not.toMatch(/content-length: 0/i);
+        expect(statuses(raw)).toEqual([503]);
+        expect(logged).toEqual([expect.objectContaining({ outcome: "timeout" })]);
+      },
+      { requestTimeout: 1_000, headersTimeout: Infinity },
+      virtual(),
+    );
+  });
+});
+
 describe("size limits", () => {
   test("a head larger than maxHeaderSize gets 431 from Node's parser", async () => {
     await withServer(

@@ -618,28 +618,6 @@ describe("Simulation", () => {
   });
 
   describe("Simulation: a closed world", () => {
-    test("host work off the main thread (a gzip response, decompressed by the client) is waited for, not a false deadlock", async () => {
-      const body = "weft ".repeat(20_000);
-      let received = "";
-      const sim = new Simulation({ seed: 1, latency: 1 });
-      sim.host("api", () =>
-        serveHttp(
-          () =>
-            new Response(new Blob([body]).stream().pipeThrough(new CompressionStream("gzip")), {
-              headers: { "content-encoding": "identity" },
-            }),
-          { port: 80 },
-        ),
-      );
-      sim.client("client", async () => {
-        const response = await fetch("http://api/");
-        const unpacked = response.body!.pipeThrough(new DecompressionStream("gzip"));
-        received = await new Response(unpacked).text();
-      });
-      await sim.run();
-      expect(received).toBe(body);
-    });
-
     test("a task awaiting a promise that nothing in the simulation can settle is a DeadlockError naming it, not a hang", async () => {
       const sim = new Simulation();
       sim.host("server", () => serveTcp(() => sleepForever(), 1)); // never replies
