@@ -174,6 +174,10 @@ export class CancelScope {
     if (this.#controller !== null && !this.#controller.signal.aborted) {
       this.#controller.abort(createCancelled(this.cancelReason));
     }
+    const kernel = this.#kernel;
+    if (kernel !== null && kernel.instruments.length > 0) {
+      kernel.callInstruments("cancelScopeCancelled", this, this.cancelReason);
+    }
     this.status?.recalculate();
   }
 
@@ -224,6 +228,7 @@ export class CancelScope {
     }
     this.status = new CancelStatus(this, task.cancelStatus);
     task.activateCancelStatus(this.status);
+    if (kernel.instruments.length > 0) kernel.callInstruments("cancelScopeEntered", this, task);
     if (
       this.#deadline !== Infinity &&
       !this.cancelRequested &&
@@ -282,6 +287,10 @@ export class CancelScope {
     status.close();
     this.status = null;
     this.#removeDeadline();
+    const kernel = this.#kernel;
+    if (kernel !== null && kernel.instruments.length > 0) {
+      kernel.callInstruments("cancelScopeExited", this, task);
+    }
     return remaining;
   }
 

@@ -15,7 +15,7 @@ import {
   type TaskParent,
   TaskState,
 } from "./task.ts";
-import { describeTaskTree } from "./task-dump.ts";
+import { describeTaskTree, describeWait } from "./task-dump.ts";
 import { trackedRejection } from "./tracked-rejection.ts";
 import type { Clock, Instrument, Scheduler, Task } from "./types.ts";
 
@@ -123,8 +123,8 @@ export class Kernel {
       const root = new TaskImpl(this, rootFn, "<init>", null, null);
       this.rootTask = root;
       this.tasksLiving++;
-      taskStorage.run(root, armTaskStart, this, root);
       this.callInstruments("taskSpawned", root);
+      this.#captureTaskContext(root, () => taskStorage.run(root, armTaskStart, this, root));
       this.runLoop.enqueue(root, false);
     } catch (error) {
       this.crash(error);
@@ -143,8 +143,12 @@ export class Kernel {
   ): TaskImpl {
     const task = new TaskImpl(this, fn, name, nursery, status);
     this.tasksLiving++;
-    taskStorage.run(task, armTaskStart, this, task);
-    if (this.instruments.length > 0) this.callInstruments("taskSpawned", task);
+    if (this.instruments.length === 0) {
+      taskStorage.run(task, armTaskStart, this, task);
+    } else {
+      this.callInstruments("taskSpawned", task);
+      this.#captureTaskContext(task, () => taskStorage.run(task, armTaskStart, this, task));
+    }
     this.runLoop.enqueue(task, true);
     return task;
   }
@@ -176,6 +180,8 @@ export class Kernel {
     task.abortFn = abortFn;
     task.waitOptions = options;
     if (options?.external === true) this.idleness.externalWaits++;
+    if (this.instruments.length > 0)
+      this.callInstruments("taskBlocked", task, describeWait(options));
     const wait = new Promise<unknown>(captureResolvers);
     task.resolveWait = capturedResolve;
     task.rejectWait = capturedReject;
@@ -243,6 +249,8 @@ export class Kernel {
     task.state = TaskState.RUNNABLE;
     task.outcomeFailed = failed;
     task.outcomeValue = value;
+    if (this.instruments.length > 0)
+      this.callInstruments("taskWoken", task, this.runLoop.steppingTask);
     this.runLoop.enqueue(task, true);
   }
 
@@ -515,17 +523,53 @@ export class Kernel {
   }
 
   /** Package-internal (kernel/ only): calls `hook` on every instrument, removing any that throws. */
-  callInstruments(hook: keyof Instrument, task?: Task): void {
+  callInstruments<H extends Exclude<keyof Instrument, "taskContext">>(
+    hook: H,
+    ...args: Parameters<NonNullable<Instrument[H]>>
+  ): void {
     for (const instrument of [...this.instruments]) {
-      const method = instrument[hook] as ((task?: Task) => void) | undefined;
+      const method = instrument[hook] as ((...args: unknown[]) => void) | undefined;
       if (typeof method !== "function") continue;
       try {
-        method.call(instrument, task);
+        method.apply(instrument, args);
       } catch (error) {
-        const index = this.instruments.indexOf(instrument);
-        if (index >= 0) this.instruments.splice(index, 1);
-        console.error(`weft: instrument hook ${hook} threw; the instrument was removed:`, error);
+        this.#dropInstrument(instrument, hook, error);
       }
     }
+  }
+
+  #dropInstrument(instrument: Instrument, hook: string, error: unknown): void {
+    const index = this.instruments.indexOf(instrument);
+    if (index >= 0) this.instruments.splice(index, 1);
+    console.error(`weft: instrument hook ${hook} threw; the instrument was removed:`, error);
+  }
+
+  /**
+   * Captures the async context `task` will run in (`capture`), inside every
+   * instrument's `taskContext` wrapper, outermost first. `capture` runs exactly
+   * once, even if an instrument forgets it or throws.
+   */
+  #captureTaskContext(task: TaskImpl, capture: () => void): void {
+    let captured = false;
+    const once = (): void => {
+      if (captured) return;
+      captured = true;
+      capture();
+    };
+    let wrapped = once;
+    for (const instrument of [...this.instruments].reverse()) {
+      const hook = instrument.taskContext;
+      if (typeof hook !== "function") continue;
+      const inner = wrapped;
+      wrapped = () => {
+        try {
+          hook.call(instrument, task, inner);
+        } catch (error) {
+          this.#dropInstrument(instrument, "taskContext", error);
+        }
+        inner(); // no-op once captured
+      };
+    }
+    wrapped();
   }
 }

@@ -64,6 +64,11 @@ export class RunLoop {
   private batchPosition = 0;
   /** The task whose step is running (RUNNING), if any. */
   private stepping: TaskImpl | null = null;
+
+  /** Package-internal: the task whose step is running (null between steps), for instruments. */
+  get steppingTask(): TaskImpl | null {
+    return this.stepping;
+  }
   /** Counts steps started, so that a drain check knows whether the step it saw is still the same. */
   private steps = 0;
   /** The step a first drain check found still running; see microtasksDrained. */

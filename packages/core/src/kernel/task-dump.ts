@@ -1,4 +1,11 @@
+import type { WaitOptions } from "./kernel.ts";
 import { type TaskImpl, TaskState } from "./task.ts";
+
+/** What a wait is for, in words ("" when it does not say). */
+export function describeWait(options: WaitOptions | undefined): string {
+  const what = options?.waitingFor;
+  return (typeof what === "function" ? what() : what) ?? "";
+}
 
 /** What a task is doing, in a few words. */
 function describeState(task: TaskImpl): string {
@@ -10,9 +17,8 @@ function describeState(task: TaskImpl): string {
     case TaskState.FOREIGN:
       return "awaiting a non-weft promise";
     case TaskState.PARKED: {
-      const what = task.waitOptions?.waitingFor;
-      const text = typeof what === "function" ? what() : what;
-      return `blocked${text === undefined ? "" : ` in ${text}`}`;
+      const text = describeWait(task.waitOptions);
+      return `blocked${text === "" ? "" : ` in ${text}`}`;
     }
     default:
       return "exited";

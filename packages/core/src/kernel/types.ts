@@ -6,6 +6,7 @@
  * the kernel and the scopes above it. (`CancelScope` is a class of the
  * kernel's own, as in Trio's core.)
  */
+import type { CancelReason } from "../errors/cancelled.ts";
 import type { CancelScope } from "./cancel-scope.ts";
 
 /** A task: one concurrent thread of execution in a run, always inside a nursery. */
@@ -123,4 +124,32 @@ export interface Instrument {
   beforeTaskStep?(task: Task): void;
   afterTaskStep?(task: Task): void;
   taskExited?(task: Task): void;
+  /**
+   * The task blocked in a weft operation at the end of its step; `waitingFor`
+   * says on what ("sleep", "Event.wait", "a segment on …"), as task dumps do.
+   */
+  taskBlocked?(task: Task, waitingFor: string): void;
+  /**
+   * The blocked task was woken (its operation completed, failed or was
+   * cancelled) by `waker`, the task whose step did it, or by something outside
+   * any task (`null`: I/O, a timer, a deadline, the kernel). `taskScheduled`
+   * follows.
+   */
+  taskWoken?(task: Task, waker: Task | null): void;
+  /** A nursery opened in its parent task. */
+  nurseryOpened?(nursery: Nursery): void;
+  /** A nursery closed: its body and every child task have finished. */
+  nurseryClosed?(nursery: Nursery): void;
+  /** `task` entered `scope` (nurseries enter their own scope too). */
+  cancelScopeEntered?(scope: CancelScope, task: Task): void;
+  /** `task` left `scope`. */
+  cancelScopeExited?(scope: CancelScope, task: Task): void;
+  /** An entered scope was cancelled; `reason` says by what (explicit, deadline, nursery, shutdown, signal). */
+  cancelScopeCancelled?(scope: CancelScope, reason: CancelReason): void;
+  /**
+   * Around the capture of the async context a new task will run in, in the
+   * spawner's context: call `capture()` exactly once — inside, for example,
+   * OpenTelemetry's `context.with(ctx, capture)` to run the task with `ctx`.
+   */
+  taskContext?(task: Task, capture: () => void): void;
 }

@@ -291,6 +291,8 @@ export async function openNurseryIn<T>(
   const nursery = new NurseryImpl(task, scope, strictErrors);
   task.openNurseries ??= [];
   task.openNurseries.push(nursery);
+  const kernel = task.kernel;
+  if (kernel.instruments.length > 0) kernel.callInstruments("nurseryOpened", nursery);
   let value: T | undefined;
   let bodyError: unknown = NO_ERROR;
   try {
@@ -299,6 +301,7 @@ export async function openNurseryIn<T>(
     bodyError = error;
   }
   let raised = await nursery.finish(bodyError);
+  if (kernel.instruments.length > 0) kernel.callInstruments("nurseryClosed", nursery);
   if (task.openNurseries?.pop() !== nursery) {
     raised = new UsageError(
       "nursery stack corrupted: nurseries must close in reverse order of opening",

@@ -1,0 +1,5 @@
+/**
+ * @weft/trace: see what weft tasks do — a trace recorder, its Chrome Trace
+ * Event / Perfetto export, a static timeline, and OpenTelemetry spans.
+ */
+export {};
