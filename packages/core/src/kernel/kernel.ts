@@ -17,7 +17,7 @@ import {
 } from "./task.ts";
 import { describeTaskTree, describeWait } from "./task-dump.ts";
 import { trackedRejection } from "./tracked-rejection.ts";
-import type { Clock, Instrument, Scheduler, Task } from "./types.ts";
+import type { Clock, Instrument, Scheduler } from "./types.ts";
 
 export { Abort, type AbortFn } from "./abort.ts";
 
