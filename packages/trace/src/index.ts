@@ -2,4 +2,4 @@
  * @weft/trace: see what weft tasks do — a trace recorder, its Chrome Trace
  * Event / Perfetto export, a static timeline, and OpenTelemetry spans.
  */
-export {};
+export type { TraceEvent, TraceFile, TracePhase } from "./trace-format.ts";
