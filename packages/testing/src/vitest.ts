@@ -27,7 +27,9 @@ export function weftRun<T>(body: () => Promise<T>, options: RunOptions = {}): Pr
 }
 
 /**
- * A vitest test whose body runs inside `weftRun`:
+ * A vitest test whose body runs inside `weftRun`. If it times out, the run's
+ * task tree is printed to stderr (each task and what it waits on) and the
+ * run is cancelled:
  *
  * ```ts
  * weftTest("times out after an hour", async () => {
@@ -41,7 +43,20 @@ export function weftTest(
   options: WeftTestOptions = {},
 ): void {
   const { timeout, ...runOptions } = options;
-  test(name, () => weftRun(body, runOptions).then(() => undefined), timeout);
+  test(
+    name,
+    // vitest aborts the context's signal when the test times out: the run
+    // prints its task tree (what each task is stuck on) and is cancelled, so
+    // its finally blocks run instead of the run living on unseen.
+    ({ signal }) =>
+      weftRun(body, {
+        dumpTasksOn: signal,
+        ...runOptions,
+        signal:
+          runOptions.signal === undefined ? signal : AbortSignal.any([runOptions.signal, signal]),
+      }).then(() => undefined),
+    timeout,
+  );
 }
 
 /** The fast-check arbitraries of a property, one per generated value. */

@@ -179,6 +179,7 @@ export class Kernel {
     task.state = TaskState.PARKED;
     task.abortFn = abortFn;
     task.waitOptions = options;
+    task.parkedAt = this.clock.currentTime();
     if (options?.external === true) this.idleness.externalWaits++;
     if (this.instruments.length > 0)
       this.callInstruments("taskBlocked", task, describeWait(options));
@@ -485,7 +486,7 @@ export class Kernel {
 
   /** A tree of the run's living tasks and what each is doing, for debugging hung programs. */
   dumpTasks(): string {
-    return this.rootTask === null ? "" : describeTaskTree(this.rootTask);
+    return this.rootTask === null ? "" : describeTaskTree(this.rootTask, this.clock.currentTime());
   }
 
   // ---------------------------------------------------------------- the end

@@ -65,6 +65,8 @@ export class TaskImpl implements Task {
   rejectWait: ((error: unknown) => void) | null = null;
   abortFn: KernelAbortFn | null = null;
   waitOptions: WaitOptions | undefined = undefined;
+  /** When the pending wait began (the run's clock), for task dumps. */
+  parkedAt = 0;
   /** Private state of the primitive the task is blocked in (the sleep timer, a queue node…). */
   waitData: unknown = undefined;
   // The outcome to resume with, set by reschedule.

@@ -1,3 +1,4 @@
+import { isMainThread } from "node:worker_threads";
 import { isCancelled, withoutCancelled } from "../errors/cancelled.ts";
 import { InternalError, UsageError } from "../errors/errors.ts";
 import { recordRaisingTask } from "../errors/raising-task.ts";
@@ -10,7 +11,8 @@ import { checkScheduler } from "../kernel/scheduler.ts";
 import type { Clock, Instrument, Scheduler } from "../kernel/types.ts";
 import { Interrupted } from "../signals/interrupted.ts";
 import { RunSignals } from "../signals/run-signals.ts";
-import { signalNumber } from "../signals/signal-names.ts";
+import { checkCatchableSignal, signalNumber } from "../signals/signal-names.ts";
+import { dumpTasksOn as dumpTasksOnTrigger } from "../signals/task-dump-signal.ts";
 import { type NurseryImpl, openNurseryIn } from "./nursery.ts";
 import {
   appendSpawnTrail,
@@ -59,6 +61,15 @@ export interface RunOptions {
    * clock with autojump (default false).
    */
   closedWorld?: boolean;
+  /**
+   * A process signal (such as `"SIGUSR2"`) that prints the run's live task
+   * tree to stderr while the run is active — every task, what it waits on and
+   * for how long, its cancel scopes and deadlines — without disturbing it:
+   * `kill -USR2 <pid>` on a process that seems stuck (ignored in worker
+   * threads). Or an `AbortSignal` whose abort prints it once (a test
+   * harness's timeout: `weftTest` passes vitest's).
+   */
+  dumpTasksOn?: NodeJS.Signals | AbortSignal;
 }
 
 interface MainOutcome {
@@ -109,6 +120,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
     handleSignals = true,
     debug = debugFromEnvironment(),
     closedWorld = false,
+    dumpTasksOn,
   } = options;
   checkClock(clock);
   if (!Array.isArray(instruments))
@@ -123,6 +135,9 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   if (scheduler !== undefined) checkScheduler(scheduler);
   checkBoolean("options.handleSignals", handleSignals);
   checkBoolean("options.closedWorld", closedWorld);
+  if (dumpTasksOn !== undefined && !(dumpTasksOn instanceof AbortSignal)) {
+    checkCatchableSignal("options.dumpTasksOn", dumpTasksOn);
+  }
   if (closedWorld && !Number.isFinite(clock.autojumpThreshold ?? Infinity)) {
     throw new TypeError("options.closedWorld needs a clock with autojump (such as a MockClock)");
   }
@@ -152,6 +167,10 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
   };
   let onAbort: (() => void) | null = null;
   const signals = RunSignals.of(kernel);
+  const stopDumps =
+    dumpTasksOn instanceof AbortSignal || (dumpTasksOn !== undefined && isMainThread)
+      ? dumpTasksOnTrigger(kernel, dumpTasksOn)
+      : null;
   /** The abort of `options.signal` came before any SIGINT/SIGTERM: its reason wins. */
   let abortedFirst = false;
 
@@ -198,6 +217,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
 
   return kernel.start(init).then(
     (root) => {
+      stopDumps?.();
       if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
       const interruption = finishSignals(signals);
       const { failed, value, cancelled } = mainOutcome;
@@ -222,6 +242,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
       return value as T;
     },
     (error: unknown) => {
+      stopDumps?.();
       if (onAbort !== null) signal?.removeEventListener("abort", onAbort);
       finishSignals(signals);
       throw error;
