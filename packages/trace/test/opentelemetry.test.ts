@@ -14,6 +14,7 @@ import {
   ATTR_TASK_NAME,
   EVENT_BLOCKED,
   EVENT_CANCELLED,
+  failureFromCancelReason,
   openTelemetryInstrument,
 } from "@weft/trace/opentelemetry";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
@@ -238,6 +239,78 @@ describe("openTelemetryInstrument", () => {
     ]);
   });
 
+  test("a task ended by a cancellation from outside its nursery is no error; only the first failure in a nursery is known", async () => {
+    const { tracer } = tracing;
+    const clock = () => new MockClock({ autojumpThreshold: 0 });
+    await run(
+      async () => {
+        await moveOnAfter(5, async () => {
+          await openNursery(async (nursery) => {
+            // Its Cancelled comes from moveOnAfter's scope, outside its nursery.
+            nursery.startSoon(() => sleep(1000), { name: "cut short" });
+          });
+        });
+      },
+      { clock: clock(), instruments: [openTelemetryInstrument({ tracer })] },
+    );
+    expect(tracing.span("cut short").status.code).toBe(SpanStatusCode.UNSET);
+    expect(tracing.span("cut short").events.map((e) => e.name)).not.toContain("exception");
+
+    await expect(
+      run(
+        async () => {
+          await openNursery(async (nursery) => {
+            nursery.startSoon(
+              async () => {
+                await sleep(1);
+                throw new Error("first");
+              },
+              { name: "first" },
+            );
+            nursery.startSoon(
+              async () => {
+                try {
+                  await sleep(1000);
+                } finally {
+                  // biome-ignore lint/correctness/noUnsafeFinally: a second failure, on purpose
+                  throw new Error("second");
+                }
+              },
+              { name: "second" },
+            );
+          });
+        },
+        { clock: clock(), instruments: [openTelemetryInstrument({ tracer })] },
+      ),
+    ).rejects.toThrow();
+    expect(tracing.span("first").status.code).toBe(SpanStatusCode.ERROR);
+    // Its nursery was already cancelled: taskExited does not say it failed.
+    expect(tracing.span("second").status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  test("a task started with nursery.start() is a child of the span active in the caller of start()", async () => {
+    const { tracer } = tracing;
+    await run(
+      async () => {
+        await openNursery(async (nursery) => {
+          await tracer.startActiveSpan("starting", async (span) => {
+            await nursery.start(
+              async (status) => {
+                status.started();
+                await sleep(1);
+              },
+              { name: "started" },
+            );
+            span.end();
+          });
+        });
+      },
+      { instruments: [openTelemetryInstrument({ tracer })] },
+    );
+    expect(parentId(tracing.span("starting"))).toBe(spanId(tracing.span("main")));
+    expect(parentId(tracing.span("started"))).toBe(spanId(tracing.span("starting")));
+  });
+
   test("which: 'named' traces tasks with names of their own; a filter picks any; untraced tasks' children hang under the nearest traced span", async () => {
     const { tracer } = tracing;
     const body = async () => {
@@ -324,5 +397,28 @@ describe("openTelemetryInstrument", () => {
     );
     expect(result).toBe(42);
     expect(tracing.spans()).toEqual([]);
+  });
+});
+
+describe("failureFromCancelReason", () => {
+  test("reads the error of a nursery's cancel reason", () => {
+    expect(failureFromCancelReason("t", 'task "t" raised TypeError: a: b')).toEqual({
+      description: "TypeError: a: b",
+      name: "TypeError",
+      message: "a: b",
+      cancelled: false,
+    });
+    expect(failureFromCancelReason("t", 'task "t" raised Error')).toMatchObject({
+      name: "Error",
+      message: "",
+    });
+    expect(failureFromCancelReason('a "b"', 'task "a \\"b\\"" raised Error: x')?.message).toBe("x");
+    expect(
+      failureFromCancelReason("t", 'task "t" raised Cancelled: cancelled due to deadline')
+        ?.cancelled,
+    ).toBe(true);
+    expect(failureFromCancelReason("t", 'task "u" raised Error: x')).toBeNull();
+    expect(failureFromCancelReason("t", "the nursery's body raised Error: x")).toBeNull();
+    expect(failureFromCancelReason("t", undefined)).toBeNull();
   });
 });
