@@ -288,7 +288,7 @@ describe("openTelemetryInstrument", () => {
     expect(tracing.span("second").status.code).toBe(SpanStatusCode.UNSET);
   });
 
-  test("a task started with nursery.start() is a child of the span active in the caller of start()", async () => {
+  test("a task started with nursery.start() is a child of the span active in the caller of start(), and its failure before started() is known", async () => {
     const { tracer } = tracing;
     await run(
       async () => {
@@ -309,6 +309,27 @@ describe("openTelemetryInstrument", () => {
     );
     expect(parentId(tracing.span("starting"))).toBe(spanId(tracing.span("main")));
     expect(parentId(tracing.span("started"))).toBe(spanId(tracing.span("starting")));
+
+    // One that fails before started(): its error comes out of start(), and its span says so.
+    await expect(
+      run(
+        async () => {
+          await openNursery(async (nursery) => {
+            await nursery.start(
+              async () => {
+                throw new RangeError("not ready");
+              },
+              { name: "never started" },
+            );
+          });
+        },
+        { instruments: [openTelemetryInstrument({ tracer })] },
+      ),
+    ).rejects.toThrow("not ready");
+    expect(tracing.span("never started").status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: "RangeError: not ready",
+    });
   });
 
   test("which: 'named' traces tasks with names of their own; a filter picks any; untraced tasks' children hang under the nearest traced span", async () => {

@@ -45,9 +45,8 @@ interface Exiting {
  *   fail in its nursery gets status `ERROR` and an exception event with the
  *   error's name and message (no stack: the error object is not available).
  *   A task that ends by `Cancelled` is not an error. A task failing in a
- *   nursery that is already cancelled, a task started with `nursery.start()`
- *   that fails before `started()`, and the main task (whose error `run()`
- *   rejects with) end with status unset.
+ *   nursery that is already cancelled, and the main task (whose error `run()`
+ *   rejects with), end with status unset.
  *
  * Install it with `run(main, { instruments: [openTelemetryInstrument()] })`.
  */
