@@ -18,6 +18,7 @@ import { main as portScanner } from "./port-scanner.ts";
 import { main as reusePort } from "./reuse-port.ts";
 import { main as scraper } from "./scraper.ts";
 import { main as timeoutTree } from "./timeout-tree.ts";
+import { main as tracedHttpService } from "./traced-http-service.ts";
 
 interface Example {
   readonly name: string;
@@ -77,6 +78,15 @@ const examples: readonly Example[] = [
       "an HTTP service on serveHttp (JSON API, streaming, server-sent events), exercised with weft's fetch; a client leaving cancels its slow request",
     seeds: "none, this is what weft adds",
     main: httpService,
+  },
+  {
+    name: "traced-http-service",
+    shows:
+      "OpenTelemetry spans per task: a request's span over its two concurrent upstream fetches, joined across HTTP by traceparent, printed as a tree",
+    seeds: "none, this is what weft adds",
+    main: async () => {
+      await tracedHttpService();
+    },
   },
   {
     name: "scraper",
