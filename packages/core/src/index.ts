@@ -47,6 +47,7 @@ export type {
   Scheduler,
   SpawnOptions,
   Task,
+  TaskOutcome,
   TaskStatus,
 } from "./kernel/types.ts";
 export * as lowlevel from "./lowlevel/lowlevel.ts";

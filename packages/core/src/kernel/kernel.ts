@@ -438,7 +438,9 @@ export class Kernel {
       task.lotsToBreak = null;
       for (const lot of lots) lot.breakLot(task); // breakLot is idempotent
     }
-    if (this.instruments.length > 0) this.callInstruments("taskExited", task);
+    if (this.instruments.length > 0) {
+      this.callInstruments("taskExited", task, failed ? { failed, error: value } : { failed });
+    }
     if (task.parentNursery !== null) task.parentNursery.childFinished(task, failed, value);
     else if (task === this.rootTask) this.finish({ failed, value });
     this.runLoop.stepOver();

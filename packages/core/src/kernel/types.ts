@@ -109,6 +109,11 @@ export interface Scheduler {
   startRun?(): void;
 }
 
+/** How a task ended, as `Instrument.taskExited` reports it. */
+export type TaskOutcome =
+  | { readonly failed: false }
+  | { readonly failed: true; readonly error: unknown };
+
 /**
  * Hooks the kernel calls as a run proceeds, for tracing and testing. An
  * instrument that throws is removed and the error reported on stderr, so a
@@ -123,7 +128,11 @@ export interface Instrument {
   /** The task is about to run a step (until it next blocks or exits). */
   beforeTaskStep?(task: Task): void;
   afterTaskStep?(task: Task): void;
-  taskExited?(task: Task): void;
+  /**
+   * The task's function settled: `outcome` says whether it failed, and with
+   * what (a `Cancelled` when it was cancelled; `isCancelled` tells).
+   */
+  taskExited?(task: Task, outcome: TaskOutcome): void;
   /**
    * The task blocked in a weft operation at the end of its step; `waitingFor`
    * says on what ("sleep", "Event.wait", "a segment on …"), as task dumps do.

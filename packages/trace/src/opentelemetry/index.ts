@@ -13,7 +13,6 @@ export {
   EVENT_BLOCKED,
   EVENT_CANCELLED,
 } from "./conventions.ts";
-export { type DescribedFailure, failureFromCancelReason } from "./failure.ts";
 export {
   DEFAULT_TRACER_NAME,
   OpenTelemetryInstrument,

@@ -1,5 +1,12 @@
 import { type Attributes, context, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { CancelReason, CancelScope, Instrument, Task } from "@weft/core";
+import {
+  type CancelReason,
+  type CancelScope,
+  type Instrument,
+  isCancelled,
+  type Task,
+  type TaskOutcome,
+} from "@weft/core";
 import {
   ATTR_CANCEL_REASON,
   ATTR_CANCEL_SOURCE,
@@ -10,17 +17,10 @@ import {
   EVENT_BLOCKED,
   EVENT_CANCELLED,
 } from "./conventions.ts";
-import { failureFromCancelReason } from "./failure.ts";
 import { type OpenTelemetryInstrumentOptions, taskFilter } from "./options.ts";
 
 /** The name of the tracer the instrument uses by default. */
 export const DEFAULT_TRACER_NAME = "@weft/trace";
-
-/** A task that has just exited, whose span stays open until its nursery had a chance to say it failed. */
-interface Exiting {
-  readonly task: Task;
-  readonly span: Span;
-}
 
 /**
  * An {@link Instrument} that gives weft tasks OpenTelemetry spans: one span
@@ -40,13 +40,9 @@ interface Exiting {
  * - **Cancellations**: each cancelled scope adds a `weft.cancelled` event,
  *   with the source and reason, to the span of the task that entered the
  *   scope (a nursery's scope: the task that opened it).
- * - **Failures**: `taskExited` does not carry the task's outcome, so a
- *   failure is known from the nursery it breaks: a task that is the first to
- *   fail in its nursery gets status `ERROR` and an exception event with the
- *   error's name and message (no stack: the error object is not available).
- *   A task that ends by `Cancelled` is not an error. A task failing in a
- *   nursery that is already cancelled, and the main task (whose error `run()`
- *   rejects with), end with status unset.
+ * - **Failures**: a task that failed ends its span with status `ERROR` and
+ *   the error recorded as an exception event (with its stack). A task that
+ *   ends by `Cancelled` is not an error.
  *
  * Install it with `run(main, { instruments: [openTelemetryInstrument()] })`.
  */
@@ -58,7 +54,6 @@ export class OpenTelemetryInstrument implements Instrument {
   /** The task that entered each scope, to put the scope's cancellation on its span. */
   readonly #scopeTasks = new WeakMap<CancelScope, Task>();
   #nextId = 1;
-  #exiting: Exiting | null = null;
 
   /** Set when `blocks` is on: the kernel skips hooks an instrument does not have. */
   declare readonly taskBlocked?: (task: Task, waitingFor: string) => void;
@@ -100,19 +95,6 @@ export class OpenTelemetryInstrument implements Instrument {
   }
 
   cancelScopeCancelled(scope: CancelScope, reason: CancelReason): void {
-    const exiting = this.#exiting;
-    if (
-      exiting !== null &&
-      reason.source === "nursery" &&
-      exiting.task.parentNursery?.cancelScope === scope
-    ) {
-      // The task that just exited failed: its nursery cancels because of it.
-      const failure = failureFromCancelReason(exiting.task.name, reason.reason);
-      if (failure !== null && !failure.cancelled) {
-        exiting.span.recordException({ name: failure.name, message: failure.message });
-        exiting.span.setStatus({ code: SpanStatusCode.ERROR, message: failure.description });
-      }
-    }
     const span = this.#spanAbove(this.#scopeTasks.get(scope));
     if (span === undefined) return;
     const attributes: Attributes = { [ATTR_CANCEL_SOURCE]: reason.source };
@@ -120,26 +102,22 @@ export class OpenTelemetryInstrument implements Instrument {
     span.addEvent(EVENT_CANCELLED, attributes);
   }
 
-  taskExited(task: Task): void {
+  taskExited(task: Task, outcome: TaskOutcome): void {
     const span = this.#spans.get(task);
     if (span === undefined) return;
     this.#spans.delete(task);
-    this.#endExiting();
-    // Ended once the nursery has seen the exit (synchronously after this hook).
-    this.#exiting = { task, span };
-    queueMicrotask(this.#endExiting);
+    if (outcome.failed && !isCancelled(outcome.error)) {
+      const error = outcome.error;
+      span.recordException(
+        error instanceof Error ? error : { name: "thrown value", message: String(error) },
+      );
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+    }
+    span.end();
   }
-
-  afterRun(): void {
-    this.#endExiting();
-  }
-
-  readonly #endExiting = (): void => {
-    const exiting = this.#exiting;
-    if (exiting === null) return;
-    this.#exiting = null;
-    exiting.span.end();
-  };
 
   /** The span of `task`, or of its nearest traced ancestor. */
   #spanAbove(task: Task | undefined): Span | undefined {
