@@ -174,6 +174,7 @@ export function buildTimelineModel(trace: TraceFile): TimelineModel {
   const slices: TimelineSlice[] = [];
   const cancels: TimelineCancel[] = [];
   const flowStarts = new Map<string, TraceEvent>();
+  const flowEnds = new Map<string, TraceEvent>();
   const flows: TimelineFlow[] = [];
   for (const event of trace.traceEvents) {
     if (event.tid === undefined || event.ts === undefined) continue;
@@ -220,23 +221,22 @@ export function buildTimelineModel(trace: TraceFile): TimelineModel {
       });
     } else if ((event.ph === "s" || event.ph === "f") && event.id !== undefined) {
       if (event.cat !== "spawn" && event.cat !== "wake") continue;
-      const id = `${event.cat}:${event.id}`;
-      if (event.ph === "s") {
-        flowStarts.set(id, event);
-      } else {
-        const from = flowStarts.get(id);
-        if (from?.tid === undefined || from.ts === undefined) continue;
-        flowStarts.delete(id);
-        flows.push({
-          kind: event.cat,
-          from: rowKey(from.pid, from.tid),
-          to: row,
-          start: from.ts / 1000,
-          end: at,
-        });
-      }
+      (event.ph === "s" ? flowStarts : flowEnds).set(`${event.cat}:${event.id}`, event);
     }
   }
+  // Paired by category and id, whatever the order in the file.
+  for (const [id, end] of flowEnds) {
+    const from = flowStarts.get(id);
+    if (from?.tid === undefined || from.ts === undefined) continue;
+    flows.push({
+      kind: end.cat === "spawn" ? "spawn" : "wake",
+      from: rowKey(from.pid, from.tid),
+      to: rowKey(end.pid, end.tid!),
+      start: from.ts / 1000,
+      end: end.ts! / 1000,
+    });
+  }
+  flows.sort((a, b) => a.start - b.start || a.end - b.end);
   assignScopeDepths(slices);
   return {
     nurseries,
