@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Consumer check (issue 13, item 7): what a user of the published packages gets.
 //
-//   1. packs @weft/core, @weft/net, @weft/testing and @weft/effection with `pnpm pack` (which applies
+//   1. packs @weft/core, @weft/net, @weft/testing, @weft/effection and @weft/trace with `pnpm pack` (which applies
 //      publishConfig and turns `workspace:^` into `^0.1.0`), then lints each tarball
 //      with publint and @arethetypeswrong/cli (profile esm-only: ESM, and require(esm));
 //   2. for each scenario — core, net and testing; @weft/core alone; @weft/core +
 //      @weft/testing; @weft/core + @weft/effection (npm installs the `effection`
-//      peer from the registry) — installs the tarballs with npm into a fresh project, then
+//      peer from the registry); @weft/core + @weft/trace (with the optional
+//      @opentelemetry/api peer, and its weft-trace command) — installs the
+//      tarballs with npm into a fresh project, then
 //   3. type-checks a strict program against them with `skipLibCheck: false` under
 //      moduleResolution `nodenext` and `bundler`, with TypeScript 5.9 and 7 and
 //      @types/node 22, 24 and 26, and
@@ -209,6 +211,27 @@ export async function netCheck(): Promise<string> {
   return "net ok";
 }
 `,
+  // Needs @weft/core + @weft/trace (and @opentelemetry/api for the subpath).
+  trace: `import { moveOnAfter, openNursery, run, sleep } from "@weft/core";
+import { renderTimelineSvg, TraceRecorder } from "@weft/trace";
+import { openTelemetryInstrument } from "@weft/trace/opentelemetry";
+
+export async function traceCheck(): Promise<string> {
+  const recorder = new TraceRecorder({ capacity: 1_000 });
+  await run(
+    () =>
+      openNursery(async (nursery) => {
+        nursery.startSoon(() => moveOnAfter(5, () => sleep(100)), { name: "worker" });
+      }),
+    { instruments: [recorder, openTelemetryInstrument()] },
+  );
+  const file = recorder.toTraceFile();
+  const svg = renderTimelineSvg(file);
+  if (!svg.includes("<svg")) throw new Error("no SVG");
+  if (!file.traceEvents.some((e) => e.name === "thread_name")) throw new Error("no task names");
+  return "trace ok";
+}
+`,
 };
 
 /** main.ts and (under nodenext) require.cts for the given parts. */
@@ -220,6 +243,7 @@ function programFiles(parts) {
     testing: "testingCheck",
     net: "netCheck",
     effection: "effectionCheck",
+    trace: "traceCheck",
   };
   files["main.ts"] = `${parts.map((p) => `import { ${fn[p]} } from "./${p}.js";`).join("\n")}
 
@@ -234,6 +258,7 @@ console.log(\`esm: \${results.join(", ")} on Node \${process.versions.node}\`);
     testing: "@weft/testing",
     net: "@weft/net",
     effection: "@weft/effection",
+    trace: "@weft/trace",
   };
   files["require.cts"] = `${parts.map((p, i) => `import m${i} = require("${pkgs[p]}");`).join("\n")}
 
@@ -271,7 +296,7 @@ async function pack() {
   const dest = join(tmp, "tarballs");
   mkdirSync(dest);
   const tarballs = {};
-  for (const name of ["core", "net", "testing", "effection"]) {
+  for (const name of ["core", "net", "testing", "effection", "trace"]) {
     const dir = join(root, "packages", name);
     if (!existsSync(join(dir, "dist", "index.d.ts"))) {
       throw new Error(`packages/${name}/dist is missing: run \`pnpm build\` first`);
@@ -346,14 +371,18 @@ async function tools() {
   return { typeRoots, tsc, nodes };
 }
 
-async function scenario(label, packages, parts, tarballs, t) {
+async function scenario(label, packages, parts, tarballs, t, extras = []) {
   const t0 = performance.now();
   const dir = join(tmp, label.replace(/\W+/g, "-"));
   mkdirSync(join(dir, "src"), { recursive: true });
   writeJson(join(dir, "package.json"), { name: "weft-consumer", private: true, type: "module" });
-  await sh("npm", ["install", "--no-package-lock", ...packages.map((p) => tarballs[p])], dir);
+  await sh(
+    "npm",
+    ["install", "--no-package-lock", ...packages.map((p) => tarballs[p]), ...extras],
+    dir,
+  );
   // What is installed: exactly the packages asked for (no @weft package dragged in).
-  const installed = ["core", "effection", "net", "testing"].filter((p) =>
+  const installed = ["core", "effection", "net", "testing", "trace"].filter((p) =>
     existsSync(join(dir, "node_modules", "@weft", p)),
   );
   if (installed.join() !== [...packages].sort().join()) {
@@ -401,12 +430,35 @@ async function scenario(label, packages, parts, tarballs, t) {
       }
     }
   }
+  if (packages.includes("trace")) {
+    // The weft-trace command, as npm linked it: a trace in, a timeline out.
+    try {
+      writeFileSync(
+        join(dir, "trace.json"),
+        JSON.stringify({
+          traceEvents: [],
+          displayTimeUnit: "ms",
+          otherData: { weft: { version: 1, dropped: 0 } },
+        }),
+      );
+      await sh(
+        join(dir, "node_modules", ".bin", "weft-trace"),
+        ["trace.json", "-o", "timeline.html"],
+        dir,
+      );
+      if (!existsSync(join(dir, "timeline.html"))) throw new Error("no timeline.html written");
+      runs.push("weft-trace: trace.json -> timeline.html");
+    } catch (error) {
+      problems.push(`weft-trace: ${error.message}`);
+      console.log(`weft-trace: ${error.message}`);
+    }
+  }
   for (const r of runs) console.log(`  ${r}`);
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   report(
     `consumer: ${label}`,
     problems.length === 0,
-    `${checks.length - results.filter((r) => r !== null).length}/${checks.length} tsc configs clean, ${runs.length}/4 runs ok, ${secs}s`,
+    `${checks.length - results.filter((r) => r !== null).length}/${checks.length} tsc configs clean, ${runs.length}/${packages.includes("trace") ? 5 : 4} runs ok, ${secs}s`,
   );
 }
 
@@ -430,10 +482,16 @@ try {
     ["@weft/core alone", ["core"], ["core"]],
     ["@weft/core + @weft/testing", ["core", "testing"], ["core", "testing"]],
     ["@weft/core + @weft/effection", ["core", "effection"], ["core", "effection"]],
+    [
+      "@weft/core + @weft/trace (+ @opentelemetry/api)",
+      ["core", "trace"],
+      ["core", "trace"],
+      ["@opentelemetry/api@^1.9.0"],
+    ],
   ];
-  for (const [label, packages, parts] of scenarios) {
+  for (const [label, packages, parts, extras] of scenarios) {
     try {
-      await scenario(label, packages, parts, tarballs, t);
+      await scenario(label, packages, parts, tarballs, t, extras);
     } catch (error) {
       console.log(error.message);
       report(`consumer: ${label}`, false);

@@ -3,6 +3,7 @@
  * every task, what it waits on and for how long, its cancel scopes and
  * deadlines — and the run goes on undisturbed.
  */
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Event, moveOnAfter, openNursery, run, sleep, sleepForever } from "@weft/core";
 import { MockClock } from "@weft/testing";
@@ -63,6 +64,12 @@ describe("dumpTasksOn", () => {
     );
     expect(printed).toMatch(/- task "main": running/);
     expect(done).toEqual(["waiter"]); // undisturbed
+    // docs/guides/seeing-your-tasks.md shows this very output.
+    const guide = readFileSync(
+      new URL("../../../../docs/guides/seeing-your-tasks.md", import.meta.url),
+      "utf8",
+    );
+    expect(guide).toContain(printed.trim());
     // The listener is gone with the run: Node's default for the signal is back.
     expect(process.listenerCount("SIGUSR2")).toBe(0);
   });
