@@ -203,7 +203,7 @@ export function buildTraceFile(recording: Recording): TraceFile {
         endWait(track, ts);
         track.waitStart = ts;
         track.waitClock = clock;
-        track.waitName = strings[ring.as[i]!] ?? "?";
+        track.waitName = strings[ring.as[i]!] || "blocked";
         break;
       case EventKind.WAKE: {
         endWait(track, ts);
