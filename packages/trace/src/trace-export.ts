@@ -101,7 +101,7 @@ export function buildTraceFile(recording: Recording): TraceFile {
   let nextFlow = 1;
   const first = ring.oldest;
   /** Where the kept records begin: slices whose start was dropped start here. */
-  const windowStart = ring.written > first ? micros(ring.times[ring.slot(first)]!, origin) : 0;
+  const windowStart = ring.written > first ? micros(ring.time(ring.slot(first)), origin) : 0;
   const end = micros(recording.end, origin);
   const pidOf = (tid: number): number => tasks.get(tid)?.nursery ?? 0;
 
@@ -157,21 +157,22 @@ export function buildTraceFile(recording: Recording): TraceFile {
 
   for (let seq = first; seq < ring.written; seq++) {
     const i = ring.slot(seq);
-    const kind = ring.kinds[i]!;
-    const [track, seen] = trackOf(ring.tasks[i]!);
-    const ts = micros(ring.times[i]!, origin);
-    const clock = ring.clocks[i]!;
+    const kind = ring.kind(i);
+    const [track, seen] = trackOf(ring.task(i));
+    const ts = micros(ring.time(i), origin);
+    const clock = ring.clock(i);
     switch (kind) {
       case EventKind.SPAWN: {
-        const from = ring.as[i]!;
+        const from = ring.a(i);
         if (from >= 0) addPending(track, { cat: "spawn", from, ts });
         break;
       }
-      case EventKind.STEP_BEGIN: {
+      case EventKind.STEP_BEGIN:
+      case EventKind.STEP_BEGIN_CLOCK: {
         endStep(track, ts);
         endWait(track, ts);
         track.stepStart = ts;
-        track.stepClock = clock;
+        track.stepClock = kind === EventKind.STEP_BEGIN_CLOCK ? clock : Number.NaN;
         if (track.pending !== null) {
           for (const flow of track.pending) {
             const id = nextFlow++;
@@ -203,21 +204,21 @@ export function buildTraceFile(recording: Recording): TraceFile {
         endWait(track, ts);
         track.waitStart = ts;
         track.waitClock = clock;
-        track.waitName = strings[ring.as[i]!] || "blocked";
+        track.waitName = strings[ring.a(i)] || "blocked";
         break;
       case EventKind.WAKE: {
         endWait(track, ts);
-        const from = ring.as[i]!;
+        const from = ring.a(i);
         if (from >= 0 && from !== track.tid) addPending(track, { cat: "wake", from, ts });
         break;
       }
       case EventKind.SCOPE_ENTER:
         splitStep(track, ts, clock);
-        track.scopes.push({ id: ring.as[i]!, start: ts, clock, deadline: ring.values[i]! });
+        track.scopes.push({ id: ring.a(i), start: ts, clock, deadline: ring.b(i) });
         break;
       case EventKind.SCOPE_EXIT: {
         splitStep(track, ts, clock);
-        const id = ring.as[i]!;
+        const id = ring.a(i);
         const at = track.scopes.findIndex((scope) => scope.id === id);
         if (at >= 0) {
           // Scopes are left in the reverse order of entering; should one not
@@ -234,8 +235,8 @@ export function buildTraceFile(recording: Recording): TraceFile {
         break;
       }
       case EventKind.CANCEL: {
-        const source = strings[ring.as[i]!] ?? "unknown";
-        const why = ring.bs[i]!;
+        const source = strings[ring.a(i)] ?? "unknown";
+        const why = ring.b(i);
         const args = why >= 0 ? { source, reason: strings[why] ?? "" } : { source };
         events.push({
           ph: "i",
