@@ -24,6 +24,7 @@ ensureNode24(import.meta.filename);
 const { checkpoint, openNursery, run } = await import("@weft/core");
 const { TraceRecorder } = await import("@weft/trace");
 type Recorder = InstanceType<typeof TraceRecorder>;
+type Instrument = import("@weft/core").Instrument;
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
 const quick = values.quick === true;
@@ -34,8 +35,14 @@ const SAMPLES = quick ? 5 : 15;
 const WARMUP = quick ? 2 : 5;
 const GOAL_PERCENT = 30;
 
+/**
+ * An instrument with empty step hooks: what the kernel's calling of
+ * instruments costs by itself, the floor under any recorder.
+ */
+const EMPTY: Instrument = { beforeTaskStep() {}, afterTaskStep() {} };
+
 /** Milliseconds of one run of the scenario, with `recorder` installed if given. */
-async function sample(recorder: Recorder | null): Promise<number> {
+async function sample(recorder: Recorder | Instrument | null): Promise<number> {
   let count = 0;
   const body = async (): Promise<void> => {
     for (let s = 0; s < M; s++) {
@@ -54,7 +61,7 @@ async function sample(recorder: Recorder | null): Promise<number> {
   );
   const measured = performance.now() - t0;
   if (count !== N * M) throw new Error(`expected ${N * M} checkpoints, counted ${count}`);
-  if (recorder !== null && recorder.recorded < 2 * N * M) {
+  if (recorder instanceof TraceRecorder && recorder.recorded < 2 * N * M) {
     throw new Error(`the recorder saw ${recorder.recorded} events, expected at least ${2 * N * M}`);
   }
   return measured;
@@ -68,15 +75,19 @@ console.log(
 for (let i = 0; i < WARMUP; i++) {
   await sample(null);
   await sample(new TraceRecorder());
+  await sample(EMPTY);
 }
 const plain: number[] = [];
+const empty: number[] = [];
 const traced: number[] = [];
 for (let i = 0; i < SAMPLES; i++) {
   if (i % 2 === 0) {
     plain.push(await sample(null));
+    empty.push(await sample(EMPTY));
     traced.push(await sample(new TraceRecorder()));
   } else {
     traced.push(await sample(new TraceRecorder()));
+    empty.push(await sample(EMPTY));
     plain.push(await sample(null));
   }
 }
@@ -84,10 +95,14 @@ for (let i = 0; i < SAMPLES; i++) {
 const steps = N * M;
 const plainMs = summarize(plain).median;
 const tracedMs = summarize(traced).median;
+const emptyMs = summarize(empty).median;
 const rate = (ms: number): number => steps / (ms / 1000);
 const overhead = (tracedMs / plainMs - 1) * 100;
 console.log(
   `  without recorder: ${formatValue(rate(plainMs))} steps/s (median ${plainMs.toFixed(1)} ms)`,
+);
+console.log(
+  `  with an empty instrument: ${formatValue(rate(emptyMs))} steps/s (median ${emptyMs.toFixed(1)} ms, ${((emptyMs / plainMs - 1) * 100).toFixed(1)}%: the kernel's calling of instruments)`,
 );
 console.log(
   `  with recorder:    ${formatValue(rate(tracedMs))} steps/s (median ${tracedMs.toFixed(1)} ms)`,

@@ -99,9 +99,8 @@ export function buildTraceFile(recording: Recording): TraceFile {
   const events: TraceEvent[] = [];
   const tracks = new Map<number, Track>();
   let nextFlow = 1;
-  const first = ring.oldest;
   /** Where the kept records begin: slices whose start was dropped start here. */
-  const windowStart = ring.written > first ? micros(ring.time(ring.slot(first)), origin) : 0;
+  const windowStart = ring.count > 0 ? micros(ring.time(ring.first()), origin) : 0;
   const end = micros(recording.end, origin);
   const pidOf = (tid: number): number => tasks.get(tid)?.nursery ?? 0;
 
@@ -155,12 +154,12 @@ export function buildTraceFile(recording: Recording): TraceFile {
     return [track, seen];
   };
 
-  for (let seq = first; seq < ring.written; seq++) {
-    const i = ring.slot(seq);
+  for (let k = 0, i = ring.first(); k < ring.count; k++, i = ring.next(i)) {
     const kind = ring.kind(i);
     const [track, seen] = trackOf(ring.task(i));
     const ts = micros(ring.time(i), origin);
-    const clock = ring.clock(i);
+    const clock =
+      kind === EventKind.STEP_BEGIN || kind === EventKind.STEP_END ? Number.NaN : ring.clock(i);
     switch (kind) {
       case EventKind.SPAWN: {
         const from = ring.a(i);

@@ -22,8 +22,11 @@ import type { TraceFile } from "./trace-format.ts";
 /** Options of a {@link TraceRecorder}. */
 export interface TraceRecorderOptions {
   /**
-   * The most events kept (default 100,000, 4 MB): when full, the
+   * The most events kept (default 100,000, in 2.4 MB): when full, the
    * oldest are dropped and counted in the file's `otherData.weft.dropped`.
+   * Fewer are kept when many events carry arguments (blocks, wake-ups,
+   * scopes): the buffer holds `capacity` × 24 bytes, a step's beginning or
+   * end takes 16 and another event 40.
    */
   capacity?: number;
 }
@@ -49,8 +52,9 @@ const STRING_LIMIT = 4096;
  * up as they are seen), then call {@link TraceRecorder.toTraceFile} — during
  * the run or after it.
  *
- * Memory is bounded: the last `capacity` events are kept in typed arrays
- * (no object per event; strings are interned), the oldest dropped first;
+ * Memory is bounded: at most the last `capacity` events are kept, in a
+ * typed array (no object per event; strings are interned), the oldest
+ * dropped first;
  * what is known about tasks, nurseries and strings none of the kept events
  * mention is forgotten as events are dropped.
  *
@@ -97,8 +101,8 @@ export class TraceRecorder implements Instrument {
     checkOptionsObject("options", options);
     const capacity = options?.capacity ?? 100_000;
     checkCount("options.capacity", capacity, { min: 1 });
-    if (capacity > 2 ** 28) {
-      throw new RangeError(`options.capacity must be at most ${2 ** 28}, got ${capacity}`);
+    if (capacity > 2 ** 26) {
+      throw new RangeError(`options.capacity must be at most ${2 ** 26}, got ${capacity}`);
     }
     this.capacity = capacity;
     this.#ring = new EventRing(capacity);
@@ -126,7 +130,7 @@ export class TraceRecorder implements Instrument {
   /** The trace file of what was recorded, ready for `JSON.stringify`. */
   toTraceFile(): TraceFile {
     const ring = this.#ring;
-    const last = ring.written > 0 ? ring.time(ring.slot(ring.written - 1)) : this.#origin;
+    const last = ring.last() >= 0 ? ring.time(ring.last()) : this.#origin;
     const end = Number.isNaN(this.#ended) ? Math.max(performance.now(), last) : this.#ended;
     return buildTraceFile({
       ring,
@@ -371,8 +375,7 @@ export class TraceRecorder implements Instrument {
       }
       return id;
     };
-    for (let seq = ring.oldest; seq < ring.written; seq++) {
-      const i = ring.slot(seq);
+    for (let k = 0, i = ring.first(); k < ring.count; k++, i = ring.next(i)) {
       const kind = ring.kind(i);
       if (kind === EventKind.BLOCK || kind === EventKind.CANCEL) {
         ring.setArguments(

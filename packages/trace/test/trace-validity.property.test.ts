@@ -96,7 +96,8 @@ describe("trace file validity", () => {
     const file = checkTraceFile(JSON.stringify(recorder.toTraceFile()));
     expect(recorder.dropped).toBeGreaterThan(500);
     expect(file.otherData.weft.dropped).toBe(recorder.dropped);
-    expect(recorder.recorded - recorder.dropped).toBe(50);
+    expect(recorder.recorded - recorder.dropped).toBeGreaterThan(10);
+    expect(recorder.recorded - recorder.dropped).toBeLessThanOrEqual(50);
     expect(file.traceEvents.some((event) => event.ph === "X")).toBe(true);
   });
 
@@ -129,7 +130,10 @@ describe("trace file validity", () => {
             const report = await runTree(tree, { schedulerSeed, instruments: [recorder] });
             try {
               const file = checkTraceFile(JSON.stringify(recorder.toTraceFile()));
-              expect(file.otherData.weft.dropped).toBe(Math.max(0, recorder.recorded - capacity));
+              // At most `capacity` kept; all kept while fewer than capacity / 3 were recorded.
+              expect(file.otherData.weft.dropped).toBe(recorder.dropped);
+              expect(recorder.dropped).toBeGreaterThanOrEqual(recorder.recorded - capacity);
+              if (recorder.recorded * 5 <= capacity * 3) expect(recorder.dropped).toBe(0);
               if (file.otherData.weft.dropped === 0) {
                 // Nothing dropped: every task of the run has its track.
                 const threads = file.traceEvents.filter((event) => event.name === "thread_name");
