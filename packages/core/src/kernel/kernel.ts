@@ -127,7 +127,7 @@ export class Kernel {
       const root = new TaskImpl(this, rootFn, "<init>", null, null);
       this.rootTask = root;
       this.tasksLiving++;
-      this.callInstruments("taskSpawned", root);
+      this.callTaskInstruments("taskSpawned", root);
       this.#captureTaskContext(root, () => taskStorage.run(root, armTaskStart, this, root));
       this.runLoop.enqueue(root, false);
     } catch (error) {
@@ -150,7 +150,7 @@ export class Kernel {
     if (this.instruments.length === 0) {
       taskStorage.run(task, armTaskStart, this, task);
     } else {
-      this.callInstruments("taskSpawned", task);
+      this.callTaskInstruments("taskSpawned", task);
       this.#captureTaskContext(task, () => taskStorage.run(task, armTaskStart, this, task));
     }
     this.runLoop.enqueue(task, true);
@@ -441,7 +441,7 @@ export class Kernel {
       task.lotsToBreak = null;
       for (const lot of lots) lot.breakLot(task); // breakLot is idempotent
     }
-    if (this.instruments.length > 0) this.callInstruments("taskExited", task);
+    if (this.instruments.length > 0) this.callTaskInstruments("taskExited", task);
     if (task.parentNursery !== null) task.parentNursery.childFinished(task, failed, value);
     else if (task === this.rootTask) this.finish({ failed, value });
     this.runLoop.stepOver();
@@ -539,6 +539,28 @@ export class Kernel {
       if (typeof method !== "function") continue;
       try {
         method.apply(instrument, args);
+      } catch (error) {
+        this.#dropInstrument(instrument, hook, error);
+      }
+    }
+  }
+
+  /**
+   * Package-internal (kernel/ only): {@link Kernel.callInstruments} for the
+   * hooks that take only the task — the ones called at every step — without
+   * the rest-argument array and `apply` of the general one.
+   */
+  callTaskInstruments(
+    hook: "taskSpawned" | "taskScheduled" | "beforeTaskStep" | "afterTaskStep" | "taskExited",
+    task: TaskImpl,
+  ): void {
+    const instruments = this.instruments; // copy-on-write: safe to iterate as it is
+    for (let i = 0; i < instruments.length; i++) {
+      const instrument = instruments[i]!;
+      const method = instrument[hook];
+      if (typeof method !== "function") continue;
+      try {
+        method.call(instrument, task);
       } catch (error) {
         this.#dropInstrument(instrument, hook, error);
       }
