@@ -47,9 +47,8 @@ const PER_EVENT = 3;
  * `seq >= dropped`.
  *
  * Why not a column per field: recording a step then writes 16 bytes in one
- * place instead of a slot in each column, and the buffer is smaller — the
- * cost of a step's recording is mostly the memory traffic of the writes
- * (measured: a ring that fits in the CPU's cache costs next to nothing).
+ * place instead of a slot in each of seven columns, and the buffer is
+ * smaller.
  * Every field is an integer or a double, so a double holds each exactly.
  * Positions (`pos`) address a record in the buffer; a record never wraps:
  * the buffer has room for one long record past its end.
@@ -57,6 +56,8 @@ const PER_EVENT = 3;
 export class EventRing {
   /** The most records kept. */
   readonly capacity: number;
+  /** The fewest records dropped at once (1/64 of the capacity). */
+  readonly chunk: number;
   readonly #data: Float64Array;
   /** Where records may start: [0, size). */
   readonly #size: number;
@@ -73,11 +74,11 @@ export class EventRing {
 
   constructor(capacity: number) {
     this.capacity = capacity;
+    this.chunk = Math.max(1, capacity >> 6);
     this.#size = Math.max(capacity * PER_EVENT, LONG);
     this.#data = new Float64Array(this.#size + LONG);
     // Touch every page now: the system maps a new buffer's pages lazily, and
-    // a page fault on the first write of each would land in the run's steps
-    // (measured: most of the recording's cost in a run shorter than a lap).
+    // a page fault on the first write of each would land in the run's steps.
     this.#data.fill(1);
     this.#data.fill(0);
   }
@@ -156,22 +157,35 @@ export class EventRing {
     this.#data[pos + 3] = b;
   }
 
-  /** Drops the oldest records until `length` numbers fit at the head and a record more is allowed. */
+  /**
+   * Drops the oldest records until `length` numbers fit at the head and a
+   * record more is allowed — and at least {@link EventRing.chunk} of them,
+   * so that once the ring is full most pushes skip this loop (finding where
+   * the next oldest record starts reads it).
+   */
   #makeRoom(length: number): void {
+    let dropped = 0;
     while (
       this.#count > 0 &&
-      (this.#count >= this.capacity ||
+      (dropped < this.chunk ||
+        this.#count >= this.capacity ||
         (this.#tail >= this.#head && this.#tail - this.#head < length))
     ) {
       this.#tail = this.next(this.#tail);
       this.#count--;
+      dropped++;
     }
   }
 
   /** Appends a long record, dropping the oldest as needed. */
   push(kind: EventKind, task: number, time: number, a: number, b: number, clock: number): void {
-    this.#makeRoom(LONG);
     const at = this.#head;
+    if (
+      this.#count > 0 &&
+      (this.#count >= this.capacity || (this.#tail >= at && this.#tail - at < LONG))
+    ) {
+      this.#makeRoom(LONG);
+    }
     const data = this.#data;
     data[at] = task * 16 + kind;
     data[at + 1] = time;
