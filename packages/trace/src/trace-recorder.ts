@@ -178,8 +178,10 @@ export class TraceRecorder implements Instrument {
       let by: Task = nursery.parentTask;
       try {
         by = lowlevel.currentTask();
-        if (this.#clock === null) this.#discoverClock();
-      } catch {}
+      } catch {
+        // spawned from outside any task: the nursery's task stands in
+      }
+      if (this.#clock === null) this.#discoverClock();
       spawner = this.#id(by);
     }
     const id = this.#register(task);
@@ -287,7 +289,12 @@ export class TraceRecorder implements Instrument {
 
   /** Reads the run's clock (inside one of its tasks). */
   #discoverClock(): void {
-    const clock = lowlevel.currentClock();
+    let clock: Clock;
+    try {
+      clock = lowlevel.currentClock();
+    } catch {
+      return; // not inside a task after all: try again at the next hook
+    }
     this.#clock = clock;
     this.#stepClock = clock instanceof SystemClock ? null : clock;
   }

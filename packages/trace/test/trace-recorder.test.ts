@@ -283,6 +283,23 @@ describe("TraceRecorder", () => {
     expect(main.some((slice) => slice.ts! + slice.dur! === end)).toBe(true);
   });
 
+  test("one recorder across runs, one after another: every task of each has its own track", async () => {
+    const recorder = new TraceRecorder();
+    await run(program, virtual([recorder]));
+    await run(program, { instruments: [recorder] }); // the real clock this time
+    const file = checkTraceFile(recorder.toTraceFile());
+    const waiters = file.traceEvents.filter(
+      (event) => event.name === "thread_name" && String(event.args?.name).startsWith("waiter #"),
+    );
+    expect(waiters).toHaveLength(2);
+    // On the real clock steps carry no clock (ts says it); waits do.
+    const second = waiters[1]!.tid!;
+    expect(
+      eventsOf(file, second, "X", "step").every((step) => step.args?.clock === undefined),
+    ).toBe(true);
+    expect(eventsOf(file, second, "X", "wait")[0]!.args?.clock).toEqual(expect.any(Number));
+  });
+
   test("writeTraceFile writes the file as JSON", async () => {
     const { recorder } = await recordProgram();
     const dir = await mkdtemp(join(tmpdir(), "weft-trace-"));
