@@ -14,3 +14,4 @@ export {
   type TimelineSummary,
 } from "./render/render-timeline-svg.ts";
 export type { TraceEvent, TraceFile, TracePhase } from "./trace-format.ts";
+export { TraceRecorder, type TraceRecorderOptions } from "./trace-recorder.ts";

@@ -78,7 +78,11 @@ export interface RunOutcome {
  */
 export class Kernel {
   readonly clock: Clock;
-  readonly instruments: Instrument[];
+  /**
+   * Copy-on-write: adding or removing an instrument replaces the array, so a
+   * hook call iterates the array it started with without copying it.
+   */
+  instruments: readonly Instrument[];
   readonly strictErrors: boolean;
   /** RunOptions.closedWorld: a foreign await that nothing in the run can settle is a deadlock. */
   readonly closedWorld: boolean;
@@ -123,7 +127,7 @@ export class Kernel {
       const root = new TaskImpl(this, rootFn, "<init>", null, null);
       this.rootTask = root;
       this.tasksLiving++;
-      this.callInstruments("taskSpawned", root);
+      this.callTaskInstruments("taskSpawned", root);
       this.#captureTaskContext(root, () => taskStorage.run(root, armTaskStart, this, root));
       this.runLoop.enqueue(root, false);
     } catch (error) {
@@ -146,7 +150,7 @@ export class Kernel {
     if (this.instruments.length === 0) {
       taskStorage.run(task, armTaskStart, this, task);
     } else {
-      this.callInstruments("taskSpawned", task);
+      this.callTaskInstruments("taskSpawned", task);
       this.#captureTaskContext(task, () => taskStorage.run(task, armTaskStart, this, task));
     }
     this.runLoop.enqueue(task, true);
@@ -516,13 +520,14 @@ export class Kernel {
   // ---------------------------------------------------------------- instruments
 
   addInstrument(instrument: Instrument): void {
-    if (!this.instruments.includes(instrument)) this.instruments.push(instrument);
+    if (!this.instruments.includes(instrument))
+      this.instruments = [...this.instruments, instrument];
   }
 
   removeInstrument(instrument: Instrument): void {
     const index = this.instruments.indexOf(instrument);
     if (index < 0) throw new UsageError("removeInstrument: this instrument is not installed");
-    this.instruments.splice(index, 1);
+    this.instruments = this.instruments.toSpliced(index, 1);
   }
 
   /** Package-internal (kernel/ only): calls `hook` on every instrument, removing any that throws. */
@@ -530,7 +535,9 @@ export class Kernel {
     hook: H,
     ...args: Parameters<NonNullable<Instrument[H]>>
   ): void {
-    for (const instrument of [...this.instruments]) {
+    const instruments = this.instruments; // copy-on-write: safe to iterate as it is
+    for (let i = 0; i < instruments.length; i++) {
+      const instrument = instruments[i]!;
       const method = instrument[hook] as ((...args: unknown[]) => void) | undefined;
       if (typeof method !== "function") continue;
       try {
@@ -541,9 +548,31 @@ export class Kernel {
     }
   }
 
+  /**
+   * Package-internal (kernel/ only): {@link Kernel.callInstruments} for the
+   * hooks that take only the task — the ones called at every step — without
+   * the rest-argument array and `apply` of the general one.
+   */
+  callTaskInstruments(
+    hook: "taskSpawned" | "taskScheduled" | "beforeTaskStep" | "afterTaskStep",
+    task: TaskImpl,
+  ): void {
+    const instruments = this.instruments; // copy-on-write: safe to iterate as it is
+    for (let i = 0; i < instruments.length; i++) {
+      const instrument = instruments[i]!;
+      const method = instrument[hook];
+      if (typeof method !== "function") continue;
+      try {
+        method.call(instrument, task);
+      } catch (error) {
+        this.#dropInstrument(instrument, hook, error);
+      }
+    }
+  }
+
   #dropInstrument(instrument: Instrument, hook: string, error: unknown): void {
     const index = this.instruments.indexOf(instrument);
-    if (index >= 0) this.instruments.splice(index, 1);
+    if (index >= 0) this.instruments = this.instruments.toSpliced(index, 1);
     console.error(`weft: instrument hook ${hook} threw; the instrument was removed:`, error);
   }
 

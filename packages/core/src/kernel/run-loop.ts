@@ -142,7 +142,7 @@ export class RunLoop {
   enqueue(task: TaskImpl, wake: boolean): void {
     this.runQueue.push(task);
     const kernel = this.kernel;
-    if (kernel.instruments.length > 0) kernel.callInstruments("taskScheduled", task);
+    if (kernel.instruments.length > 0) kernel.callTaskInstruments("taskScheduled", task);
     if (this.batch !== null) return;
     if (this.tickQueued === TickQueued.NONE) {
       this.scheduleTick(wake);
@@ -265,7 +265,7 @@ export class RunLoop {
   endStep(task: TaskImpl): void {
     if (task.state === TaskState.RUNNING) {
       const kernel = this.kernel;
-      if (kernel.instruments.length > 0) kernel.callInstruments("afterTaskStep", task);
+      if (kernel.instruments.length > 0) kernel.callTaskInstruments("afterTaskStep", task);
       // The step is over, but the caller finishes its bookkeeping first (it
       // parks or queues the task), then calls stepOver().
       this.stepping = null;
@@ -386,7 +386,7 @@ export class RunLoop {
     this.stepping = null;
     task.state = TaskState.FOREIGN;
     this.foreignTasks++;
-    if (kernel.instruments.length > 0) kernel.callInstruments("afterTaskStep", task);
+    if (kernel.instruments.length > 0) kernel.callTaskInstruments("afterTaskStep", task);
     try {
       this.stepNext();
     } catch (error) {
@@ -446,7 +446,7 @@ export class RunLoop {
     this.steps++;
     this.stepping = task;
     const kernel = this.kernel;
-    if (kernel.instruments.length > 0) kernel.callInstruments("beforeTaskStep", task);
+    if (kernel.instruments.length > 0) kernel.callTaskInstruments("beforeTaskStep", task);
     const resolve = task.resolveWait!;
     const reject = task.rejectWait!;
     const value = task.outcomeValue;

@@ -546,6 +546,8 @@ export interface RunTreeOptions {
   readonly schedulerSeed?: number | null;
   /** The run's strictErrors option (default: not given). */
   readonly strictErrors?: boolean | undefined;
+  /** More instruments for the run (a tracer under test), after the tree's own. */
+  readonly instruments?: readonly Instrument[];
 }
 
 interface Env {
@@ -1030,7 +1032,7 @@ export async function runTree(tree: Tree, options: RunTreeOptions = {}): Promise
       : new RandomOneAtATimeScheduler(options.schedulerSeed);
   const running = run(main, {
     clock: new MockClock({ autojumpThreshold: 0 }),
-    instruments: [instrument],
+    instruments: [instrument, ...(options.instruments ?? [])],
     signal: controller.signal,
     ...(options.strictErrors === undefined ? {} : { strictErrors: options.strictErrors }),
     ...(scheduler === undefined ? {} : { scheduler }),
