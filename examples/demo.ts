@@ -18,6 +18,7 @@ import { main as portScanner } from "./port-scanner.ts";
 import { main as reusePort } from "./reuse-port.ts";
 import { main as scraper } from "./scraper.ts";
 import { main as timeoutTree } from "./timeout-tree.ts";
+import { main as traceTimeline } from "./trace-timeline.ts";
 import { main as tracedHttpService } from "./traced-http-service.ts";
 
 interface Example {
@@ -86,6 +87,17 @@ const examples: readonly Example[] = [
     seeds: "none, this is what weft adds",
     main: async () => {
       await tracedHttpService();
+    },
+  },
+  {
+    name: "trace-timeline",
+    shows:
+      "a crawl through a limiter of 2 recorded with TraceRecorder: trace.json for Perfetto, and the same drawn as a static timeline (timeline.html, timeline.svg)",
+    seeds: "none, this is what weft adds",
+    main: async () => {
+      const { files, results } = await traceTimeline();
+      for (const line of results) console.log(`  ${line}`);
+      for (const file of files) console.log(`  wrote ${file}`);
     },
   },
   {

@@ -75,14 +75,14 @@ describe("renderTimelineSvg", () => {
       expect(steps.some((title) => title.startsWith(`${task}\nrunning\n`))).toBe(true);
     }
     expect(steps[0]).toBe(
-      "main #1\nrunning\nstart 0 ms, duration 0.8 ms\nclock 0 ms (the run's clock, virtual on a MockClock)",
+      "main #1\nrunning\nstart 0 ms, duration 0.8 ms\nclock 0 ms (the run's clock)",
     );
     const waits = titles(root, ".weft-wait");
     for (const reason of sampleWaits) {
       expect(waits.some((title) => title.includes(`\nwaiting for ${reason}\n`))).toBe(true);
     }
     expect(waits).toContain(
-      "retry <orders> & co #5\nwaiting for Semaphore.acquire\nstart 3 ms, duration 28.4 ms\nclock 3 ms (the run's clock, virtual on a MockClock)",
+      "retry <orders> & co #5\nwaiting for Semaphore.acquire\nstart 3 ms, duration 28.4 ms\nclock 3 ms (the run's clock)",
     );
     // Waits are labelled with what they wait for, where they are wide enough.
     const waitLabels = texts(root, ".weft-wait-label");
@@ -91,7 +91,7 @@ describe("renderTimelineSvg", () => {
       "retry <orders> & co #5\ncancelled: deadline (source: scope #9 in fetch orders #3)\nat 31.4 ms",
     ]);
     expect(titles(root, ".weft-deadline")).toEqual([
-      "fetch orders #3\ncancel scope, deadline at clock 31.5 ms (30 ms after entry)\nstart 1.5 ms, duration 30 ms\nclock 1.5 ms (the run's clock, virtual on a MockClock)",
+      "fetch orders #3\ncancel scope, deadline at clock 31.5 ms (30 ms after entry)\nstart 1.5 ms, duration 30 ms\nclock 1.5 ms (the run's clock)",
     ]);
     expect(titles(root, ".weft-scope")).toHaveLength(2);
     expect(titles(root, ".weft-spawn")).toHaveLength(4);
@@ -159,7 +159,7 @@ describe("bounded size", () => {
     expect(texts(root, ".weft-task-label")).toEqual(["task #9"]);
     // A zero-length wait is still drawn (one pixel wide) with its title.
     expect(titles(root, ".weft-wait")).toEqual([
-      "task #9\nwaiting for sleep\nstart 0.01 ms, duration 0 ms\nclock 0.01 ms (the run's clock, virtual on a MockClock)",
+      "task #9\nwaiting for sleep\nstart 0.01 ms, duration 0 ms\nclock 0.01 ms (the run's clock)",
     ]);
   });
 });

@@ -65,7 +65,7 @@ const truncate = (text: string, chars: number): string =>
   text.length <= chars ? text : chars <= 1 ? "…" : `${text.slice(0, chars - 1)}…`;
 
 const clockLine = (clock: number | undefined): string =>
-  clock === undefined ? "" : `\nclock ${formatMs(clock)} (the run's clock, virtual on a MockClock)`;
+  clock === undefined ? "" : `\nclock ${formatMs(clock)} (the run's clock)`;
 
 const spanLine = (start: number, end: number): string =>
   `start ${formatMs(start)}, duration ${formatMs(end - start)}`;
@@ -401,6 +401,7 @@ export function renderTimeline(trace: TraceFile, options: TimelineOptions = {}):
     marginRight,
     marginTop,
     marginBottom,
+    ariaLabel: "timeline: one row per task, steps and waits over time",
     style: { background: "#ffffff", color: palette.text, fontSize: "10px" },
     x: {
       domain: [x0, x1],
