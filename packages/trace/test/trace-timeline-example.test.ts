@@ -15,8 +15,13 @@ test("the crawl is recorded as a valid trace and drawn; the slow page's cancella
   const dir = await mkdtemp(path.join(tmpdir(), "weft-trace-example-"));
   try {
     const { files, results } = await main(dir);
+    // Page 3 answers after 90 ms, past its 60 ms timeout, always; the others
+    // answer within 25 ms, so they finish in time unless the machine stalls —
+    // not asserted, as that is real time.
     expect(results).toContain("page 3: timed out");
-    expect(results.filter((line) => line.endsWith(": ok"))).toHaveLength(5);
+    for (const page of [0, 1, 2, 4, 5]) {
+      expect(results.some((line) => line.startsWith(`page ${page}: `))).toBe(true);
+    }
     const [json, html, svg] = await Promise.all(files.map((file) => readFile(file, "utf8")));
     const trace = checkTraceFile(json!);
     const taskNames = trace.traceEvents
