@@ -163,6 +163,8 @@ describe.skipIf(chromium === undefined)("the timeline in headless Chromium", () 
   }, 60_000);
 });
 
+// Where the browser is missing, the report says why the browser tests did not run.
 if (chromium === undefined) {
-  test.skip("chromium not installed: apt-get install chromium", () => {});
+  test("chromium not installed: apt-get install chromium (the browser tests were skipped)", (context) =>
+    context.skip());
 }
