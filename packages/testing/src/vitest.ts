@@ -6,7 +6,8 @@ import { DeterministicScheduler } from "./deterministic-scheduler.ts";
 import { MockClock } from "./mock-clock.ts";
 import { type SchedulesOptions, schedules } from "./schedules.ts";
 
-export interface WeftTestOptions extends RunOptions {
+/** Options of {@link weftTest}: run options (its own timeout signal prints the task tree: no `dumpTasksOn`). */
+export interface WeftTestOptions extends Omit<RunOptions, "dumpTasksOn"> {
   /** Real milliseconds before vitest fails the test (default: vitest's testTimeout). */
   timeout?: number;
 }
@@ -50,8 +51,8 @@ export function weftTest(
     // its finally blocks run instead of the run living on unseen.
     ({ signal }) =>
       weftRun(body, {
-        dumpTasksOn: signal,
         ...runOptions,
+        dumpTasksOn: signal,
         signal:
           runOptions.signal === undefined ? signal : AbortSignal.any([runOptions.signal, signal]),
       }).then(() => undefined),

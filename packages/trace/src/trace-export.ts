@@ -125,7 +125,11 @@ export function buildTraceFile(recording: Recording): TraceFile {
     track.waitStart = Number.NaN;
   };
   const endScope = (track: Track, scope: OpenScope, at: number): void => {
-    const args = withClock(scope.clock, { deadline: scope.deadline });
+    // A scope entered before the kept records began has no known deadline: no `deadline` (never NaN, which JSON writes as null).
+    const args = withClock(
+      scope.clock,
+      Number.isFinite(scope.deadline) ? { deadline: scope.deadline } : { deadlineUnknown: true },
+    );
     slice(track.tid, "scope", "cancel scope", scope.start, at, args);
   };
   /** Ends the open step slice at `at` and opens another there (a scope begins or ends inside a step). */

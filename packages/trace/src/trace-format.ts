@@ -14,12 +14,17 @@
  * - `X` slices on a task's track: `cat: "step"` (name "running") while the
  *   task runs, `cat: "wait"` (name: what it waits for, as task dumps say it;
  *   "blocked" when the wait does not say) while it is blocked,
- *   `cat: "scope"` (name: "cancel scope", args.deadline) while it is inside a
+ *   `cat: "scope"` (name: "cancel scope", args.deadline — or
+ *   args.deadlineUnknown when the scope was entered before the kept records
+ *   began) while it is inside a
  *   cancel scope that had a deadline when entered (nurseries' own scopes and
  *   scopes without a deadline get no slice) — properly nested: on one track
  *   two slices are disjoint or one contains the other. A step during which
  *   the task enters or leaves such a scope is split there into several
  *   "running" slices, so that the scope's slice contains the steps inside it.
+ * - A task awaiting a promise that is not a weft operation (a foreign
+ *   await) is neither running nor blocked in a weft wait: its track shows a
+ *   gap until it steps again.
  * - `i` instants (`s: "t"`, name "cancelled"), `cat: "cancel"`: a scope was
  *   cancelled, on the track of the task that entered it; args `source` and
  *   `reason` (absent when there is none, as for a deadline).

@@ -166,6 +166,10 @@ export class TraceRecorder implements Instrument {
   afterRun(): void {
     this.#ended = performance.now();
     this.#stepEndSeq = -1;
+    // A later run may add this recorder with lowlevel.addInstrument (no
+    // beforeRun): it must find its own clock, not this run's.
+    this.#clock = null;
+    this.#stepClock = null;
   }
 
   /** @internal Instrument hook. */
@@ -281,8 +285,12 @@ export class TraceRecorder implements Instrument {
     // On the track of the task that entered the scope.
     const entry = this.#scopes.get(scope);
     if (entry === undefined) return;
+    // Both strings interned before either id is used: interning one may
+    // compact the table (renumbering it), which would leave the other stale.
+    let source = this.#intern(reason.source);
     const why = reason.reason === undefined ? -1 : this.#intern(reason.reason);
-    this.#push(EventKind.CANCEL, entry.task, this.#intern(reason.source), why, this.#now());
+    if (this.#strings[source] !== reason.source) source = this.#intern(reason.source);
+    this.#push(EventKind.CANCEL, entry.task, source, why, this.#now());
   }
 
   // ---------------------------------------------------------------- bookkeeping

@@ -422,3 +422,37 @@ describe("openTelemetryInstrument", () => {
     expect(tracing.spans()).toEqual([]);
   });
 });
+
+describe("a user's filter or span name that throws", () => {
+  test("leaves that task untraced (or named after the task) and every other span is ended", async () => {
+    const { tracer } = tracing;
+    await run(
+      () =>
+        openNursery(async (nursery) => {
+          for (const name of ["a", "bad", "b"]) nursery.startSoon(() => sleep(1), { name });
+        }),
+      {
+        clock: new MockClock({ autojumpThreshold: 0 }),
+        instruments: [
+          openTelemetryInstrument({
+            tracer,
+            filter: (task) => {
+              if (task.name === "bad") throw new Error("filter bug");
+              return true;
+            },
+            spanName: (task) => {
+              if (task.name === "b") throw new Error("name bug");
+              return `span ${task.name}`;
+            },
+          }),
+        ],
+      },
+    );
+    expect(
+      tracing
+        .spans()
+        .map((span) => span.name)
+        .sort(),
+    ).toEqual(["b", "span a", "span main"]);
+  });
+});

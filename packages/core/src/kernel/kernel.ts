@@ -582,25 +582,31 @@ export class Kernel {
    * once, even if an instrument forgets it or throws.
    */
   #captureTaskContext(task: TaskImpl, capture: () => void): void {
-    let captured = false;
-    const once = (): void => {
-      if (captured) return;
-      captured = true;
-      capture();
+    // Each layer passes on exactly once, whatever its hook does (calls it,
+    // forgets it, throws), so every hook runs once per task.
+    const once = (inner: () => void): (() => void) => {
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        inner();
+      };
     };
-    let wrapped = once;
-    for (const instrument of [...this.instruments].reverse()) {
+    let wrapped = once(capture);
+    const instruments = this.instruments;
+    for (let i = instruments.length - 1; i >= 0; i--) {
+      const instrument = instruments[i]!;
       const hook = instrument.taskContext;
       if (typeof hook !== "function") continue;
       const inner = wrapped;
-      wrapped = () => {
+      wrapped = once(() => {
         try {
           hook.call(instrument, task, inner);
         } catch (error) {
           this.#dropInstrument(instrument, "taskContext", error);
         }
-        inner(); // no-op once captured
-      };
+        inner(); // a no-op if the hook passed on
+      });
     }
     wrapped();
   }

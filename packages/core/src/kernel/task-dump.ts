@@ -5,7 +5,13 @@ import { type TaskImpl, TaskState } from "./task.ts";
 /** What a wait is for, in words ("" when it does not say). */
 export function describeWait(options: WaitOptions | undefined): string {
   const what = options?.waitingFor;
-  return (typeof what === "function" ? what() : what) ?? "";
+  if (typeof what !== "function") return what ?? "";
+  // A describer is user code (a ParkingLot's): it must not break a park or a dump.
+  try {
+    return String(what());
+  } catch (error) {
+    return `(its description threw: ${error instanceof Error ? error.message : String(error)})`;
+  }
 }
 
 /** Milliseconds, rounded for reading (0.1 ms below 10 ms). */

@@ -10,10 +10,15 @@ import type { Kernel } from "../kernel/kernel.ts";
 /** Prints `kernel`'s task tree on `trigger` until the returned function is called. */
 export function dumpTasksOn(kernel: Kernel, trigger: NodeJS.Signals | AbortSignal): () => void {
   const print = (why: string): void => {
-    const now = Math.round(kernel.clock.currentTime() * 10) / 10;
-    process.stderr.write(
-      `weft: ${why} — the run's tasks at ${now} ms (run's clock):\n${kernel.dumpTasks()}\n`,
-    );
+    // A dump must never disturb the run, let alone end the process.
+    try {
+      const now = Math.round(kernel.clock.currentTime() * 10) / 10;
+      process.stderr.write(
+        `weft: ${why} — the run's tasks at ${now} ms (run's clock):\n${kernel.dumpTasks()}\n`,
+      );
+    } catch (error) {
+      process.stderr.write(`weft: ${why} — the task tree could not be printed: ${String(error)}\n`);
+    }
   };
   if (typeof trigger === "string") {
     const onSignal = (): void => print(trigger);

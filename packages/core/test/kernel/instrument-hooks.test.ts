@@ -8,6 +8,7 @@ import {
   CancelScope,
   Event,
   type Instrument,
+  lowlevel,
   moveOnAfter,
   openNursery,
   run,
@@ -150,5 +151,55 @@ describe("instrument hooks", () => {
     }
     expect(ran).toEqual(["child"]);
     expect(errors).toHaveLength(1);
+  });
+
+  test("with several taskContext instruments, each wraps each task's capture exactly once, nested in order", async () => {
+    const calls = [0, 0, 0];
+    const storages = [0, 1, 2].map(() => new AsyncLocalStorage<string>());
+    const layers = [0, 1, 2].map(
+      (i): Instrument => ({
+        taskContext: (task, capture) => {
+          calls[i]!++;
+          storages[i]!.run(task.name, capture);
+        },
+      }),
+    );
+    const seen: (string | undefined)[][] = [];
+    await run(
+      async () => {
+        await openNursery(async (nursery) => {
+          for (let i = 0; i < 4; i++) {
+            nursery.startSoon(async () => void seen.push(storages.map((st) => st.getStore())), {
+              name: `child ${i}`,
+            });
+          }
+        });
+      },
+      { instruments: layers },
+    );
+    // Every task (root, main, four children) once per instrument.
+    expect(calls).toEqual([6, 6, 6]);
+    expect(seen).toEqual([0, 1, 2, 3].map((i) => Array(3).fill(`child ${i}`)));
+  });
+
+  test("a wait whose description throws does not break the park or a dump, with an instrument installed", async () => {
+    const lot = new lowlevel.ParkingLot(() => {
+      throw new Error("describe bug");
+    });
+    const blocked: string[] = [];
+    const result = await run(
+      async () => {
+        await moveOnAfter(20, () => lot.park());
+        const dump = lowlevel.dumpTasks();
+        await sleep(1);
+        return dump;
+      },
+      {
+        clock: new MockClock({ autojumpThreshold: 0 }),
+        instruments: [{ taskBlocked: (_task, waitingFor) => blocked.push(waitingFor) }],
+      },
+    );
+    expect(blocked).toContain("(its description threw: describe bug)");
+    expect(result).toContain('task "main": running');
   });
 });

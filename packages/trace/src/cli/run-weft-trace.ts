@@ -3,7 +3,7 @@ import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
 import { parseTraceFile, TraceFileError } from "../render/parse-trace-file.ts";
 import { renderTimelineHtml } from "../render/render-timeline-html.ts";
-import { renderTimelineSvg } from "../render/render-timeline-svg.ts";
+import { MAX_ROWS, MAX_WIDTH, renderTimelineSvg } from "../render/render-timeline-svg.ts";
 import type { TraceFile } from "../trace-format.ts";
 
 /** Where {@link runWeftTrace} writes its messages. */
@@ -51,10 +51,16 @@ function describeFsError(error: unknown): string {
   }
 }
 
-function positiveInteger(name: string, value: string | undefined): number | undefined | string {
+function positiveInteger(
+  name: string,
+  value: string | undefined,
+  max: number,
+): number | undefined | string {
   if (value === undefined) return undefined;
   const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : `--${name} must be a positive integer, not "${value}"`;
+  return Number.isInteger(n) && n > 0 && n <= max
+    ? n
+    : `--${name} must be an integer from 1 to ${max}, not "${value}"`;
 }
 
 /**
@@ -96,9 +102,9 @@ export function runWeftTrace(args: readonly string[], io: WeftTraceIo): number {
   if (format === undefined) {
     return usageError(`cannot tell the output format of "${output}": name it .html or .svg`);
   }
-  const width = positiveInteger("width", values.width);
+  const width = positiveInteger("width", values.width, MAX_WIDTH);
   if (typeof width === "string") return usageError(width);
-  const maxTasks = positiveInteger("max-tasks", values["max-tasks"]);
+  const maxTasks = positiveInteger("max-tasks", values["max-tasks"], MAX_ROWS);
   if (typeof maxTasks === "string") return usageError(maxTasks);
 
   let text: string;

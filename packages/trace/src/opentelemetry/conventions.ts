@@ -21,3 +21,6 @@ export const ATTR_CANCEL_REASON = "weft.cancel.reason";
 export const EVENT_BLOCKED = "weft.blocked";
 /** Attribute of {@link EVENT_BLOCKED}: what the task waits for ("sleep", "Event.wait", …). */
 export const ATTR_WAITING_FOR = "weft.waiting_for";
+
+/** Set on a span ended because its run ended before its task did (`true`). */
+export const ATTR_ABANDONED = "weft.task.abandoned";

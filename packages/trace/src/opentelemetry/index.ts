@@ -4,6 +4,7 @@
  * main entry does not load it).
  */
 export {
+  ATTR_ABANDONED,
   ATTR_CANCEL_REASON,
   ATTR_CANCEL_SOURCE,
   ATTR_PARENT_TASK_NAME,

@@ -8,6 +8,7 @@ import {
   type TaskOutcome,
 } from "@weft/core";
 import {
+  ATTR_ABANDONED,
   ATTR_CANCEL_REASON,
   ATTR_CANCEL_SOURCE,
   ATTR_PARENT_TASK_NAME,
@@ -53,7 +54,36 @@ export class OpenTelemetryInstrument implements Instrument {
   readonly #spans = new WeakMap<Task, Span>();
   /** The task that entered each scope, to put the scope's cancellation on its span. */
   readonly #scopeTasks = new WeakMap<CancelScope, Task>();
+  /** Spans not ended yet: ended at the end of the run if their task never exits (an abandoned run, a removed instrument). */
+  readonly #open = new Set<Span>();
   #nextId = 1;
+
+  /** The user's filter, which must not break the run: a filter that throws leaves the task untraced. */
+  #isTraced(task: Task): boolean {
+    try {
+      return this.#traced(task);
+    } catch {
+      return false;
+    }
+  }
+
+  /** The user's span name, or the task's name if that throws. */
+  #nameOf(task: Task): string {
+    try {
+      return this.#spanName(task);
+    } catch {
+      return task.name;
+    }
+  }
+
+  /** Ends the spans of tasks still running as the run ends (or as the instrument is removed and asked to). */
+  afterRun(): void {
+    for (const span of this.#open) {
+      span.setAttribute(ATTR_ABANDONED, true);
+      span.end();
+    }
+    this.#open.clear();
+  }
 
   /** Set when `blocks` is on: the kernel skips hooks an instrument does not have. */
   declare readonly taskBlocked?: (task: Task, waitingFor: string) => void;
@@ -74,7 +104,7 @@ export class OpenTelemetryInstrument implements Instrument {
   /** Starts the task's span, child of the span active in the spawner, and captures the task's context with it active. */
   taskContext(task: Task, capture: () => void): void {
     // The root task (`<init>`) only holds the system nursery: the main task is the run's top span.
-    if (task.parentNursery === null || !this.#traced(task)) {
+    if (task.parentNursery === null || !this.#isTraced(task)) {
       capture();
       return;
     }
@@ -85,8 +115,9 @@ export class OpenTelemetryInstrument implements Instrument {
     const parentTask = task.parentNursery?.parentTask;
     if (parentTask !== undefined) attributes[ATTR_PARENT_TASK_NAME] = parentTask.name;
     const active = context.active();
-    const span = this.#tracer.startSpan(this.#spanName(task), { attributes }, active);
+    const span = this.#tracer.startSpan(this.#nameOf(task), { attributes }, active);
     this.#spans.set(task, span);
+    this.#open.add(span);
     context.with(trace.setSpan(active, span), capture);
   }
 
@@ -106,6 +137,7 @@ export class OpenTelemetryInstrument implements Instrument {
     const span = this.#spans.get(task);
     if (span === undefined) return;
     this.#spans.delete(task);
+    this.#open.delete(span);
     if (outcome.failed && !isCancelled(outcome.error)) {
       const error = outcome.error;
       span.recordException(

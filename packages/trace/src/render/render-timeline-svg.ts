@@ -1,4 +1,5 @@
 import * as Plot from "@observablehq/plot";
+import { checkCount, checkOptionsObject } from "@weft/core/validate";
 import { parseHTML } from "linkedom";
 import type { TraceFile } from "../trace-format.ts";
 import { escapeMarkup } from "./escape-markup.ts";
@@ -157,14 +158,49 @@ export function renderTimelineSvg(trace: TraceFile, options: TimelineOptions = {
   return renderTimeline(trace, options).svg;
 }
 
+/**
+ * `text` with what XML 1.0 cannot hold (control characters other than tab,
+ * newline and return — a task may be named anything — and lone surrogates)
+ * replaced by U+FFFD, so that the SVG parses as a file of its own.
+ */
+function asXmlText(text: string): string {
+  const wellFormed = text.toWellFormed();
+  let out = "";
+  let from = 0;
+  for (let i = 0; i < wellFormed.length; i++) {
+    const code = wellFormed.charCodeAt(i);
+    const allowed =
+      code >= 0x20
+        ? code !== 0xfffe && code !== 0xffff
+        : code === 0x09 || code === 0x0a || code === 0x0d;
+    if (allowed) continue;
+    out += `${wellFormed.slice(from, i)}\uFFFD`;
+    from = i + 1;
+  }
+  return from === 0 ? wellFormed : out + wellFormed.slice(from);
+}
+
+/** The widest picture drawn, in pixels: wider ones would take gigabytes to build. */
+export const MAX_WIDTH = 20_000;
+/** The most task rows a picture has. */
+export const MAX_ROWS = 2_000;
+
+/** An integer option in [min, max] (a `TypeError`/`RangeError` naming it otherwise). */
+function inRange(name: string, value: unknown, min: number, max: number): number {
+  checkCount(name, value, { min });
+  if (value > max) throw new RangeError(`${name} must be at most ${max}, got ${value}`);
+  return value;
+}
+
 /** {@link renderTimelineSvg}, with a summary of what was drawn. */
 export function renderTimeline(trace: TraceFile, options: TimelineOptions = {}): RenderedTimeline {
+  checkOptionsObject("options", options);
+  const width = inRange("options.width", options.width ?? 1100, 480, MAX_WIDTH);
+  const rowHeight = inRange("options.rowHeight", options.rowHeight ?? 22, 12, 200);
+  const maxTasks = inRange("options.maxTasks", options.maxTasks ?? 80, 1, MAX_ROWS);
+  const maxBars = inRange("options.maxBars", options.maxBars ?? 4000, 1, 1_000_000);
+  const maxFlows = inRange("options.maxFlows", options.maxFlows ?? 400, 0, 100_000);
   const model = buildTimelineModel(trace);
-  const width = Math.max(480, Math.round(options.width ?? 1100));
-  const rowHeight = Math.max(12, options.rowHeight ?? 22);
-  const maxTasks = Math.max(1, Math.floor(options.maxTasks ?? 80));
-  const maxBars = Math.max(1, Math.floor(options.maxBars ?? 4000));
-  const maxFlows = Math.max(0, Math.floor(options.maxFlows ?? 400));
 
   const { rows, shown } = layoutRows(model, maxTasks);
   const shownRows = new Set(rows.filter((row) => row.kind === "task").map((row) => row.key));
@@ -463,7 +499,7 @@ export function renderTimeline(trace: TraceFile, options: TimelineOptions = {}):
     plot.outerHTML +
     "</svg>";
   return {
-    svg,
+    svg: asXmlText(svg),
     summary: {
       tasks: model.tasks.size,
       rows: shown,
