@@ -9,7 +9,7 @@ import { defineConfig } from "vitest/config";
  */
 const conditions = ["weft-source", ...defaultServerConditions.filter((c) => c !== "module")];
 
-const packages = ["core", "net", "testing", "effection", "trace"] as const;
+const packages = ["core", "net", "testing", "effection", "trace", "eslint-plugin"] as const;
 
 export default defineConfig({
   resolve: { conditions },
