@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Consumer check (issue 13, item 7): what a user of the published packages gets.
 //
-//   1. packs @weft/core, @weft/net, @weft/testing, @weft/effection and @weft/trace with `pnpm pack` (which applies
+//   1. packs @weft/core, @weft/net, @weft/testing, @weft/effection, @weft/trace and
+//      @weft/eslint-plugin with `pnpm pack` (which applies
 //      publishConfig and turns `workspace:^` into `^0.1.0`), then lints each tarball
 //      with publint and @arethetypeswrong/cli (profile esm-only: ESM, and require(esm));
 //   2. for each scenario — core, net and testing; @weft/core alone; @weft/core +
@@ -13,7 +14,9 @@
 //      moduleResolution `nodenext` and `bundler`, with TypeScript 5.9 and 7 and
 //      @types/node 22, 24 and 26, and
 //   4. runs the compiled program (ESM, plus a CommonJS file that require()s the
-//      packages) on Node 24 and Node 22, both from the registry's `node` package.
+//      packages) on Node 24 and Node 22, both from the registry's `node` package;
+//   5. installs @weft/eslint-plugin with @weft/core, eslint and typescript and
+//      checks that its recommended config reports a weft mistake.
 //
 // Needs the packages built (`pnpm build`) and the npm registry. Everything happens in
 // a temporary directory, removed at the end (WEFT_KEEP_TMP=1 keeps it). Usage:
@@ -296,7 +299,7 @@ async function pack() {
   const dest = join(tmp, "tarballs");
   mkdirSync(dest);
   const tarballs = {};
-  for (const name of ["core", "net", "testing", "effection", "trace"]) {
+  for (const name of ["core", "net", "testing", "effection", "trace", "eslint-plugin"]) {
     const dir = join(root, "packages", name);
     if (!existsSync(join(dir, "dist", "index.d.ts"))) {
       throw new Error(`packages/${name}/dist is missing: run \`pnpm build\` first`);
@@ -462,6 +465,60 @@ async function scenario(label, packages, parts, tarballs, t, extras = []) {
   );
 }
 
+/**
+ * @weft/eslint-plugin as a user installs it: with @weft/core, eslint and
+ * typescript from the registry, its recommended config finds `sleep(0)` in a
+ * TypeScript file (type-aware: through @weft/core's published types).
+ */
+async function eslintPluginScenario(tarballs) {
+  const label = "@weft/eslint-plugin (recommended config, on @weft/core's published types)";
+  const t0 = performance.now();
+  const dir = join(tmp, "eslint-plugin");
+  mkdirSync(join(dir, "src"), { recursive: true });
+  writeJson(join(dir, "package.json"), {
+    name: "weft-lint-consumer",
+    private: true,
+    type: "module",
+  });
+  writeJson(join(dir, "tsconfig.json"), {
+    compilerOptions: { target: "ES2023", module: "nodenext", strict: true, noEmit: true },
+    include: ["src/**/*.ts"],
+  });
+  writeFileSync(
+    join(dir, "eslint.config.js"),
+    'import weft from "@weft/eslint-plugin";\nexport default [weft.configs.recommended];\n',
+  );
+  writeFileSync(
+    join(dir, "src", "main.ts"),
+    'import { sleep } from "@weft/core";\nexport async function main(): Promise<void> {\n  await sleep(0);\n}\n',
+  );
+  try {
+    await sh(
+      "npm",
+      [
+        "install",
+        "--no-package-lock",
+        tarballs.core,
+        tarballs["eslint-plugin"],
+        "eslint@10",
+        "typescript@5.9",
+      ],
+      dir,
+    );
+    const output = await sh("npx", ["eslint", "src"], dir).then(
+      () => "",
+      (error) => error.message,
+    );
+    const found = output.includes("weft/no-sleep-zero");
+    if (!found) console.log(output);
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    report(`consumer: ${label}`, found, found ? `sleep(0) reported, ${secs}s` : "not reported");
+  } catch (error) {
+    console.log(error.message);
+    report(`consumer: ${label}`, false);
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 try {
@@ -497,6 +554,7 @@ try {
       report(`consumer: ${label}`, false);
     }
   }
+  await eslintPluginScenario(tarballs);
 } catch (error) {
   console.log(error.stack ?? error.message);
   report("consumer check", false, "could not run");
