@@ -1,0 +1,94 @@
+/**
+ * An awaited weft operation in a `finally` block or a `catch` clause, outside
+ * a shield or a timeout: the cleanup either hangs (nothing bounds it) or is
+ * cut short at once by the cancellation that got it there (the enclosing
+ * scope is still cancelled, and every checkpoint in it throws `Cancelled`).
+ */
+import type { TSESTree } from "@typescript-eslint/utils";
+import { AST_NODE_TYPES } from "@typescript-eslint/utils";
+import { createRule } from "../create-rule.ts";
+import { isFunction, scopeOfCall } from "../scope-bodies.ts";
+import { weftCallee } from "../weft-symbols.ts";
+
+/** The call an awaited expression is, through casts and `?.`. */
+function calledExpression(expression: TSESTree.Expression): TSESTree.CallExpression | null {
+  let node: TSESTree.Node = expression;
+  while (
+    node.type === AST_NODE_TYPES.TSAsExpression ||
+    node.type === AST_NODE_TYPES.TSNonNullExpression ||
+    node.type === AST_NODE_TYPES.TSSatisfiesExpression ||
+    node.type === AST_NODE_TYPES.ChainExpression
+  ) {
+    node = node.expression;
+  }
+  return node.type === AST_NODE_TYPES.CallExpression ? node : null;
+}
+
+export const noUnboundedCleanup = createRule({
+  name: "no-unbounded-cleanup",
+  meta: {
+    type: "problem",
+    docs: {
+      description:
+        "Disallow awaiting weft operations in `finally` or `catch` outside a shielded scope or a timeout",
+      recommended: true,
+      requiresTypeChecking: true,
+    },
+    messages: {
+      unbounded:
+        "`{{operation}}` awaited in a `{{clause}}` is unbounded cleanup: if a cancellation got here it throws at once, and otherwise nothing bounds it. Wrap it in `moveOnAfter(ms, …, { shield: true })` (or `new CancelScope({ shield: true, relativeDeadline: ms }).run(…)`).",
+    },
+    schema: [],
+  },
+  defaultOptions: [],
+  create(context) {
+    return {
+      AwaitExpression(node) {
+        const call = calledExpression(node.argument);
+        if (call === null) return;
+        const callee = weftCallee(context, call);
+        if (callee === null) return;
+        // Closing a weft resource is designed to work in a cancelled scope.
+        if (callee.name === "aclose") return;
+        // The bound itself: a timeout, or a shielded or deadlined CancelScope.
+        const scope = scopeOfCall(context, call);
+        if (
+          scope?.kind === "timeout" ||
+          (scope?.kind === "cancelScope" && (scope.shielded || scope.bounded))
+        ) {
+          return;
+        }
+        let child: TSESTree.Node = node;
+        for (
+          let parent: TSESTree.Node | null | undefined = node.parent;
+          parent != null;
+          parent = parent.parent
+        ) {
+          if (isFunction(parent)) {
+            // A nested function is not this cleanup's code: a callback of a
+            // timeout or of a shielded scope is bounded (and the call taking it
+            // is exempt above); any other call taking it is reported itself.
+            return;
+          }
+          if (parent.type === AST_NODE_TYPES.CatchClause && child === parent.body) {
+            context.report({
+              node,
+              messageId: "unbounded",
+              data: { operation: callee.name, clause: "catch" },
+            });
+            return;
+          }
+          if (parent.type === AST_NODE_TYPES.TryStatement && child === parent.finalizer) {
+            context.report({
+              node,
+              messageId: "unbounded",
+              data: { operation: callee.name, clause: "finally" },
+            });
+            return;
+          }
+          child = parent;
+        }
+      },
+    };
+  },
+});
