@@ -2,11 +2,13 @@
 import { noConcurrentWeftOperations } from "./no-concurrent-weft-operations.ts";
 import { noFloatingWeftPromise } from "./no-floating-weft-promise.ts";
 import { noHugeSleep } from "./no-huge-sleep.ts";
+import { noSingleTaskNursery } from "./no-single-task-nursery.ts";
 import { noSleepZero } from "./no-sleep-zero.ts";
 
 export const rules = {
   "no-concurrent-weft-operations": noConcurrentWeftOperations,
   "no-floating-weft-promise": noFloatingWeftPromise,
   "no-huge-sleep": noHugeSleep,
+  "no-single-task-nursery": noSingleTaskNursery,
   "no-sleep-zero": noSleepZero,
 };
