@@ -1,6 +1,8 @@
 /** Every rule of the plugin, by name (one line per rule; keep them sorted). */
+import { noBlockingCallInTask } from "./no-blocking-call-in-task.ts";
 import { noSleepZero } from "./no-sleep-zero.ts";
 
 export const rules = {
+  "no-blocking-call-in-task": noBlockingCallInTask,
   "no-sleep-zero": noSleepZero,
 };
