@@ -115,6 +115,9 @@ async function searchAll(files: string[], word: string): Promise<void> {
     const name = path.basename(file);
     const fileStream = await openFile(file);
     opened.push(fileStream);
+    // Its size now: the report is written in a finally that runs cancelled,
+    // where a weft operation would raise at once (and a *Sync call would block).
+    const { size } = await fileStream.stat();
     const stream = new BufferedReceiveStream(fileStream);
     let lineNumber = 0;
     let found = false;
@@ -129,7 +132,6 @@ async function searchAll(files: string[], word: string): Promise<void> {
       return null;
     } finally {
       if (!found) {
-        const size = fs.statSync(file).size;
         const read = `${formatNumber(fileStream.position)} of ${formatNumber(size)} bytes`;
         stops.push(`${name} after ${formatNumber(lineNumber)} lines (read ${read})`);
       }
@@ -147,7 +149,7 @@ async function searchAll(files: string[], word: string): Promise<void> {
 }
 
 export async function main(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-file-pipeline-"));
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "weft-file-pipeline-"));
   try {
     await run(async () => {
       const files = CHAPTERS.map((c) => path.join(dir, c.name));
@@ -180,7 +182,7 @@ export async function main(): Promise<void> {
       await searchAll(files, NEEDLE);
     });
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    await fs.promises.rm(dir, { recursive: true, force: true });
     console.log("temporary directory removed");
   }
 }

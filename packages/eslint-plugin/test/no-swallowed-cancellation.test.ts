@@ -6,6 +6,11 @@ const imports =
 
 ruleTester.run("no-swallowed-cancellation", noSwallowedCancellation, {
   valid: [
+    // Stored to be handed on later: not swallowed here.
+    'import { sleep } from "@weft/core"; let failure: unknown = null; async function f() { try { await sleep(1); } catch (error) { failure = error; } }',
+    'import { sleep } from "@weft/core"; let outcome = {}; async function f() { try { await sleep(1); } catch (error) { outcome = { failed: true, value: error }; } }',
+    // run() is not an operation of a task: no Cancelled escapes it.
+    'import { run, sleep } from "@weft/core"; try { await run(() => sleep(1)); } catch (error) { console.log(error); }',
     // Checks for cancellation first.
     `${imports}try { await sleep(1); } catch (e) { if (isCancelled(e)) throw e; console.log(e); }`,
     // Through an alias.
@@ -38,6 +43,11 @@ ruleTester.run("no-swallowed-cancellation", noSwallowedCancellation, {
     "declare const p: Promise<void>; void p.catch(() => {});",
   ],
   invalid: [
+    {
+      // CancelScope#run is an operation: its Cancelled can be swallowed.
+      code: 'import { CancelScope, sleep } from "@weft/core"; async function f() { try { await new CancelScope().run(() => sleep(1)); } catch (error) { console.log(error); } }',
+      errors: [{ messageId: "swallowedTry" }],
+    },
     {
       code: `${imports}try { await sleep(1); } catch (e) { console.log(e); }`,
       errors: [{ messageId: "swallowedTry", data: { operation: "sleep" } }],

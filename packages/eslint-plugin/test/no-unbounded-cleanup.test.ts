@@ -6,6 +6,10 @@ const imports =
 
 ruleTester.run("no-unbounded-cleanup", noUnboundedCleanup, {
   valid: [
+    // A catch that handles the error and goes on (a retry's backoff) is not cleanup.
+    `${imports}async function f() { for (;;) { try { await sleep(1); return; } catch (e) { await sleep(100); } } }`,
+    // A forceful close never waits.
+    'import { acloseForcefully } from "@weft/core/streams"; import { openTcpStream } from "@weft/net"; async function f() { const s = await openTcpStream("h", 1); try { await s.sendAll(new Uint8Array(1)); } finally { await acloseForcefully(s); } }',
     // Bounded by a timeout (shielded or not, the rule accepts any of weft's four).
     `${imports}async function f() { try { await sleep(1); } finally { await moveOnAfter(1000, async () => { await sleep(10); }, { shield: true }); } }`,
     `${imports}async function f() { try { await sleep(1); } finally { await failAfter(1000, async () => { await sleep(10); }); } }`,

@@ -57,7 +57,14 @@ function firstAwaitedWeftCall(
   walk(block, (node) => {
     if (found !== null || node.type !== AST_NODE_TYPES.AwaitExpression) return;
     const call = calledExpression(node.argument);
-    if (call !== null && weftCallee(context, call) !== null) found = call;
+    if (call === null) return;
+    const callee = weftCallee(context, call);
+    // `run(main)` itself is not an operation of a task: no Cancelled escapes a run.
+    const isRun =
+      callee?.name === "run" &&
+      callee.package === "@weft/core" &&
+      call.callee.type === AST_NODE_TYPES.Identifier;
+    if (callee !== null && !isRun) found = call;
   });
   return found;
 }
@@ -83,6 +90,27 @@ function isBinding(node: TSESTree.Node, binding: string | null): boolean {
  * a call passing the error on (the helper may rethrow), unless it is a
  * `console` method.
  */
+/** Whether `binding` appears anywhere in `node` (nested functions included). */
+function mentions(node: TSESTree.Node, binding: string | null): boolean {
+  if (binding === null) return false;
+  let found = false;
+  const visit = (current: unknown): void => {
+    if (found || current === null || typeof current !== "object") return;
+    const n = current as TSESTree.Node;
+    if (n.type === AST_NODE_TYPES.Identifier && n.name === binding) {
+      found = true;
+      return;
+    }
+    for (const [key, value] of Object.entries(n)) {
+      if (key === "parent") continue;
+      if (Array.isArray(value)) for (const item of value) visit(item);
+      else if (value !== null && typeof value === "object" && "type" in value) visit(value);
+    }
+  };
+  visit(node);
+  return found;
+}
+
 function letsCancellationThrough(
   context: Context,
   statements: readonly TSESTree.Node[],
@@ -111,6 +139,13 @@ function letsCancellationThrough(
     walk(statement, (node) => {
       if (through) return;
       if (node.type === AST_NODE_TYPES.ThrowStatement && isBinding(node.argument, binding)) {
+        through = true;
+      } else if (
+        node.type === AST_NODE_TYPES.AssignmentExpression &&
+        mentions(node.right, binding)
+      ) {
+        // Stored to be handed on later (`failure = error`, `outcome = { error }`):
+        // not swallowed here — whoever reads it decides.
         through = true;
       } else if (node.type === AST_NODE_TYPES.CallExpression) {
         const callee = weftCallee(context, node);

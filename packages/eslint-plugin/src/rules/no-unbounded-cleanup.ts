@@ -48,8 +48,17 @@ export const noUnboundedCleanup = createRule({
         if (call === null) return;
         const callee = weftCallee(context, call);
         if (callee === null) return;
-        // Closing a weft resource is designed to work in a cancelled scope.
-        if (callee.name === "aclose") return;
+        // `run(main)` is a whole run, outside any task: nothing cancels it from here.
+        if (
+          callee.name === "run" &&
+          callee.package === "@weft/core" &&
+          call.callee.type === AST_NODE_TYPES.Identifier
+        ) {
+          return;
+        }
+        // Closing a weft resource is designed to work in a cancelled scope
+        // (SEMANTICS.md, "I/O resources"), and a forceful close never waits.
+        if (callee.name === "aclose" || callee.name === "acloseForcefully") return;
         // The bound itself: a timeout, or a shielded or deadlined CancelScope.
         const scope = scopeOfCall(context, call);
         if (
@@ -71,6 +80,16 @@ export const noUnboundedCleanup = createRule({
             return;
           }
           if (parent.type === AST_NODE_TYPES.CatchClause && child === parent.body) {
+            // A catch that handles the error and goes on (a retry's backoff,
+            // an accept loop's pause) is the program's work, not cleanup: only
+            // a catch that rethrows — cleanup on the way out — is checked.
+            if (
+              !parent.body.body.some(
+                (statement) => statement.type === AST_NODE_TYPES.ThrowStatement,
+              )
+            ) {
+              return;
+            }
             context.report({
               node,
               messageId: "unbounded",

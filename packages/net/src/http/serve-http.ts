@@ -168,6 +168,7 @@ async function serve<L extends Listener<Stream>>(
           taskStatus: taskStatus as TaskStatus<Listener<Stream>[]>,
         });
       } finally {
+        // eslint-disable-next-line weft/no-unbounded-cleanup -- shutdown() runs shielded and bounded by gracePeriod itself
         if (served) await server.shutdown();
         // Also when cancelled before serving began: the shielded nursery must end.
         connectionsScope.cancel("serveHttp has shut down");

@@ -343,6 +343,7 @@ export class Process<
     try {
       await this.wait();
     } finally {
+      // eslint-disable-next-line weft/no-unbounded-cleanup -- #stop() is shielded and bounded by its grace period, then SIGKILL
       if (!this.#exited) await this.#stop();
     }
   }

@@ -322,6 +322,7 @@ async function runChecked(
             // processGroup, what is left of its group too (stopProcess only
             // sends that SIGKILL once the child has exited) — and then the
             // readers stop, closing the pipes whoever else holds them.
+            // eslint-disable-next-line weft/no-unbounded-cleanup -- stopProcess() is shielded and bounded by its grace period, then SIGKILL
             await stopProcess(proc);
             readers.cancel();
           }
