@@ -12,6 +12,7 @@
  */
 import { AST_NODE_TYPES, ESLintUtils, type TSESTree } from "@typescript-eslint/utils";
 import ts from "typescript";
+import { inAsyncFunction } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 
 type Module = "fs" | "child_process";
@@ -27,24 +28,6 @@ function moduleOfSource(source: string): Module | null {
 /** Whether `name` of `module` blocks. */
 function isBlockingName(module: Module, name: string): boolean {
   return module === "fs" ? /Sync$/.test(name) : PROCESS_CALLS.has(name);
-}
-
-/** The innermost function around `node`, or null at the top level. */
-function enclosingFunction(node: TSESTree.Node): TSESTree.FunctionLike | null {
-  for (let current = node.parent; current != null; current = current.parent) {
-    if (
-      current.type === AST_NODE_TYPES.FunctionDeclaration ||
-      current.type === AST_NODE_TYPES.FunctionExpression ||
-      current.type === AST_NODE_TYPES.ArrowFunctionExpression
-    ) {
-      return current;
-    }
-  }
-  return null;
-}
-
-function inAsyncFunction(node: TSESTree.Node): boolean {
-  return enclosingFunction(node)?.async === true;
 }
 
 /** Whether an expression is a call of `Date.now()` or `performance.now()`, or contains one (`performance.now() - t`). */

@@ -1,27 +1,6 @@
-/**
- * A weft operation whose promise nobody awaits: `sleep(10);`,
- * `lock.acquire();`, `channel.send(x);` as statements. The operation starts,
- * the task runs on without waiting for it, and its error (a cancellation
- * included) is lost; weft also refuses the task's next operation while this
- * one is pending. Suggestion inside an async function: add `await`.
- */
-import { AST_NODE_TYPES, type TSESTree } from "@typescript-eslint/utils";
+import { inAsyncFunction } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 import { callOf, weftPromiseCallee } from "../weft-promise-call.ts";
-
-/** Whether the nearest function around `node` is async (top-level code is not a function). */
-function inAsyncFunction(node: TSESTree.Node): boolean {
-  for (let current = node.parent; current != null; current = current.parent) {
-    if (
-      current.type === AST_NODE_TYPES.FunctionDeclaration ||
-      current.type === AST_NODE_TYPES.FunctionExpression ||
-      current.type === AST_NODE_TYPES.ArrowFunctionExpression
-    ) {
-      return current.async;
-    }
-  }
-  return false;
-}
 
 export const noFloatingWeftPromise = createRule({
   name: "no-floating-weft-promise",

@@ -5,6 +5,7 @@
  */
 import type { TSESLint, TSESTree } from "@typescript-eslint/utils";
 import { AST_NODE_TYPES } from "@typescript-eslint/utils";
+import { calledExpression } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 import { isFunction } from "../scope-bodies.ts";
 import { weftCallee, weftSymbolOf } from "../weft-symbols.ts";
@@ -32,20 +33,6 @@ function walk(root: TSESTree.Node, visit: (node: TSESTree.Node) => void): void {
       }
     }
   }
-}
-
-/** The call an awaited expression is, through parentheses, `!`, casts and `?.`. */
-function calledExpression(expression: TSESTree.Expression): TSESTree.CallExpression | null {
-  let node: TSESTree.Node = expression;
-  while (
-    node.type === AST_NODE_TYPES.TSAsExpression ||
-    node.type === AST_NODE_TYPES.TSNonNullExpression ||
-    node.type === AST_NODE_TYPES.TSSatisfiesExpression ||
-    node.type === AST_NODE_TYPES.ChainExpression
-  ) {
-    node = node.expression;
-  }
-  return node.type === AST_NODE_TYPES.CallExpression ? node : null;
 }
 
 /** The first awaited weft call in `block` (nested functions are not the block's operations). */

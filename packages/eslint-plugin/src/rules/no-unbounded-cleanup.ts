@@ -6,23 +6,10 @@
  */
 import type { TSESTree } from "@typescript-eslint/utils";
 import { AST_NODE_TYPES } from "@typescript-eslint/utils";
+import { calledExpression } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 import { isFunction, scopeOfCall } from "../scope-bodies.ts";
 import { weftCallee } from "../weft-symbols.ts";
-
-/** The call an awaited expression is, through casts and `?.`. */
-function calledExpression(expression: TSESTree.Expression): TSESTree.CallExpression | null {
-  let node: TSESTree.Node = expression;
-  while (
-    node.type === AST_NODE_TYPES.TSAsExpression ||
-    node.type === AST_NODE_TYPES.TSNonNullExpression ||
-    node.type === AST_NODE_TYPES.TSSatisfiesExpression ||
-    node.type === AST_NODE_TYPES.ChainExpression
-  ) {
-    node = node.expression;
-  }
-  return node.type === AST_NODE_TYPES.CallExpression ? node : null;
-}
 
 export const noUnboundedCleanup = createRule({
   name: "no-unbounded-cleanup",

@@ -16,6 +16,7 @@
  * `!x`, `x === "open"`, `a && !b`.
  */
 import { AST_NODE_TYPES, type TSESTree } from "@typescript-eslint/utils";
+import { unwrapExpression } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 import { weftCallee } from "../weft-symbols.ts";
 
@@ -23,21 +24,9 @@ type Loop = TSESTree.WhileStatement | TSESTree.DoWhileStatement | TSESTree.ForSt
 
 const COMPARISONS = new Set(["==", "===", "!=", "!==", "<", "<=", ">", ">="]);
 
-function unwrap(node: TSESTree.Expression): TSESTree.Expression {
-  let current = node;
-  while (
-    current.type === AST_NODE_TYPES.TSAsExpression ||
-    current.type === AST_NODE_TYPES.TSNonNullExpression ||
-    current.type === AST_NODE_TYPES.ChainExpression
-  ) {
-    current = current.expression;
-  }
-  return current;
-}
-
 /** A read of a variable or property: `x`, `this.x`, `a.b?.c`, `a[0]`, `a["k"]`. */
 function isPlainReference(node: TSESTree.Expression): boolean {
-  const expression = unwrap(node);
+  const expression = unwrapExpression(node);
   if (expression.type === AST_NODE_TYPES.Identifier) return expression.name !== "undefined";
   if (expression.type !== AST_NODE_TYPES.MemberExpression) return false;
   if (
@@ -54,7 +43,7 @@ function isPlainReference(node: TSESTree.Expression): boolean {
 
 /** A constant a flag is compared with: a literal, `undefined`, `-1`, a template without expressions. */
 function isConstant(node: TSESTree.Expression): boolean {
-  const expression = unwrap(node);
+  const expression = unwrapExpression(node);
   return (
     expression.type === AST_NODE_TYPES.Literal ||
     (expression.type === AST_NODE_TYPES.Identifier && expression.name === "undefined") ||
@@ -67,7 +56,7 @@ function isConstant(node: TSESTree.Expression): boolean {
 
 /** A test of plain variables and properties (no calls, no assignments). */
 function isFlagTest(node: TSESTree.Expression): boolean {
-  const expression = unwrap(node);
+  const expression = unwrapExpression(node);
   switch (expression.type) {
     case AST_NODE_TYPES.UnaryExpression:
       return expression.operator === "!" && isFlagTest(expression.argument);
@@ -153,7 +142,7 @@ export const preferEventOverPolling = createRule({
     const { sourceCode } = context;
 
     function isWeftSleep(node: TSESTree.AwaitExpression): boolean {
-      const argument = unwrap(node.argument);
+      const argument = unwrapExpression(node.argument);
       if (argument.type !== AST_NODE_TYPES.CallExpression) return false;
       const callee = weftCallee(context, argument);
       return callee?.name === "sleep" && callee.package === "@weft/core";

@@ -17,6 +17,7 @@
  */
 import { AST_NODE_TYPES, ESLintUtils, type TSESTree } from "@typescript-eslint/utils";
 import ts from "typescript";
+import { unwrapExpression } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 import { weftCallee } from "../weft-symbols.ts";
 
@@ -45,19 +46,6 @@ function mentionsSignal(node: TSESTree.Node): boolean {
     }
   }
   return false;
-}
-
-/** The expression an await waits for, without parentheses' stand-ins (`as`, `!`, `satisfies`). */
-function unwrap(node: TSESTree.Expression): TSESTree.Expression {
-  let current = node;
-  while (
-    current.type === AST_NODE_TYPES.TSAsExpression ||
-    current.type === AST_NODE_TYPES.TSNonNullExpression ||
-    current.type === AST_NODE_TYPES.TSSatisfiesExpression
-  ) {
-    current = current.expression;
-  }
-  return current;
 }
 
 export const requireSignalForForeignAwait = createRule({
@@ -122,7 +110,9 @@ export const requireSignalForForeignAwait = createRule({
     function passesSignal(argument: TSESTree.CallExpressionArgument): boolean {
       if (mentionsSignal(argument)) return true;
       const expression =
-        argument.type === AST_NODE_TYPES.SpreadElement ? argument.argument : unwrap(argument);
+        argument.type === AST_NODE_TYPES.SpreadElement
+          ? argument.argument
+          : unwrapExpression(argument);
       if (expression.type === AST_NODE_TYPES.ObjectExpression) {
         return expression.properties.some(
           (property) =>
@@ -145,7 +135,7 @@ export const requireSignalForForeignAwait = createRule({
 
     return {
       AwaitExpression(node) {
-        const call = unwrap(node.argument);
+        const call = unwrapExpression(node.argument);
         if (call.type !== AST_NODE_TYPES.CallExpression) return;
         if (weftCallee(context, call) !== null) return;
         const tsCall = services.esTreeNodeToTSNodeMap.get(call);
