@@ -1,3 +1,10 @@
+/**
+ * A weft operation whose promise nobody awaits: `sleep(10);`,
+ * `lock.acquire();`, `channel.send(x);` as statements. The operation starts,
+ * the task runs on without waiting for it, and its error (a cancellation
+ * included) is lost; weft also refuses the task's next operation while this
+ * one is pending. Suggestion inside an async function: add `await`.
+ */
 import { inAsyncFunction } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 import { callOf, weftPromiseCallee } from "../weft-promise-call.ts";
