@@ -10,7 +10,7 @@ import ts from "typescript";
 import { type WeftSymbol, weftCallee } from "./weft-symbols.ts";
 
 /** Whether `type` has a callable `then` (in a union, every member but `undefined`/`null`, as in `s?.send(1)`). */
-function isThenable(checker: ts.TypeChecker, type: ts.Type): boolean {
+export function isThenable(checker: ts.TypeChecker, type: ts.Type): boolean {
   if (type.isUnion()) {
     const nullish = ts.TypeFlags.Undefined | ts.TypeFlags.Null | ts.TypeFlags.Void;
     const members = type.types.filter((t) => (t.flags & nullish) === 0);

@@ -1,5 +1,6 @@
 /** Every rule of the plugin, by name (one line per rule; keep them sorted). */
 import { noBlockingCallInTask } from "./no-blocking-call-in-task.ts";
+import { noCheckpointFreeScope } from "./no-checkpoint-free-scope.ts";
 import { noConcurrentWeftOperations } from "./no-concurrent-weft-operations.ts";
 import { noFloatingWeftPromise } from "./no-floating-weft-promise.ts";
 import { noHugeSleep } from "./no-huge-sleep.ts";
@@ -13,6 +14,7 @@ import { requireSignalForForeignAwait } from "./require-signal-for-foreign-await
 
 export const rules = {
   "no-blocking-call-in-task": noBlockingCallInTask,
+  "no-checkpoint-free-scope": noCheckpointFreeScope,
   "no-concurrent-weft-operations": noConcurrentWeftOperations,
   "no-floating-weft-promise": noFloatingWeftPromise,
   "no-huge-sleep": noHugeSleep,
