@@ -10,6 +10,9 @@ export default [
       "**/dist/**",
       "packages/eslint-plugin/test/fixtures/**",
       "packages/*/test/fixtures/**",
+      // Mistakes on purpose (test/corpus.test.ts) and the docs' samples (test/docs-samples.test.ts).
+      "packages/eslint-plugin/test/corpus/**",
+      "packages/eslint-plugin/test/.samples/**",
     ],
   },
   {
