@@ -43,6 +43,20 @@ ruleTester.run("no-swallowed-cancellation", noSwallowedCancellation, {
     "declare const p: Promise<void>; void p.catch(() => {});",
   ],
   invalid: [
+    // A check that guards no throw still swallows the cancellation.
+    {
+      code: `${imports}try { await sleep(1); } catch (e) { if (isCancelled(e)) return; console.log(e); }`,
+      errors: [{ messageId: "swallowedTry" }],
+    },
+    {
+      code: `${imports}try { await sleep(1); } catch (e) { if (!isCancelled(e)) console.log(e); }`,
+      errors: [{ messageId: "swallowedTry" }],
+    },
+    // Keeping a description is not handing the error on.
+    {
+      code: `${imports}let m = ""; try { await sleep(1); } catch (e) { m = String(e); }`,
+      errors: [{ messageId: "swallowedTry" }],
+    },
     {
       // CancelScope#run is an operation: its Cancelled can be swallowed.
       code: 'import { CancelScope, sleep } from "@weft/core"; async function f() { try { await new CancelScope().run(() => sleep(1)); } catch (error) { console.log(error); } }',

@@ -6,6 +6,8 @@ const imports =
 
 ruleTester.run("no-unbounded-cleanup", noUnboundedCleanup, {
   valid: [
+    // Cleanup inside a shielded timeout's body is shielded and bounded by it.
+    `${imports}async function f() { await moveOnAfter(1000, async () => { try { await sleep(1); } finally { await sleep(10); } }, { shield: true }); }`,
     // A catch that handles the error and goes on (a retry's backoff) is not cleanup.
     `${imports}async function f() { for (;;) { try { await sleep(1); return; } catch (e) { await sleep(100); } } }`,
     // A forceful close never waits.

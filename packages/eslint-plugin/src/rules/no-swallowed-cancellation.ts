@@ -77,24 +77,34 @@ function isBinding(node: TSESTree.Node, binding: string | null): boolean {
  * a call passing the error on (the helper may rethrow), unless it is a
  * `console` method.
  */
-/** Whether `binding` appears anywhere in `node` (nested functions included). */
-function mentions(node: TSESTree.Node, binding: string | null): boolean {
-  if (binding === null) return false;
+/**
+ * Whether `node` hands the error on as it is: the binding itself, or an
+ * object or array literal holding it (`{ failed: true, value: error }`) —
+ * not `String(e)` or `e.message`, which keep only a description.
+ */
+function holdsDirectly(node: TSESTree.Node, binding: string | null): boolean {
+  if (isBinding(node, binding)) return true;
+  if (node.type === AST_NODE_TYPES.ObjectExpression) {
+    return node.properties.some(
+      (property) => property.type === AST_NODE_TYPES.Property && isBinding(property.value, binding),
+    );
+  }
+  if (node.type === AST_NODE_TYPES.ArrayExpression) {
+    return node.elements.some((element) => element !== null && isBinding(element, binding));
+  }
+  return false;
+}
+
+/** Whether an `if` statement throws in one of its branches. */
+function throwsIn(statement: TSESTree.IfStatement): boolean {
   let found = false;
-  const visit = (current: unknown): void => {
-    if (found || current === null || typeof current !== "object") return;
-    const n = current as TSESTree.Node;
-    if (n.type === AST_NODE_TYPES.Identifier && n.name === binding) {
-      found = true;
-      return;
-    }
-    for (const [key, value] of Object.entries(n)) {
-      if (key === "parent") continue;
-      if (Array.isArray(value)) for (const item of value) visit(item);
-      else if (value !== null && typeof value === "object" && "type" in value) visit(value);
-    }
-  };
-  visit(node);
+  for (const branch of [statement.consequent, statement.alternate]) {
+    if (branch == null) continue;
+    if (branch.type === AST_NODE_TYPES.ThrowStatement) found = true;
+    walk(branch, (node) => {
+      if (node.type === AST_NODE_TYPES.ThrowStatement) found = true;
+    });
+  }
   return found;
 }
 
@@ -129,17 +139,26 @@ function letsCancellationThrough(
         through = true;
       } else if (
         node.type === AST_NODE_TYPES.AssignmentExpression &&
-        mentions(node.right, binding)
+        holdsDirectly(node.right, binding)
       ) {
         // Stored to be handed on later (`failure = error`, `outcome = { error }`):
         // not swallowed here — whoever reads it decides.
         through = true;
-      } else if (node.type === AST_NODE_TYPES.CallExpression) {
-        const callee = weftCallee(context, node);
-        if (callee?.name === "isCancelled" && callee.package === "@weft/core") through = true;
-      } else if (node.type === AST_NODE_TYPES.BinaryExpression && node.operator === "instanceof") {
-        const symbol = weftSymbolOf(context, node.right);
-        if (symbol?.name === "Cancelled" && symbol.package === "@weft/core") through = true;
+      } else if (node.type === AST_NODE_TYPES.IfStatement && throwsIn(node)) {
+        // A check for cancellation counts only where it guards a throw:
+        // `if (isCancelled(e)) return;` still swallows it.
+        walk(node.test, (inner) => {
+          if (inner.type === AST_NODE_TYPES.CallExpression) {
+            const callee = weftCallee(context, inner);
+            if (callee?.name === "isCancelled" && callee.package === "@weft/core") through = true;
+          } else if (
+            inner.type === AST_NODE_TYPES.BinaryExpression &&
+            inner.operator === "instanceof"
+          ) {
+            const symbol = weftSymbolOf(context, inner.right);
+            if (symbol?.name === "Cancelled" && symbol.package === "@weft/core") through = true;
+          }
+        });
       }
     });
   }

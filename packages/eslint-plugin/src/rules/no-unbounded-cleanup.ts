@@ -8,8 +8,49 @@ import type { TSESTree } from "@typescript-eslint/utils";
 import { AST_NODE_TYPES } from "@typescript-eslint/utils";
 import { calledExpression } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
-import { isFunction, scopeOfCall } from "../scope-bodies.ts";
+import { isFunction, scopeBodyOf, scopeOfCall } from "../scope-bodies.ts";
 import { weftCallee } from "../weft-symbols.ts";
+
+/** Whether a call passes `{ shield: true }` among its arguments (a timeout's options). */
+function passesShield(call: TSESTree.Node | undefined): boolean {
+  return (
+    call?.type === AST_NODE_TYPES.CallExpression &&
+    call.arguments.some(
+      (argument) =>
+        argument.type === AST_NODE_TYPES.ObjectExpression &&
+        argument.properties.some(
+          (property) =>
+            property.type === AST_NODE_TYPES.Property &&
+            property.key.type === AST_NODE_TYPES.Identifier &&
+            property.key.name === "shield" &&
+            property.value.type === AST_NODE_TYPES.Literal &&
+            property.value.value === true,
+        ),
+    )
+  );
+}
+
+/**
+ * Whether the `try`/`catch` at `node` is itself inside the body of a
+ * shielded timeout or shielded CancelScope: its cleanup then runs shielded
+ * and bounded. (Inside an unshielded one it is not: that scope's own
+ * cancellation is what runs the `finally`, and cuts its awaits short.)
+ */
+function insideBoundedBody(
+  context: Parameters<typeof scopeBodyOf>[0],
+  node: TSESTree.Node,
+): boolean {
+  for (let current = node.parent; current != null; current = current.parent) {
+    if (isFunction(current)) {
+      const scope = scopeBodyOf(context, current);
+      return (
+        (scope?.kind === "timeout" && passesShield(current.parent)) ||
+        (scope?.kind === "cancelScope" && scope.shielded)
+      );
+    }
+  }
+  return false;
+}
 
 export const noUnboundedCleanup = createRule({
   name: "no-unbounded-cleanup",
@@ -77,19 +118,23 @@ export const noUnboundedCleanup = createRule({
             ) {
               return;
             }
-            context.report({
-              node,
-              messageId: "unbounded",
-              data: { operation: callee.name, clause: "catch" },
-            });
+            if (!insideBoundedBody(context, parent)) {
+              context.report({
+                node,
+                messageId: "unbounded",
+                data: { operation: callee.name, clause: "catch" },
+              });
+            }
             return;
           }
           if (parent.type === AST_NODE_TYPES.TryStatement && child === parent.finalizer) {
-            context.report({
-              node,
-              messageId: "unbounded",
-              data: { operation: callee.name, clause: "finally" },
-            });
+            if (!insideBoundedBody(context, parent)) {
+              context.report({
+                node,
+                messageId: "unbounded",
+                data: { operation: callee.name, clause: "finally" },
+              });
+            }
             return;
           }
           child = parent;
