@@ -192,6 +192,7 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
       const mainTask = system.spawnChild(async () => {
         try {
           mainOutcome = { failed: false, value: await main() };
+          // eslint-disable-next-line weft/no-swallowed-cancellation -- this is the run's boundary: it keeps main's error (Cancelled only when the run itself was cancelled) for run() to settle with
         } catch (error) {
           recordRaisingTask(error, mainTask.name, kernel);
           if (debug) appendSpawnTrail(error, mainTask);
