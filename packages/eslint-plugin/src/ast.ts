@@ -39,3 +39,17 @@ export function enclosingFunction(node: TSESTree.Node): TSESTree.FunctionLike | 
 export function inAsyncFunction(node: TSESTree.Node): boolean {
   return enclosingFunction(node)?.async === true;
 }
+
+/** The child nodes of `node` (every key but `parent`): the step of a tree walk. */
+export function childNodes(node: TSESTree.Node): TSESTree.Node[] {
+  const result: TSESTree.Node[] = [];
+  for (const [key, value] of Object.entries(node)) {
+    if (key === "parent") continue;
+    for (const child of Array.isArray(value) ? value : [value]) {
+      if (child !== null && typeof child === "object" && typeof child.type === "string") {
+        result.push(child as TSESTree.Node);
+      }
+    }
+  }
+  return result;
+}

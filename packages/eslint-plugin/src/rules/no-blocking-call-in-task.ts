@@ -12,7 +12,7 @@
  */
 import { AST_NODE_TYPES, ESLintUtils, type TSESTree } from "@typescript-eslint/utils";
 import ts from "typescript";
-import { inAsyncFunction } from "../ast.ts";
+import { childNodes, inAsyncFunction } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 
 type Module = "fs" | "child_process";
@@ -81,21 +81,7 @@ function awaits(node: TSESTree.Node): boolean {
   ) {
     return false;
   }
-  for (const [key, value] of Object.entries(node)) {
-    if (key === "parent") continue;
-    const children = Array.isArray(value) ? value : [value];
-    for (const child of children) {
-      if (
-        child !== null &&
-        typeof child === "object" &&
-        typeof (child as { type?: unknown }).type === "string" &&
-        awaits(child as TSESTree.Node)
-      ) {
-        return true;
-      }
-    }
-  }
-  return false;
+  return childNodes(node).some(awaits);
 }
 
 /** The @types/node module (`fs`, `child_process`) a declaration is in, if any. */

@@ -10,27 +10,10 @@
 import type { TSESTree } from "@typescript-eslint/utils";
 import { AST_NODE_TYPES, ESLintUtils } from "@typescript-eslint/utils";
 import ts from "typescript";
+import { childNodes } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 import { type FunctionNode, isFunction, scopeBodyOf } from "../scope-bodies.ts";
 import { isThenable } from "../weft-promise-call.ts";
-
-/** The keys of a node that are not its parent (the tree walk's children). */
-function children(node: TSESTree.Node): TSESTree.Node[] {
-  const result: TSESTree.Node[] = [];
-  for (const [key, value] of Object.entries(node)) {
-    if (key === "parent") continue;
-    if (Array.isArray(value)) {
-      for (const item of value) {
-        if (item !== null && typeof item === "object" && typeof item.type === "string") {
-          result.push(item as TSESTree.Node);
-        }
-      }
-    } else if (value !== null && typeof value === "object" && typeof value.type === "string") {
-      result.push(value as TSESTree.Node);
-    }
-  }
-  return result;
-}
 
 export const noCheckpointFreeScope = createRule({
   name: "no-checkpoint-free-scope",
@@ -89,7 +72,7 @@ export const noCheckpointFreeScope = createRule({
             return false;
           }
       }
-      return children(node).some(hasCheckpoint);
+      return childNodes(node).some(hasCheckpoint);
     }
 
     function check(fn: FunctionNode): void {

@@ -1,7 +1,8 @@
 /**
  * `sleep(0)` where `checkpoint()` is meant: both let other tasks run, but
  * `sleep(0)` says "wait for a time", goes through the deadline machinery,
- * and reads as a mistake. Autofix: `checkpoint()` (imported next to `sleep`).
+ * and reads as a mistake. A suggestion (not an autofix) replaces the call
+ * with `checkpoint()`, which may still need importing.
  */
 import { AST_NODE_TYPES } from "@typescript-eslint/utils";
 import { createRule } from "../create-rule.ts";

@@ -16,7 +16,7 @@
  * `!x`, `x === "open"`, `a && !b`.
  */
 import { AST_NODE_TYPES, type TSESTree } from "@typescript-eslint/utils";
-import { unwrapExpression } from "../ast.ts";
+import { childNodes, unwrapExpression } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 import { weftCallee } from "../weft-symbols.ts";
 
@@ -90,20 +90,7 @@ function awaitsIn(
   if (isFunction(node)) return found;
   if (node.type === AST_NODE_TYPES.ForOfStatement && node.await) return null;
   if (node.type === AST_NODE_TYPES.AwaitExpression) found.push(node);
-  for (const [key, value] of Object.entries(node)) {
-    if (key === "parent") continue;
-    const children = Array.isArray(value) ? value : [value];
-    for (const child of children) {
-      if (
-        child !== null &&
-        typeof child === "object" &&
-        typeof (child as { type?: unknown }).type === "string" &&
-        awaitsIn(child as TSESTree.Node, found) === null
-      ) {
-        return null;
-      }
-    }
-  }
+  for (const child of childNodes(node)) if (awaitsIn(child, found) === null) return null;
   return found;
 }
 

@@ -17,7 +17,7 @@
  */
 import { AST_NODE_TYPES, ESLintUtils, type TSESTree } from "@typescript-eslint/utils";
 import ts from "typescript";
-import { unwrapExpression } from "../ast.ts";
+import { childNodes, unwrapExpression } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
 import { weftCallee } from "../weft-symbols.ts";
 
@@ -31,21 +31,7 @@ function mentionsSignal(node: TSESTree.Node): boolean {
   ) {
     return true;
   }
-  for (const [key, value] of Object.entries(node)) {
-    if (key === "parent") continue;
-    const children = Array.isArray(value) ? value : [value];
-    for (const child of children) {
-      if (
-        child !== null &&
-        typeof child === "object" &&
-        typeof (child as { type?: unknown }).type === "string" &&
-        mentionsSignal(child as TSESTree.Node)
-      ) {
-        return true;
-      }
-    }
-  }
-  return false;
+  return childNodes(node).some(mentionsSignal);
 }
 
 export const requireSignalForForeignAwait = createRule({
