@@ -2,9 +2,11 @@ import { Err, Ok, type Result } from "ts-results-es";
 import { BrokenResourceError } from "../errors/errors.ts";
 import { checkBoolean, checkCount, checkOptionsObject } from "../errors/validate.ts";
 import { requireTask } from "../kernel/context.ts";
+import { parkTask } from "../kernel/fast-path.ts";
 import { Abort } from "../kernel/kernel.ts";
+import type { KernelAbortFn } from "../kernel/task.ts";
 import type { Task } from "../kernel/types.ts";
-import { reschedule, waitTaskRescheduled } from "./waits.ts";
+import { reschedule } from "./waits.ts";
 
 /** What a parked task waits for, for deadlock reports and task dumps. */
 export type WaitingFor = string | (() => string);
@@ -21,8 +23,9 @@ interface Parked {
  * A strictly FIFO queue of blocked tasks: the building block of weft's
  * synchronisation primitives, and of yours. `park()` blocks the calling task
  * until another task `unpark`s it (or it is cancelled, which removes it from
- * the queue). Built on `waitTaskRescheduled` / `reschedule` like any primitive
- * a user could write.
+ * the queue). It behaves as if built on `waitTaskRescheduled` / `reschedule`
+ * like any primitive a user could write (it takes the kernel's fast path to
+ * them: kernel/fast-path.ts).
  *
  * ```ts
  * const lot = new lowlevel.ParkingLot();
@@ -31,6 +34,13 @@ interface Parked {
  * ```
  */
 export class ParkingLot {
+  /** Cancelled, a parked task leaves whichever lot it is in now (the node is the task's waitData). */
+  static readonly #abortPark: KernelAbortFn = (_raiseCancel, task) => {
+    const parked = task.waitData as Parked;
+    parked.lot.#remove(parked);
+    return Abort.SUCCEEDED;
+  };
+
   // Parked tasks in arrival order: a doubly linked list (O(1) removal, and no
   // hash-table churn when the queue keeps going between 0 and 1 entries).
   #head: Parked | null = null;
@@ -83,11 +93,11 @@ export class ParkingLot {
       if (this.#broken) throw this.#brokenError();
       const parked: Parked = { task, lot: this, prev: null, next: null };
       this.#append(parked);
-      return waitTaskRescheduled(
-        () => {
-          parked.lot.#remove(parked);
-          return Abort.SUCCEEDED;
-        },
+      // Not refused (checked above): the park takes place, and its abort finds the node here.
+      task.waitData = parked;
+      return parkTask(
+        task,
+        ParkingLot.#abortPark,
         // A function of the node, so a task reparked elsewhere reports its new lot.
         { waitingFor: () => parked.lot.#waitingFor(), external: this.#external },
       ) as Promise<T>;

@@ -1,4 +1,3 @@
-import { Err, Ok } from "ts-results-es";
 import {
   BrokenResourceError,
   ClosedResourceError,
@@ -6,16 +5,11 @@ import {
   WouldBlock,
 } from "../errors/errors.ts";
 import { checkCount } from "../errors/validate.ts";
-import {
-  cancelShieldedCheckpoint,
-  checkpoint,
-  unlessRefused,
-  yieldWith,
-} from "../kernel/checkpoints.ts";
+import { cancelPointOf, checkpoint, unlessRefused, yieldWith } from "../kernel/checkpoints.ts";
+import { requireTask } from "../kernel/context.ts";
+import { parkTask, wake, wakeWithError } from "../kernel/fast-path.ts";
 import { Abort, type WaitOptions } from "../kernel/kernel.ts";
-import type { TaskImpl } from "../kernel/task.ts";
-import type { Task } from "../kernel/types.ts";
-import { cancelPoint, currentTask, reschedule, waitTaskRescheduled } from "../lowlevel/waits.ts";
+import type { KernelAbortFn, TaskImpl } from "../kernel/task.ts";
 import { Deque } from "./deque.ts";
 import { receiveIterator } from "./receive-iterator.ts";
 
@@ -43,7 +37,9 @@ const NOTHING: unique symbol = Symbol("weft.channel.nothing");
 /** What the send and receive handles of one channel share. */
 /** A task blocked in send or receive: a node of its channel's FIFO list. */
 interface Waiter<T> {
-  readonly task: Task;
+  readonly task: TaskImpl;
+  /** The list it waits in (for the shared abort callback). */
+  readonly list: WaiterList<T>;
   /** The value a sender wants to send. */
   readonly value: T | undefined;
   /** The handle it blocked on (closing that handle wakes it). */
@@ -56,13 +52,20 @@ interface Waiter<T> {
  * A FIFO list of blocked tasks with O(1) removal. A linked list rather than a
  * Map: a queue that keeps going between 0 and 1 entries churns a hash table.
  */
+/** Cancelled, a waiter leaves its queue: nothing was sent or taken (the node is the task's waitData). */
+const abortChannelWait: KernelAbortFn = (_raiseCancel, task) => {
+  const waiter = task.waitData as Waiter<unknown>;
+  waiter.list.remove(waiter);
+  return Abort.SUCCEEDED;
+};
+
 class WaiterList<T> {
   head: Waiter<T> | null = null;
   tail: Waiter<T> | null = null;
   size = 0;
 
-  append(task: Task, value: T | undefined, handle: object): Waiter<T> {
-    const waiter: Waiter<T> = { task, value, handle, prev: this.tail, next: null };
+  append(task: TaskImpl, value: T | undefined, handle: object): Waiter<T> {
+    const waiter: Waiter<T> = { task, list: this, value, handle, prev: this.tail, next: null };
     if (this.tail !== null) this.tail.next = waiter;
     else this.head = waiter;
     this.tail = waiter;
@@ -79,13 +82,17 @@ class WaiterList<T> {
     this.size--;
   }
 
-  /** Blocks the calling task in this list until a counterpart takes it out and reschedules it. */
-  wait(value: T | undefined, handle: object, options: WaitOptions): Promise<unknown> {
-    const waiter = this.append(currentTask(), value, handle);
-    return waitTaskRescheduled(() => {
-      this.remove(waiter); // cancelled: it leaves the queue, nothing was sent or taken
-      return Abort.SUCCEEDED;
-    }, options);
+  /** Blocks `task` (the caller) in this list until a counterpart takes it out and reschedules it. */
+  wait(
+    task: TaskImpl,
+    value: T | undefined,
+    handle: object,
+    options: WaitOptions,
+  ): Promise<unknown> {
+    // The caller passed its cancel point (and was not refused) in this step:
+    // the park below takes place, and its abort finds the node here.
+    task.waitData = this.append(task, value, handle);
+    return parkTask(task, abortChannelWait, options);
   }
 
   /** Removes and returns the first waiter, if any. */
@@ -97,7 +104,7 @@ class WaiterList<T> {
 
   /** Wakes every waiter (only those blocked on `handle`, if given) with a fresh error each. */
   failAll(makeError: () => Error, handle?: object): void {
-    for (const waiter of this.takeAll(handle)) reschedule(waiter.task, Err(makeError()));
+    for (const waiter of this.takeAll(handle)) wakeWithError(waiter.task, makeError());
   }
 
   /** Removes and returns every waiter (only those blocked on `handle`, if given). */
@@ -178,10 +185,11 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
    */
   send(value: T): Promise<void> {
     try {
-      const cancelled = cancelPoint("MemorySendChannel.send()"); // cancelled, it did nothing
+      const task = requireTask("MemorySendChannel.send()");
+      const cancelled = cancelPointOf(task); // cancelled, it did nothing
       if (cancelled !== null) return cancelled;
-      if (this.#trySend(value)) return cancelShieldedCheckpoint();
-      return this.#state.senders.wait(value, this, SEND_WAIT) as Promise<void>;
+      if (this.#trySend(value)) return yieldWith(task, undefined);
+      return this.#state.senders.wait(task, value, this, SEND_WAIT) as Promise<void>;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -242,7 +250,7 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
     }
     const receiver = state.receivers.shift();
     if (receiver !== null) {
-      reschedule(receiver.task, Ok(value));
+      wake(receiver.task, value);
       return true;
     }
     if (state.buffer.length < state.maxBufferSize) {
@@ -281,13 +289,14 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
   /** Receives, waiting while the channel is empty. A checkpoint; cancelled, nothing was taken. */
   receive(): Promise<T> {
     try {
-      const cancelled = cancelPoint("MemoryReceiveChannel.receive()"); // cancelled, it did nothing
+      const task = requireTask("MemoryReceiveChannel.receive()");
+      const cancelled = cancelPointOf(task); // cancelled, it did nothing
       if (cancelled !== null) return cancelled;
       const value = this.#tryReceive();
       if (value === NOTHING)
-        return this.#state.receivers.wait(undefined, this, RECEIVE_WAIT) as Promise<T>;
+        return this.#state.receivers.wait(task, undefined, this, RECEIVE_WAIT) as Promise<T>;
       // A schedule point that hands the value over.
-      return yieldWith(currentTask() as TaskImpl, value);
+      return yieldWith(task, value);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -355,7 +364,7 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     if (sender !== null) {
       // A blocked sender's value joins the buffer, and the sender is done.
       const value = sender.value as T;
-      reschedule(sender.task);
+      wake(sender.task);
       // Its value joins the back of the buffer; we take the front (without the
       // buffer ever holding more than its size, for peakBufferUsed).
       if (state.buffer.length === 0) return value;

@@ -9,7 +9,10 @@ type Step =
   | { readonly op: "expire"; readonly now: number };
 
 // Few distinct deadlines, so ties (ordered by insertion) are common.
-const deadline = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.double({ min: 0, max: 40, noNaN: true }));
+const deadline = fc.oneof(
+  fc.integer({ min: 0, max: 40 }),
+  fc.double({ min: 0, max: 40, noNaN: true }),
+);
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 5, arbitrary: deadline.map((d) => ({ op: "add" as const, deadline: d })) },
   { weight: 2, arbitrary: fc.nat(2000).map((index) => ({ op: "remove" as const, index })) },
@@ -57,7 +60,9 @@ describe("DeadlineHeap", () => {
     (n) => {
       const heap = new DeadlineHeap();
       const fired: number[] = [];
-      const entries = Array.from({ length: n }, (_, i) => heap.add((n - i) % 13, () => fired.push(i)));
+      const entries = Array.from({ length: n }, (_, i) =>
+        heap.add((n - i) % 13, () => fired.push(i)),
+      );
       // Remove every entry but each 7th: far more dead than live, which prunes.
       for (let i = 0; i < n; i++) if (i % 7 !== 0) heap.remove(entries[i]!);
       heap.expire(Infinity);
