@@ -112,7 +112,7 @@ export class TaskImpl implements Task {
   }
 
   set eventualParentNursery(nursery: Nursery | null) {
-    (this.rare ??= new TaskRareFields()).eventualParentNursery = nursery;
+    this.rareFields().eventualParentNursery = nursery;
   }
 
   /** The nurseries this task has open, outermost first (allocated on first use). */
@@ -121,7 +121,7 @@ export class TaskImpl implements Task {
   }
 
   set openNurseries(nurseries: Nursery[] | null) {
-    (this.rare ??= new TaskRareFields()).openNurseries = nurseries;
+    this.rareFields().openNurseries = nurseries;
   }
 
   /** Parking lots to break if this task exits (a lock it holds); see lowlevel.addParkingLotBreaker. */
@@ -130,7 +130,12 @@ export class TaskImpl implements Task {
   }
 
   set lotsToBreak(lots: BreakableLot[] | null) {
-    (this.rare ??= new TaskRareFields()).lotsToBreak = lots;
+    this.rareFields().lotsToBreak = lots;
+  }
+
+  private rareFields(): TaskRareFields {
+    if (this.rare === null) this.rare = new TaskRareFields();
+    return this.rare;
   }
 
   get name(): string {
