@@ -1,4 +1,5 @@
 import { ExceptionGroup } from "./exception-group.ts";
+import { RaisedBySlot } from "./raised-by-slot.ts";
 
 /** Where a cancellation came from. */
 export type CancelSource = "deadline" | "explicit" | "nursery" | "shutdown" | "signal" | "unknown";
@@ -54,6 +55,7 @@ export class Cancelled extends Error {
  */
 export function createCancelled(reason: CancelReason | null): Cancelled {
   const cancelled = Object.create(Cancelled.prototype) as { source: CancelSource; reason?: string };
+  RaisedBySlot.install(cancelled); // where recordRaisingTask records the raising task
   cancelled.source = reason?.source ?? "unknown";
   if (reason?.reason !== undefined) cancelled.reason = reason.reason;
   return cancelled as Cancelled;

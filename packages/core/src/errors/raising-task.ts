@@ -5,7 +5,9 @@
  * cost nothing and an error's own fields are never touched.
  */
 
-const raisedBy = new WeakMap<object, { readonly run: object; readonly task: string }>();
+import { type RaisedBy, RaisedBySlot } from "./raised-by-slot.ts";
+
+const raisedBy = new WeakMap<object, RaisedBy>();
 
 /**
  * @internal Records that the task named `taskName` of `run` raised `error`.
@@ -15,7 +17,12 @@ const raisedBy = new WeakMap<object, { readonly run: object; readonly task: stri
  */
 export function recordRaisingTask(error: unknown, taskName: string, run: object): void {
   if (error === null || (typeof error !== "object" && typeof error !== "function")) return;
-  if (raisedBy.get(error)?.run !== run) raisedBy.set(error, { run, task: taskName });
+  if (RaisedBySlot.has(error)) {
+    // weft's own Cancelled: a hidden slot instead of the WeakMap (raised-by-slot.ts).
+    if (RaisedBySlot.get(error)?.run !== run) RaisedBySlot.set(error, { run, task: taskName });
+  } else if (raisedBy.get(error)?.run !== run) {
+    raisedBy.set(error, { run, task: taskName });
+  }
 }
 
 /**
@@ -29,5 +36,6 @@ export function recordRaisingTask(error: unknown, taskName: string, run: object)
  */
 export function taskNameOf(error: unknown): string | undefined {
   if (error === null || (typeof error !== "object" && typeof error !== "function")) return;
+  if (RaisedBySlot.has(error)) return RaisedBySlot.get(error)?.task;
   return raisedBy.get(error)?.task;
 }

@@ -9,9 +9,12 @@ import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { format, inspect } from "node:util";
 import {
+  type Cancelled,
   CancelScope,
   ExceptionGroup,
   InternalError,
+  isCancelled,
+  moveOnAfter,
   openNursery,
   run,
   sleep,
@@ -487,5 +490,29 @@ describe("attribution across runs and names", () => {
     expect(CancelScope.name).toBe("CancelScope");
     expect(new CancelScope().constructor.name).toBe("CancelScope");
     expect(inspect(new CancelScope())).toMatch(/^CancelScope /);
+  });
+
+  test("names the task a Cancelled came from, without showing it on the error", async () => {
+    let caught: unknown;
+    await runVirtual(async () => {
+      await moveOnAfter(5, async () => {
+        try {
+          await openNursery(async (nursery) => {
+            nursery.startSoon(() => sleepForever(), { name: "sleeper" });
+          });
+        } catch (error) {
+          caught = error;
+          throw error;
+        }
+      });
+    });
+    const cancelled = (caught instanceof ExceptionGroup ? caught.errors[0] : caught) as Cancelled;
+    expect(isCancelled(cancelled)).toBe(true);
+    expect(taskNameOf(cancelled)).toBe("sleeper");
+    // The record is not an own property: the error prints and serialises as before.
+    expect(Object.keys(cancelled).sort()).toEqual(["source"]);
+    expect(Object.getOwnPropertySymbols(cancelled)).toEqual([]);
+    expect(inspect(cancelled)).not.toContain("sleeper");
+    expect(JSON.stringify(cancelled)).toBe('{"source":"deadline"}');
   });
 });
