@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { DeadlockError } from "../errors/errors.ts";
 import { Abort } from "./abort.ts";
+import { SystemClock } from "./clock.ts";
 import type { Kernel } from "./kernel.ts";
 import { TickQueued } from "./run-loop.ts";
 import type { TaskImpl } from "./task.ts";
@@ -39,6 +40,8 @@ export class Idleness {
   idle = false;
   private hostTimer: NodeJS.Timeout | null = null;
   private hostImmediate: NodeJS.Immediate | null = null;
+  /** The deadline (run clock) the pending hostTimer was armed for, when it only expires deadlines. */
+  private hostTimerDeadline = Infinity;
   private primed: Primed = Primed.NONE;
   private idleGeneration = -1;
   private idleWaiters: IdleWaiter[] = [];
@@ -106,6 +109,21 @@ export class Idleness {
       sleep = threshold;
       primed = Primed.AUTOJUMP;
     }
+    if (
+      primed === Primed.NONE &&
+      this.primed === Primed.NONE &&
+      this.hostTimer !== null &&
+      this.hostTimerDeadline <= next &&
+      next !== Infinity &&
+      clock instanceof SystemClock // a virtual clock's rate may change what a deadline means in real time
+    ) {
+      // The pending timer wakes us no later than this deadline needs: keep it.
+      // A server goes idle between requests with the same keep-alive deadline
+      // pending each time, and re-arming cost a clearTimeout and a setTimeout
+      // per idle. Waking early for a deadline since removed is harmless: the
+      // tick finds nothing due and goes idle again, arming the right timer.
+      return;
+    }
     this.clearHostTimer();
     if (sleep === Infinity && threshold !== Infinity) {
       if (this.externalWaits === 0 && kernel.runLoop.foreignTasks === 0) {
@@ -124,12 +142,17 @@ export class Idleness {
     }
     if (sleep === Infinity) return;
     this.primed = primed;
-    if (sleep <= 0) this.hostImmediate = setImmediate(this.onHostTimer);
-    else this.hostTimer = setTimeout(this.onHostTimer, Math.ceil(sleep));
+    if (sleep <= 0) {
+      this.hostImmediate = setImmediate(this.onHostTimer);
+    } else {
+      this.hostTimer = setTimeout(this.onHostTimer, Math.ceil(sleep));
+      this.hostTimerDeadline = primed === Primed.NONE ? next : Infinity;
+    }
   }
 
   private hostTimerFired(): void {
     this.hostTimer = null;
+    this.hostTimerDeadline = Infinity;
     this.hostImmediate = null;
     const kernel = this.kernel;
     const runLoop = kernel.runLoop;
@@ -163,6 +186,7 @@ export class Idleness {
 
   /** Package-internal: cancels the pending host timer, if any. */
   clearHostTimer(): void {
+    this.hostTimerDeadline = Infinity;
     if (this.hostTimer !== null) clearTimeout(this.hostTimer);
     if (this.hostImmediate !== null) clearImmediate(this.hostImmediate);
     this.hostTimer = null;
