@@ -30,12 +30,14 @@ export class DeadlineEntry {
 
 const PRUNE_THRESHOLD = 1000;
 const INITIAL_CAPACITY = 64;
+/** Where a heap starts: most runs add no deadline, and a run should not pay for two arrays it never fills. */
+const NO_SLOTS = new Float64Array(0);
 
 export class DeadlineHeap {
   private entries: DeadlineEntry[] = [];
   // Slot i of these holds entries[i]'s deadline and insertion number (exact as doubles up to 2^53).
-  private deadlines = new Float64Array(INITIAL_CAPACITY);
-  private seqs = new Float64Array(INITIAL_CAPACITY);
+  private deadlines = NO_SLOTS;
+  private seqs = NO_SLOTS;
   private seq = 0;
   /** Number of live entries. */
   size = 0;
@@ -115,7 +117,7 @@ export class DeadlineHeap {
   }
 
   private grow(): void {
-    const deadlines = new Float64Array(this.deadlines.length * 2);
+    const deadlines = new Float64Array(Math.max(INITIAL_CAPACITY, this.deadlines.length * 2));
     deadlines.set(this.deadlines);
     const seqs = new Float64Array(deadlines.length);
     seqs.set(this.seqs);
