@@ -42,6 +42,7 @@ import {
   UNITS,
 } from "./scenario.ts";
 import {
+  asyncContextFrame,
   DEFAULT_MAJOR,
   ensureBenchNode,
   extraNodeFlags,
@@ -180,6 +181,14 @@ async function main(): Promise<void> {
     `weft ${revision}, ${options.mode} mode, scenarios: ${options.scenarios.join(", ")}\n`,
   );
 
+  const isolate = !asyncContextFrame();
+  if (isolate) {
+    console.log(
+      "(AsyncLocalStorage runs on async_hooks here: once weft or raw-context enters a store, promise\n" +
+        " hooks slow every promise of the process, so each implementation runs in its own worker,\n" +
+        " not interleaved; --node-flags=--experimental-async-context-frame avoids that on Node 22)\n",
+    );
+  }
   const started = performance.now();
   const results: ScenarioResult[] = [];
   const failures: string[] = [];
@@ -193,14 +202,21 @@ async function main(): Promise<void> {
       impls: options.impls,
       plan: planFor(scenario, options.mode),
     };
-    let outcome: JobResult;
-    try {
-      outcome = await runWorker(job);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      failures.push(`${scenario}: ${message}`);
-      process.stderr.write(`  ${scenario}: FAILED — ${message}\n`);
-      continue;
+    // Without AsyncContextFrame, each implementation gets its own worker (see asyncContextFrame).
+    const groups = isolate ? job.impls.map((impl) => [impl]) : [job.impls];
+    const outcome: JobResult = { scenario, samples: {}, extras: {}, failures: {} };
+    for (const impls of groups) {
+      try {
+        const part = await runWorker({ ...job, impls });
+        Object.assign(outcome.samples, part.samples);
+        Object.assign(outcome.extras, part.extras);
+        Object.assign(outcome.failures, part.failures);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const name = isolate ? `${scenario} / ${impls[0]}` : scenario;
+        failures.push(`${name}: ${message}`);
+        process.stderr.write(`  ${name}: FAILED — ${message}\n`);
+      }
     }
     const summaries: Partial<Record<ImplName, Summary>> = {};
     for (const impl of IMPL_NAMES) {
