@@ -83,7 +83,8 @@ export function formatTable(results: readonly ScenarioResult[]): string[] {
     ...RIVALS,
     ...OTHERS.filter((other) => impls.includes(other)),
   ];
-  const header = ["scenario", "unit", ...impls, "weft/raw*", ...ratioImpls.map((i) => `weft/${i}`)];
+  // Ratio headers are "/impl" (weft's median over impl's), to keep the table narrow.
+  const header = ["scenario", "unit", ...impls, "/raw*", ...ratioImpls.map((i) => `/${i}`)];
   const rows = results.map((result) => {
     const baseline = baselineOf(result.name);
     return [
@@ -108,8 +109,8 @@ export function formatTable(results: readonly ScenarioResult[]): string[] {
     widths.map((w) => "-".repeat(w)).join("  "),
     ...rows.map(line),
     "",
-    "Medians per operation (lower is better). Ratios are weft's median over the other's",
-    "(* map-limit's baseline is p-limit); ok/MISS against the goal where there is one.",
+    "Medians per operation (lower is better). /impl: weft's median over impl's (/raw*: over",
+    "p-limit's for map-limit); ok/MISS against the goal where there is one.",
     "raw-context: raw async functions, each in its own AsyncLocalStorage context (the floor",
     "of spawn-join, sleep-many and memory-per-task).",
     ...goalLines(results, 92),
