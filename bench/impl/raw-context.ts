@@ -22,8 +22,9 @@
  *
  * On Node 22 `AsyncLocalStorage` uses async_hooks unless Node runs with
  * `--experimental-async-context-frame`; once any store is entered (here, or
- * by weft), the promise hooks stay on for the whole worker process, and every
- * implementation measured after that in the same scenario pays for them.
+ * by weft), promise hooks stay on for the whole process and slow every
+ * promise in it, so there bench/run.ts gives each implementation its own
+ * worker (support/bench-node.ts, `asyncContextFrame`).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Implementation } from "../scenario.ts";

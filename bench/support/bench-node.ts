@@ -133,7 +133,7 @@ export function extraNodeFlags(): string[] {
  * `--experimental-async-context-frame`). Without it, it runs on async_hooks,
  * and the first `run()` of any store turns on promise hooks for the rest of
  * the process: measured on Node 22.23, a raw spawn + join went from ~290 to
- * ~730 ns per task after one `storage.run` (with the flag: no change).
+ * ~730 ns per task after one `storage.run` (with the flag: no slowdown).
  */
 export function asyncContextFrame(): boolean {
   const major = Number(process.versions.node.split(".")[0]);
