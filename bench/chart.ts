@@ -1,19 +1,23 @@
 /**
  * Draws the benchmark results as a self-contained SVG (no dependencies):
  *
- *   node chart.ts [RESULTS.json OUT.svg]     (pnpm bench:chart at the root)
+ *   node chart.ts [RESULTS.json [NODE22.json] OUT.svg]     (pnpm bench:chart at the root)
  *
- * Without arguments: docs/bench/results.json → docs/bench/bench.svg (the
- * checked-in pair, see the README's Performance section); relative paths are
- * taken from where pnpm was started.
+ * Without arguments: docs/bench/results.json (Node 24) and, when it exists,
+ * docs/bench/results-node22.json (Node 22) → docs/bench/bench.svg (the
+ * checked-in files, see the README's Performance section); relative paths
+ * are taken from where pnpm was started.
  *
  * One group per scenario, one horizontal bar per implementation: its median
- * relative to the scenario's baseline (raw Node; p-limit for map-limit), on a
- * log scale so that 0.1x and 1000x both fit, labelled with the median itself
- * and the ratio. The background is an opaque white rectangle, so the chart
- * reads the same on GitHub's light and dark themes.
+ * relative to the scenario's baseline (raw Node; p-limit for map-limit) of the
+ * first report, on a log scale so that 0.1x and 1000x both fit, labelled with
+ * the median itself and the ratio. With a second report, weft's median on it
+ * is one more bar, "weft (Node 22)", relative to the same baseline (so its bar
+ * and weft's compare the two Nodes directly). The background is an opaque
+ * white rectangle, so the chart reads the same on GitHub's light and dark
+ * themes.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { IMPL_NAMES, type ImplName } from "./scenario.ts";
 import { baselineOf } from "./support/goals.ts";
@@ -29,10 +33,21 @@ interface Report {
   readonly date?: string;
 }
 
-/** Colours per implementation: weft stands out; all dark enough for white text-free bars. */
-const COLOURS: Record<ImplName, string> = {
+/** A bar of a group: an implementation of the first report, or weft of the second. */
+type Series = ImplName | typeof WEFT_SECOND;
+
+/** The second report's weft bar (labelled "weft (Node 22)", with the second report's major). */
+const WEFT_SECOND = "weft-second";
+
+/** The bars of a group, in order. */
+const SERIES: readonly Series[] = ["weft", WEFT_SECOND, ...IMPL_NAMES.filter((i) => i !== "weft")];
+
+/** Colours per series: weft stands out; all dark enough for white text-free bars. */
+const COLOURS: Record<Series, string> = {
   weft: "#d9480f",
+  [WEFT_SECOND]: "#f59f00",
   raw: "#495057",
+  "raw-context": "#0c8599",
   "p-limit": "#868e96",
   effection: "#1c7ed6",
   effect: "#7048e8",
@@ -72,15 +87,22 @@ function ticks(lo: number, hi: number): number[] {
   return result;
 }
 
-/** The SVG text of the chart of `report`. */
-export function renderChart(report: Report): string {
+/**
+ * The SVG text of the chart of `report`, with weft's medians from `second`
+ * (the same benchmark on Node 22) as one more bar per scenario when given.
+ */
+export function renderChart(report: Report, second?: Report): string {
+  const secondLabel = `weft (Node ${second?.node.split(".")[0] ?? "?"})`;
   const rows = report.scenarios
     .map((scenario) => {
       const base = scenario.results[baselineOf(scenario.name)]?.median;
-      const bars = IMPL_NAMES.flatMap((impl) => {
-        const summary: Summary | undefined = scenario.results[impl];
+      const secondWeft = second?.scenarios.find((s) => s.name === scenario.name)?.results.weft;
+      const bars = SERIES.flatMap((impl) => {
+        const summary: Summary | undefined =
+          impl === WEFT_SECOND ? secondWeft : scenario.results[impl];
         if (summary === undefined || base === undefined || base <= 0) return [];
-        return [{ impl, median: summary.median, ratio: summary.median / base }];
+        const label = impl === WEFT_SECOND ? secondLabel : impl;
+        return [{ impl, label, median: summary.median, ratio: summary.median / base }];
       });
       return { scenario, bars };
     })
@@ -114,10 +136,10 @@ export function renderChart(report: Report): string {
     for (const bar of bars) {
       const end = x(bar.ratio);
       parts.push(
-        `<text x="${LEFT - 8}" y="${y + BAR - 3}" class="impl" text-anchor="end">${xml(bar.impl)}</text>`,
+        `<text x="${LEFT - 8}" y="${y + BAR - 3}" class="impl" text-anchor="end">${xml(bar.label)}</text>`,
         `<rect x="${LEFT}" y="${y}" width="${Math.max(1, end - LEFT).toFixed(1)}" height="${BAR}"` +
           ` fill="${COLOURS[bar.impl]}"><title>${xml(
-            `${scenario.name} ${bar.impl}: ${formatValue(bar.median)} ${scenario.unit} (${ratioText(bar.ratio)} ${baseline})`,
+            `${scenario.name} ${bar.label}: ${formatValue(bar.median)} ${scenario.unit} (${ratioText(bar.ratio)} ${baseline})`,
           )}</title></rect>`,
         `<text x="${(end + 6).toFixed(1)}" y="${y + BAR - 3}" class="value">` +
           `${xml(formatValue(bar.median))} · ${xml(ratioText(bar.ratio))}</text>`,
@@ -133,7 +155,7 @@ export function renderChart(report: Report): string {
 
   const machine = report.machine;
   const subtitle = [
-    `Node ${report.node}`,
+    `Node ${report.node}${second === undefined ? "" : ` (${secondLabel}: ${second.node}, against Node ${report.node}'s baseline)`}`,
     machine?.cpu !== undefined ? `${machine.cpu}, ${machine.cores ?? "?"} cores` : undefined,
     machine?.memoryGiB !== undefined ? `${machine.memoryGiB} GiB` : undefined,
     report.mode !== undefined ? `${report.mode} mode` : undefined,
@@ -141,13 +163,13 @@ export function renderChart(report: Report): string {
   ]
     .filter((part) => part !== undefined)
     .join(" · ");
-  const legend = IMPL_NAMES.filter((impl) =>
+  const legend = SERIES.filter((impl) =>
     rows.some((row) => row.bars.some((b) => b.impl === impl)),
   ).map((impl, i) => {
-    const lx = 12 + i * 110;
+    const lx = 12 + i * 112;
     return (
       `<rect x="${lx}" y="54" width="12" height="12" fill="${COLOURS[impl]}"/>` +
-      `<text x="${lx + 18}" y="64" class="impl">${xml(impl)}</text>`
+      `<text x="${lx + 18}" y="64" class="impl">${xml(impl === WEFT_SECOND ? secondLabel : impl)}</text>`
     );
   });
   const height = y - GROUP_GAP + 12;
@@ -184,24 +206,37 @@ export function renderChart(report: Report): string {
 
 /** The checked-in results and chart, relative to the repository root. */
 const DEFAULT_INPUT = "docs/bench/results.json";
+const DEFAULT_SECOND = "docs/bench/results-node22.json";
 const DEFAULT_OUTPUT = "docs/bench/bench.svg";
+
+function readReport(file: string): Report {
+  const report = JSON.parse(readFileSync(file, "utf8")) as Report;
+  if (!Array.isArray(report.scenarios)) throw new Error(`${file}: no "scenarios" array`);
+  return report;
+}
 
 function main(): void {
   const args = process.argv.slice(2);
-  if (args.length !== 0 && args.length !== 2) {
-    console.error("usage: node chart.ts [RESULTS.json OUT.svg]");
+  if (args.length === 1 || args.length > 3) {
+    console.error("usage: node chart.ts [RESULTS.json [NODE22.json] OUT.svg]");
     process.exit(2);
   }
   const root = path.resolve(import.meta.dirname, "..");
   // Run through pnpm, the script's cwd is bench/; paths are meant from where pnpm was started.
   const base = args.length === 0 ? root : (process.env.INIT_CWD ?? process.cwd());
   const input = path.resolve(base, args[0] ?? DEFAULT_INPUT);
-  const output = path.resolve(base, args[1] ?? DEFAULT_OUTPUT);
-  const report = JSON.parse(readFileSync(input, "utf8")) as Report;
-  if (!Array.isArray(report.scenarios)) throw new Error(`${input}: no "scenarios" array`);
+  const secondInput =
+    args.length === 3
+      ? path.resolve(base, args[1]!)
+      : args.length === 0 && existsSync(path.resolve(root, DEFAULT_SECOND))
+        ? path.resolve(root, DEFAULT_SECOND)
+        : undefined;
+  const output = path.resolve(base, args.at(-1) ?? DEFAULT_OUTPUT);
+  const report = readReport(input);
+  const second = secondInput === undefined ? undefined : readReport(secondInput);
   mkdirSync(path.dirname(output), { recursive: true });
-  writeFileSync(output, renderChart(report));
-  console.log(`wrote ${output}`);
+  writeFileSync(output, renderChart(report, second));
+  console.log(`wrote ${output}${second === undefined ? "" : ` (with ${secondInput})`}`);
 }
 
 main();

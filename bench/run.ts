@@ -3,16 +3,20 @@
  * Effection and Effect (issue 6).
  *
  *   pnpm bench [--quick] [--json FILE] [--only NAME,...] [--impl NAME,...]
+ *              [--node MAJOR] [--node-flags=FLAGS]
  *
- * - Runs under the workspace's Node 24 with --expose-gc and the weft-source
- *   condition, re-executing itself if started otherwise (support/node24.ts).
+ * - Runs under the workspace's Node 24 (or, with `--node 22`, the registry's
+ *   Node 22) with --expose-gc, the weft-source condition and any extra
+ *   `--node-flags` (or $WEFT_BENCH_NODE_FLAGS), re-executing itself if started
+ *   otherwise (support/bench-node.ts).
  * - Each scenario runs in its own forked worker (support/worker.ts), which
  *   loads whichever bench/impl/<impl>.ts modules exist and implement it,
  *   interleaves them run by run after warm-up, and checks every run's result.
  * - Prints the machine, then one table of per-operation medians with weft's
  *   ratios and goals (support/table.ts); `--json FILE` writes
- *   `{ node, scenarios: [{ name, unit, results: { <impl>: { median, p95 } } }] }`
- *   plus the machine, mode, date and revision.
+ *   `{ node, nodeFlags, scenarios: [{ name, unit, results: { <impl>: { median, p95 } } }] }`
+ *   plus the machine, mode, date and revision (`nodeFlags`: the Node flags
+ *   beyond the ones every run has, e.g. `--experimental-async-context-frame`).
  *
  * Why not mitata or tinybench: both time a function call themselves, many
  * times, while here each run is a whole scenario (up to 100,000 tasks) that
@@ -37,15 +41,23 @@ import {
   SIZES,
   UNITS,
 } from "./scenario.ts";
+import {
+  asyncContextFrame,
+  DEFAULT_MAJOR,
+  ensureBenchNode,
+  extraNodeFlags,
+  NODE_FLAGS_ENV,
+  parseNodeFlags,
+  REPO_ROOT,
+} from "./support/bench-node.ts";
 import { describeMachine, formatMachine, sourceRevision } from "./support/machine.ts";
-import { ensureNode24, REPO_ROOT } from "./support/node24.ts";
 import { type Summary, summarize } from "./support/stats.ts";
 import { formatTable, formatValue, missedGoals, type ScenarioResult } from "./support/table.ts";
 import type { Job, JobResult, RunPlan } from "./support/worker.ts";
 
-ensureNode24(import.meta.filename);
-
-const USAGE = "usage: pnpm bench [--quick] [--json FILE] [--only NAME,...] [--impl NAME,...]";
+const USAGE =
+  "usage: pnpm bench [--quick] [--json FILE] [--only NAME,...] [--impl NAME,...]\n" +
+  "                  [--node MAJOR] [--node-flags=FLAGS]   (FLAGS: space-separated Node flags)";
 
 /**
  * Runs per scenario and implementation. Full: 2 warm-up runs (JIT, inline
@@ -98,6 +110,8 @@ function parseOptions() {
         json: { type: "string" },
         only: { type: "string" },
         impl: { type: "string" },
+        node: { type: "string" },
+        "node-flags": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -105,7 +119,11 @@ function parseOptions() {
       console.log(USAGE);
       process.exit(0);
     }
+    const node = Number(values.node ?? DEFAULT_MAJOR);
+    if (!Number.isInteger(node)) throw new Error(`--node: ${values.node} is not a major version`);
     return {
+      node,
+      nodeFlags: parseNodeFlags(values["node-flags"] ?? process.env[NODE_FLAGS_ENV]),
       mode: values.quick === true ? ("quick" as const) : ("full" as const),
       json: values.json,
       scenarios: parseList("only", values.only, SCENARIO_NAMES),
@@ -154,13 +172,23 @@ function unitOf(scenario: ScenarioName): string {
 
 async function main(): Promise<void> {
   const options = parseOptions();
+  ensureBenchNode(import.meta.filename, { major: options.node, flags: options.nodeFlags });
   const machine = describeMachine();
   const revision = sourceRevision(REPO_ROOT);
-  console.log(formatMachine(machine));
+  const nodeFlags = extraNodeFlags();
+  console.log(formatMachine(machine) + (nodeFlags.length > 0 ? `, ${nodeFlags.join(" ")}` : ""));
   console.log(
     `weft ${revision}, ${options.mode} mode, scenarios: ${options.scenarios.join(", ")}\n`,
   );
 
+  const isolate = !asyncContextFrame();
+  if (isolate) {
+    console.log(
+      "(AsyncLocalStorage runs on async_hooks here: once weft or raw-context enters a store, promise\n" +
+        " hooks slow every promise of the process, so each implementation runs in its own worker,\n" +
+        " not interleaved; --node-flags=--experimental-async-context-frame avoids that on Node 22)\n",
+    );
+  }
   const started = performance.now();
   const results: ScenarioResult[] = [];
   const failures: string[] = [];
@@ -174,14 +202,21 @@ async function main(): Promise<void> {
       impls: options.impls,
       plan: planFor(scenario, options.mode),
     };
-    let outcome: JobResult;
-    try {
-      outcome = await runWorker(job);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      failures.push(`${scenario}: ${message}`);
-      process.stderr.write(`  ${scenario}: FAILED — ${message}\n`);
-      continue;
+    // Without AsyncContextFrame, each implementation gets its own worker (see asyncContextFrame).
+    const groups = isolate ? job.impls.map((impl) => [impl]) : [job.impls];
+    const outcome: JobResult = { scenario, samples: {}, extras: {}, failures: {} };
+    for (const impls of groups) {
+      try {
+        const part = await runWorker({ ...job, impls });
+        Object.assign(outcome.samples, part.samples);
+        Object.assign(outcome.extras, part.extras);
+        Object.assign(outcome.failures, part.failures);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const name = isolate ? `${scenario} / ${impls[0]}` : scenario;
+        failures.push(`${name}: ${message}`);
+        process.stderr.write(`  ${name}: FAILED — ${message}\n`);
+      }
     }
     const summaries: Partial<Record<ImplName, Summary>> = {};
     for (const impl of IMPL_NAMES) {
@@ -231,6 +266,7 @@ async function main(): Promise<void> {
     mkdirSync(path.dirname(file), { recursive: true });
     const report = {
       node: process.versions.node,
+      nodeFlags,
       // Four significant digits: the runs do not agree beyond that, and diffs stay readable.
       scenarios: results.map((result) => ({
         ...result,

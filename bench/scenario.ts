@@ -36,7 +36,15 @@ export const SCENARIO_NAMES = [
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 /** The implementations, in table order. */
-export const IMPL_NAMES = ["weft", "raw", "p-limit", "effection", "effect", "fastify"] as const;
+export const IMPL_NAMES = [
+  "weft",
+  "raw",
+  "raw-context",
+  "p-limit",
+  "effection",
+  "effect",
+  "fastify",
+] as const;
 
 export type ImplName = (typeof IMPL_NAMES)[number];
 

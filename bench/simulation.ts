@@ -17,10 +17,10 @@ import { currentTime, openNursery, run } from "@weft/core";
 import { MockClock, simulatedTcpPair } from "@weft/testing";
 import { Simulation } from "@weft/testing/simulation";
 import { KvClient, runBackup, runPrimary } from "../examples/replicated-kv.ts";
-import { ensureNode24 } from "./support/node24.ts";
+import { ensureBenchNode } from "./support/bench-node.ts";
 import { simulatedPingPong } from "./support/simulation.ts";
 
-ensureNode24(import.meta.filename);
+ensureBenchNode(import.meta.filename);
 
 const messages = Number(process.argv[2] ?? 100_000);
 const latency = Number(process.argv[3] ?? 1);

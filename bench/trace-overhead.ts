@@ -13,14 +13,14 @@
  * medians. The goal is an overhead under 30%.
  */
 import { parseArgs } from "node:util";
+import { ensureBenchNode } from "./support/bench-node.ts";
 import { describeMachine, formatMachine } from "./support/machine.ts";
-import { ensureNode24 } from "./support/node24.ts";
 import { summarize } from "./support/stats.ts";
 import { formatValue } from "./support/table.ts";
 
-ensureNode24(import.meta.filename);
+ensureBenchNode(import.meta.filename);
 
-// After ensureNode24: only now does @weft/* resolve to its sources.
+// After ensureBenchNode: only now does @weft/* resolve to its sources.
 const { checkpoint, openNursery, run } = await import("@weft/core");
 const { TraceRecorder } = await import("@weft/trace");
 type Recorder = InstanceType<typeof TraceRecorder>;

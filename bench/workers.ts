@@ -20,14 +20,14 @@
  */
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
+import { ensureBenchNode } from "./support/bench-node.ts";
 import { describeMachine, formatMachine } from "./support/machine.ts";
-import { ensureNode24 } from "./support/node24.ts";
 import { type Summary, summarize } from "./support/stats.ts";
 import { formatValue } from "./support/table.ts";
 
-ensureNode24(import.meta.filename);
+ensureBenchNode(import.meta.filename);
 
-// After ensureNode24: only now does @weft/core resolve to its sources.
+// After ensureBenchNode: only now does @weft/core resolve to its sources.
 const { CapacityLimiter, openNursery, run, runInWorker } = await import("@weft/core");
 const { Tinypool } = await import("tinypool");
 const { countPrimes } = await import("../examples/cpu-workers-job.ts");

@@ -3,7 +3,9 @@
  * baseline weft's overhead is measured against. Each runner is what a careful
  * Node programmer would write without a concurrency library:
  *
- * - a "task" is an async function call; joining is `Promise.all`;
+ * - a "task" is an async function call; joining is `Promise.all` (spawn-join,
+ *   sleep-many and memory-per-task are support/raw-tasks.ts's, shared with
+ *   impl/raw-context.ts, which starts each task in its own async context);
  * - a yield to the scheduler is `await null` (one trip through the microtask
  *   queue: the only scheduler plain async/await has);
  * - sleeping is `setTimeout` wrapped in a promise;
@@ -22,24 +24,21 @@
  */
 import * as http from "node:http";
 import * as net from "node:net";
-import { type Implementation, type RunResult, type Size, sleepMs } from "../scenario.ts";
+import type { Implementation, RunResult, Size } from "../scenario.ts";
 import { assert } from "../support/check.ts";
 import { hostReply } from "../support/host-reply.ts";
 import { BODY, driveLoad } from "../support/http.ts";
 import { mapItem } from "../support/map-item.ts";
-import { settledHeapUsed } from "../support/memory.ts";
 import { RawQueue } from "../support/raw-queue.ts";
+import {
+  callDirectly,
+  memoryPerTask,
+  sleepMany,
+  spawnJoin,
+  timeAll,
+} from "../support/raw-tasks.ts";
 import { EVENTS, recurse } from "../support/recursion.ts";
 import { fillMessage, HOST, MESSAGE_BYTES, matches } from "../support/tcp.ts";
-
-/** Milliseconds to run `body(0..n-1)` as n concurrent async calls, all awaited. */
-async function timeAll(n: number, body: (i: number) => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  const tasks: Promise<void>[] = new Array(n);
-  for (let i = 0; i < n; i++) tasks[i] = body(i);
-  await Promise.all(tasks);
-  return performance.now() - t0;
-}
 
 async function checkpoint({ n, m }: Size): Promise<RunResult> {
   let count = 0;
@@ -64,25 +63,6 @@ async function foreignAwait({ n, m }: Size): Promise<RunResult> {
   };
   const measured = await timeAll(n, body);
   return { check: count, measured };
-}
-
-async function spawnJoin({ n }: Size): Promise<RunResult> {
-  let count = 0;
-  const body = async (): Promise<void> => {
-    count++;
-  };
-  const measured = await timeAll(n, body);
-  return { check: count, measured };
-}
-
-async function sleepMany({ n }: Size): Promise<RunResult> {
-  let woken = 0;
-  const body = async (ms: number): Promise<void> => {
-    await new Promise<void>((resolve) => setTimeout(resolve, ms));
-    woken++;
-  };
-  const measured = await timeAll(n, (i) => body(sleepMs(i)));
-  return { check: woken, measured };
 }
 
 async function cancelMany({ n }: Size): Promise<RunResult> {
@@ -260,25 +240,6 @@ async function httpHello(size: Size): Promise<RunResult> {
   }
 }
 
-async function memoryPerTask({ n }: Size): Promise<RunResult> {
-  const wakers: (() => void)[] = [];
-  let woken = 0;
-  const body = async (): Promise<void> => {
-    await new Promise<void>((resolve) => {
-      wakers.push(resolve);
-    });
-    woken++;
-  };
-  const tasks: Promise<void>[] = new Array(n);
-  const before = settledHeapUsed();
-  for (let i = 0; i < n; i++) tasks[i] = body();
-  const during = settledHeapUsed();
-  assert(wakers.length === n, `raw memory: ${wakers.length} of ${n} blocked`);
-  for (const wake of wakers) wake();
-  await Promise.all(tasks);
-  return { check: woken, measured: during - before };
-}
-
 async function effectionRecursion({ n, m }: Size): Promise<RunResult> {
   const counter = { count: 0 };
   const t0 = performance.now();
@@ -338,8 +299,8 @@ async function effectionEvents({ n, m }: Size): Promise<RunResult> {
 export const scenarios: Implementation = {
   checkpoint,
   "foreign-await": foreignAwait,
-  "spawn-join": spawnJoin,
-  "sleep-many": sleepMany,
+  "spawn-join": spawnJoin(callDirectly),
+  "sleep-many": sleepMany(callDirectly),
   "cancel-many": cancelMany,
   "channel-unbuffered": channelUnbuffered,
   "channel-buffered": channelBuffered,
@@ -347,6 +308,6 @@ export const scenarios: Implementation = {
   "tcp-echo": tcpEcho,
   "effection-recursion": effectionRecursion,
   "effection-events": effectionEvents,
-  "memory-per-task": memoryPerTask,
+  "memory-per-task": memoryPerTask(callDirectly),
   "http-hello": httpHello,
 };

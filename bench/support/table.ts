@@ -1,10 +1,11 @@
 /**
  * The results table bench/run.ts prints: one row per scenario, the median of
- * each implementation, then weft's ratios against its baseline and its rivals
- * with whether each goal is met.
+ * each implementation, then weft's ratios against its baseline (raw; p-limit
+ * for map-limit), raw-context, its rivals and Fastify, each with whether its
+ * goal (support/goals.ts) is met.
  */
 import { IMPL_NAMES, type ImplName, type ScenarioName } from "../scenario.ts";
-import { BASELINE_GOALS, baselineOf, OTHER_GOALS, OTHERS, RIVAL_GOAL, RIVALS } from "./goals.ts";
+import { baselineOf, GOALS, goalOf, OTHERS, RIVALS } from "./goals.ts";
 import type { Summary } from "./stats.ts";
 
 /** One scenario's results, as the JSON file holds them. */
@@ -42,17 +43,9 @@ function ratioCell(value: number | undefined, goal: number | undefined): string 
 export function missedGoals(results: readonly ScenarioResult[]): string[] {
   const missed: string[] = [];
   for (const result of results) {
-    const checks: [ImplName, number | undefined][] = [
-      [baselineOf(result.name), BASELINE_GOALS[result.name]],
-      ...RIVALS.map((rival): [ImplName, number] => [rival, RIVAL_GOAL]),
-      ...OTHERS.map((other): [ImplName, number | undefined] => [
-        other,
-        OTHER_GOALS[result.name]?.[other],
-      ]),
-    ];
-    for (const [other, goal] of checks) {
-      const value = ratio(result, other);
-      if (goal !== undefined && value !== undefined && value > goal) {
+    for (const [other, goal] of Object.entries(GOALS[result.name] ?? {})) {
+      const value = ratio(result, other as ImplName);
+      if (value !== undefined && value > goal) {
         missed.push(`${result.name}: weft/${other} ${value.toFixed(2)}x > ${goal}x`);
       }
     }
@@ -60,19 +53,38 @@ export function missedGoals(results: readonly ScenarioResult[]): string[] {
   return missed;
 }
 
+/** The goals of `results`' scenarios as "scenario: impl N, impl N" items, wrapped into lines. */
+function goalLines(results: readonly ScenarioResult[], width: number): string[] {
+  const items = results.flatMap((result) => {
+    const goals = Object.entries(GOALS[result.name] ?? {});
+    if (goals.length === 0) return [];
+    return [`${result.name} ${goals.map(([impl, goal]) => `${impl} ${goal}`).join(", ")}`];
+  });
+  const lines: string[] = [];
+  let line = "Goals, weft/impl at most:";
+  for (const [i, item] of items.entries()) {
+    const text = `${item}${i < items.length - 1 ? ";" : "."}`;
+    if (line.length + 1 + text.length > width) {
+      lines.push(line);
+      line = `  ${text}`;
+    } else {
+      line += ` ${text}`;
+    }
+  }
+  return [...lines, line];
+}
+
 /** The table as lines of text (columns only for implementations that have a result). */
 export function formatTable(results: readonly ScenarioResult[]): string[] {
   const impls = IMPL_NAMES.filter((impl) => results.some((r) => r.results[impl] !== undefined));
   // A ratio column against another implementation only when it has a result.
-  const others = OTHERS.filter((other) => impls.includes(other));
-  const header = [
-    "scenario",
-    "unit",
-    ...impls,
-    "weft/raw*",
-    ...RIVALS.map((rival) => `weft/${rival}`),
-    ...others.map((other) => `weft/${other}`),
+  const ratioImpls: ImplName[] = [
+    ...(impls.includes("raw-context") ? (["raw-context"] as const) : []),
+    ...RIVALS,
+    ...OTHERS.filter((other) => impls.includes(other)),
   ];
+  // Ratio headers are "/impl" (weft's median over impl's), to keep the table narrow.
+  const header = ["scenario", "unit", ...impls, "/raw*", ...ratioImpls.map((i) => `/${i}`)];
   const rows = results.map((result) => {
     const baseline = baselineOf(result.name);
     return [
@@ -82,9 +94,8 @@ export function formatTable(results: readonly ScenarioResult[]): string[] {
         const summary = result.results[impl];
         return summary === undefined ? "-" : formatValue(summary.median);
       }),
-      ratioCell(ratio(result, baseline), BASELINE_GOALS[result.name]),
-      ...RIVALS.map((rival) => ratioCell(ratio(result, rival), RIVAL_GOAL)),
-      ...others.map((other) => ratioCell(ratio(result, other), OTHER_GOALS[result.name]?.[other])),
+      ratioCell(ratio(result, baseline), goalOf(result.name, baseline)),
+      ...ratioImpls.map((other) => ratioCell(ratio(result, other), goalOf(result.name, other))),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -93,21 +104,16 @@ export function formatTable(results: readonly ScenarioResult[]): string[] {
       .map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
       .join("  ")
       .trimEnd();
-  const goals = Object.entries(BASELINE_GOALS)
-    .map(([name, goal]) => `${name} ${goal}`)
-    .join(", ");
-  const otherGoals = Object.entries(OTHER_GOALS).flatMap(([name, goals]) =>
-    Object.entries(goals).map(([other, goal]) => `${name} weft/${other} at most ${goal}`),
-  );
   return [
     line(header),
     widths.map((w) => "-".repeat(w)).join("  "),
     ...rows.map(line),
     "",
-    "Medians per operation (lower is better). Ratios are weft's median over the other's;",
-    "* map-limit's baseline is p-limit. Goals (ok/MISS): weft/baseline at most",
-    `${goals}; weft/effection and weft/effect at most ${RIVAL_GOAL} everywhere` +
-      (others.length > 0 ? `; ${otherGoals.join(", ")}.` : "."),
+    "Medians per operation (lower is better). /impl: weft's median over impl's (/raw*: over",
+    "p-limit's for map-limit); ok/MISS against the goal where there is one.",
+    "raw-context: raw async functions, each in its own AsyncLocalStorage context (the floor",
+    "of spawn-join, sleep-many and memory-per-task).",
+    ...goalLines(results, 92),
     ...formatExtras(results),
   ];
 }
