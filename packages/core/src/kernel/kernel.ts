@@ -36,7 +36,10 @@ export const ABORT_SUCCEEDS: KernelAbortFn = () => Abort.SUCCEEDED;
 function armTaskStart(kernel: Kernel, task: TaskImpl): void {
   const start = new Promise(captureResolvers);
   task.resolveWait = capturedResolve;
-  task.rejectWait = capturedReject;
+  // Never rejected: only a running or parked task gets a failed outcome
+  // (requeue, reschedule), so the reject function is left to the GC rather
+  // than kept for every task waiting to start (issue 19).
+  task.rejectWait = null;
   start.then(kernel.startCurrentTask);
 }
 

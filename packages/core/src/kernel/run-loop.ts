@@ -448,13 +448,13 @@ export class RunLoop {
     const kernel = this.kernel;
     if (kernel.instruments.length > 0) kernel.callTaskInstruments("beforeTaskStep", task);
     const resolve = task.resolveWait!;
-    const reject = task.rejectWait!;
+    const reject = task.rejectWait; // null for a start promise, which is never failed (armTaskStart)
     const value = task.outcomeValue;
     task.resolveWait = task.rejectWait = null;
     task.outcomeValue = undefined;
-    if (task.outcomeFailed) reject(value);
+    if (task.outcomeFailed) reject!(value);
     else if (value !== CANCEL_POINT) resolve(value);
-    else if (task.cancelStatus?.effectivelyCancelled === true) reject(task.makeCancelled());
+    else if (task.cancelStatus?.effectivelyCancelled === true) reject!(task.makeCancelled());
     else resolve(undefined);
   }
 }
