@@ -1,5 +1,6 @@
 /**
- * Draws the benchmark results as a self-contained SVG (no dependencies):
+ * Draws the benchmark results as an SVG chart, with Observable Plot rendered
+ * on linkedom's document (as @weft/trace draws its timeline):
  *
  *   node chart.ts [RESULTS.json [NODE22.json] OUT.svg]     (pnpm bench:chart at the root)
  *
@@ -9,18 +10,25 @@
  * are taken from where pnpm was started.
  *
  * One group per scenario, one horizontal bar per implementation: its median
- * relative to the scenario's baseline (raw Node; p-limit for map-limit) of the
- * first report, on a log scale so that 0.1x and 1000x both fit, labelled with
- * the median itself and the ratio. With a second report, weft's median on it
- * is one more bar, "weft (Node 22)", relative to the same baseline (so its bar
- * and weft's compare the two Nodes directly). The background is an opaque
- * white rectangle, so the chart reads the same on GitHub's light and dark
- * themes.
+ * relative to the scenario's floor ({@link floorOf}: raw Node, raw-context or
+ * p-limit; raw Node or p-limit, {@link baselineOf}, when the report has no
+ * result for the floor) of the first report, on a log scale so that 0.1x and
+ * 1000x both fit, labelled with the median itself and the ratio. With a second
+ * report, weft's median on it is one more bar, "weft (Node 22)", relative to
+ * the same floor (so its bar and weft's compare the two Nodes directly). The
+ * colours are Okabe–Ito's; the background is an opaque white rectangle, so the
+ * chart reads the same on GitHub's light and dark themes.
+ *
+ * The groups are rows of one band scale (a heading row, then a row per bar)
+ * rather than Plot facets: facets share the y scale, so every group would
+ * keep an empty row for each implementation it lacks.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { IMPL_NAMES, type ImplName } from "./scenario.ts";
-import { baselineOf } from "./support/goals.ts";
+import * as Plot from "@observablehq/plot";
+import { parseHTML } from "linkedom";
+import { IMPL_NAMES, type ImplName, type ScenarioName } from "./scenario.ts";
+import { baselineOf, floorOf } from "./support/goals.ts";
 import type { Summary } from "./support/stats.ts";
 import { formatValue, type ScenarioResult } from "./support/table.ts";
 
@@ -42,30 +50,32 @@ const WEFT_SECOND = "weft-second";
 /** The bars of a group, in order. */
 const SERIES: readonly Series[] = ["weft", WEFT_SECOND, ...IMPL_NAMES.filter((i) => i !== "weft")];
 
-/** Colours per series: weft stands out; all dark enough for white text-free bars. */
+/**
+ * Colours per series, from the Okabe–Ito palette (distinguishable with the
+ * common colour-vision deficiencies): weft vermillion, weft on Node 22 orange,
+ * the raw floors black and sky blue.
+ */
 const COLOURS: Record<Series, string> = {
-  weft: "#d9480f",
-  [WEFT_SECOND]: "#f59f00",
-  raw: "#495057",
-  "raw-context": "#0c8599",
-  "p-limit": "#868e96",
-  effection: "#1c7ed6",
-  effect: "#7048e8",
-  fastify: "#2b8a3e",
+  weft: "#D55E00",
+  [WEFT_SECOND]: "#E69F00",
+  raw: "#000000",
+  "raw-context": "#56B4E9",
+  "p-limit": "#F0E442",
+  effection: "#0072B2",
+  effect: "#CC79A7",
+  fastify: "#009E73",
 };
 
-const WIDTH = 960;
-const LEFT = 110; // implementation names
-const RIGHT = 190; // value labels
-const BAR = 14;
-const GAP = 4;
-const GROUP_GAP = 16;
-const HEADING = 20;
-const TOP = 92;
-
-function xml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+const SVG_NS = "http://www.w3.org/2000/svg";
+const TEXT = "#1f2937";
+const MUTED = "#4b5563";
+const GRID = "#e5e7eb";
+const WIDTH = 900;
+const ROW = 18; // a bar's row, a heading's, and the gap between groups
+const MARGIN_LEFT = 112; // implementation names
+const MARGIN_RIGHT = 124; // value labels past the longest bar
+/** The class of the headings' mark, whose texts get their notes after the plot is drawn. */
+const HEADING_CLASS = "chart-heading";
 
 function ratioText(ratio: number): string {
   return ratio >= 10
@@ -87,75 +97,211 @@ function ticks(lo: number, hi: number): number[] {
   return result;
 }
 
+/** A bar: one series' median on one scenario, relative to the scenario's floor. */
+interface Bar {
+  /** Its row of the y scale. */
+  readonly key: string;
+  readonly scenario: ScenarioName;
+  readonly series: Series;
+  readonly label: string;
+  readonly median: number;
+  readonly ratio: number;
+  /** Shown on hover. */
+  readonly title: string;
+}
+
+/** A group's heading row: the scenario's name, then its unit and floor. */
+interface Heading {
+  readonly key: string;
+  readonly name: ScenarioName;
+  readonly note: string;
+}
+
+/** The implementation a scenario's bars are relative to: its floor, else its baseline. */
+function floorIn(scenario: ScenarioResult): ImplName | undefined {
+  const floor = floorOf(scenario.name);
+  if (scenario.results[floor] !== undefined) return floor;
+  const baseline = baselineOf(scenario.name);
+  return scenario.results[baseline] === undefined ? undefined : baseline;
+}
+
+/** The little of linkedom's elements the chart uses (the lib has no DOM types). */
+interface DomNode {
+  readonly outerHTML: string;
+  textContent: string | null;
+  setAttribute(name: string, value: string): void;
+  removeAttribute(name: string): void;
+  append(...nodes: DomNode[]): void;
+  remove(): void;
+  querySelectorAll(selector: string): Iterable<DomNode>;
+}
+
 /**
  * The SVG text of the chart of `report`, with weft's medians from `second`
  * (the same benchmark on Node 22) as one more bar per scenario when given.
  */
 export function renderChart(report: Report, second?: Report): string {
   const secondLabel = `weft (Node ${second?.node.split(".")[0] ?? "?"})`;
-  const rows = report.scenarios
-    .map((scenario) => {
-      const base = scenario.results[baselineOf(scenario.name)]?.median;
-      const secondWeft = second?.scenarios.find((s) => s.name === scenario.name)?.results.weft;
-      const bars = SERIES.flatMap((impl) => {
-        const summary: Summary | undefined =
-          impl === WEFT_SECOND ? secondWeft : scenario.results[impl];
-        if (summary === undefined || base === undefined || base <= 0) return [];
-        const label = impl === WEFT_SECOND ? secondLabel : impl;
-        return [{ impl, label, median: summary.median, ratio: summary.median / base }];
-      });
-      return { scenario, bars };
-    })
-    .filter((row) => row.bars.length > 0);
-  const ratios = rows.flatMap((row) => row.bars.map((bar) => bar.ratio));
+  const labelOf = (series: Series) => (series === WEFT_SECOND ? secondLabel : series);
+  const groups = report.scenarios.flatMap((scenario) => {
+    const floor = floorIn(scenario);
+    const base = floor === undefined ? undefined : scenario.results[floor]?.median;
+    if (floor === undefined || base === undefined || !(base > 0)) return [];
+    const secondWeft = second?.scenarios.find((s) => s.name === scenario.name)?.results.weft;
+    const bars = SERIES.flatMap((series): Bar[] => {
+      const summary: Summary | undefined =
+        series === WEFT_SECOND ? secondWeft : scenario.results[series];
+      if (summary === undefined) return [];
+      const ratio = summary.median / base;
+      const label = labelOf(series);
+      return [
+        {
+          key: `${scenario.name}/${series}`,
+          scenario: scenario.name,
+          series,
+          label,
+          median: summary.median,
+          ratio,
+          title:
+            `${scenario.name} ${label}: ${formatValue(summary.median)} ${scenario.unit}` +
+            ` (${ratioText(ratio)} ${floor})`,
+        },
+      ];
+    });
+    const missing =
+      floor === floorOf(scenario.name) ? "" : ` (no ${floorOf(scenario.name)} result)`;
+    const heading: Heading = {
+      key: `${scenario.name}/`,
+      name: scenario.name,
+      note: `${scenario.unit}, relative to ${floor}${missing}`,
+    };
+    return [{ heading, bars }];
+  });
+  const headings = groups.map((group) => group.heading);
+  const bars = groups.flatMap((group) => group.bars);
+  const rows = groups.flatMap((group, i) => [
+    ...(i === 0 ? [] : [`${group.heading.key}gap`]),
+    group.heading.key,
+    ...group.bars.map((bar) => bar.key),
+  ]);
+
   // The axis spans every ratio, from a 1-2-5 value at or below the smallest
-  // (at most 0.5x, so the baseline's 1x bar has a visible length).
+  // (at most 0.5x, so the floor's 1x bar has a visible length).
+  const ratios = bars.map((bar) => bar.ratio);
   const lo = Math.min(0.5, ...ratios) / 1.2;
   const hi = Math.max(2, ...ratios) * 1.1;
   const axisTicks = ticks(lo, hi);
-  const plotWidth = WIDTH - LEFT - RIGHT;
-  const x = (ratio: number) =>
-    LEFT + (plotWidth * (Math.log(ratio) - Math.log(lo))) / (Math.log(hi) - Math.log(lo));
+  // Grid lines per bar row, so that they stop at the headings instead of striking them.
+  const grid = bars.flatMap((bar) => axisTicks.map((tick) => ({ key: bar.key, tick })));
 
-  const parts: string[] = [];
-  /** Grid lines behind one group's bars (not across the headings, which they would strike). */
-  const grid = (top: number, bottom: number) =>
-    axisTicks.map((tick) => {
-      const tx = x(tick).toFixed(1);
-      return `<line x1="${tx}" y1="${top}" x2="${tx}" y2="${bottom}" class="${tick === 1 ? "one" : "grid"}"/>`;
-    });
-  let y = TOP;
-  for (const { scenario, bars } of rows) {
-    const baseline = baselineOf(scenario.name);
-    parts.push(
-      `<text x="12" y="${y + 14}" class="heading">${xml(scenario.name)}` +
-        ` <tspan class="note">${xml(scenario.unit)}, relative to ${xml(baseline)}</tspan></text>`,
-    );
-    y += HEADING;
-    parts.push(...grid(y - 2, y + bars.length * (BAR + GAP) - GAP + 2));
-    for (const bar of bars) {
-      const end = x(bar.ratio);
-      parts.push(
-        `<text x="${LEFT - 8}" y="${y + BAR - 3}" class="impl" text-anchor="end">${xml(bar.label)}</text>`,
-        `<rect x="${LEFT}" y="${y}" width="${Math.max(1, end - LEFT).toFixed(1)}" height="${BAR}"` +
-          ` fill="${COLOURS[bar.impl]}"><title>${xml(
-            `${scenario.name} ${bar.label}: ${formatValue(bar.median)} ${scenario.unit} (${ratioText(bar.ratio)} ${baseline})`,
-          )}</title></rect>`,
-        `<text x="${(end + 6).toFixed(1)}" y="${y + BAR - 3}" class="value">` +
-          `${xml(formatValue(bar.median))} · ${xml(ratioText(bar.ratio))}</text>`,
-      );
-      y += BAR + GAP;
-    }
-    y += GROUP_GAP;
+  const marginTop = 30;
+  const marginBottom = 30;
+  const plotHeight = rows.length * ROW + marginTop + marginBottom;
+  const { document } = parseHTML("<!doctype html><html><body></body></html>");
+  const plot = Plot.plot({
+    document: document as unknown as NonNullable<Plot.PlotOptions["document"]>,
+    width: WIDTH,
+    height: plotHeight,
+    marginLeft: MARGIN_LEFT,
+    marginRight: MARGIN_RIGHT,
+    marginTop,
+    marginBottom,
+    ariaLabel: "per scenario, a bar per implementation: its median relative to the floor",
+    style: { background: "#ffffff", color: TEXT, fontSize: "11px" },
+    x: {
+      type: "log",
+      domain: [lo, hi],
+      axis: null,
+    },
+    y: { domain: rows, axis: null, padding: 0 },
+    color: { domain: [...SERIES], range: SERIES.map((series) => COLOURS[series]) },
+    marks: [
+      Plot.tickX(
+        grid.filter((line) => line.tick !== 1),
+        { x: "tick", y: "key", stroke: GRID },
+      ),
+      Plot.tickX(
+        grid.filter((line) => line.tick === 1),
+        { x: "tick", y: "key", stroke: TEXT, strokeDasharray: "3,3" },
+      ),
+      Plot.barX(bars, {
+        x1: () => lo,
+        x2: "ratio",
+        y: "key",
+        fill: "series",
+        stroke: (bar: Bar) => (bar.series === "p-limit" ? "#8a7d00" : "none"),
+        insetTop: 2,
+        insetBottom: 2,
+        title: "title",
+      }),
+      Plot.text(bars, {
+        y: "key",
+        text: "label",
+        frameAnchor: "left",
+        textAnchor: "end",
+        dx: -8,
+        fill: TEXT,
+        fontSize: 12,
+      }),
+      Plot.text(bars, {
+        x: "ratio",
+        y: "key",
+        text: (bar: Bar) => `${formatValue(bar.median)} · ${ratioText(bar.ratio)}`,
+        textAnchor: "start",
+        dx: 5,
+        fill: TEXT,
+        // A white halo, so that the label reads where it crosses the 1x line.
+        stroke: "#ffffff",
+        strokeWidth: 3,
+      }),
+      Plot.text(headings, {
+        y: "key",
+        text: "name",
+        frameAnchor: "left",
+        textAnchor: "start",
+        dx: -MARGIN_LEFT + 12,
+        dy: 3,
+        fill: TEXT,
+        fontSize: 12,
+        fontWeight: "bold",
+        className: HEADING_CLASS,
+      }),
+      // The axis, above and below: the 1-2-5 ticks (Plot's log axis would label only some).
+      ...(["top", "bottom"] as const).map((anchor) =>
+        Plot.text(axisTicks, {
+          x: (tick: number) => tick,
+          text: ratioText,
+          frameAnchor: anchor,
+          dy: anchor === "top" ? -10 : 12,
+          fill: MUTED,
+        }),
+      ),
+    ],
+  }) as unknown as DomNode;
+  plot.removeAttribute("class");
+  for (const style of plot.querySelectorAll("style")) style.remove();
+  // The picture's parts outside Plot's marks, built on the same document (which escapes the text).
+  const element = (name: string, attributes: Record<string, string | number>, text?: string) => {
+    const node = document.createElementNS(SVG_NS, name) as unknown as DomNode;
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  // Each heading's note follows its name in the same line of text, in a lighter style
+  // (Plot's text mark has one style per mark).
+  const headingTexts = [...plot.querySelectorAll(`g.${HEADING_CLASS} text`)];
+  if (headingTexts.length !== headings.length) {
+    throw new Error(`${headingTexts.length} heading texts drawn for ${headings.length} scenarios`);
   }
-  const tickLabels = axisTicks.map(
-    (tick) =>
-      `<text x="${x(tick).toFixed(1)}" y="${TOP - 10}" class="tick" text-anchor="middle">${ratioText(tick)}</text>`,
-  );
+  headingTexts.forEach((text, i) => {
+    const attributes = { dx: 6, "font-weight": "normal", "font-size": 11, fill: MUTED };
+    text.append(element("tspan", attributes, headings[i]!.note));
+  });
+  for (const g of plot.querySelectorAll(`g.${HEADING_CLASS}`)) g.removeAttribute("class");
 
   const machine = report.machine;
-  const subtitle = [
-    `Node ${report.node}${second === undefined ? "" : ` (${secondLabel}: ${second.node}, against Node ${report.node}'s baseline)`}`,
+  const nodes = `Node ${report.node}${second === undefined ? "" : ` (${secondLabel}: ${second.node}, against Node ${report.node}'s floor)`}`;
+  const setup = [
     machine?.cpu !== undefined ? `${machine.cpu}, ${machine.cores ?? "?"} cores` : undefined,
     machine?.memoryGiB !== undefined ? `${machine.memoryGiB} GiB` : undefined,
     report.mode !== undefined ? `${report.mode} mode` : undefined,
@@ -163,45 +309,66 @@ export function renderChart(report: Report, second?: Report): string {
   ]
     .filter((part) => part !== undefined)
     .join(" · ");
-  const legend = SERIES.filter((impl) =>
-    rows.some((row) => row.bars.some((b) => b.impl === impl)),
-  ).map((impl, i) => {
-    const lx = 12 + i * 112;
-    return (
-      `<rect x="${lx}" y="54" width="12" height="12" fill="${COLOURS[impl]}"/>` +
-      `<text x="${lx + 18}" y="64" class="impl">${xml(impl === WEFT_SECOND ? secondLabel : impl)}</text>`
-    );
-  });
-  const height = y - GROUP_GAP + 12;
-  // The accessible description: weft's ratio to the baseline per scenario.
-  const summaryText = rows
-    .map(({ scenario, bars }) => {
-      const weft = bars.find((bar) => bar.impl === "weft");
-      return weft === undefined ? undefined : `${scenario.name} ${ratioText(weft.ratio)}`;
-    })
-    .filter((text) => text !== undefined)
+  const subtitle = setup === "" ? nodes : `${nodes} · ${setup}`;
+  // One line of subtitle if it fits (about 6.5px a character), else the Nodes and the machine.
+  const subtitleLines = subtitle.length * 6.5 <= WIDTH - 24 ? [subtitle] : [nodes, setup];
+  // The accessible description: weft's ratio to the floor per scenario.
+  const summaryText = bars
+    .filter((bar) => bar.series === "weft")
+    .map((bar) => `${bar.scenario} ${ratioText(bar.ratio)}`)
     .join(", ");
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-labelledby="chart-title" font-family="-apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif">`,
-    `<title id="chart-title">${xml(`weft benchmarks (${subtitle}): ${summaryText}`)}</title>`,
-    "<style>",
-    "text { fill: #212529; font-size: 12px; }",
-    ".title { font-size: 16px; font-weight: 600; }",
-    ".heading { font-weight: 600; }",
-    ".note, .tick { fill: #6c757d; font-size: 11px; font-weight: 400; }",
-    ".value { font-size: 11px; }",
-    ".grid { stroke: #dee2e6; stroke-width: 1; }",
-    ".one { stroke: #212529; stroke-width: 1; stroke-dasharray: 3 3; }",
-    "</style>",
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="12" y="22" class="title">weft benchmarks: median per operation relative to the baseline (log scale, lower is better)</text>`,
-    `<text x="12" y="42" class="note">${xml(subtitle)}</text>`,
-    ...legend,
-    ...tickLabels,
-    ...parts,
-    "</svg>",
-    "",
-  ].join("\n");
+
+  const legend = element("g", { "aria-hidden": "true" });
+  let lx = 12;
+  let ly = 58 + (subtitleLines.length - 1) * 16;
+  for (const series of SERIES.filter((s) => bars.some((bar) => bar.series === s))) {
+    const label = labelOf(series);
+    const itemWidth = 18 + label.length * 7 + 22;
+    if (lx > 12 && lx + itemWidth > WIDTH - 12) {
+      lx = 12;
+      ly += 20;
+    }
+    legend.append(
+      element("rect", {
+        x: lx,
+        y: ly - 10,
+        width: 12,
+        height: 12,
+        fill: COLOURS[series],
+        ...(series === "p-limit" ? { stroke: "#8a7d00" } : {}),
+      }),
+      element("text", { x: lx + 18, y: ly, "font-size": 12, fill: TEXT }, label),
+    );
+    lx += itemWidth;
+  }
+  const top = ly + 8;
+  plot.setAttribute("x", "0");
+  plot.setAttribute("y", String(top));
+  const height = top + plotHeight;
+  const svg = element("svg", {
+    xmlns: SVG_NS,
+    width: WIDTH,
+    height,
+    viewBox: `0 0 ${WIDTH} ${height}`,
+    role: "img",
+    "aria-labelledby": "chart-title",
+    "font-family": "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif",
+  });
+  svg.append(
+    element("title", { id: "chart-title" }, `weft benchmarks (${subtitle}): ${summaryText}`),
+    element("rect", { x: 0, y: 0, width: WIDTH, height, fill: "#ffffff" }),
+    element(
+      "text",
+      { x: 12, y: 22, "font-size": 16, "font-weight": "bold", fill: TEXT },
+      "weft benchmarks: median per operation relative to the floor (log scale, lower is better)",
+    ),
+    ...subtitleLines.map((line, i) =>
+      element("text", { x: 12, y: 40 + i * 16, "font-size": 12, fill: MUTED }, line),
+    ),
+    legend,
+    plot,
+  );
+  return `${svg.outerHTML}\n`;
 }
 
 /** The checked-in results and chart, relative to the repository root. */
