@@ -73,9 +73,16 @@ export async function writeResponse(
       return;
     }
     const next = reader.read();
-    const settled = await Promise.race([next, Promise.resolve(NOT_YET)]);
+    // Whether `next` had settled already: its reaction, queued now if so,
+    // runs before this function resumes (the job of Promise.race against a
+    // resolved promise, without the race's promises).
+    let settled: ReadableStreamReadResult<Uint8Array> | typeof NOT_YET = NOT_YET;
+    next.then((result) => {
+      settled = result;
+    }, ignoreError);
+    await Promise.resolve();
     if (signal.aborted) await checkpoint();
-    if (settled !== NOT_YET && settled.done) {
+    if (settled !== NOT_YET && (settled as ReadableStreamReadResult<Uint8Array>).done) {
       finished = true;
       if (!res.hasHeader("content-length")) res.setHeader("content-length", first.value.length);
       res.end(first.value);
