@@ -24,6 +24,9 @@ export function writeHead(res: ServerResponse, response: Response): void {
 /** A read that has not settled yet (see writeResponse). */
 const NOT_YET = Symbol("not yet");
 
+/** Complete bodies up to this many bytes go out in one write with their head (see writeResponse). */
+const SMALL_BODY = 4096;
+
 /**
  * Writes `response` (head, then body) and ends `res`. A body that is complete
  * at once (a string, bytes: its second read has already settled) goes out in
@@ -84,8 +87,18 @@ export async function writeResponse(
     if (signal.aborted) await checkpoint();
     if (settled !== NOT_YET && (settled as ReadableStreamReadResult<Uint8Array>).done) {
       finished = true;
-      if (!res.hasHeader("content-length")) res.setHeader("content-length", first.value.length);
-      res.end(first.value);
+      const bytes = first.value;
+      if (!res.hasHeader("content-length")) res.setHeader("content-length", bytes.length);
+      // A small body as a latin1 string (byte for byte the same): Node then
+      // sends head and body as one string in one write, not a writev of two.
+      if (bytes.length <= SMALL_BODY) {
+        res.end(
+          Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1"),
+          "latin1",
+        );
+      } else {
+        res.end(bytes);
+      }
       return;
     }
     let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = next;

@@ -58,6 +58,21 @@ describe("serveHttp: string and bytes bodies", () => {
     );
   });
 
+  test("bytes bodies on either side of the one-write size (4 KiB): every byte, Content-Length", async () => {
+    const sizes = [4095, 4096, 4097, 100_000];
+    const bodyOf = (size: number) => Uint8Array.from({ length: size }, (_, i) => (i * 7 + 3) % 256);
+    await withServer(
+      (request) => new Response(bodyOf(Number(new URL(request.url).pathname.slice(1)))),
+      async ({ base }) => {
+        for (const size of sizes) {
+          const response = await fetch(`${base}/${size}`);
+          expect(response.headers.get("content-length"), String(size)).toBe(String(size));
+          expect(new Uint8Array(await response.arrayBuffer())).toEqual(bodyOf(size));
+        }
+      },
+    );
+  });
+
   test("the handler's own Content-Length and headers are kept; an empty body is Content-Length: 0", async () => {
     await withServer(
       (request) =>
