@@ -14,11 +14,14 @@ import { ignoreError, waitForEvent } from "../host/io-wait.ts";
 export function writeHead(res: ServerResponse, response: Response): void {
   res.statusCode = response.status;
   if (response.statusText !== "") res.statusMessage = response.statusText;
-  for (const [name, value] of response.headers) {
+  const headers = response.headers;
+  let cookies = false;
+  for (const [name, value] of headers) {
     if (name !== "set-cookie") res.setHeader(name, value);
+    else cookies = true;
   }
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) res.setHeader("set-cookie", cookies);
+  // Iteration yields each Set-Cookie line; getSetCookie() only when there was one.
+  if (cookies) res.setHeader("set-cookie", headers.getSetCookie());
 }
 
 /** A read that has not settled yet (see writeResponse). */
