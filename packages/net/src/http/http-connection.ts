@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { CancelScope, Event, moveOnAfter, type Nursery, openNursery } from "@weft/core";
+import { CancelScope, currentTime, Event, moveOnAt, type Nursery, openNursery } from "@weft/core";
 import type { SocketAddress } from "../sockets/addresses.ts";
 
 /** What a connection needs of its server. */
@@ -46,6 +46,10 @@ export class HttpConnection {
   #closed = false;
   readonly #closedEvent = new Event();
   #changed = new Event();
+  /** When the connection last became idle (run's clock): its idle limit counts from then. */
+  #idleSince = 0;
+  /** The deadline the watcher sleeps until (Infinity while it waits for the connection to go idle). */
+  #watchUntil = Infinity;
 
   constructor(
     host: ConnectionHost,
@@ -90,17 +94,17 @@ export class HttpConnection {
       res.destroy();
       return;
     }
+    // The watcher is not woken: it sleeps until the idle deadline it had,
+    // and finds the connection busy then (see #watch).
     this.requests++;
     this.active++;
-    this.changed();
     try {
       nursery.startSoon(
         async () => {
           try {
             await this.#host.exchange(this, req, res);
           } finally {
-            this.active--;
-            this.changed();
+            this.#requestDone();
           }
         },
         { name: requestTaskName(req) },
@@ -110,6 +114,23 @@ export class HttpConnection {
       this.active--;
       res.destroy();
     }
+  }
+
+  /** A request's task ends (in that task): the idle time may start. */
+  #requestDone(): void {
+    this.active--;
+    if (this.active > 0) return;
+    this.#idleSince = currentTime();
+    // Only a deadline earlier than the one the watcher sleeps until needs it
+    // awake: it waits for the connection to go idle, or the first request
+    // ended with keepAliveTimeout shorter than headersTimeout.
+    if (this.#idleDeadline() < this.#watchUntil) this.changed();
+  }
+
+  /** When the connection, idle since #idleSince, has waited long enough. */
+  #idleDeadline(): number {
+    const limit = this.requests === 0 ? this.#host.headersTimeout : this.#host.keepAliveTimeout;
+    return this.#idleSince + limit;
   }
 
   /**
@@ -136,7 +157,15 @@ export class HttpConnection {
     }
   }
 
+  /**
+   * Closes the socket once the connection has been idle for its limit (from
+   * the moment it became idle), or when a shutdown finds it idle. The watcher
+   * wakes at the idle deadline and when the connection goes idle while it
+   * waits for that, not at every request: a busy keep-alive connection costs
+   * it one wake-up per `keepAliveTimeout`.
+   */
   async #watch(): Promise<void> {
+    this.#idleSince = currentTime();
     while (!this.#closed) {
       const changed = this.#changed;
       if (this.#changed.isSet()) {
@@ -144,13 +173,18 @@ export class HttpConnection {
         continue;
       }
       if (!this.idle) {
+        this.#watchUntil = Infinity;
         await changed.wait();
         continue;
       }
       if (this.#host.draining) break;
-      const limit = this.requests === 0 ? this.#host.headersTimeout : this.#host.keepAliveTimeout;
-      await moveOnAfter(limit, () => changed.wait());
-      if (!changed.isSet() && this.idle && !this.#closed) break; // idle for `limit`
+      const deadline = this.#idleDeadline();
+      this.#watchUntil = deadline;
+      await moveOnAt(deadline, () => changed.wait());
+      // Idle for its limit: no request came since it became idle.
+      if (!changed.isSet() && this.idle && !this.#closed && currentTime() >= this.#idleDeadline()) {
+        break;
+      }
     }
     if (!this.socket.destroyed) this.socket.destroy();
   }

@@ -14,15 +14,21 @@ import { ignoreError, waitForEvent } from "../host/io-wait.ts";
 export function writeHead(res: ServerResponse, response: Response): void {
   res.statusCode = response.status;
   if (response.statusText !== "") res.statusMessage = response.statusText;
-  for (const [name, value] of response.headers) {
+  const headers = response.headers;
+  let cookies = false;
+  for (const [name, value] of headers) {
     if (name !== "set-cookie") res.setHeader(name, value);
+    else cookies = true;
   }
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) res.setHeader("set-cookie", cookies);
+  // Iteration yields each Set-Cookie line; getSetCookie() only when there was one.
+  if (cookies) res.setHeader("set-cookie", headers.getSetCookie());
 }
 
 /** A read that has not settled yet (see writeResponse). */
 const NOT_YET = Symbol("not yet");
+
+/** Complete bodies up to this many bytes go out in one write with their head (see writeResponse). */
+const SMALL_BODY = 4096;
 
 /**
  * Writes `response` (head, then body) and ends `res`. A body that is complete
@@ -73,12 +79,29 @@ export async function writeResponse(
       return;
     }
     const next = reader.read();
-    const settled = await Promise.race([next, Promise.resolve(NOT_YET)]);
+    // Whether `next` had settled already: its reaction, queued now if so,
+    // runs before this function resumes (the job of Promise.race against a
+    // resolved promise, without the race's promises).
+    let settled: ReadableStreamReadResult<Uint8Array> | typeof NOT_YET = NOT_YET;
+    next.then((result) => {
+      settled = result;
+    }, ignoreError);
+    await Promise.resolve();
     if (signal.aborted) await checkpoint();
-    if (settled !== NOT_YET && settled.done) {
+    if (settled !== NOT_YET && (settled as ReadableStreamReadResult<Uint8Array>).done) {
       finished = true;
-      if (!res.hasHeader("content-length")) res.setHeader("content-length", first.value.length);
-      res.end(first.value);
+      const bytes = first.value;
+      if (!res.hasHeader("content-length")) res.setHeader("content-length", bytes.length);
+      // A small body as a latin1 string (byte for byte the same): Node then
+      // sends head and body as one string in one write, not a writev of two.
+      if (bytes.length <= SMALL_BODY) {
+        res.end(
+          Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1"),
+          "latin1",
+        );
+      } else {
+        res.end(bytes);
+      }
       return;
     }
     let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = next;
