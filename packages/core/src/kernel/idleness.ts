@@ -1,7 +1,7 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { DeadlockError } from "../errors/errors.ts";
 import { Abort } from "./abort.ts";
 import { SystemClock } from "./clock.ts";
+import { ContextTrigger } from "./context-trigger.ts";
 import type { Kernel } from "./kernel.ts";
 import { TickQueued } from "./run-loop.ts";
 import type { TaskImpl } from "./task.ts";
@@ -51,7 +51,7 @@ export class Idleness {
   private deadlockError: DeadlockError | null = null;
 
   // Kernel callbacks run outside any task's async context.
-  private readonly onHostTimer = AsyncLocalStorage.bind(() => this.hostTimerFired());
+  private readonly onHostTimer = new ContextTrigger(() => this.hostTimerFired()).fire;
 
   constructor(kernel: Kernel) {
     this.kernel = kernel;

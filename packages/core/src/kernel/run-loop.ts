@@ -1,7 +1,6 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { UsageError } from "../errors/errors.ts";
-import { capturedResolve, captureResolvers } from "./captured-resolvers.ts";
 import { taskStorage } from "./context.ts";
+import { ContextTrigger } from "./context-trigger.ts";
 import type { Kernel } from "./kernel.ts";
 import { type TaskImpl, TaskState } from "./task.ts";
 
@@ -92,40 +91,33 @@ export class RunLoop {
   /** Slices are counted in batches, not real milliseconds (see SLICE_BATCHES); set as the run starts. */
   private slicesInBatches = false;
 
-  // Kernel callbacks run outside any task's async context.
+  // Kernel callbacks run outside any task's async context: each is a
+  // ContextTrigger made with the kernel, in its async context.
   /**
-   * Resolving this runs the next tick in a microtask, in the kernel's async
-   * context: the reaction was registered from kernel code. (queueMicrotask
-   * would cost an AsyncResource per call, and run in the caller's context.)
+   * Fired, it runs the next tick in a microtask, in the kernel's async
+   * context. (queueMicrotask would cost an AsyncResource per call, and run in
+   * the caller's context.)
    */
-  private tickTrigger: ((value: unknown) => void) | null = null;
-  private readonly tickFromTrigger = (): void => {
-    this.armTickTrigger(); // here, in the kernel's async context
+  private readonly tickTrigger = new ContextTrigger(() => {
     if (this.tickQueued === TickQueued.MICROTASK) this.tick(); // (DRAIN: the drain check will)
-  };
-  /** Resolving this arms the drain check from a microtask; see armDrainCheck. */
-  private drainTrigger: ((value: unknown) => void) | null = null;
-  private readonly drainFromTrigger = (): void => {
-    this.armDrainTrigger();
-    process.nextTick(this.onDrain);
-  };
+  });
+  /** Fired, it arms the drain check from a microtask; see armDrainCheck. */
+  private readonly drainTrigger = new ContextTrigger(() => process.nextTick(this.onDrain));
   private readonly onDrain = (): void => this.microtasksDrained();
-  private readonly onImmediate = AsyncLocalStorage.bind(() => this.immediateFired());
+  private readonly onImmediate = new ContextTrigger(() => this.immediateFired()).fire;
 
   constructor(kernel: Kernel) {
     this.kernel = kernel;
   }
 
   /**
-   * Package-internal: prepares the tick and drain triggers, and how slices are
-   * measured; the kernel calls this as the run starts, in kernel context.
+   * Package-internal: decides how slices are measured; the kernel calls this
+   * as the run starts.
    */
   armTriggers(): void {
     const kernel = this.kernel;
     this.slicesInBatches =
       kernel.scheduler !== null || Number.isFinite(kernel.clock.autojumpThreshold ?? Infinity);
-    this.armTickTrigger();
-    this.armDrainTrigger();
   }
 
   /** Package-internal: the run is over; no tick may follow. */
@@ -310,11 +302,10 @@ export class RunLoop {
     }
     if (this.withinSlice()) {
       this.tickQueued = TickQueued.MICROTASK;
-      const trigger = this.tickTrigger;
-      this.tickTrigger = null;
-      // null: the trigger's reaction is still queued (its tick was deferred to
-      // the drain, then released), and will run this tick.
-      trigger?.(undefined);
+      // Already fired (its reaction is still queued: its tick was deferred to
+      // the drain, then released), it does nothing, and that reaction runs
+      // this tick.
+      this.tickTrigger.fire();
     } else {
       this.tickQueued = TickQueued.IMMEDIATE;
       if (this.immediate === null) this.immediate = setImmediate(this.onImmediate);
@@ -326,20 +317,6 @@ export class RunLoop {
     this.sliceStart = performance.now();
     this.batchesInSlice = 0;
     if (this.tickQueued === TickQueued.IMMEDIATE) this.tick();
-  }
-
-  /** Prepares the promise whose resolution runs the next microtask tick (called in kernel context). */
-  private armTickTrigger(): void {
-    const trigger = new Promise(captureResolvers);
-    this.tickTrigger = capturedResolve;
-    trigger.then(this.tickFromTrigger);
-  }
-
-  /** Prepares the promise whose resolution arms the drain check (called in kernel context). */
-  private armDrainTrigger(): void {
-    const trigger = new Promise(captureResolvers);
-    this.drainTrigger = capturedResolve;
-    trigger.then(this.drainFromTrigger);
   }
 
   /**
@@ -354,9 +331,7 @@ export class RunLoop {
   private armDrainCheck(): void {
     if (this.drainCheckArmed) return;
     this.drainCheckArmed = true;
-    const trigger = this.drainTrigger!;
-    this.drainTrigger = null;
-    trigger(undefined);
+    this.drainTrigger.fire();
   }
 
   /**
