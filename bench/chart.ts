@@ -23,23 +23,15 @@
  * rather than Plot facets: facets share the y scale, so every group would
  * keep an empty row for each implementation it lacks.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
 import { IMPL_NAMES, type ImplName, type ScenarioName } from "./scenario.ts";
 import { baselineOf, floorOf } from "./support/goals.ts";
+import { type Report, readReport } from "./support/report.ts";
 import type { Summary } from "./support/stats.ts";
 import { formatValue, type ScenarioResult } from "./support/table.ts";
-
-/** The part of bench/run.ts's JSON the chart uses. */
-interface Report {
-  readonly node: string;
-  readonly scenarios: readonly ScenarioResult[];
-  readonly machine?: { cpu?: string; cores?: number; memoryGiB?: number; platform?: string };
-  readonly mode?: string;
-  readonly date?: string;
-}
 
 /** A bar of a group: an implementation of the first report, or weft of the second. */
 type Series = ImplName | typeof WEFT_SECOND;
@@ -375,12 +367,6 @@ export function renderChart(report: Report, second?: Report): string {
 const DEFAULT_INPUT = "docs/bench/results.json";
 const DEFAULT_SECOND = "docs/bench/results-node22.json";
 const DEFAULT_OUTPUT = "docs/bench/bench.svg";
-
-function readReport(file: string): Report {
-  const report = JSON.parse(readFileSync(file, "utf8")) as Report;
-  if (!Array.isArray(report.scenarios)) throw new Error(`${file}: no "scenarios" array`);
-  return report;
-}
 
 function main(): void {
   const args = process.argv.slice(2);

@@ -16,18 +16,12 @@
  * against Effection and Effect on Node 24, and which of the scenario's goals
  * (support/goals.ts) the Node 24 run misses.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { ImplName } from "./scenario.ts";
 import { baselineOf, floorOf, GOALS } from "./support/goals.ts";
+import { type Report, readReport } from "./support/report.ts";
 import { formatValue, ratio, type ScenarioResult } from "./support/table.ts";
-
-/** The part of bench/run.ts's JSON the table uses. */
-interface Report {
-  readonly node: string;
-  readonly nodeFlags?: readonly string[];
-  readonly scenarios: readonly ScenarioResult[];
-}
 
 /** Display names of the implementations that appear in the table's text. */
 const NAMES: Partial<Record<ImplName, string>> = {
@@ -128,12 +122,6 @@ export function readmeTable(node24: Report, node22: Report | undefined): string[
     "memory-per-task, p-limit for map-limit, raw Node elsewhere. goals (24): every goal of the",
     "scenario on Node 24, the rivals' included (✓ all met, ✗ the missed ones; bench/README.md).",
   ];
-}
-
-function readReport(file: string): Report {
-  const report = JSON.parse(readFileSync(file, "utf8")) as Report;
-  if (!Array.isArray(report.scenarios)) throw new Error(`${file}: no "scenarios" array`);
-  return report;
 }
 
 function main(): void {
