@@ -1,0 +1,60 @@
+/**
+ * Scenarios of the fault-injection properties that need a simulated network
+ * (issue 20), shared by the properties and the replays of their counterexamples.
+ */
+import { type Instrument, isCancelled, moveOnAfter, openNursery } from "@weft/core";
+import { fetch, readText } from "@weft/net";
+import { startService } from "../../../../examples/http-service.ts";
+import type { CancellationInjector, DeterministicScheduler } from "../../src/index.ts";
+import { Simulation } from "../../src/network-simulation.ts";
+import type { Ledger } from "./fault-runs.ts";
+
+/**
+ * The HTTP service of examples/http-service.ts on a simulated host, and a
+ * client making one request of each kind at once, each in a try block the
+ * ledger counts; a request that fails other than by `Cancelled` is recorded.
+ */
+export function httpScenario(
+  scheduler: DeterministicScheduler,
+  injector: CancellationInjector,
+  ledger: Ledger,
+  failures: unknown[],
+  instruments: readonly Instrument[] = [],
+): Simulation {
+  const sim = new Simulation({
+    seed: 1,
+    latency: 1,
+    scheduler,
+    instruments: [injector, ...instruments],
+  });
+  sim.host("api", () =>
+    openNursery(async (nursery) => {
+      await startService(nursery, { port: 8080, tickMs: 5, gracePeriod: 20 });
+    }),
+  );
+  const request = (path: string, init?: RequestInit) =>
+    ledger.guarded(async () => {
+      try {
+        const response = await fetch(`http://api:8080${path}`, init);
+        await readText(response);
+      } catch (error) {
+        if (isCancelled(error)) throw error;
+        failures.push(error);
+      }
+    });
+  sim.client("client", () =>
+    ledger.guarded(() =>
+      openNursery(async (nursery) => {
+        nursery.startSoon(() => request("/api/items"));
+        nursery.startSoon(() =>
+          request("/api/items", { method: "POST", body: JSON.stringify({ name: "bobbin" }) }),
+        );
+        nursery.startSoon(() => moveOnAfter(20, () => request("/slow?ms=1000")));
+        nursery.startSoon(() => request("/stream?chunks=3"));
+        nursery.startSoon(() => request("/events?count=3&every=5"));
+        nursery.startSoon(() => request("/flaky?key=a"));
+      }),
+    ),
+  );
+  return sim;
+}
