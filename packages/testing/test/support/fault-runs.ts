@@ -12,10 +12,17 @@ import {
   MockClock,
 } from "../../src/index.ts";
 
-/** How many runs a fault property makes: small by default, `WEFT_FAULT_RUNS` for a long run. */
-export function faultRuns(defaultRuns: number): number {
+/**
+ * fast-check parameters of a fault property: `defaultRuns` runs, or
+ * `WEFT_FAULT_RUNS` for a long run; `WEFT_FAULT_SEED` replays a reported seed.
+ */
+export function faultRuns(defaultRuns: number): { numRuns: number; seed?: number } {
   const runs = Number(process.env.WEFT_FAULT_RUNS ?? Number.NaN);
-  return Number.isSafeInteger(runs) && runs > 0 ? runs : defaultRuns;
+  const seed = Number(process.env.WEFT_FAULT_SEED ?? Number.NaN);
+  return {
+    numRuns: Number.isSafeInteger(runs) && runs > 0 ? runs : defaultRuns,
+    ...(Number.isSafeInteger(seed) ? { seed } : {}),
+  };
 }
 
 /** What a program written for the test did: try blocks entered and finished, errors raised. */
