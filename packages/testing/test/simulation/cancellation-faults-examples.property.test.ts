@@ -28,7 +28,7 @@ import {
   runWithFaults,
   withReport,
 } from "../support/fault-runs.ts";
-import { httpScenario } from "../support/fault-scenarios.ts";
+import { httpScenario, notEnteredByNet } from "../support/fault-scenarios.ts";
 
 // The examples log what they do; the properties only look at what they count.
 beforeEach(() => {
@@ -110,7 +110,7 @@ describe("cancellation faults injected into the examples", () => {
     "http-service on the simulation: every request's finally ran, no connection is left open, no Cancelled escapes",
     async (scheduler, faults) => {
       const ledger = new Ledger();
-      const injector = new CancellationInjector(faults);
+      const injector = new CancellationInjector(faults, { filter: notEnteredByNet });
       const failures: unknown[] = [];
       const sim = httpScenario(scheduler, injector, ledger, failures);
       const result = await simulate(sim);
@@ -127,7 +127,7 @@ describe("cancellation faults injected into the examples", () => {
   test.prop([schedules(), cancellationFaults({ maxStep: 400 })], faultRuns(10))(
     "replicated-kv on the simulation: no connection is left open, no Cancelled escapes",
     async (scheduler, faults) => {
-      const injector = new CancellationInjector(faults);
+      const injector = new CancellationInjector(faults, { filter: notEnteredByNet });
       const { sim, outcome } = replicatedKv({
         replication: "synchronous",
         scheduler,
