@@ -58,11 +58,11 @@ function checkNoSocketLeft(sim: Simulation): void {
 }
 
 describe("cancellation faults injected into the examples", () => {
-  test.prop([schedules(), cancellationFaults({ maxStep: 150 })], faultRuns(25))(
+  test.prop([schedules(), cancellationFaults({ maxStep: 45 })], faultRuns(25))(
     "timeout-tree: the supervisor's tree under moveOnAfter — every worker's finally ran (live tasks 0)",
     async (scheduler, faults) => {
       const { result, injector } = await runWithFaults(
-        () => moveOnAfter(100, () => supervisor(3)),
+        () => moveOnAfter(400, () => supervisor(3)),
         scheduler,
         faults,
       );
@@ -75,7 +75,7 @@ describe("cancellation faults injected into the examples", () => {
   );
 
   test.prop(
-    [schedules(), cancellationFaults({ maxStep: 60 }), fc.integer({ min: 0, max: 5 })],
+    [schedules(), cancellationFaults({ maxStep: 20 }), fc.integer({ min: 0, max: 5 })],
     faultRuns(25),
   )(
     "generator-channel: a consumer of the ticker that stops early — the ticker's finally ran once it had started",
@@ -106,7 +106,7 @@ describe("cancellation faults injected into the examples", () => {
     },
   );
 
-  test.prop([schedules(), cancellationFaults({ maxStep: 300 })], faultRuns(15))(
+  test.prop([schedules(), cancellationFaults({ maxStep: 250 })], faultRuns(15))(
     "http-service on the simulation: every request's finally ran, no connection is left open, no Cancelled escapes",
     async (scheduler, faults) => {
       const ledger = new Ledger();
@@ -124,7 +124,7 @@ describe("cancellation faults injected into the examples", () => {
     },
   );
 
-  test.prop([schedules(), cancellationFaults({ maxStep: 400 })], faultRuns(10))(
+  test.prop([schedules(), cancellationFaults({ maxStep: 160 })], faultRuns(10))(
     "replicated-kv on the simulation: no connection is left open, no Cancelled escapes",
     async (scheduler, faults) => {
       const injector = new CancellationInjector(faults, { filter: notEnteredByNet });
