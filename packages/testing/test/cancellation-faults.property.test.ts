@@ -8,7 +8,7 @@
  * which replay the run exactly.
  *
  * Runs: a few dozen per property by default (a few seconds in all);
- * `WEFT_FAULT_RUNS=2000 pnpm test packages/testing/test/cancellation-faults`
+ * `pnpm test:faults` (WEFT_FAULT_RUNS=2000 by default)
  * for a long run.
  */
 

@@ -9,7 +9,7 @@
  * observable of its `finally` blocks (its live-task counter, its cleanup
  * log, the client's own try blocks) says they all ran.
  *
- * `WEFT_FAULT_RUNS=2000` for a long run.
+ * `pnpm test:faults` for a long run (WEFT_FAULT_RUNS, default 2000).
  */
 
 import { fc, test } from "@fast-check/vitest";
