@@ -3,7 +3,7 @@
  * unmodified under generated schedules with cancellations injected into any
  * cancel scope or nursery open at a generated step (`CancellationInjector`),
  * on a `MockClock` — and the ones that do network I/O (the HTTP service, the
- * replicated key-value store) on the closed-world `Simulation`, whose
+ * replicated key-value store, the chat server) on the closed-world `Simulation`, whose
  * connections must all be closed when it ends. After each run: no task or
  * scope outlives it, no `Cancelled` escapes, and what the example makes
  * observable of its `finally` blocks (its live-task counter, its cleanup
@@ -28,7 +28,7 @@ import {
   runWithFaults,
   withReport,
 } from "../support/fault-runs.ts";
-import { httpScenario, notEnteredByNet } from "../support/fault-scenarios.ts";
+import { chatScenario, httpScenario, notEnteredByNet } from "../support/fault-scenarios.ts";
 
 // The examples log what they do; the properties only look at what they count.
 beforeEach(() => {
@@ -139,6 +139,36 @@ describe("cancellation faults injected into the examples", () => {
         expect(result.ok, String(!result.ok && result.error)).toBe(true);
         expect(outcome.lost).toEqual([]);
         checkNoSocketLeft(sim);
+      });
+    },
+  );
+
+  test.prop([schedules(), cancellationFaults({ maxStep: 100 })], faultRuns(15))(
+    "chat-server on the simulation: every member who joined has left (the handler's finally ran), no connection is left open",
+    async (scheduler, faults) => {
+      const lines: string[] = [];
+      vi.mocked(console.log).mockImplementation((line: unknown) => {
+        lines.push(String(line));
+      });
+      const ledger = new Ledger();
+      const injector = new CancellationInjector(faults, { filter: notEnteredByNet });
+      const failures: unknown[] = [];
+      const sim = chatScenario(scheduler, injector, ledger, failures);
+      const result = await simulate(sim);
+      withReport(injector, () => {
+        checkRunInvariants(result, injector);
+        expect(result.ok, String(!result.ok && result.error)).toBe(true);
+        expect(ledger.finished).toBe(ledger.entered);
+        const joined = lines.flatMap((l) => /server: (\w+) joined$/.exec(l)?.[1] ?? []);
+        const left = lines.flatMap(
+          (l) => /server: (\w+) (left|was disconnected)/.exec(l)?.[1] ?? [],
+        );
+        expect(left.toSorted()).toEqual(joined.toSorted());
+        checkNoSocketLeft(sim);
+        if (injector.injected.length === 0) {
+          expect(failures).toEqual([]);
+          expect(joined.toSorted()).toEqual(["alice", "bob", "carol"]);
+        }
       });
     },
   );

@@ -3,7 +3,8 @@
  * (issue 20), shared by the properties and the replays of their counterexamples.
  */
 import { type Instrument, isCancelled, moveOnAfter, openNursery, sleep } from "@weft/core";
-import { fetch, readText } from "@weft/net";
+import { BufferedReceiveStream, fetch, openTcpStream, readText } from "@weft/net";
+import { serveChat } from "../../../../examples/chat-server.ts";
 import { startService } from "../../../../examples/http-service.ts";
 import type { CancellationInjector, DeterministicScheduler } from "../../src/index.ts";
 import { Simulation } from "../../src/network-simulation.ts";
@@ -80,6 +81,53 @@ export function httpScenario(
         nursery.startSoon(() => request("/stream?chunks=3"));
         nursery.startSoon(() => request("/events?count=3&every=5"));
         nursery.startSoon(() => request("/flaky?key=a"));
+      }),
+    ),
+  );
+  return sim;
+}
+
+/**
+ * The chat server of examples/chat-server.ts on a simulated host, and three
+ * members who join, say two lines, ping and wait for their pong, and leave;
+ * each member's connection is closed in a `finally` the ledger counts. A
+ * member whose session fails other than by `Cancelled` is recorded.
+ */
+export function chatScenario(
+  scheduler: DeterministicScheduler,
+  injector: CancellationInjector,
+  ledger: Ledger,
+  failures: unknown[],
+): Simulation {
+  const sim = new Simulation({ seed: 1, latency: 1, scheduler, instruments: [injector] });
+  let port = 0;
+  sim.host("chat", () => serveChat({ started: (p) => (port = p) }));
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  const member = (name: string) =>
+    ledger.guarded(async () => {
+      try {
+        const stream = await openTcpStream("chat", port);
+        try {
+          const reader = new BufferedReceiveStream(stream);
+          const line = async () => decoder.decode(await reader.receiveUntil("\n", 4096));
+          await stream.sendAll(encoder.encode(`${name}\n`));
+          await line(); // the welcome
+          await stream.sendAll(encoder.encode(`hello from ${name}\nbye from ${name}\n/ping 1\n`));
+          while (!(await line()).startsWith("* pong 1"));
+        } finally {
+          await stream.aclose();
+        }
+      } catch (error) {
+        if (isCancelled(error)) throw error;
+        failures.push(error);
+      }
+    });
+  sim.client("members", () =>
+    ledger.guarded(() =>
+      openNursery(async (nursery) => {
+        await sleep(1); // the server listens before virtual time moves
+        for (const name of ["alice", "bob", "carol"]) nursery.startSoon(() => member(name));
       }),
     ),
   );
