@@ -80,7 +80,7 @@ function describeFaults(faults: readonly CancellationFault[]): string {
  * describe the latest run.
  */
 export class CancellationInjector implements Instrument {
-  /** The faults, as given (sorted copies are used to strike them). */
+  /** The faults, as given (they strike in the order of their steps). */
   readonly faults: readonly CancellationFault[];
   readonly #filter: (scope: CancelScope, task: Task) => boolean;
   /** Fault indices in order of their steps. */

@@ -172,7 +172,7 @@ async function workload(ledger: Ledger, failures: Failures): Promise<void> {
 const workloadFaultErrors = [BrokenResourceError, ClosedResourceError];
 
 describe("cancellation faults injected into a program written for the test", () => {
-  test.prop([schedules(), cancellationFaults({ maxStep: 80 }), failures], faultRuns(40))(
+  test.prop([schedules(), cancellationFaults({ maxStep: 80 }), failures], faultRuns(100))(
     "every finally runs, no task or scope outlives run(), each error comes out once, no Cancelled escapes",
     async (scheduler, faults, failures) => {
       const ledger = new Ledger();

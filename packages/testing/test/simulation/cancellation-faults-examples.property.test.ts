@@ -21,8 +21,10 @@ import { liveTreeTasks, supervisor } from "../../../../examples/timeout-tree.ts"
 import { CancellationInjector, cancellationFaults, schedules } from "../../src/index.ts";
 import type { Simulation } from "../../src/network-simulation.ts";
 import {
+  checkHostResources,
   checkRunInvariants,
   faultRuns,
+  hostResources,
   Ledger,
   type RunResult,
   runWithFaults,
@@ -40,12 +42,16 @@ afterEach(() => {
 
 /** Runs a simulation and says how it ended. */
 async function simulate(sim: Simulation): Promise<RunResult> {
+  const before = hostResources();
+  let result: RunResult;
   try {
     await sim.run();
-    return { ok: true, value: undefined };
+    result = { ok: true, value: undefined };
   } catch (error) {
-    return { ok: false, error };
+    result = { ok: false, error };
   }
+  checkHostResources(before);
+  return result;
 }
 
 /** The simulated network is empty again: every connection's both ends were closed. */

@@ -61,7 +61,7 @@ export type RunResult =
   | { readonly ok: false; readonly error: unknown };
 
 /** Resource counts a run must leave as it found them: host timers and immediates, sockets. */
-function hostResources(): Map<string, number> {
+export function hostResources(): Map<string, number> {
   const counts = new Map<string, number>();
   for (const kind of process.getActiveResourcesInfo()) {
     if (!/^(Timeout|Immediate|TCP|Pipe|UDP)/.test(kind)) continue;
@@ -90,14 +90,18 @@ export async function runWithFaults(
   } catch (error) {
     result = { ok: false, error };
   }
-  // No timer, immediate or socket of the run outlives it (others' may end meanwhile).
+  checkHostResources(before);
+  return { result, injector };
+}
+
+/** No timer, immediate or socket of the run outlives it (others' may end meanwhile). */
+export function checkHostResources(before: ReadonlyMap<string, number>): void {
   for (const [kind, count] of hostResources()) {
     expect(
       count,
       `${kind} resources after run(), of ${before.get(kind) ?? 0} before`,
     ).toBeLessThanOrEqual(before.get(kind) ?? 0);
   }
-  return { result, injector };
 }
 
 /**
