@@ -33,6 +33,7 @@ import {
   checkLedger,
   checkRunInvariants,
   faultRuns,
+  faultTimeout,
   Ledger,
   runWithFaults,
   withReport,
@@ -189,5 +190,6 @@ describe("cancellation faults injected into a program written for the test", () 
           expect(ledger.raised.map((e) => e.message)).toContain("failed at once");
       });
     },
+    faultTimeout,
   );
 });

@@ -24,6 +24,7 @@ import {
   checkHostResources,
   checkRunInvariants,
   faultRuns,
+  faultTimeout,
   hostResources,
   Ledger,
   type RunResult,
@@ -78,6 +79,7 @@ describe("cancellation faults injected into the examples", () => {
         expect(liveTreeTasks(), "tasks of the tree that did not finish their cleanup").toBe(0);
       });
     },
+    faultTimeout,
   );
 
   test.prop(
@@ -110,6 +112,7 @@ describe("cancellation faults injected into the examples", () => {
         else expect(cleanups).toBeLessThanOrEqual(1);
       });
     },
+    faultTimeout,
   );
 
   test.prop([schedules(), cancellationFaults({ maxStep: 250 })], faultRuns(15))(
@@ -128,6 +131,7 @@ describe("cancellation faults injected into the examples", () => {
         if (injector.injected.length === 0) expect(failures).toEqual([]);
       });
     },
+    faultTimeout,
   );
 
   test.prop([schedules(), cancellationFaults({ maxStep: 160 })], faultRuns(10))(
@@ -147,6 +151,7 @@ describe("cancellation faults injected into the examples", () => {
         checkNoSocketLeft(sim);
       });
     },
+    faultTimeout,
   );
 
   test.prop([schedules(), cancellationFaults({ maxStep: 100 })], faultRuns(15))(
@@ -177,5 +182,6 @@ describe("cancellation faults injected into the examples", () => {
         }
       });
     },
+    faultTimeout,
   );
 });

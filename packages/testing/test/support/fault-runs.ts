@@ -25,6 +25,9 @@ export function faultRuns(defaultRuns: number): { numRuns: number; seed?: number
   };
 }
 
+/** A fault property's timeout: vitest's default, or an hour for a long run (`WEFT_FAULT_RUNS`). */
+export const faultTimeout = process.env.WEFT_FAULT_RUNS === undefined ? 20_000 : 3_600_000;
+
 /** What a program written for the test did: try blocks entered and finished, errors raised. */
 export class Ledger {
   entered = 0;
