@@ -14,6 +14,7 @@ import {
   DeterministicScheduler,
   MockClock,
 } from "../src/index.ts";
+import { Simulation } from "../src/network-simulation.ts";
 
 /** Runs `main` with `injector` under FIFO order on an autojumping MockClock. */
 function runInjected<T>(main: () => Promise<T>, injector: CancellationInjector): Promise<T> {
@@ -197,5 +198,21 @@ describe("cancellationFaults()", () => {
     await runInjected(program, injector);
     expect(cleanedUp).toBeLessThan(3);
     expect(injector.injected).toHaveLength(1);
+  });
+});
+
+describe("Simulation options.instruments", () => {
+  test("the simulation's run calls them (an injector counts its steps); anything but objects is a TypeError", async () => {
+    const injector = new CancellationInjector([]);
+    const sim = new Simulation({ instruments: [injector] });
+    sim.client("c", () => sleep(1));
+    await sim.run();
+    expect(injector.steps).toBeGreaterThan(0);
+    expect(injector.liveTasks).toBe(0);
+    expect(sim.resourcesLeft).toEqual({ connections: 0, links: 0, connectionPorts: 0 });
+    expect(() => new Simulation({ instruments: [1 as unknown as CancellationInjector] })).toThrow(
+      TypeError,
+    );
+    expect(() => new Simulation({ instruments: {} as unknown as [] })).toThrow(/instruments/);
   });
 });
