@@ -29,7 +29,7 @@ function log(message: string): void {
  * The timeout wraps each wait, never a `yield`: no cancel scope of the ticker's
  * is open while its consumer's code runs.
  */
-async function* ticker(periodMs: number, forMs: number): AsyncGenerator<number> {
+export async function* ticker(periodMs: number, forMs: number): AsyncGenerator<number> {
   const deadline = currentTime() + forMs;
   try {
     for (let tick = 1; ; tick++) {

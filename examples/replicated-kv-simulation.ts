@@ -9,6 +9,7 @@
  * Run it: `node --conditions=weft-source examples/replicated-kv-simulation.ts`
  * replays the lost write that the guide's property finds.
  */
+import type { Instrument } from "@weft/core";
 import { DeterministicScheduler } from "@weft/testing";
 import { type FaultPlan, Simulation } from "@weft/testing/simulation";
 import { KvClient, type Replication, runBackup, runPrimary } from "./replicated-kv.ts";
@@ -25,6 +26,8 @@ export interface ScenarioOptions {
   seed?: number;
   faults?: FaultPlan;
   scheduler?: DeterministicScheduler;
+  /** Instruments of the run (a `CancellationInjector`, say). */
+  instruments?: readonly Instrument[];
 }
 
 /** The simulation of one run, and (after `sim.run()`) what its client saw. */
@@ -36,6 +39,7 @@ export function replicatedKv(options: ScenarioOptions): { sim: Simulation; outco
     latency: (random) => 1 + Math.floor(random() * 4),
     faults: options.faults ?? [],
     ...(options.scheduler !== undefined ? { scheduler: options.scheduler } : {}),
+    ...(options.instruments !== undefined ? { instruments: options.instruments } : {}),
   });
   // Each server's disk outlives its crashes and restarts.
   const primaryDisk = new Map<string, string>();
@@ -55,17 +59,20 @@ export function replicatedKv(options: ScenarioOptions): { sim: Simulation; outco
       { host: "primary", port: 7000 },
       { host: "backup", port: 7000 },
     ]);
-    const acknowledged: string[] = [];
-    for (let i = 1; i <= 10; i++) {
-      if (await client.set(`k${i}`, `v${i}`)) acknowledged.push(`k${i}`);
+    try {
+      const acknowledged: string[] = [];
+      for (let i = 1; i <= 10; i++) {
+        if (await client.set(`k${i}`, `v${i}`)) acknowledged.push(`k${i}`);
+      }
+      outcome.acknowledged = acknowledged.length;
+      for (const key of acknowledged) {
+        const value = await client.get(key);
+        if (value === null) outcome.unavailable++;
+        else if (value !== `v${key.slice(1)}`) outcome.lost.push(key);
+      }
+    } finally {
+      await client.close(); // even when cancelled: no connection outlives the client
     }
-    outcome.acknowledged = acknowledged.length;
-    for (const key of acknowledged) {
-      const value = await client.get(key);
-      if (value === null) outcome.unavailable++;
-      else if (value !== `v${key.slice(1)}`) outcome.lost.push(key);
-    }
-    await client.close();
   });
   return { sim, outcome };
 }

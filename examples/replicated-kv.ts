@@ -141,11 +141,17 @@ class BackupLink {
         });
       } catch (error) {
         // The connection may be half-way through a request: start afresh next time.
-        await this.#connection?.close();
-        this.#connection = null;
+        await this.close();
         throw error;
       }
     });
+  }
+
+  /** Closes the connection to the backup, if open (it closes even in a cancelled scope). */
+  async close(): Promise<void> {
+    const connection = this.#connection;
+    this.#connection = null;
+    await connection?.close();
   }
 }
 
@@ -166,49 +172,54 @@ export async function runPrimary(options: PrimaryOptions): Promise<never> {
   const { disk, replication } = options;
   const backup = new BackupLink(options.backup);
   const [sendCopy, copies] = openMemoryChannel<[string, string]>(Number.POSITIVE_INFINITY);
-  return openNursery(async (nursery) => {
-    if (replication === "asynchronous") {
-      // Copies go out in the background, in order, each retried until the backup has it.
-      nursery.startSoon(
-        async () => {
-          for await (const [key, value] of copies) {
-            while (true) {
-              try {
-                await backup.copy(key, value);
-                break;
-              } catch (error) {
-                if (isCancelled(error)) throw error;
-                await sleep(10); // the backup is down or unreachable: try again
+  try {
+    return await openNursery(async (nursery) => {
+      if (replication === "asynchronous") {
+        // Copies go out in the background, in order, each retried until the backup has it.
+        nursery.startSoon(
+          async () => {
+            for await (const [key, value] of copies) {
+              while (true) {
+                try {
+                  await backup.copy(key, value);
+                  break;
+                } catch (error) {
+                  if (isCancelled(error)) throw error;
+                  await sleep(10); // the backup is down or unreachable: try again
+                }
               }
             }
-          }
-        },
-        { name: "replicator" },
+          },
+          { name: "replicator" },
+        );
+      }
+      const listeners = await openTcpListeners(options.port);
+      options.onListening?.(listeners[0]!.localAddress.port);
+      return serveListeners(
+        (stream) =>
+          serveRequests(stream, async (request) => {
+            const [verb, key = "", value = ""] = request.split(" ");
+            if (verb !== "SET") return applyTo(disk, request);
+            disk.set(key, value);
+            if (replication === "asynchronous") {
+              sendCopy.sendNowait([key, value]);
+              return "OK"; // acknowledged before the backup has it
+            }
+            try {
+              await backup.copy(key, value);
+            } catch (error) {
+              if (isCancelled(error)) throw error;
+              return "ERR the backup did not take the write";
+            }
+            return "OK";
+          }),
+        listeners,
       );
-    }
-    const listeners = await openTcpListeners(options.port);
-    options.onListening?.(listeners[0]!.localAddress.port);
-    return serveListeners(
-      (stream) =>
-        serveRequests(stream, async (request) => {
-          const [verb, key = "", value = ""] = request.split(" ");
-          if (verb !== "SET") return applyTo(disk, request);
-          disk.set(key, value);
-          if (replication === "asynchronous") {
-            sendCopy.sendNowait([key, value]);
-            return "OK"; // acknowledged before the backup has it
-          }
-          try {
-            await backup.copy(key, value);
-          } catch (error) {
-            if (isCancelled(error)) throw error;
-            return "ERR the backup did not take the write";
-          }
-          return "OK";
-        }),
-      listeners,
-    );
-  });
+    });
+  } finally {
+    // The connection to the backup must not outlive the primary.
+    await backup.close();
+  }
 }
 
 /** Options of {@link runBackup}. */

@@ -22,6 +22,11 @@ import {
 
 /** Tasks of the tree that have started and not yet finished their cleanup. */
 let liveTasks = 0;
+
+/** Tasks of the tree that have started and not yet finished their cleanup (0 once it is done). */
+export function liveTreeTasks(): number {
+  return liveTasks;
+}
 let sectionStart = 0;
 
 function log(message: string): void {
@@ -64,7 +69,8 @@ async function worker(id: number): Promise<void> {
   }
 }
 
-async function supervisor(workers: number): Promise<void> {
+/** A supervisor of `workers` workers with 2 looping sub-workers each; runs until cancelled. */
+export async function supervisor(workers: number): Promise<void> {
   liveTasks++;
   try {
     await openNursery(async (nursery) => {

@@ -104,6 +104,12 @@ describe("bad input to synchronous APIs throws at once", () => {
     ],
     ["scope.cancel(42)", () => new CancelScope().cancel(bad(42)), TypeError, /reason/],
     ["lowlevel.reschedule({})", () => lowlevel.reschedule(bad({})), TypeError, /task/],
+    [
+      "lowlevel.isInWeftOperation({})",
+      () => lowlevel.isInWeftOperation(bad({})),
+      TypeError,
+      /task/,
+    ],
     ["lowlevel.spawnSystemTask(1)", () => lowlevel.spawnSystemTask(bad(1)), TypeError, /fn/],
     ["lowlevel.runOutsideTask(1)", () => lowlevel.runOutsideTask(bad(1)), TypeError, /fn/],
     [
@@ -493,6 +499,7 @@ describe("outside run(), promise-returning functions and methods reject", () => 
       "currentStatistics",
       "currentTask",
       "dumpTasks",
+      "isInWeftOperation",
       "removeInstrument",
       "removeParkingLotBreaker",
       "reschedule",

@@ -17,6 +17,14 @@ import { lowlevel } from "@weft/core";
  */
 export const waitAllTasksBlocked: (cushionMs?: number) => Promise<void> =
   lowlevel.waitAllTasksBlocked;
+export {
+  type CancellationFault,
+  type CancellationFaultsOptions,
+  CancellationInjector,
+  type CancellationInjectorOptions,
+  cancellationFaults,
+  type InjectedCancellation,
+} from "./cancellation-faults.ts";
 export { assertCheckpoints, assertNoCheckpoints } from "./checkpoints.ts";
 export {
   DeterministicScheduler,

@@ -25,6 +25,7 @@ export * from "./simulation/index.ts";
 export {
   type LinkOptions,
   type LinkPathOptions,
+  type NetworkResources,
   Simulation,
   type SimulationOptions,
 } from "./simulation/simulation.ts";

@@ -145,6 +145,7 @@ describe("outside run(), promise-returning functions reject, never throw", () =>
 
   test("every function export of @weft/testing is classified", () => {
     const synchronous = new Set([
+      "cancellationFaults",
       "lockstepStreamOneWayPair",
       "lockstepStreamPair",
       "memoryStreamOneWayPair",

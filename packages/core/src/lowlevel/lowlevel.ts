@@ -21,6 +21,7 @@ export {
   cancelPoint,
   currentRootTask,
   currentTask,
+  isInWeftOperation,
   reschedule,
   waitTaskRescheduled,
 } from "./waits.ts";

@@ -9,7 +9,7 @@ import { checkFunction, checkOptionsObject } from "../errors/validate.ts";
 import { cancelPointOf } from "../kernel/checkpoints.ts";
 import { requireTask } from "../kernel/context.ts";
 import type { AbortFn, WaitOptions } from "../kernel/kernel.ts";
-import { TaskImpl } from "../kernel/task.ts";
+import { TaskImpl, TaskState } from "../kernel/task.ts";
 import type { Task } from "../kernel/types.ts";
 
 /** The calling task. */
@@ -39,6 +39,21 @@ export function waitTaskRescheduled(abort: AbortFn, options?: WaitOptions): Prom
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/**
+ * Whether `task` is suspended in a weft operation: blocked in
+ * `waitTaskRescheduled` (as every weft operation blocks), or woken and not
+ * yet resumed (a task that has not taken its first step counts too). A
+ * cancellation of a scope around that operation reaches the task there.
+ * False while its code runs, while it awaits a non-weft promise, and once it
+ * has exited. For code that runs on a task's behalf from a callback — an
+ * abort listener, say — and must not hurry the task past an operation it is
+ * still in (see `writeResponse` in @weft/net).
+ */
+export function isInWeftOperation(task: Task): boolean {
+  if (!(task instanceof TaskImpl)) throw new TypeError("task must be a weft Task");
+  return task.state === TaskState.PARKED || task.state === TaskState.RUNNABLE;
 }
 
 /** Wakes a task blocked in `waitTaskRescheduled` with `outcome` (default `Ok(undefined)`). Exactly once per wait. */

@@ -7,7 +7,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { ReadableStreamReadResult } from "node:stream/web";
-import { checkpoint } from "@weft/core";
+import { checkpoint, lowlevel } from "@weft/core";
 import { ignoreError, waitForEvent } from "../host/io-wait.ts";
 
 /** Status line and headers (Set-Cookie kept as separate lines). */
@@ -42,8 +42,9 @@ const SMALL_BODY = 4096;
  * weft wait around the read would be a second operation of the task. So no
  * weft operation runs while a read is outstanding, and `signal` (the
  * request's scope) cancels the body to end a read that waits on something
- * foreign; the scope's `Cancelled` then comes from the drain wait or the
- * final checkpoint.
+ * foreign (never one whose generator is in a weft operation: the scope's
+ * cancellation ends that one); the scope's `Cancelled` then comes from the
+ * drain wait or the final checkpoint.
  */
 export async function writeResponse(
   res: ServerResponse,
@@ -64,7 +65,17 @@ export async function writeResponse(
     return;
   }
   const reader = body.getReader();
-  const cancelBody = () => reader.cancel(signal.reason).catch(ignoreError);
+  const task = lowlevel.currentTask();
+  const cancelBody = () => {
+    // A body made from an async generator runs in this task, inside the
+    // scope: when the task is in a weft operation (the generator's `sleep`
+    // between events), the scope's cancellation reaches it there and the read
+    // fails with Cancelled. Cancelling the body now would end the read at once
+    // (done) while that operation is pending, and this task would go on, and
+    // exit, with it pending: a UsageError instead of the client's 499.
+    if (lowlevel.isInWeftOperation(task)) return;
+    reader.cancel(signal.reason).catch(ignoreError);
+  };
   signal.addEventListener("abort", cancelBody, { once: true });
   let finished = false;
   try {

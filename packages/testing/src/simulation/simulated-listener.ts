@@ -2,6 +2,11 @@
 import { ClosedResourceError, openMemoryChannel } from "@weft/core";
 import type { HalfCloseableStream, Listener } from "@weft/core/streams";
 
+/** The server's end of a connection, as the listener queues it: closed at once if never accepted. */
+interface QueuedStream extends HalfCloseableStream {
+  close(): void;
+}
+
 /** A simulated socket address (net's SocketAddress shape). */
 export interface SimulatedAddress {
   readonly family: 4;
@@ -18,12 +23,12 @@ export class SimulatedListener implements Listener<HalfCloseableStream> {
 
   constructor(localAddress: SimulatedAddress, onClose: () => void) {
     this.localAddress = localAddress;
-    [this.#send, this.#receive] = openMemoryChannel<HalfCloseableStream>(Infinity);
+    [this.#send, this.#receive] = openMemoryChannel<QueuedStream>(Infinity);
     this.#onClose = onClose;
   }
 
   /** Queues an incoming connection (the server's end). */
-  deliver(stream: HalfCloseableStream): void {
+  deliver(stream: QueuedStream): void {
     if (this.#closed) throw new ClosedResourceError("the listener is closed");
     this.#send.sendNowait(stream);
   }
@@ -32,11 +37,24 @@ export class SimulatedListener implements Listener<HalfCloseableStream> {
     return this.#receive.receive();
   }
 
-  /** Closes at once (a crash, or aclose). */
+  /**
+   * Closes at once (a crash, or aclose). The connections queued and never
+   * accepted are closed too — a reset for the peer that sent data, as a real
+   * kernel resets its accept queue — or their clients would wait forever.
+   */
   closeNow(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#send.close();
+    for (;;) {
+      let queued: QueuedStream;
+      try {
+        queued = this.#receive.receiveNowait();
+      } catch {
+        break; // empty (EndOfChannel, the send side being closed)
+      }
+      queued.close();
+    }
     this.#receive.close();
     this.#onClose();
   }

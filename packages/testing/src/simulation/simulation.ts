@@ -17,8 +17,17 @@
  * await sim.run();
  * ```
  */
-import { CancelScope, currentTime, Event, openNursery, run, sleepUntil } from "@weft/core";
 import {
+  CancelScope,
+  currentTime,
+  Event,
+  type Instrument,
+  openNursery,
+  run,
+  sleepUntil,
+} from "@weft/core";
+import {
+  checkArray,
   checkCount,
   checkFunction,
   checkOptionalBoolean,
@@ -97,6 +106,18 @@ export interface SimulationOptions extends LinkOptions {
   scheduler?: DeterministicScheduler;
   /** Faults to strike at their times (see `faultPlans`). */
   faults?: FaultPlan;
+  /**
+   * Instruments of the run (`RunOptions.instruments`), for example a
+   * `CancellationInjector` that cancels scopes of the hosts' code.
+   */
+  instruments?: readonly Instrument[];
+}
+
+/** What the simulated network holds: see {@link Simulation.resourcesLeft}. */
+export interface NetworkResources {
+  readonly connections: number;
+  readonly links: number;
+  readonly connectionPorts: number;
 }
 
 /** Seeds are 32-bit: larger ones would be cut down to the same runs. */
@@ -127,7 +148,9 @@ export class Simulation {
   readonly #links = new Map<string, Partial<PathConfig>>();
   readonly #scheduler: DeterministicScheduler | null;
   readonly #faults: readonly Fault[];
+  readonly #instruments: readonly Instrument[];
   #network: SimulatedNetwork | null = null;
+  #left: NetworkResources | null = null;
   #running = false;
   #trace: string[] = [];
 
@@ -140,6 +163,16 @@ export class Simulation {
    */
   get trace(): readonly string[] {
     return this.#trace;
+  }
+
+  /**
+   * What the network still held when the latest run ended (`null` before
+   * any run): connections one of whose ends was never closed (counted once
+   * per host), their links and local ports. All 0 when every program closed
+   * every stream it opened — a socket that outlives `run()` shows here.
+   */
+  get resourcesLeft(): NetworkResources | null {
+    return this.#left;
   }
 
   constructor(options: SimulationOptions = {}) {
@@ -161,6 +194,13 @@ export class Simulation {
     }
     this.#scheduler = options.scheduler ?? null;
     this.#faults = checkFaultPlan("options.faults", options.faults ?? []);
+    const instruments = options.instruments ?? [];
+    checkArray("options.instruments", instruments);
+    for (const instrument of instruments) {
+      if (typeof instrument !== "object" || instrument === null)
+        throw new TypeError("each of options.instruments must be an object with hook methods");
+    }
+    this.#instruments = [...instruments];
   }
 
   #add(name: string, factory: () => Promise<unknown>, isClient: boolean): void {
@@ -339,6 +379,7 @@ export class Simulation {
         {
           clock: new MockClock({ autojumpThreshold: 0 }),
           scheduler,
+          instruments: [...this.#instruments],
           handleSignals: false,
           // Only simulated I/O: a task awaiting a non-weft promise that no
           // task can settle is a deadlock, not a silent hang.
@@ -347,6 +388,7 @@ export class Simulation {
       );
     } finally {
       this.#trace.push(`scheduler choices: ${scheduler.choices.join(",")}`);
+      this.#left = network.statistics();
       this.#network = null;
       this.#running = false;
     }
