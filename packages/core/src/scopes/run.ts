@@ -2,7 +2,13 @@ import { isMainThread } from "node:worker_threads";
 import { isCancelled, withoutCancelled } from "../errors/cancelled.ts";
 import { InternalError, UsageError } from "../errors/errors.ts";
 import { recordRaisingTask } from "../errors/raising-task.ts";
-import { checkBoolean, checkFunction, checkOptionsObject } from "../errors/validate.ts";
+import {
+  checkArray,
+  checkBoolean,
+  checkFunction,
+  checkOptionsObject,
+  isInstance,
+} from "../errors/validate.ts";
 import { checkClock, SystemClock } from "../kernel/clock.ts";
 import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
 import { checkInstrument } from "../kernel/instrument.ts";
@@ -123,19 +129,18 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
     dumpTasksOn,
   } = options;
   checkClock(clock);
-  if (!Array.isArray(instruments))
-    throw new TypeError("options.instruments must be an array of instruments");
+  checkArray("options.instruments", instruments);
   for (const [i, instrument] of instruments.entries())
     checkInstrument(instrument, `options.instruments[${i}]`);
   checkBoolean("options.strictErrors", strictErrors);
   checkBoolean("options.debug", debug);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+  if (signal !== undefined && !isInstance(signal, AbortSignal)) {
     throw new TypeError("options.signal must be an AbortSignal");
   }
   if (scheduler !== undefined) checkScheduler(scheduler);
   checkBoolean("options.handleSignals", handleSignals);
   checkBoolean("options.closedWorld", closedWorld);
-  if (dumpTasksOn !== undefined && !(dumpTasksOn instanceof AbortSignal)) {
+  if (dumpTasksOn !== undefined && !isInstance(dumpTasksOn, AbortSignal)) {
     checkCatchableSignal("options.dumpTasksOn", dumpTasksOn);
   }
   if (closedWorld && !Number.isFinite(clock.autojumpThreshold ?? Infinity)) {

@@ -1,0 +1,567 @@
+import { pathToFileURL } from "node:url";
+import { CancelScope, isCancelled, openMemoryChannel, openNursery, run, sleep } from "@weft/core";
+import { MockClock } from "@weft/testing";
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import {
+  type CallableInfo,
+  entryPoints,
+  type ParameterInfo,
+  publicSurface,
+  type TypeShape,
+} from "./public-surface.ts";
+import { type BadValue, badValues, HOSTILE_ERROR } from "./wrong-values.ts";
+
+/**
+ * The bad-input fuzz test of one entry point, generated from its exports
+ * (issue 20). Every exported function, constructor, static and prototype
+ * method and setter is called with fast-check-generated bad values, one
+ * parameter (or one property of an options parameter) at a time, the others
+ * valid, inside `run()` (on a MockClock) and outside it. The contract
+ * (API.md, "Conventions"):
+ *
+ * - a value of the wrong type is a `TypeError` or `RangeError` whose message
+ *   names the argument (`ms`, `options.timeout`); a value of the right type
+ *   may be accepted, but if it is refused with one of those, the message names
+ *   the argument too;
+ * - thrown at once by a synchronous API, a rejection (never a synchronous
+ *   throw) from one that returns a promise;
+ * - never a hang (every call is bounded: virtual time inside a run, real time
+ *   around it), never an uncaught exception or unhandled rejection, never a
+ *   crashed run;
+ * - the runtime still works afterwards: a run with a few tasks, a channel and
+ *   a sleep, after every case.
+ *
+ * `WEFT_FUZZ_RUNS` sets the number of generated values per parameter (default
+ * {@link DEFAULT_RUNS}); `WEFT_PROPERTY_SEED` / `WEFT_PROPERTY_PATH` replay a
+ * reported failure.
+ */
+
+const DEFAULT_RUNS = 3;
+/** Virtual milliseconds a call may block before it counts as a hang (or is cancelled). */
+const VIRTUAL_BOUND = 60_000;
+/** Real milliseconds a call may take before it is cancelled (I/O does not autojump). */
+const REAL_BOUND = 200;
+/** Real milliseconds before a run that ignored its cancellation counts as a hang. */
+const HANG_BOUND = 2_000;
+
+/** An instance to call methods and setters on, made inside a run (and outside, if it can be). */
+export type Receiver = () => unknown;
+
+export interface FuzzConfig {
+  /** Per class (as exported: `Lock`, `lowlevel.ParkingLot`), how to make an instance. */
+  readonly receivers: Readonly<Record<string, Receiver>>;
+  /**
+   * Valid arguments, per callable id (`openTcpStream`, `new Semaphore`,
+   * `Simulation.prototype.link`), where the ones made from the declared types
+   * (`1`, `"x"`, `async () => {}`, `{}`, …) are not valid. Each call makes a
+   * fresh list.
+   */
+  readonly validArguments?: Readonly<Record<string, () => unknown[]>>;
+  /**
+   * What is not fuzzed, each with the reason: a callable id, `id(param)` or
+   * `id(param.property)`. An entry that matches nothing fails the test.
+   */
+  readonly allow: Readonly<Record<string, string>>;
+}
+
+/** One thing to fuzz: a parameter, or a property of an options parameter. */
+interface Target {
+  readonly callable: CallableInfo;
+  readonly signature: readonly ParameterInfo[];
+  readonly index: number;
+  readonly property: string | undefined;
+  /** The name an error must give: `ms`, `options.timeout`, `fns` (`fns[1]` matches). */
+  readonly name: string;
+  readonly shape: TypeShape;
+  readonly optional: boolean;
+}
+
+type Outcome =
+  | { kind: "threw"; error: unknown }
+  | { kind: "returned" }
+  | { kind: "rejected"; error: unknown }
+  | { kind: "resolved" }
+  | { kind: "blocked" }
+  | { kind: "hang" }
+  | { kind: "run failed"; error: unknown }
+  | { kind: "no receiver"; error: unknown };
+
+/** Every parameter and options property of `callable` that can be given bad values. */
+function targetsOf(callable: CallableInfo): Target[] {
+  const targets: Target[] = [];
+  callable.signatures.forEach((signature, signatureIndex) => {
+    signature.forEach((parameter, index) => {
+      // Overloads: a parameter is fuzzed once, with the kinds every overload accepts.
+      if (signatureIndex > 0 && index < (callable.signatures[0]?.length ?? 0)) return;
+      const shape = mergedShape(callable, index);
+      const optional = callable.signatures.some((each) => each[index]?.optional ?? true);
+      targets.push({
+        callable,
+        signature,
+        index,
+        property: undefined,
+        name: parameter.name,
+        shape,
+        optional,
+      });
+      if (callable.signatures.length > 1) return;
+      for (const property of shape.properties) {
+        targets.push({
+          callable,
+          signature,
+          index,
+          property: property.name,
+          name: `${parameter.name}.${property.name}`,
+          shape: property.type,
+          optional: property.optional,
+        });
+      }
+    });
+  });
+  return targets.filter((target) => !target.shape.anything);
+}
+
+function mergedShape(callable: CallableInfo, index: number): TypeShape {
+  const shapes = callable.signatures
+    .map((signature) => signature[index]?.type)
+    .filter((shape) => shape !== undefined);
+  if (shapes.length === 1) return shapes[0]!;
+  return {
+    text: shapes.map((shape) => shape.text).join(" / "),
+    anything: shapes.some((shape) => shape.anything),
+    kinds: [...new Set(shapes.flatMap((shape) => shape.kinds))],
+    hasRequiredMembers: shapes.every((shape) => shape.hasRequiredMembers),
+    properties: [],
+  };
+}
+
+function targetKey(target: Target): string {
+  return `${target.callable.id}(${target.name})`;
+}
+
+/** A valid value of a declared type, for the parameters not being fuzzed. */
+function placeholder(shape: TypeShape, optional: boolean): unknown {
+  if (optional || shape.kinds.includes("undefined")) return undefined;
+  if (shape.kinds.includes("function")) return async () => {};
+  if (shape.kinds.includes("array")) return [];
+  if (shape.kinds.includes("bytes")) return new Uint8Array(1);
+  if (shape.kinds.includes("number")) return 1;
+  if (shape.kinds.includes("string")) return "x";
+  if (shape.kinds.includes("boolean")) return false;
+  if (shape.kinds.includes("null")) return null;
+  if (shape.kinds.includes("object")) {
+    const object: Record<string, unknown> = {};
+    for (const property of shape.properties) {
+      if (!property.optional) object[property.name] = placeholder(property.type, false);
+    }
+    return object;
+  }
+  return undefined;
+}
+
+function argumentsFor(target: Target, config: FuzzConfig, value: unknown): unknown[] {
+  const valid =
+    config.validArguments?.[target.callable.id]?.() ??
+    target.signature.map((parameter) => placeholder(parameter.type, parameter.optional));
+  const args = valid.slice(0, Math.max(target.index + 1, requiredCount(target.signature)));
+  if (target.property === undefined) {
+    args[target.index] = value;
+  } else {
+    const base = args[target.index];
+    args[target.index] = {
+      ...(typeof base === "object" && base !== null ? base : {}),
+      [target.property]: value,
+    };
+  }
+  return args;
+}
+
+function requiredCount(signature: readonly ParameterInfo[]): number {
+  let count = 0;
+  signature.forEach((parameter, index) => {
+    if (!parameter.optional) count = index + 1;
+  });
+  return count;
+}
+
+/** The exported value at `path` (`lowlevel.ParkingLot`) of a module namespace. */
+function lookUp(module: Record<string, unknown>, path: string): unknown {
+  let value: unknown = module;
+  for (const part of path.split(".")) value = (value as Record<string, unknown>)[part];
+  return value;
+}
+
+/** Makes the call that `target` describes, with `args`, on `receiver` for a method or setter. */
+function invoke(
+  module: Record<string, unknown>,
+  callable: CallableInfo,
+  args: unknown[],
+  receiver: unknown,
+): unknown {
+  const owner = lookUp(module, callable.owner);
+  switch (callable.kind) {
+    case "function":
+      return (owner as (...args: unknown[]) => unknown)(...args);
+    case "constructor":
+      return Reflect.construct(owner as new (...args: unknown[]) => unknown, args);
+    case "static":
+      return Reflect.apply(
+        Reflect.get(owner as object, callable.member) as (...args: unknown[]) => unknown,
+        owner,
+        args,
+      );
+    case "method":
+      return Reflect.apply(
+        Reflect.get(receiver as object, memberKey(callable.member)) as (
+          ...args: unknown[]
+        ) => unknown,
+        receiver,
+        args,
+      );
+    case "setter":
+      (receiver as Record<string, unknown>)[callable.member] = args[0];
+      return undefined;
+  }
+}
+
+function memberKey(member: string): string | symbol {
+  const match = /^\[Symbol\.(\w+)\]$/.exec(member);
+  return match ? (Symbol as unknown as Record<string, symbol>)[match[1]!]! : member;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+/** Calls and settles, bounded; `cancelled` tells a rejection caused by the bound apart. */
+async function callBounded(
+  call: () => unknown,
+  isBound: (error: unknown) => boolean,
+): Promise<Outcome> {
+  let returned: unknown;
+  try {
+    returned = call();
+  } catch (error) {
+    return { kind: "threw", error };
+  }
+  if (!isThenable(returned)) return { kind: "returned" };
+  try {
+    await returned;
+    return { kind: "resolved" };
+  } catch (error) {
+    if (isBound(error)) return { kind: "blocked" };
+    return { kind: "rejected", error };
+  }
+}
+
+/** Settles with `promise`, or with `onTimeout()` after `ms` real milliseconds. */
+function realTimeBound<T>(promise: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((resolve) => {
+      timer = setTimeout(() => resolve(onTimeout()), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function insideRun(
+  call: (receiver: unknown) => unknown,
+  receiver: Receiver | undefined,
+): Promise<Outcome> {
+  const controller = new AbortController();
+  let outcome: Outcome = { kind: "hang" };
+  const main = async () => {
+    let instance: unknown;
+    try {
+      instance = await receiver?.();
+    } catch (error) {
+      outcome = { kind: "no receiver", error };
+      return;
+    }
+    const scope = new CancelScope({ relativeDeadline: VIRTUAL_BOUND });
+    const timer = setTimeout(() => scope.cancel("the test's real-time bound"), REAL_BOUND);
+    try {
+      await scope.run(async () => {
+        outcome = await callBounded(
+          () => call(instance),
+          (error) => isCancelled(error) && scope.cancelCalled,
+        );
+      });
+      if (scope.cancelledCaught && outcome.kind === "hang") outcome = { kind: "blocked" };
+    } finally {
+      clearTimeout(timer);
+      await closeQuietly(instance);
+    }
+  };
+  const ran = run(main, {
+    clock: new MockClock({ autojumpThreshold: 0 }),
+    signal: controller.signal,
+    handleSignals: false,
+  }).then(
+    () => outcome,
+    (error: unknown): Outcome => {
+      if (outcome.kind === "hang") return { kind: "run failed", error };
+      return {
+        kind: "run failed",
+        error: new Error(`after ${describeOutcome(outcome)}`, { cause: error }),
+      };
+    },
+  );
+  return realTimeBound(ran, HANG_BOUND, () => {
+    controller.abort(new Error("the test's hang bound"));
+    return { kind: "hang" };
+  });
+}
+
+async function closeQuietly(instance: unknown): Promise<void> {
+  const aclose = (instance as { aclose?: unknown } | undefined)?.aclose;
+  if (typeof aclose !== "function") return;
+  const scope = new CancelScope({ shield: true, relativeDeadline: 1_000 });
+  await scope.run(async () => {
+    try {
+      await (aclose as () => Promise<void>).call(instance);
+    } catch {
+      // a resource the case broke: closing it is best effort
+    }
+  });
+}
+
+async function outsideRun(
+  call: (receiver: unknown) => unknown,
+  receiver: Receiver | undefined,
+): Promise<Outcome | null> {
+  let instance: unknown;
+  try {
+    instance = receiver?.();
+    if (isThenable(instance)) {
+      // Made inside a run only (outside, it rejects saying so).
+      instance.then(undefined, () => {});
+      return null;
+    }
+  } catch {
+    return null;
+  }
+  return realTimeBound(
+    callBounded(
+      () => call(instance),
+      () => false,
+    ),
+    REAL_BOUND,
+    () => ({ kind: "blocked" }),
+  );
+}
+
+function describeOutcome(outcome: Outcome): string {
+  switch (outcome.kind) {
+    case "threw":
+    case "rejected":
+    case "run failed":
+    case "no receiver":
+      return `${outcome.kind} ${describeError(outcome.error)}`;
+    default:
+      return outcome.kind;
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause === undefined ? "" : ` (cause: ${describeError(error.cause)})`;
+    return `${error.constructor.name}: ${error.message}${cause}`;
+  }
+  try {
+    return `the non-error ${String(error)}`;
+  } catch {
+    return "a non-error";
+  }
+}
+
+const OUTSIDE_RUN = /must be called inside weft's run\(\)/;
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** The contract: `null` when kept, else what broke it. */
+function violation(
+  target: Target,
+  bad: BadValue,
+  outcome: Outcome,
+  where: "inside run" | "outside run",
+): string | null {
+  const { callable } = target;
+  const names = new RegExp(`${escapeRegExp(target.name)}(?![\\w])`);
+  const named = (error: unknown): boolean =>
+    (error instanceof TypeError || error instanceof RangeError) && names.test(error.message);
+  const error = outcome.kind === "threw" || outcome.kind === "rejected" ? outcome.error : undefined;
+  if (outcome.kind === "threw" && callable.returnsPromise) {
+    return `returns a promise, but threw synchronously: ${describeError(outcome.error)}`;
+  }
+  if (outcome.kind === "hang") return "hung (ignored its cancellation)";
+  if (outcome.kind === "run failed") return `the run failed: ${describeError(outcome.error)}`;
+  if (outcome.kind === "no receiver") {
+    return `its receiver could not be made: ${describeError(outcome.error)}`;
+  }
+  if (
+    where === "outside run" &&
+    error instanceof Error &&
+    OUTSIDE_RUN.test(error.message) &&
+    !(error instanceof TypeError || error instanceof RangeError)
+  ) {
+    return null; // refused for being called outside run(), before looking at its arguments
+  }
+  if (bad.class === "wrong") {
+    if (error === undefined) return `accepted it (${outcome.kind}) ${where}`;
+    if (!named(error)) {
+      return `failed without a TypeError/RangeError naming ${target.name}: ${describeError(error)}`;
+    }
+    return null;
+  }
+  if (
+    (error instanceof TypeError || error instanceof RangeError) &&
+    error !== HOSTILE_ERROR &&
+    !named(error)
+  ) {
+    return `a ${error.constructor.name} that does not name ${target.name}: ${error.message}`;
+  }
+  return null;
+}
+
+const errorsOfProcess: unknown[] = [];
+let listening = false;
+
+function listenForUncaught(): void {
+  if (listening) return;
+  listening = true;
+  process.on("uncaughtException", (error) => errorsOfProcess.push(error));
+  process.on("unhandledRejection", (reason) => errorsOfProcess.push(reason));
+}
+
+/** A normal run with a few tasks, a channel and a sleep: the runtime still works. */
+async function runtimeStillWorks(): Promise<void> {
+  const received: number[] = [];
+  await run(
+    async () => {
+      const [send, receive] = openMemoryChannel<number>(1);
+      await openNursery(async (nursery) => {
+        nursery.startSoon(async () => {
+          for (let i = 0; i < 3; i++) {
+            await sleep(10);
+            await send.send(i);
+          }
+          await send.aclose();
+        });
+        nursery.startSoon(async () => {
+          for await (const value of receive) received.push(value);
+        });
+      });
+    },
+    { clock: new MockClock({ autojumpThreshold: 0 }), handleSignals: false },
+  );
+  expect(received).toEqual([0, 1, 2]);
+}
+
+function parameters(): fc.Parameters<[BadValue]> {
+  const replay: fc.Parameters<[BadValue]> =
+    process.env.WEFT_PROPERTY_SEED === undefined
+      ? {}
+      : { seed: Number(process.env.WEFT_PROPERTY_SEED), path: process.env.WEFT_PROPERTY_PATH };
+  return { numRuns: Number(process.env.WEFT_FUZZ_RUNS ?? DEFAULT_RUNS), ...replay };
+}
+
+/** Callables of `entry` with something to fuzz, and the receiver each needs. */
+export function fuzzTargets(entry: string): CallableInfo[] {
+  const callables = publicSurface().get(entry);
+  if (!callables) throw new Error(`${entry} is not an entry point of a weft package`);
+  return callables.filter((callable) => !callable.hidden && targetsOf(callable).length > 0);
+}
+
+/**
+ * Declares the fuzz tests of `entry`: one per callable, plus the coverage
+ * checks (every callable is fuzzed or allowed with a reason, every allowance
+ * is used, every method's class has a receiver).
+ */
+export function fuzzBadInput(entry: string, config: FuzzConfig): void {
+  const callables = fuzzTargets(entry);
+  const allowed = (key: string): boolean => Object.hasOwn(config.allow, key);
+  const file = entryPoints().get(entry)!;
+
+  describe(`bad input to ${entry}`, () => {
+    test("every callable is fuzzed or allowed with a reason; every allowance is used", () => {
+      const keys = new Set<string>();
+      for (const callable of callables) {
+        keys.add(callable.id);
+        for (const target of targetsOf(callable)) keys.add(targetKey(target));
+        const needsReceiver = callable.kind === "method" || callable.kind === "setter";
+        if (needsReceiver && !allowed(callable.id)) {
+          expect(
+            config.receivers[callable.owner],
+            `${callable.id}: no receiver for ${callable.owner} (add one, or allow it with a reason)`,
+          ).toBeTypeOf("function");
+        }
+      }
+      for (const key of Object.keys(config.allow)) {
+        expect(keys.has(key), `the allowance "${key}" matches nothing in ${entry}`).toBe(true);
+      }
+      for (const id of Object.keys(config.validArguments ?? {})) {
+        expect(keys.has(id), `the valid arguments of "${id}" match nothing in ${entry}`).toBe(true);
+      }
+    });
+
+    for (const callable of callables) {
+      if (allowed(callable.id)) continue;
+      const needsReceiver = callable.kind === "method" || callable.kind === "setter";
+      if (needsReceiver && config.receivers[callable.owner] === undefined) continue;
+      const targets = targetsOf(callable).filter((target) => !allowed(targetKey(target)));
+      if (targets.length === 0) continue;
+      test(`${callable.id}: ${targets.map((target) => target.name).join(", ")}`, async () => {
+        listenForUncaught();
+        const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+        const receiver =
+          callable.kind === "method" || callable.kind === "setter"
+            ? config.receivers[callable.owner]
+            : undefined;
+        for (const target of targets) {
+          const values = badValues(
+            target.shape,
+            target.optional,
+            target.property === undefined ? "parameter" : "property",
+          );
+          if (!values) continue;
+          await fc.assert(
+            fc.asyncProperty(values, async (bad) => {
+              const call = (instance: unknown) =>
+                invoke(module, callable, argumentsFor(target, config, bad.value), instance);
+              const problems: string[] = [];
+              const outside = await outsideRun(call, receiver);
+              const outsideProblem = outside && violation(target, bad, outside, "outside run");
+              if (outsideProblem) problems.push(`outside run(): ${outsideProblem}`);
+              const inside = await insideRun(call, receiver);
+              const insideProblem = violation(target, bad, inside, "inside run");
+              if (insideProblem) problems.push(`inside run(): ${insideProblem}`);
+              await new Promise((resolve) => setImmediate(resolve));
+              if (errorsOfProcess.length > 0) {
+                const uncaught = errorsOfProcess.splice(0);
+                problems.push(`uncaught: ${uncaught.map(describeError).join("; ")}`);
+              }
+              try {
+                await runtimeStillWorks();
+              } catch (error) {
+                problems.push(`the runtime is broken afterwards: ${describeError(error)}`);
+              }
+              if (problems.length > 0) {
+                throw new Error(
+                  `${callable.id} with ${target.name} = ${bad.label}: ${problems.join("; ")}`,
+                );
+              }
+            }),
+            parameters(),
+          );
+        }
+      });
+    }
+  });
+}
