@@ -15,20 +15,16 @@ import {
 } from "@weft/core";
 import { ConflictDetector, StapledStream } from "@weft/core/streams";
 import { MemoryReceiveStream, MemorySendStream } from "@weft/testing/streams";
-import { fuzzBadInput } from "./support/bad-input-fuzz.ts";
+import {
+  ERROR_CONSTRUCTOR,
+  expectEveryEntryPointFuzzed,
+  fuzzBadInput,
+  KERNEL_HOOK,
+} from "./support/bad-input-fuzz.ts";
 
 const WORKER = new URL("./fixtures/workers.ts", import.meta.url);
 
-/** Error classes take a message and `ErrorOptions` as `Error` does: converted, never checked. */
-const ERROR_CONSTRUCTOR =
-  "an Error subclass: its message and options are Error's own (converted with String(), cause is anything), as for every built-in error";
-
-/**
- * A method of one of weft's interfaces (Clock, Scheduler, Instrument) that the
- * kernel calls, with values it made: an implementation (a user's too) need not
- * check them, and a call from user code has no effect on any run.
- */
-const KERNEL_HOOK = "a hook the kernel calls with its own values (Clock, Scheduler or Instrument)";
+expectEveryEntryPointFuzzed();
 
 fuzzBadInput("@weft/core", {
   receivers: {

@@ -23,6 +23,11 @@ export function isRevokedProxy(value: unknown): boolean {
   }
 }
 
+/** `Array.isArray(value)`, false for a revoked proxy (where `Array.isArray` throws). */
+export function isArray(value: unknown): value is readonly unknown[] {
+  return !isRevokedProxy(value) && Array.isArray(value);
+}
+
 /** `value instanceof type`, false for a revoked proxy (where `instanceof` throws). */
 export function isInstance<T>(
   value: unknown,
@@ -144,7 +149,7 @@ export function checkOptionalBoolean(
 }
 
 export function checkArray(name: string, value: unknown): asserts value is readonly unknown[] {
-  if (isRevokedProxy(value) || !Array.isArray(value)) {
+  if (!isArray(value)) {
     throw new TypeError(`${name} must be an array, got ${describeValue(value)}`);
   }
 }

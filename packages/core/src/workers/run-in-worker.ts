@@ -12,8 +12,8 @@ import {
   checkBoolean,
   checkOptionsObject,
   describeValue,
+  isArray,
   isInstance,
-  isRevokedProxy,
 } from "../errors/validate.ts";
 import { requireTask } from "../kernel/context.ts";
 import { Abort } from "../kernel/kernel.ts";
@@ -86,7 +86,7 @@ function checkExportName(exportName: unknown): asserts exportName is string {
 }
 
 function checkArgs(args: unknown): asserts args is readonly unknown[] {
-  if (isRevokedProxy(args) || !Array.isArray(args)) {
+  if (!isArray(args)) {
     throw new TypeError(
       `args must be an array of the arguments to pass, got ${describeValue(args)}`,
     );
@@ -102,10 +102,7 @@ interface CheckedOptions {
 function checkOptions(options: unknown, allowTransfer: boolean): CheckedOptions {
   checkOptionsObject("options", options);
   const { transfer, limiter, cancellable = true } = (options ?? {}) as RunInWorkerOptions;
-  if (
-    transfer !== undefined &&
-    (!allowTransfer || isRevokedProxy(transfer) || !Array.isArray(transfer))
-  ) {
+  if (transfer !== undefined && (!allowTransfer || !isArray(transfer))) {
     throw new TypeError(
       allowTransfer
         ? "options.transfer must be an array of transferable objects"

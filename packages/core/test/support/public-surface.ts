@@ -78,6 +78,11 @@ export interface CallableInfo {
   readonly returnsPromise: boolean;
   /** `true` for a constructor declared `private` or `protected` (not public API). */
   readonly hidden: boolean;
+  /**
+   * Where it is declared (file, position, member): the same callable
+   * re-exported by several entry points has the same `declaredAt`.
+   */
+  readonly declaredAt: string;
 }
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
@@ -230,7 +235,13 @@ function collect(
     signatures: signatures.map((signature) => parametersOf(checker, signature, declaration)),
     returnsPromise: signatures.every((signature) => isPromise(checker, signature.getReturnType())),
     hidden: false,
+    declaredAt: where(declaration, "function"),
   });
+}
+
+function where(declaration: ts.Node, member: string): string {
+  const file = path.relative(ROOT, declaration.getSourceFile().fileName);
+  return `${file}:${declaration.getStart()}:${member}`;
 }
 
 function collectClass(
@@ -260,6 +271,7 @@ function collectClass(
     signatures: constructors.map((signature) => parametersOf(checker, signature, declaration)),
     returnsPromise: false,
     hidden,
+    declaredAt: where(declaration, "constructor"),
   });
   const members = (type: ts.Type, kind: "static" | "method", prefix: string): void => {
     for (const property of checker.getPropertiesOfType(type)) {
@@ -295,6 +307,7 @@ function collectClass(
             ],
             returnsPromise: false,
             hidden: false,
+            declaredAt: where(declaration, `${property.name}=`),
           });
         }
         continue;
@@ -317,6 +330,7 @@ function collectClass(
           isPromise(checker, signature.getReturnType()),
         ),
         hidden: false,
+        declaredAt: where(declaration, `${kind}:${symbolName(property)}`),
       });
     }
   };
