@@ -68,6 +68,8 @@ fuzzBadInput("@weft/core", {
     "new ExceptionGroup(message)": ERROR_CONSTRUCTOR,
     "SystemClock.prototype.deadlineToSleepTime(deadline)": KERNEL_HOOK,
     "FifoScheduler.prototype.selectBatch(runnable)": KERNEL_HOOK,
+    "checkRunOptions(name)":
+      "the name of what is checked, for messages only (as the name of every check of @weft/core/validate)",
     "checkRetryOptions(name)":
       "the name of what is checked, for messages only (as the name of every check of @weft/core/validate)",
   },

@@ -1,4 +1,4 @@
-import { type Clock, type RunOptions, run } from "@weft/core";
+import { type Clock, checkRunOptions, type RunOptions, run } from "@weft/core";
 import { checkArray, checkFunction, checkInstance, checkOptionsObject } from "@weft/core/validate";
 import * as fc from "fast-check";
 import { test } from "vitest";
@@ -165,6 +165,7 @@ export function weftAsyncProperty<Ts extends unknown[]>(
   checkFunction("body", body);
   checkOptionsObject("options", options);
   const { schedules: schedulesOptions, clock, ...runOptions } = options;
+  checkRunOptions("options", runOptions);
   checkOptionsObject("options.schedules", schedulesOptions);
   if (clock !== undefined) checkFunction("options.clock", clock);
   const all = [

@@ -45,14 +45,6 @@ fuzzBadInput("@weft/testing", {
   },
 });
 
-/**
- * weftAsyncProperty builds a property and runs nothing: the run options it
- * passes on are checked by run() when fast-check runs the property (the first
- * run rejects with the run's TypeError naming the option).
- */
-const DEFERRED_RUN_OPTION =
-  "a run option passed on to run(), which checks it when the property runs (the first run rejects naming it)";
-
 fuzzBadInput("@weft/testing/vitest", {
   receivers: {
     WeftSchedule: () => new WeftSchedule(new DeterministicScheduler()),
@@ -61,17 +53,6 @@ fuzzBadInput("@weft/testing/vitest", {
     weftAsyncProperty: () => [[], async () => {}],
   },
   allow: {
-    ...Object.fromEntries(
-      [
-        "signal",
-        "dumpTasksOn",
-        "instruments",
-        "strictErrors",
-        "handleSignals",
-        "debug",
-        "closedWorld",
-      ].map((option) => [`weftAsyncProperty(options.${option})`, DEFERRED_RUN_OPTION]),
-    ),
     "weftAsyncProperty(arbitraries)":
       "its type, Arbitraries<Ts>, is a mapped tuple type that the type reader does not reduce to an array (so [] would count as wrong); the function checks it with checkArray",
     weftTest:

@@ -14,9 +14,9 @@ export class SystemClock implements Clock {
   }
 }
 
-export function checkClock(value: unknown): asserts value is Clock {
+export function checkClock(name: string, value: unknown): asserts value is Clock {
   checkMethods(
-    "options.clock",
+    name,
     value,
     CLOCK_METHODS,
     "a Clock (startClock, currentTime, deadlineToSleepTime)",

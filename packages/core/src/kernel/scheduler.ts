@@ -8,15 +8,10 @@ export class FifoScheduler implements Scheduler {
   }
 }
 
-export function checkScheduler(value: unknown): asserts value is Scheduler {
-  checkMethods(
-    "options.scheduler",
-    value,
-    ["selectBatch"],
-    "a Scheduler (an object with selectBatch)",
-  );
+export function checkScheduler(name: string, value: unknown): asserts value is Scheduler {
+  checkMethods(name, value, ["selectBatch"], "a Scheduler (an object with selectBatch)");
   const scheduler = value as Partial<Scheduler>;
   if (scheduler.startRun !== undefined && typeof scheduler.startRun !== "function") {
-    throw new TypeError("options.scheduler.startRun must be a function when present");
+    throw new TypeError(`${name}.startRun must be a function when present`);
   }
 }

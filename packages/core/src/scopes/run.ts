@@ -7,6 +7,7 @@ import {
   checkBoolean,
   checkFunction,
   checkOptionsObject,
+  describeValue,
   isInstance,
 } from "../errors/validate.ts";
 import { checkClock, SystemClock } from "../kernel/clock.ts";
@@ -114,9 +115,50 @@ export function run<T>(main: () => Promise<T>, options?: RunOptions): Promise<T>
   }
 }
 
+/**
+ * `run()`'s checks of its options, for code that passes options on to a
+ * `run()` it starts later (weftOperation, weftAsyncProperty): a `TypeError`
+ * naming the option (`${name}.clock`, …) at once, instead of at that run.
+ */
+export function checkRunOptions(
+  name: string,
+  options: unknown,
+): asserts options is RunOptions | undefined {
+  checkOptionsObject(name, options);
+  const {
+    clock = new SystemClock(),
+    instruments = [],
+    strictErrors = true,
+    signal,
+    scheduler,
+    handleSignals = true,
+    debug = false,
+    closedWorld = false,
+    dumpTasksOn,
+  } = (options ?? {}) as RunOptions;
+  checkClock(`${name}.clock`, clock);
+  checkArray(`${name}.instruments`, instruments);
+  for (const [i, instrument] of instruments.entries())
+    checkInstrument(instrument, `${name}.instruments[${i}]`);
+  checkBoolean(`${name}.strictErrors`, strictErrors);
+  checkBoolean(`${name}.debug`, debug);
+  if (signal !== undefined && !isInstance(signal, AbortSignal)) {
+    throw new TypeError(`${name}.signal must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  if (scheduler !== undefined) checkScheduler(`${name}.scheduler`, scheduler);
+  checkBoolean(`${name}.handleSignals`, handleSignals);
+  checkBoolean(`${name}.closedWorld`, closedWorld);
+  if (dumpTasksOn !== undefined && !isInstance(dumpTasksOn, AbortSignal)) {
+    checkCatchableSignal(`${name}.dumpTasksOn`, dumpTasksOn);
+  }
+  if (closedWorld && !Number.isFinite(clock.autojumpThreshold ?? Infinity)) {
+    throw new TypeError(`${name}.closedWorld needs a clock with autojump (such as a MockClock)`);
+  }
+}
+
 function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
   checkFunction("main", main);
-  checkOptionsObject("options", options);
+  checkRunOptions("options", options);
   const {
     clock = new SystemClock(),
     instruments = [],
@@ -128,24 +170,6 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
     closedWorld = false,
     dumpTasksOn,
   } = options;
-  checkClock(clock);
-  checkArray("options.instruments", instruments);
-  for (const [i, instrument] of instruments.entries())
-    checkInstrument(instrument, `options.instruments[${i}]`);
-  checkBoolean("options.strictErrors", strictErrors);
-  checkBoolean("options.debug", debug);
-  if (signal !== undefined && !isInstance(signal, AbortSignal)) {
-    throw new TypeError("options.signal must be an AbortSignal");
-  }
-  if (scheduler !== undefined) checkScheduler(scheduler);
-  checkBoolean("options.handleSignals", handleSignals);
-  checkBoolean("options.closedWorld", closedWorld);
-  if (dumpTasksOn !== undefined && !isInstance(dumpTasksOn, AbortSignal)) {
-    checkCatchableSignal("options.dumpTasksOn", dumpTasksOn);
-  }
-  if (closedWorld && !Number.isFinite(clock.autojumpThreshold ?? Infinity)) {
-    throw new TypeError("options.closedWorld needs a clock with autojump (such as a MockClock)");
-  }
   const caller = currentTaskOrUndefined();
   if (caller !== undefined && !caller.kernel.finished) {
     return Promise.reject(

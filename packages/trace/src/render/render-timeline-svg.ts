@@ -1,5 +1,11 @@
 import * as Plot from "@observablehq/plot";
-import { checkCount, checkOptionsObject } from "@weft/core/validate";
+import {
+  checkCount,
+  checkOptionsObject,
+  describeValue,
+  isArray,
+  isRevokedProxy,
+} from "@weft/core/validate";
 import { parseHTML } from "linkedom";
 import type { TraceFile } from "../trace-format.ts";
 import { escapeMarkup } from "./escape-markup.ts";
@@ -194,6 +200,16 @@ function inRange(name: string, value: unknown, min: number, max: number): number
 
 /** {@link renderTimelineSvg}, with a summary of what was drawn. */
 export function renderTimeline(trace: TraceFile, options: TimelineOptions = {}): RenderedTimeline {
+  if (
+    trace === null ||
+    typeof trace !== "object" ||
+    isRevokedProxy(trace) ||
+    !isArray((trace as Partial<TraceFile>).traceEvents)
+  ) {
+    throw new TypeError(
+      `trace must be a trace file ({ traceEvents: [...] }, as parseTraceFile returns), got ${describeValue(trace)}`,
+    );
+  }
   checkOptionsObject("options", options);
   const width = inRange("options.width", options.width ?? 1100, 480, MAX_WIDTH);
   const rowHeight = inRange("options.rowHeight", options.rowHeight ?? 22, 12, 200);
