@@ -28,12 +28,19 @@ export function isArray(value: unknown): value is readonly unknown[] {
   return !isRevokedProxy(value) && Array.isArray(value);
 }
 
-/** `value instanceof type`, false for a revoked proxy (where `instanceof` throws). */
+/**
+ * `value instanceof type`, without throwing: false for a revoked proxy, and
+ * for a proxy whose `getPrototypeOf` trap throws (`instanceof` would throw).
+ */
 export function isInstance<T>(
   value: unknown,
   type: abstract new (...args: never[]) => T,
 ): value is T {
-  return !isRevokedProxy(value) && value instanceof type;
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
 }
 
 /** How a bad value is shown in a message: its type, and its value where short. Never throws. */

@@ -2,7 +2,7 @@
  * Trio-style byte stream interfaces (Trio's `trio.abc` streams), `StapledStream`
  * and `acloseForcefully` (Trio's `_highlevel_generic.py`).
  */
-import { checkCount, checkMethods } from "../errors/validate.ts";
+import { checkCount, checkMethods, isRevokedProxy } from "../errors/validate.ts";
 import { CancelScope } from "../kernel/cancel-scope.ts";
 
 /** Anything that can be closed asynchronously. */
@@ -168,6 +168,7 @@ export function isReceiveStream(stream: unknown): stream is ReceiveStream {
   return (
     typeof s === "object" &&
     s !== null &&
+    !isRevokedProxy(s) &&
     typeof s.receiveSome === "function" &&
     typeof s.aclose === "function"
   );

@@ -60,8 +60,13 @@ export const ERROR_CONSTRUCTOR =
 export const KERNEL_HOOK =
   "a hook the kernel calls with its own values (Clock, Scheduler or Instrument)";
 
-/** An instance to call methods and setters on, made inside a run (and outside, if it can be). */
-export type Receiver = () => unknown;
+/**
+ * Makes an instance to call methods and setters on, inside a run (and
+ * outside, if it can be made synchronously there). `defer` registers a
+ * cleanup run after the case (the instance itself is closed if it has
+ * `aclose`).
+ */
+export type Receiver = (defer: (cleanup: () => unknown) => void) => unknown;
 
 export interface FuzzConfig {
   /** Per class (as exported: `Lock`, `lowlevel.ParkingLot`), how to make an instance. */
@@ -70,9 +75,10 @@ export interface FuzzConfig {
    * Valid arguments, per callable id (`openTcpStream`, `new Semaphore`,
    * `Simulation.prototype.link`), where the ones made from the declared types
    * (`1`, `"x"`, `async () => {}`, `{}`, …) are not valid. Each call makes a
-   * fresh list.
+   * fresh list (inside the run for the calls inside it; one that fails
+   * outside a run skips the call outside).
    */
-  readonly validArguments?: Readonly<Record<string, () => unknown[]>>;
+  readonly validArguments?: Readonly<Record<string, () => unknown[] | Promise<unknown[]>>>;
   /**
    * What is not fuzzed, each with the reason: a callable id, `id(param)` or
    * `id(param.property)`. An entry that matches nothing fails the test.
@@ -94,9 +100,9 @@ interface Target {
 
 type Outcome =
   | { kind: "threw"; error: unknown }
-  | { kind: "returned" }
+  | { kind: "returned"; value: unknown }
   | { kind: "rejected"; error: unknown }
-  | { kind: "resolved" }
+  | { kind: "resolved"; value: unknown }
   | { kind: "blocked" }
   | { kind: "hang" }
   | { kind: "run failed"; error: unknown }
@@ -175,9 +181,13 @@ function placeholder(shape: TypeShape, optional: boolean): unknown {
   return undefined;
 }
 
-function argumentsFor(target: Target, config: FuzzConfig, value: unknown): unknown[] {
+async function argumentsFor(
+  target: Target,
+  config: FuzzConfig,
+  value: unknown,
+): Promise<unknown[]> {
   const valid =
-    config.validArguments?.[target.callable.id]?.() ??
+    (await config.validArguments?.[target.callable.id]?.()) ??
     target.signature.map((parameter) => placeholder(parameter.type, parameter.optional));
   const args = valid.slice(0, Math.max(target.index + 1, requiredCount(target.signature)));
   if (target.property === undefined) {
@@ -264,10 +274,9 @@ async function callBounded(
   } catch (error) {
     return { kind: "threw", error };
   }
-  if (!isThenable(returned)) return { kind: "returned" };
+  if (!isThenable(returned)) return { kind: "returned", value: returned };
   try {
-    await returned;
-    return { kind: "resolved" };
+    return { kind: "resolved", value: await returned };
   } catch (error) {
     if (isBound(error)) return { kind: "blocked" };
     return { kind: "rejected", error };
@@ -286,15 +295,19 @@ function realTimeBound<T>(promise: Promise<T>, ms: number, onTimeout: () => T): 
 }
 
 async function insideRun(
-  call: (receiver: unknown) => unknown,
+  makeArguments: () => Promise<unknown[]>,
+  call: (receiver: unknown, args: unknown[]) => unknown,
   receiver: Receiver | undefined,
 ): Promise<Outcome> {
   const controller = new AbortController();
   let outcome: Outcome = { kind: "hang" };
+  const cleanups: (() => unknown)[] = [];
   const main = async () => {
     let instance: unknown;
+    let args: unknown[];
     try {
-      instance = await receiver?.();
+      instance = await receiver?.((cleanup) => cleanups.push(cleanup));
+      args = await makeArguments();
     } catch (error) {
       outcome = { kind: "no receiver", error };
       return;
@@ -304,14 +317,19 @@ async function insideRun(
     try {
       await scope.run(async () => {
         outcome = await callBounded(
-          () => call(instance),
+          () => call(instance, args),
           (error) => isCancelled(error) && scope.cancelCalled,
         );
       });
       if (scope.cancelledCaught && outcome.kind === "hang") outcome = { kind: "blocked" };
     } finally {
       clearTimeout(timer);
+      // What the call made (a listener, a socket…), then the receiver.
+      if (outcome.kind === "returned" || outcome.kind === "resolved") {
+        await closeQuietly(outcome.value);
+      }
       await closeQuietly(instance);
+      for (const cleanup of cleanups.splice(0).reverse()) await closeQuietly({ aclose: cleanup });
     }
   };
   const ran = run(main, {
@@ -334,26 +352,41 @@ async function insideRun(
   });
 }
 
-async function closeQuietly(instance: unknown): Promise<void> {
-  const aclose = (instance as { aclose?: unknown } | undefined)?.aclose;
-  if (typeof aclose !== "function") return;
-  const scope = new CancelScope({ shield: true, relativeDeadline: 1_000 });
-  await scope.run(async () => {
-    try {
-      await (aclose as () => Promise<void>).call(instance);
-    } catch {
-      // a resource the case broke: closing it is best effort
-    }
-  });
+/** Closes `value` (each element of an array) if it has `aclose`; best effort, bounded. */
+async function closeQuietly(value: unknown): Promise<void> {
+  let resources: unknown[];
+  try {
+    resources = Array.isArray(value) ? value : [value];
+  } catch {
+    return; // a revoked proxy handed back
+  }
+  for (const resource of resources) {
+    const scope = new CancelScope({ shield: true, relativeDeadline: 1_000 });
+    await scope.run(async () => {
+      try {
+        const aclose = (resource as { aclose?: unknown } | undefined)?.aclose;
+        if (typeof aclose === "function") await (aclose as () => Promise<void>).call(resource);
+      } catch {
+        // a resource the case broke: closing it is best effort
+      }
+    });
+  }
 }
 
 async function outsideRun(
-  call: (receiver: unknown) => unknown,
+  makeArguments: () => Promise<unknown[]>,
+  call: (receiver: unknown, args: unknown[]) => unknown,
   receiver: Receiver | undefined,
 ): Promise<Outcome | null> {
   let instance: unknown;
+  let args: unknown[];
   try {
-    instance = receiver?.();
+    args = await makeArguments();
+  } catch {
+    return null; // valid arguments made inside a run only
+  }
+  try {
+    instance = receiver?.(() => {});
     if (isThenable(instance)) {
       // Made inside a run only (outside, it rejects saying so).
       instance.then(undefined, () => {});
@@ -364,7 +397,7 @@ async function outsideRun(
   }
   return realTimeBound(
     callBounded(
-      () => call(instance),
+      () => call(instance, args),
       () => false,
     ),
     REAL_BOUND,
@@ -418,7 +451,7 @@ function violation(
   if (outcome.kind === "hang") return "hung (ignored its cancellation)";
   if (outcome.kind === "run failed") return `the run failed: ${describeError(outcome.error)}`;
   if (outcome.kind === "no receiver") {
-    return `its receiver could not be made: ${describeError(outcome.error)}`;
+    return `its receiver or valid arguments could not be made: ${describeError(outcome.error)}`;
   }
   if (
     where === "outside run" &&
@@ -564,13 +597,14 @@ export function fuzzBadInput(entry: string, config: FuzzConfig): void {
           if (!values) continue;
           await fc.assert(
             fc.asyncProperty(values, async (bad) => {
-              const call = (instance: unknown) =>
-                invoke(module, callable, argumentsFor(target, config, bad.value), instance);
+              const makeArguments = () => argumentsFor(target, config, bad.value);
+              const call = (instance: unknown, args: unknown[]) =>
+                invoke(module, callable, args, instance);
               const problems: string[] = [];
-              const outside = await outsideRun(call, receiver);
+              const outside = await outsideRun(makeArguments, call, receiver);
               const outsideProblem = outside && violation(target, bad, outside, "outside run");
               if (outsideProblem) problems.push(`outside run(): ${outsideProblem}`);
-              const inside = await insideRun(call, receiver);
+              const inside = await insideRun(makeArguments, call, receiver);
               const insideProblem = violation(target, bad, inside, "inside run");
               if (insideProblem) problems.push(`inside run(): ${insideProblem}`);
               await new Promise((resolve) => setImmediate(resolve));

@@ -344,6 +344,10 @@ function symbolName(symbol: ts.Symbol): string {
   return match ? `[Symbol.${match[1]}]` : symbol.name;
 }
 
+function isFromDependency(declaration: ts.Node): boolean {
+  return declaration.getSourceFile().fileName.includes("/node_modules/");
+}
+
 function isFromDefaultLibrary(declaration: ts.Node): boolean {
   const file = declaration.getSourceFile().fileName;
   return file.includes("/node_modules/typescript/lib/") || file.includes("/@types/node/");
@@ -487,7 +491,9 @@ function shapeOf(checker: ts.TypeChecker, type: ts.Type, seen: Set<ts.Type>): Ty
     for (const member of members) {
       const memberDeclaration = member.valueDeclaration ?? member.declarations?.[0];
       if (!memberDeclaration || member.flags & ts.SymbolFlags.Method) continue;
-      if (isFromDefaultLibrary(memberDeclaration)) continue;
+      // A property of a type declared outside weft (the platform's RequestInit,
+      // Node's socket options) is passed on to the platform, which checks it.
+      if (isFromDependency(memberDeclaration)) continue;
       properties.push({
         name: member.name,
         optional: (member.flags & ts.SymbolFlags.Optional) !== 0,
