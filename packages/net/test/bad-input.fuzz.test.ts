@@ -13,7 +13,7 @@ import { sleepForever } from "@weft/core";
 import { StapledStream } from "@weft/core/streams";
 import { MemoryReceiveStream, MemorySendStream, memoryStreamPair } from "@weft/testing/streams";
 import { afterAll } from "vitest";
-import { ERROR_CONSTRUCTOR, fuzzBadInput } from "../../core/test/support/bad-input-fuzz.ts";
+import { fuzzBadInput } from "../../core/test/support/bad-input-fuzz.ts";
 import {
   BufferedReceiveStream,
   HalfCloseableTimeoutStream,
