@@ -1,10 +1,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { CancelScope, isCancelled, openMemoryChannel, openNursery, run, sleep } from "@weft/core";
-import { MockClock } from "@weft/testing";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import {
+  errorsOfProcess,
+  listenForUncaught,
+  runtimeStillWorks,
+  violation,
+} from "./bad-input-contract.ts";
+import { describeError, insideRun, outsideRun, type Receiver } from "./bounded-call.ts";
 import {
   type CallableInfo,
   entryPoints,
@@ -12,7 +17,7 @@ import {
   publicSurface,
   type TypeShape,
 } from "./public-surface.ts";
-import { type BadValue, badValues, HOSTILE_ERROR } from "./wrong-values.ts";
+import { type BadValue, badValues } from "./wrong-values.ts";
 
 /**
  * The bad-input fuzz test of one entry point, generated from its exports
@@ -40,12 +45,6 @@ import { type BadValue, badValues, HOSTILE_ERROR } from "./wrong-values.ts";
  */
 
 const DEFAULT_RUNS = 3;
-/** Virtual milliseconds a call may block before it counts as a hang (or is cancelled). */
-const VIRTUAL_BOUND = 60_000;
-/** Real milliseconds a call may take before it is cancelled (I/O does not autojump). */
-const REAL_BOUND = 200;
-/** Real milliseconds before a run that ignored its cancellation counts as a hang. */
-const HANG_BOUND = 2_000;
 
 /** Why an error class's constructor is not fuzzed (an allowance reason). */
 export const ERROR_CONSTRUCTOR =
@@ -60,13 +59,7 @@ export const ERROR_CONSTRUCTOR =
 export const KERNEL_HOOK =
   "a hook the kernel calls with its own values (Clock, Scheduler or Instrument)";
 
-/**
- * Makes an instance to call methods and setters on, inside a run (and
- * outside, if it can be made synchronously there). `defer` registers a
- * cleanup run after the case (the instance itself is closed if it has
- * `aclose`).
- */
-export type Receiver = (defer: (cleanup: () => unknown) => void) => unknown;
+export type { Receiver } from "./bounded-call.ts";
 
 export interface FuzzConfig {
   /** Per class (as exported: `Lock`, `lowlevel.ParkingLot`), how to make an instance. */
@@ -97,16 +90,6 @@ interface Target {
   readonly shape: TypeShape;
   readonly optional: boolean;
 }
-
-type Outcome =
-  | { kind: "threw"; error: unknown }
-  | { kind: "returned"; value: unknown }
-  | { kind: "rejected"; error: unknown }
-  | { kind: "resolved"; value: unknown }
-  | { kind: "blocked" }
-  | { kind: "hang" }
-  | { kind: "run failed"; error: unknown }
-  | { kind: "no receiver"; error: unknown };
 
 /** Every parameter and options property of `callable` that can be given bad values. */
 function targetsOf(callable: CallableInfo): Target[] {
@@ -255,263 +238,6 @@ function memberKey(member: string): string | symbol {
   return match ? (Symbol as unknown as Record<string, symbol>)[match[1]!]! : member;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === "function"
-  );
-}
-
-/** Calls and settles, bounded; `cancelled` tells a rejection caused by the bound apart. */
-async function callBounded(
-  call: () => unknown,
-  isBound: (error: unknown) => boolean,
-): Promise<Outcome> {
-  let returned: unknown;
-  try {
-    returned = call();
-  } catch (error) {
-    return { kind: "threw", error };
-  }
-  if (!isThenable(returned)) return { kind: "returned", value: returned };
-  try {
-    return { kind: "resolved", value: await returned };
-  } catch (error) {
-    if (isBound(error)) return { kind: "blocked" };
-    return { kind: "rejected", error };
-  }
-}
-
-/** Settles with `promise`, or with `onTimeout()` after `ms` real milliseconds. */
-function realTimeBound<T>(promise: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((resolve) => {
-      timer = setTimeout(() => resolve(onTimeout()), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-async function insideRun(
-  makeArguments: () => Promise<unknown[]>,
-  call: (receiver: unknown, args: unknown[]) => unknown,
-  receiver: Receiver | undefined,
-): Promise<Outcome> {
-  const controller = new AbortController();
-  let outcome: Outcome = { kind: "hang" };
-  const cleanups: (() => unknown)[] = [];
-  const main = async () => {
-    let instance: unknown;
-    let args: unknown[];
-    try {
-      instance = await receiver?.((cleanup) => cleanups.push(cleanup));
-      args = await makeArguments();
-    } catch (error) {
-      outcome = { kind: "no receiver", error };
-      return;
-    }
-    const scope = new CancelScope({ relativeDeadline: VIRTUAL_BOUND });
-    const timer = setTimeout(() => scope.cancel("the test's real-time bound"), REAL_BOUND);
-    try {
-      await scope.run(async () => {
-        outcome = await callBounded(
-          () => call(instance, args),
-          (error) => isCancelled(error) && scope.cancelCalled,
-        );
-      });
-      if (scope.cancelledCaught && outcome.kind === "hang") outcome = { kind: "blocked" };
-    } finally {
-      clearTimeout(timer);
-      // What the call made (a listener, a socket…), then the receiver.
-      if (outcome.kind === "returned" || outcome.kind === "resolved") {
-        await closeQuietly(outcome.value);
-      }
-      await closeQuietly(instance);
-      for (const cleanup of cleanups.splice(0).reverse()) await closeQuietly({ aclose: cleanup });
-    }
-  };
-  const ran = run(main, {
-    clock: new MockClock({ autojumpThreshold: 0 }),
-    signal: controller.signal,
-    handleSignals: false,
-  }).then(
-    () => outcome,
-    (error: unknown): Outcome => {
-      if (outcome.kind === "hang") return { kind: "run failed", error };
-      return {
-        kind: "run failed",
-        error: new Error(`after ${describeOutcome(outcome)}`, { cause: error }),
-      };
-    },
-  );
-  return realTimeBound(ran, HANG_BOUND, () => {
-    controller.abort(new Error("the test's hang bound"));
-    return { kind: "hang" };
-  });
-}
-
-/** Closes `value` (each element of an array) if it has `aclose`; best effort, bounded. */
-async function closeQuietly(value: unknown): Promise<void> {
-  let resources: unknown[];
-  try {
-    resources = Array.isArray(value) ? value : [value];
-  } catch {
-    return; // a revoked proxy handed back
-  }
-  for (const resource of resources) {
-    const scope = new CancelScope({ shield: true, relativeDeadline: 1_000 });
-    await scope.run(async () => {
-      try {
-        const aclose = (resource as { aclose?: unknown } | undefined)?.aclose;
-        if (typeof aclose === "function") await (aclose as () => Promise<void>).call(resource);
-      } catch {
-        // a resource the case broke: closing it is best effort
-      }
-    });
-  }
-}
-
-async function outsideRun(
-  makeArguments: () => Promise<unknown[]>,
-  call: (receiver: unknown, args: unknown[]) => unknown,
-  receiver: Receiver | undefined,
-): Promise<Outcome | null> {
-  let instance: unknown;
-  let args: unknown[];
-  try {
-    args = await makeArguments();
-  } catch {
-    return null; // valid arguments made inside a run only
-  }
-  try {
-    instance = receiver?.(() => {});
-    if (isThenable(instance)) {
-      // Made inside a run only (outside, it rejects saying so).
-      instance.then(undefined, () => {});
-      return null;
-    }
-  } catch {
-    return null;
-  }
-  return realTimeBound(
-    callBounded(
-      () => call(instance, args),
-      () => false,
-    ),
-    REAL_BOUND,
-    () => ({ kind: "blocked" }),
-  );
-}
-
-function describeOutcome(outcome: Outcome): string {
-  switch (outcome.kind) {
-    case "threw":
-    case "rejected":
-    case "run failed":
-    case "no receiver":
-      return `${outcome.kind} ${describeError(outcome.error)}`;
-    default:
-      return outcome.kind;
-  }
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause === undefined ? "" : ` (cause: ${describeError(error.cause)})`;
-    return `${error.constructor.name}: ${error.message}${cause}`;
-  }
-  try {
-    return `the non-error ${String(error)}`;
-  } catch {
-    return "a non-error";
-  }
-}
-
-const OUTSIDE_RUN = /must be called inside weft's run\(\)/;
-
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-/** The contract: `null` when kept, else what broke it. */
-function violation(
-  target: Target,
-  bad: BadValue,
-  outcome: Outcome,
-  where: "inside run" | "outside run",
-): string | null {
-  const { callable } = target;
-  const names = new RegExp(`${escapeRegExp(target.name)}(?![\\w])`);
-  const named = (error: unknown): boolean =>
-    (error instanceof TypeError || error instanceof RangeError) && names.test(error.message);
-  const error = outcome.kind === "threw" || outcome.kind === "rejected" ? outcome.error : undefined;
-  if (outcome.kind === "threw" && callable.returnsPromise) {
-    return `returns a promise, but threw synchronously: ${describeError(outcome.error)}`;
-  }
-  if (outcome.kind === "hang") return "hung (ignored its cancellation)";
-  if (outcome.kind === "run failed") return `the run failed: ${describeError(outcome.error)}`;
-  if (outcome.kind === "no receiver") {
-    return `its receiver or valid arguments could not be made: ${describeError(outcome.error)}`;
-  }
-  if (
-    where === "outside run" &&
-    error instanceof Error &&
-    OUTSIDE_RUN.test(error.message) &&
-    !(error instanceof TypeError || error instanceof RangeError)
-  ) {
-    return null; // refused for being called outside run(), before looking at its arguments
-  }
-  if (bad.class === "wrong") {
-    if (error === undefined) return `accepted it (${outcome.kind}) ${where}`;
-    if (!named(error)) {
-      return `failed without a TypeError/RangeError naming ${target.name}: ${describeError(error)}`;
-    }
-    return null;
-  }
-  if (
-    (error instanceof TypeError || error instanceof RangeError) &&
-    error !== HOSTILE_ERROR &&
-    !named(error)
-  ) {
-    return `a ${error.constructor.name} that does not name ${target.name}: ${error.message}`;
-  }
-  return null;
-}
-
-const errorsOfProcess: unknown[] = [];
-let listening = false;
-
-function listenForUncaught(): void {
-  if (listening) return;
-  listening = true;
-  process.on("uncaughtException", (error) => errorsOfProcess.push(error));
-  process.on("unhandledRejection", (reason) => errorsOfProcess.push(reason));
-}
-
-/** A normal run with a few tasks, a channel and a sleep: the runtime still works. */
-async function runtimeStillWorks(): Promise<void> {
-  const received: number[] = [];
-  await run(
-    async () => {
-      const [send, receive] = openMemoryChannel<number>(1);
-      await openNursery(async (nursery) => {
-        nursery.startSoon(async () => {
-          for (let i = 0; i < 3; i++) {
-            await sleep(10);
-            await send.send(i);
-          }
-          await send.aclose();
-        });
-        nursery.startSoon(async () => {
-          for await (const value of receive) received.push(value);
-        });
-      });
-    },
-    { clock: new MockClock({ autojumpThreshold: 0 }), handleSignals: false },
-  );
-  expect(received).toEqual([0, 1, 2]);
-}
-
 function parameters(): fc.Parameters<[BadValue]> {
   const replay: fc.Parameters<[BadValue]> =
     process.env.WEFT_PROPERTY_SEED === undefined
@@ -602,10 +328,18 @@ export function fuzzBadInput(entry: string, config: FuzzConfig): void {
                 invoke(module, callable, args, instance);
               const problems: string[] = [];
               const outside = await outsideRun(makeArguments, call, receiver);
-              const outsideProblem = outside && violation(target, bad, outside, "outside run");
+              const outsideProblem =
+                outside &&
+                violation(target.name, callable.returnsPromise, bad, outside, "outside run");
               if (outsideProblem) problems.push(`outside run(): ${outsideProblem}`);
               const inside = await insideRun(makeArguments, call, receiver);
-              const insideProblem = violation(target, bad, inside, "inside run");
+              const insideProblem = violation(
+                target.name,
+                callable.returnsPromise,
+                bad,
+                inside,
+                "inside run",
+              );
               if (insideProblem) problems.push(`inside run(): ${insideProblem}`);
               await new Promise((resolve) => setImmediate(resolve));
               if (errorsOfProcess.length > 0) {
