@@ -13,7 +13,9 @@ import { TraceRecorder } from "../src/index.ts";
 import { OpenTelemetryInstrument } from "../src/opentelemetry/index.ts";
 
 const quiet = { stdout: () => {}, stderr: () => {} };
-const emptyTrace = () => [{ traceEvents: [], displayTimeUnit: "ms", otherData: {} }];
+const emptyTrace = () => [
+  { traceEvents: [], displayTimeUnit: "ms", otherData: { weft: { version: 1, dropped: 0 } } },
+];
 
 fuzzBadInput("@weft/trace", {
   receivers: { TraceRecorder: () => new TraceRecorder() },
