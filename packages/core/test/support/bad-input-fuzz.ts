@@ -39,9 +39,10 @@ import { type BadValue, badValues } from "./wrong-values.ts";
  * - the runtime still works afterwards: a run with a few tasks, a channel and
  *   a sleep, after every case.
  *
- * `WEFT_FUZZ_RUNS` sets the number of generated values per parameter (default
- * {@link DEFAULT_RUNS}); `WEFT_PROPERTY_SEED` / `WEFT_PROPERTY_PATH` replay a
- * reported failure.
+ * Each parameter first gets one value of every kind it does not accept (and
+ * a revoked proxy, and objects whose traps or coercions throw), then
+ * `WEFT_FUZZ_RUNS` random ones (default {@link DEFAULT_RUNS});
+ * `WEFT_PROPERTY_SEED` / `WEFT_PROPERTY_PATH` replay a reported failure.
  */
 
 const DEFAULT_RUNS = 3;
@@ -238,12 +239,18 @@ function memberKey(member: string): string | symbol {
   return match ? (Symbol as unknown as Record<string, symbol>)[match[1]!]! : member;
 }
 
-function parameters(): fc.Parameters<[BadValue]> {
+/** fast-check's parameters: the `examples` first, then the random runs. */
+function parameters(examples: readonly BadValue[]): fc.Parameters<[BadValue]> {
   const replay: fc.Parameters<[BadValue]> =
     process.env.WEFT_PROPERTY_SEED === undefined
       ? {}
       : { seed: Number(process.env.WEFT_PROPERTY_SEED), path: process.env.WEFT_PROPERTY_PATH };
-  return { numRuns: Number(process.env.WEFT_FUZZ_RUNS ?? DEFAULT_RUNS), ...replay };
+  return {
+    // fast-check counts the examples among numRuns.
+    numRuns: examples.length + Number(process.env.WEFT_FUZZ_RUNS ?? DEFAULT_RUNS),
+    examples: examples.map((value): [BadValue] => [value]),
+    ...replay,
+  };
 }
 
 /**
@@ -322,7 +329,7 @@ export function fuzzBadInput(entry: string, config: FuzzConfig): void {
           );
           if (!values) continue;
           await fc.assert(
-            fc.asyncProperty(values, async (bad) => {
+            fc.asyncProperty(values.arbitrary, async (bad) => {
               const makeArguments = () => argumentsFor(target, config, bad.value);
               const call = (instance: unknown, args: unknown[]) =>
                 invoke(module, callable, args, instance);
@@ -357,7 +364,7 @@ export function fuzzBadInput(entry: string, config: FuzzConfig): void {
                 );
               }
             }),
-            parameters(),
+            parameters(values.examples),
           );
         }
       });

@@ -126,6 +126,26 @@ const byKind: Record<ValueKind, fc.Arbitrary<BadValue>> = {
   ),
 };
 
+/**
+ * One value of each kind, tried first for every parameter (fast-check's
+ * `examples`), so that a regression for a kind is caught on every run, not
+ * only when the random draw picks that kind.
+ */
+const exampleOfKind: Record<ValueKind, () => BadValue> = {
+  undefined: () => bad(undefined, "undefined", "wrong"),
+  null: () => bad(null, "null", "wrong"),
+  boolean: () => bad(true, "true", "wrong"),
+  number: () => bad(Number.NaN, "the number NaN", "wrong"),
+  bigint: () => bad(1n, "1n", "wrong"),
+  string: () => bad("x", '"x"', "wrong"),
+  symbol: () => bad(Symbol("x"), "Symbol(x)", "wrong"),
+  function: () => bad(() => 1, "a function", "wrong"),
+  array: () => bad([1], "[1]", "wrong"),
+  bytes: () => bad(new Uint8Array(1), "Uint8Array [0]", "wrong"),
+  iterable: () => bad(new Set([1]), "a Set", "wrong"),
+  object: () => bad({}, "{}", "wrong"),
+};
+
 /** Objects that no parameter can use: wrong whatever the declared type. */
 const unusable: fc.Arbitrary<BadValue> = fc
   .constant(0)
@@ -159,7 +179,7 @@ export function badValues(
   shape: TypeShape,
   optional: boolean,
   where: "parameter" | "property",
-): fc.Arbitrary<BadValue> | null {
+): { arbitrary: fc.Arbitrary<BadValue>; examples: BadValue[] } | null {
   if (shape.anything) return null;
   const accepts = new Set(shape.kinds);
   const takesObjects = ["object", "function", "array", "bytes", "iterable"].some((kind) =>
@@ -169,6 +189,7 @@ export function badValues(
   // array or a function (TypeScript's weak-type rule, and checkOptionsObject's).
   const weakObject = accepts.has("object") && !shape.hasRequiredMembers;
   const choices: fc.Arbitrary<BadValue>[] = [];
+  const examples: BadValue[] = [];
   for (const kind of Object.keys(byKind) as ValueKind[]) {
     if (kind === "undefined" && optional) continue;
     if (kind === "null" && optional && where === "property") {
@@ -178,9 +199,16 @@ export function badValues(
     if (kind === "object" ? weakObject : accepts.has(kind)) continue;
     if (weakObject && (kind === "bytes" || kind === "iterable")) continue;
     choices.push(byKind[kind]);
+    examples.push(exampleOfKind[kind]());
   }
-  if (shape.kinds.length > 0) choices.push(unusable);
-  choices.push(hostile(takesObjects ? "hostile" : "wrong"));
+  const hostileClass = takesObjects ? "hostile" : "wrong";
+  if (shape.kinds.length > 0) {
+    choices.push(unusable);
+    examples.push(bad(revokedProxy(), "a revoked proxy", "wrong"));
+  }
+  choices.push(hostile(hostileClass));
+  examples.push(bad(throwingGetters(), "a proxy whose traps throw", hostileClass));
+  examples.push(bad(throwingCoercion(), "an object whose coercions throw", hostileClass));
   if (accepts.has("number")) choices.push(edgeNumbers);
-  return choices.length === 0 ? null : fc.oneof(...choices);
+  return choices.length === 0 ? null : { arbitrary: fc.oneof(...choices), examples };
 }
