@@ -34,7 +34,13 @@ fs.writeFileSync(FILE, "x");
 /** Listening servers and bound UDP sockets made for SocketListener and UdpSocket; closed at the end. */
 const opened: { close(): unknown }[] = [];
 afterAll(() => {
-  for (const each of opened) each.close();
+  for (const each of opened) {
+    try {
+      each.close();
+    } catch {
+      // already closed, by the SocketListener or UdpSocket that wrapped it
+    }
+  }
   fs.rmSync(DIRECTORY, { recursive: true, force: true });
 });
 
