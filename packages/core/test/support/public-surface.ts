@@ -125,6 +125,14 @@ export function publicSurface(): Map<string, CallableInfo[]> {
   }
   cached = readSurface();
   fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+  // Older caches (other sources) go; another worker's file being written (a
+  // `.json.<pid>` name) stays.
+  for (const old of fs.readdirSync(path.dirname(cacheFile))) {
+    const full = path.join(path.dirname(cacheFile), old);
+    if (/^public-surface-[0-9a-f]{16}\.json$/.test(old) && full !== cacheFile) {
+      fs.rmSync(full, { force: true });
+    }
+  }
   const temporary = `${cacheFile}.${process.pid}`;
   fs.writeFileSync(temporary, JSON.stringify([...cached]));
   fs.renameSync(temporary, cacheFile);
