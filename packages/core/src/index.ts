@@ -53,7 +53,7 @@ export type {
 export * as lowlevel from "./lowlevel/lowlevel.ts";
 export { cancellable, currentSignal } from "./scopes/abort-signal.ts";
 export { openNursery, TASK_STATUS_IGNORED } from "./scopes/nursery.ts";
-export { type RunOptions, run } from "./scopes/run.ts";
+export { checkRunOptions, type RunOptions, run } from "./scopes/run.ts";
 export {
   currentEffectiveDeadline,
   failAfter,

@@ -463,6 +463,7 @@ describe("outside run(), promise-returning functions and methods reject", () => 
     ]);
     const synchronous = new Set([
       "checkRetryOptions", // an argument check: throws at once
+      "checkRunOptions", // an argument check: throws at once
       "currentEffectiveDeadline",
       "currentSignal",
       "currentTime",

@@ -1,8 +1,8 @@
 /**
  * Effection → weft: an Effection operation that runs weft code in a weft run.
  */
-import { lowlevel, run } from "@weft/core";
-import { checkFunction, checkOptionsObject } from "@weft/core/validate";
+import { checkRunOptions, lowlevel, run } from "@weft/core";
+import { checkFunction } from "@weft/core/validate";
 import { call, type Operation } from "effection";
 import type { WeftOperationOptions } from "./types.ts";
 
@@ -45,7 +45,7 @@ export function weftOperation<T>(
   options?: WeftOperationOptions,
 ): Operation<T> {
   checkFunction("fn", fn);
-  checkOptionsObject("options", options);
+  checkRunOptions("options", options);
   return {
     *[Symbol.iterator]() {
       const halted = new AbortController();

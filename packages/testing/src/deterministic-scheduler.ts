@@ -1,6 +1,7 @@
 import type { Scheduler, Task } from "@weft/core";
 import {
   checkArray,
+  checkBoolean,
   checkChoice,
   checkCount,
   checkFinite,
@@ -103,6 +104,7 @@ export class DeterministicScheduler implements Scheduler {
     } = options;
     checkFinite("options.seed", seed);
     checkArray("options.choices", choices);
+    checkBoolean("options.wrapChoices", wrapChoices);
     for (const choice of choices) checkCount("each of options.choices", choice);
     checkChoice("options.afterChoices", afterChoices, ["random", "fifo"]);
     checkChoice("options.mode", mode, ["uniform", "pct"]);

@@ -17,7 +17,12 @@ import {
   type SendStream,
   StapledStream,
 } from "@weft/core/streams";
-import { checkBytes } from "@weft/core/validate";
+import { checkBytes, checkFunction, checkMethods, checkOptionsObject } from "@weft/core/validate";
+
+/** A hook option: a function, or null / undefined for none. */
+function checkHook(name: string, hook: unknown): void {
+  if (hook !== undefined && hook !== null) checkFunction(name, hook);
+}
 
 /** An async hook called from a stream operation. */
 export type AsyncHook = () => Promise<unknown>;
@@ -136,6 +141,10 @@ export class MemorySendStream implements SendStream {
   closeHook: SyncHook | null;
 
   constructor(options: MemorySendStreamOptions = {}) {
+    checkOptionsObject("options", options);
+    checkHook("options.sendAllHook", options.sendAllHook);
+    checkHook("options.waitSendAllMightNotBlockHook", options.waitSendAllMightNotBlockHook);
+    checkHook("options.closeHook", options.closeHook);
     this.sendAllHook = options.sendAllHook ?? null;
     this.waitSendAllMightNotBlockHook = options.waitSendAllMightNotBlockHook ?? null;
     this.closeHook = options.closeHook ?? null;
@@ -209,6 +218,9 @@ export class MemoryReceiveStream implements ReceiveStream {
   closeHook: SyncHook | null;
 
   constructor(options: MemoryReceiveStreamOptions = {}) {
+    checkOptionsObject("options", options);
+    checkHook("options.receiveSomeHook", options.receiveSomeHook);
+    checkHook("options.closeHook", options.closeHook);
     this.receiveSomeHook = options.receiveSomeHook ?? null;
     this.closeHook = options.closeHook ?? null;
   }
@@ -268,6 +280,8 @@ export function memoryStreamPump(
   receive: MemoryReceiveStream,
   maxBytes?: number,
 ): boolean {
+  checkMethods("send", send, ["getDataNowait"], "a MemorySendStream");
+  checkMethods("receive", receive, ["putData", "putEof"], "a MemoryReceiveStream");
   let data: Uint8Array;
   try {
     data = send.getDataNowait(maxBytes);

@@ -31,8 +31,15 @@ export class MockClock implements Clock {
 
   constructor(options: MockClockOptions = {}) {
     checkOptionsObject("options", options);
-    if (options.rate !== undefined) this.rate = options.rate;
-    if (options.autojumpThreshold !== undefined) this.autojumpThreshold = options.autojumpThreshold;
+    const { rate, autojumpThreshold } = options;
+    if (rate !== undefined) {
+      checkNonNegative("options.rate", rate);
+      this.rate = rate;
+    }
+    if (autojumpThreshold !== undefined) {
+      checkNonNegative("options.autojumpThreshold", autojumpThreshold);
+      this.autojumpThreshold = autojumpThreshold;
+    }
   }
 
   /** Virtual milliseconds that pass per real millisecond. */

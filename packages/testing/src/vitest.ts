@@ -1,5 +1,5 @@
-import { type Clock, type RunOptions, run } from "@weft/core";
-import { checkArray, checkOptionsObject } from "@weft/core/validate";
+import { type Clock, checkRunOptions, type RunOptions, run } from "@weft/core";
+import { checkArray, checkFunction, checkInstance, checkOptionsObject } from "@weft/core/validate";
 import * as fc from "fast-check";
 import { test } from "vitest";
 import { DeterministicScheduler } from "./deterministic-scheduler.ts";
@@ -19,12 +19,17 @@ export interface WeftTestOptions extends Omit<RunOptions, "dumpTasksOn"> {
  */
 export function weftRun<T>(body: () => Promise<T>, options: RunOptions = {}): Promise<T> {
   try {
+    checkFunction("body", body);
     checkOptionsObject("options", options);
+    // Inside the try too: reading the options may throw (a getter).
+    return run(body, {
+      ...options,
+      clock: options.clock ?? new MockClock({ autojumpThreshold: 0 }),
+    });
   } catch (error) {
     // Rejects (never throws synchronously), as run() does with its arguments.
     return Promise.reject(error);
   }
-  return run(body, { ...options, clock: options.clock ?? new MockClock({ autojumpThreshold: 0 }) });
 }
 
 /**
@@ -95,6 +100,7 @@ export class WeftSchedule {
   #failed: DeterministicScheduler | undefined;
 
   constructor(generated: DeterministicScheduler) {
+    checkInstance("generated", generated, DeterministicScheduler, "a DeterministicScheduler");
     this.#generated = generated;
   }
 
@@ -119,6 +125,7 @@ export class WeftSchedule {
 
   /** Records that the run of `scheduler` failed. */
   failed(scheduler: DeterministicScheduler): void {
+    checkInstance("scheduler", scheduler, DeterministicScheduler, "a DeterministicScheduler");
     this.#failed = scheduler;
   }
 
@@ -155,7 +162,12 @@ export function weftAsyncProperty<Ts extends unknown[]>(
   options: WeftPropertyRunOptions = {},
 ): fc.IAsyncProperty<[...Ts, WeftSchedule]> {
   checkArray("arbitraries", arbitraries);
+  checkFunction("body", body);
+  checkOptionsObject("options", options);
   const { schedules: schedulesOptions, clock, ...runOptions } = options;
+  checkRunOptions("options", runOptions);
+  checkOptionsObject("options.schedules", schedulesOptions);
+  if (clock !== undefined) checkFunction("options.clock", clock);
   const all = [
     ...arbitraries,
     schedules(schedulesOptions).map((generated) => new WeftSchedule(generated)),

@@ -44,7 +44,7 @@ const badArguments: [label: string, call: () => unknown, error: ErrorClass, name
   ["checkTwoWayStream(1)", () => checkTwoWayStream(bad(1)), TypeError, /maker/],
   ["checkHalfCloseableStream(1)", () => checkHalfCloseableStream(bad(1)), TypeError, /maker/],
   ["checkCancelledSendAll(1)", () => checkCancelledSendAll(bad(1)), TypeError, /cloggedMaker/],
-  ["weftRun(1)", () => weftRun(bad(1)), TypeError, /main/],
+  ["weftRun(1)", () => weftRun(bad(1)), TypeError, /body/],
   ["weftRun(body, 5)", () => weftRun(async () => {}, bad(5)), TypeError, /options/],
   [
     "Sequencer.at('x', fn)",

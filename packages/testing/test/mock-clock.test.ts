@@ -170,6 +170,24 @@ describe("waitAllTasksBlocked", () => {
     expect(woken).toEqual([0, 5, 10, 20]);
   });
 
+  test("an infinite cushion never wakes, and the clock still jumps to a pending deadline", async () => {
+    const woken: string[] = [];
+    await run(
+      () =>
+        openNursery(async (nursery) => {
+          nursery.startSoon(async () => {
+            await lowlevel.waitAllTasksBlocked(Infinity);
+            woken.push("waiter");
+          });
+          await sleep(1_000);
+          woken.push(`sleeper at ${currentTime()}`);
+          nursery.cancelScope.cancel();
+        }),
+      { clock: autojump() },
+    );
+    expect(woken).toEqual(["sleeper at 1000"]);
+  });
+
   test("a negative cushion is refused", async () => {
     await run(async () => {
       await expect(waitAllTasksBlocked(-1)).rejects.toThrow(RangeError);

@@ -1,6 +1,11 @@
 import { Err, Ok, type Result } from "ts-results-es";
 import { isCancelled } from "../errors/cancelled.ts";
-import { checkCount, checkFunction, checkOptionsObject } from "../errors/validate.ts";
+import {
+  checkCount,
+  checkFunction,
+  checkOptionsObject,
+  isRevokedProxy,
+} from "../errors/validate.ts";
 import { checkpoint, refusalOf } from "../kernel/checkpoints.ts";
 import { openNursery } from "../scopes/nursery.ts";
 import { Lock } from "../sync/lock.ts";
@@ -119,7 +124,7 @@ function mapConcurrentOrThrow<T, R>(
   fn: (item: T, index: number) => Promise<R>,
   options: { limit: number },
 ): Promise<R[]> {
-  if (!isIterable(items) && !isAsyncIterable(items)) {
+  if (isRevokedProxy(items) || (!isIterable(items) && !isAsyncIterable(items))) {
     throw new TypeError("items must be an iterable or an async iterable");
   }
   checkFunction("fn", fn);

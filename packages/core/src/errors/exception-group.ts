@@ -5,6 +5,7 @@
 
 import { describeThrown } from "./describe-thrown.ts";
 import { taskNameOf } from "./raising-task.ts";
+import { isRevokedProxy } from "./validate.ts";
 
 /** Chooses errors: a predicate, or an error class to match with `instanceof`. */
 export type ErrorMatcher =
@@ -45,7 +46,12 @@ export class ExceptionGroup extends AggregateError {
   declare readonly errors: unknown[];
 
   constructor(errors: Iterable<unknown>, message = "several errors were raised") {
-    if (errors === null || typeof errors !== "object" || !(Symbol.iterator in errors)) {
+    if (
+      errors === null ||
+      typeof errors !== "object" ||
+      isRevokedProxy(errors) ||
+      !(Symbol.iterator in errors)
+    ) {
       throw new TypeError("errors must be an iterable of errors");
     }
     const list = Array.from(errors);

@@ -7,9 +7,47 @@
  * @packageDocumentation
  */
 
-/** How a bad value is shown in a message: its type, and its value where short. */
+/**
+ * Whether `value` is a revoked proxy: an object every operation on which
+ * throws (even `Array.isArray` and `instanceof`), so a check must ask this
+ * before anything else about an object, or fail with a `TypeError` that does
+ * not name the argument.
+ */
+export function isRevokedProxy(value: unknown): boolean {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return false;
+  try {
+    Array.isArray(value);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** `Array.isArray(value)`, false for a revoked proxy (where `Array.isArray` throws). */
+export function isArray(value: unknown): value is readonly unknown[] {
+  return !isRevokedProxy(value) && Array.isArray(value);
+}
+
+/**
+ * `value instanceof type`, without throwing: false for a revoked proxy, and
+ * for a proxy whose `getPrototypeOf` trap throws (`instanceof` would throw).
+ */
+export function isInstance<T>(
+  value: unknown,
+  type: abstract new (...args: never[]) => T,
+): value is T {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
+/** How a bad value is shown in a message: its type, and its value where short. Never throws. */
 export function describeValue(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (isRevokedProxy(value)) return "a revoked proxy";
   if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
   if (typeof value === "function") return "a function";
   if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
@@ -81,7 +119,7 @@ export function checkOptionsObject(
 ): asserts value is object | undefined {
   if (
     value !== undefined &&
-    (value === null || typeof value !== "object" || Array.isArray(value))
+    (value === null || typeof value !== "object" || isRevokedProxy(value) || Array.isArray(value))
   ) {
     throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
   }
@@ -118,7 +156,7 @@ export function checkOptionalBoolean(
 }
 
 export function checkArray(name: string, value: unknown): asserts value is readonly unknown[] {
-  if (!Array.isArray(value)) {
+  if (!isArray(value)) {
     throw new TypeError(`${name} must be an array, got ${describeValue(value)}`);
   }
 }
@@ -141,8 +179,41 @@ export function checkNonNegative(name: string, value: unknown): asserts value is
   }
 }
 
+/**
+ * An object with a method of each name in `methods` (an implementation of an
+ * interface: a Clock, a stream); `what` says what it is in the message
+ * ("a Clock (startClock, currentTime, deadlineToSleepTime)").
+ */
+export function checkMethods(
+  name: string,
+  value: unknown,
+  methods: readonly string[],
+  what: string,
+): void {
+  if (
+    value === null ||
+    (typeof value !== "object" && typeof value !== "function") ||
+    isRevokedProxy(value) ||
+    methods.some((method) => typeof (value as Record<string, unknown>)[method] !== "function")
+  ) {
+    throw new TypeError(`${name} must be ${what}, got ${describeValue(value)}`);
+  }
+}
+
+/** An instance of `type`; `what` says what it is in the message ("a weft Task"). */
+export function checkInstance<T>(
+  name: string,
+  value: unknown,
+  type: abstract new (...args: never[]) => T,
+  what: string,
+): asserts value is T {
+  if (!isInstance(value, type)) {
+    throw new TypeError(`${name} must be ${what}, got ${describeValue(value)}`);
+  }
+}
+
 export function checkBytes(name: string, value: unknown): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) {
+  if (!isInstance(value, Uint8Array)) {
     throw new TypeError(`${name} must be a Uint8Array, got ${describeValue(value)}`);
   }
 }

@@ -1,3 +1,4 @@
+import { checkMethods } from "../errors/validate.ts";
 import type { Clock } from "./types.ts";
 
 /** Real monotonic time in milliseconds (`performance.now()`). The default clock. */
@@ -13,17 +14,13 @@ export class SystemClock implements Clock {
   }
 }
 
-export function checkClock(value: unknown): asserts value is Clock {
-  const clock = value as Partial<Clock> | null;
-  if (
-    clock === null ||
-    typeof clock !== "object" ||
-    typeof clock.startClock !== "function" ||
-    typeof clock.currentTime !== "function" ||
-    typeof clock.deadlineToSleepTime !== "function"
-  ) {
-    throw new TypeError(
-      "options.clock must be a Clock (startClock, currentTime, deadlineToSleepTime)",
-    );
-  }
+export function checkClock(name: string, value: unknown): asserts value is Clock {
+  checkMethods(
+    name,
+    value,
+    CLOCK_METHODS,
+    "a Clock (startClock, currentTime, deadlineToSleepTime)",
+  );
 }
+
+const CLOCK_METHODS = ["startClock", "currentTime", "deadlineToSleepTime"];

@@ -99,7 +99,10 @@ export class Idleness {
     let sleep = next === Infinity ? Infinity : Math.max(0, clock.deadlineToSleepTime(next));
     let primed: Primed = Primed.NONE;
     const threshold = clock.autojumpThreshold ?? Infinity;
-    if (this.idleWaiters.length > 0) {
+    // Waiters are served before any jump, except those with an infinite
+    // cushion (sorted last): they never wake, and must not stop the clock
+    // from jumping to a pending deadline (nor make that a deadlock).
+    if (this.idleWaiters.length > 0 && this.idleWaiters[0]!.cushion !== Infinity) {
       const cushion = this.idleWaiters[0]!.cushion;
       if (cushion < sleep) {
         sleep = cushion;

@@ -533,7 +533,11 @@ export class Kernel {
     this.instruments = this.instruments.toSpliced(index, 1);
   }
 
-  /** Package-internal (kernel/ only): calls `hook` on every instrument, removing any that throws. */
+  /**
+   * Package-internal (kernel/ only): calls `hook` on every instrument, removing
+   * any that throws — reading the hook too: an instrument is user code, and a
+   * getter or proxy trap of it that throws must not fail the kernel.
+   */
   callInstruments<H extends Exclude<keyof Instrument, "taskContext">>(
     hook: H,
     ...args: Parameters<NonNullable<Instrument[H]>>
@@ -541,10 +545,9 @@ export class Kernel {
     const instruments = this.instruments; // copy-on-write: safe to iterate as it is
     for (let i = 0; i < instruments.length; i++) {
       const instrument = instruments[i]!;
-      const method = instrument[hook] as ((...args: unknown[]) => void) | undefined;
-      if (typeof method !== "function") continue;
       try {
-        method.apply(instrument, args);
+        const method = instrument[hook] as ((...args: unknown[]) => void) | undefined;
+        if (typeof method === "function") method.apply(instrument, args);
       } catch (error) {
         this.#dropInstrument(instrument, hook, error);
       }
@@ -563,10 +566,9 @@ export class Kernel {
     const instruments = this.instruments; // copy-on-write: safe to iterate as it is
     for (let i = 0; i < instruments.length; i++) {
       const instrument = instruments[i]!;
-      const method = instrument[hook];
-      if (typeof method !== "function") continue;
       try {
-        method.call(instrument, task);
+        const method = instrument[hook];
+        if (typeof method === "function") method.call(instrument, task);
       } catch (error) {
         this.#dropInstrument(instrument, hook, error);
       }
@@ -599,7 +601,13 @@ export class Kernel {
     const instruments = this.instruments;
     for (let i = instruments.length - 1; i >= 0; i--) {
       const instrument = instruments[i]!;
-      const hook = instrument.taskContext;
+      let hook: Instrument["taskContext"];
+      try {
+        hook = instrument.taskContext;
+      } catch (error) {
+        this.#dropInstrument(instrument, "taskContext", error);
+        continue;
+      }
       if (typeof hook !== "function") continue;
       const inner = wrapped;
       wrapped = once(() => {

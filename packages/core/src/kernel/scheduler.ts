@@ -1,3 +1,4 @@
+import { checkMethods } from "../errors/validate.ts";
 import type { Scheduler, Task } from "./types.ts";
 
 /** The default policy: each batch runs every runnable task, first come first served. */
@@ -7,16 +8,10 @@ export class FifoScheduler implements Scheduler {
   }
 }
 
-export function checkScheduler(value: unknown): asserts value is Scheduler {
-  const scheduler = value as Partial<Scheduler> | null;
-  if (
-    scheduler === null ||
-    typeof scheduler !== "object" ||
-    typeof scheduler.selectBatch !== "function"
-  ) {
-    throw new TypeError("options.scheduler must be a Scheduler (an object with selectBatch)");
-  }
+export function checkScheduler(name: string, value: unknown): asserts value is Scheduler {
+  checkMethods(name, value, ["selectBatch"], "a Scheduler (an object with selectBatch)");
+  const scheduler = value as Partial<Scheduler>;
   if (scheduler.startRun !== undefined && typeof scheduler.startRun !== "function") {
-    throw new TypeError("options.scheduler.startRun must be a function when present");
+    throw new TypeError(`${name}.startRun must be a function when present`);
   }
 }

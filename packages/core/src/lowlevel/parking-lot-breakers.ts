@@ -3,11 +3,17 @@
  * so that waiters are not stuck forever behind a task that died holding it.
  */
 import { BrokenResourceError, UsageError } from "../errors/errors.ts";
+import { checkInstance, checkMethods } from "../errors/validate.ts";
 import { type BreakableLot, TaskImpl, TaskState } from "../kernel/task.ts";
 import type { Task } from "../kernel/types.ts";
 
 function checkTask(task: unknown): asserts task is TaskImpl {
-  if (!(task instanceof TaskImpl)) throw new TypeError("task must be a weft Task");
+  checkInstance("task", task, TaskImpl, "a weft Task");
+}
+
+/** A lot is kept until the task exits, then broken: a bad one would fail the kernel then. */
+function checkLot(lot: unknown): asserts lot is BreakableLot {
+  checkMethods("lot", lot, ["breakLot"], "a ParkingLot (a breakLot method)");
 }
 
 /**
@@ -17,6 +23,7 @@ function checkTask(task: unknown): asserts task is TaskImpl {
  */
 export function addParkingLotBreaker(task: Task, lot: BreakableLot): void {
   checkTask(task);
+  checkLot(lot);
   if (task.state === TaskState.DONE) {
     throw new BrokenResourceError("cannot register an exited task as a parking lot breaker");
   }
@@ -29,6 +36,7 @@ export function addParkingLotBreaker(task: Task, lot: BreakableLot): void {
 /** Undoes one `addParkingLotBreaker(task, lot)` (registrations are counted). */
 export function removeParkingLotBreaker(task: Task, lot: BreakableLot): void {
   checkTask(task);
+  checkLot(lot);
   const lots = task.lotsToBreak;
   if (lots !== null && lots[lots.length - 1] === lot) {
     lots.pop(); // the usual case: the last registration is undone first

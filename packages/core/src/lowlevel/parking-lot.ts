@@ -1,10 +1,16 @@
 import { Err, Ok, type Result } from "ts-results-es";
 import { BrokenResourceError } from "../errors/errors.ts";
-import { checkBoolean, checkCount, checkOptionsObject } from "../errors/validate.ts";
+import {
+  checkBoolean,
+  checkCount,
+  checkInstance,
+  checkOptionsObject,
+  isInstance,
+} from "../errors/validate.ts";
 import { requireTask } from "../kernel/context.ts";
 import { parkTask } from "../kernel/fast-path.ts";
 import { Abort } from "../kernel/kernel.ts";
-import type { KernelAbortFn } from "../kernel/task.ts";
+import { type KernelAbortFn, TaskImpl } from "../kernel/task.ts";
 import type { Task } from "../kernel/types.ts";
 import { reschedule } from "./waits.ts";
 
@@ -112,7 +118,7 @@ export class ParkingLot {
    * with `undefined`); returns them.
    */
   unpark(count = 1, outcome: Result<unknown, unknown> = Ok.EMPTY): Task[] {
-    if (!(outcome instanceof Ok) && !(outcome instanceof Err)) {
+    if (!isInstance(outcome, Ok) && !isInstance(outcome, Err)) {
       throw new TypeError("outcome must be a Result (Ok or Err from ts-results-es)");
     }
     if (count === 1) {
@@ -140,7 +146,7 @@ export class ParkingLot {
    * its lock).
    */
   repark(newLot: ParkingLot, count = 1): void {
-    if (!(newLot instanceof ParkingLot)) throw new TypeError("newLot must be a ParkingLot");
+    checkInstance("newLot", newLot, ParkingLot, "a ParkingLot");
     checkCount("count", count, { infinity: true });
     for (const parked of this.#take(count)) {
       if (newLot.#broken) {
@@ -163,6 +169,7 @@ export class ParkingLot {
    * owner of a lock that exited without releasing it.
    */
   breakLot(task?: Task): void {
+    if (task !== undefined) checkInstance("task", task, TaskImpl, "a weft Task");
     if (this.#broken) return;
     this.#broken = true;
     this.#brokenBy = task ?? null;

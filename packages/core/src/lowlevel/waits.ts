@@ -5,7 +5,15 @@
  * the way a user could build one.
  */
 import { Err, Ok, type Result } from "ts-results-es";
-import { checkFunction, checkOptionsObject } from "../errors/validate.ts";
+import {
+  checkFunction,
+  checkInstance,
+  checkOptionalBoolean,
+  checkOptionalName,
+  checkOptionsObject,
+  describeValue,
+  isInstance,
+} from "../errors/validate.ts";
 import { cancelPointOf } from "../kernel/checkpoints.ts";
 import { requireTask } from "../kernel/context.ts";
 import type { AbortFn, WaitOptions } from "../kernel/kernel.ts";
@@ -34,8 +42,21 @@ export function waitTaskRescheduled(abort: AbortFn, options?: WaitOptions): Prom
   try {
     checkFunction("abort", abort);
     checkOptionsObject("options", options);
+    // Read once, here: the kernel keeps the options of a wait and must not
+    // meet a bad value (or a throwing getter) later, outside any user call.
+    const { waitingFor, external } = options ?? {};
+    if (
+      waitingFor !== undefined &&
+      typeof waitingFor !== "string" &&
+      typeof waitingFor !== "function"
+    ) {
+      throw new TypeError(
+        `options.waitingFor must be a string or a function, got ${describeValue(waitingFor)}`,
+      );
+    }
+    checkOptionalBoolean("options.external", external);
     const task = requireTask("lowlevel.waitTaskRescheduled()");
-    return task.kernel.park(task, abort, options);
+    return task.kernel.park(task, abort, options && { waitingFor, external });
   } catch (error) {
     return Promise.reject(error);
   }
@@ -58,8 +79,8 @@ export function isInWeftOperation(task: Task): boolean {
 
 /** Wakes a task blocked in `waitTaskRescheduled` with `outcome` (default `Ok(undefined)`). Exactly once per wait. */
 export function reschedule(task: Task, outcome: Result<unknown, unknown> = Ok.EMPTY): void {
-  if (!(task instanceof TaskImpl)) throw new TypeError("task must be a weft Task");
-  if (!(outcome instanceof Ok) && !(outcome instanceof Err)) {
+  checkInstance("task", task, TaskImpl, "a weft Task");
+  if (!isInstance(outcome, Ok) && !isInstance(outcome, Err)) {
     throw new TypeError("outcome must be a Result (Ok or Err from ts-results-es)");
   }
   task.kernel.reschedule(task, outcome.isErr(), outcome.isErr() ? outcome.error : outcome.value);
@@ -89,6 +110,7 @@ export function reschedule(task: Task, outcome: Result<unknown, unknown> = Ok.EM
  */
 export function cancelPoint(operation = "lowlevel.cancelPoint()"): Promise<never> | null {
   try {
+    checkOptionalName("operation", operation);
     return cancelPointOf(requireTask(operation));
   } catch (error) {
     return Promise.reject(error);

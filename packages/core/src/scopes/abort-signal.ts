@@ -1,4 +1,5 @@
 import { createCancelled } from "../errors/cancelled.ts";
+import { isRevokedProxy } from "../errors/validate.ts";
 import { requireTask } from "../kernel/context.ts";
 import { Abort, type WaitOptions } from "../kernel/kernel.ts";
 import type { TaskImpl } from "../kernel/task.ts";
@@ -26,6 +27,7 @@ export function currentSignal(): AbortSignal {
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&
+    !isRevokedProxy(value) &&
     (typeof value === "object" || typeof value === "function") &&
     typeof (value as { then?: unknown }).then === "function"
   );

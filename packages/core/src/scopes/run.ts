@@ -2,7 +2,14 @@ import { isMainThread } from "node:worker_threads";
 import { isCancelled, withoutCancelled } from "../errors/cancelled.ts";
 import { InternalError, UsageError } from "../errors/errors.ts";
 import { recordRaisingTask } from "../errors/raising-task.ts";
-import { checkBoolean, checkFunction, checkOptionsObject } from "../errors/validate.ts";
+import {
+  checkArray,
+  checkBoolean,
+  checkFunction,
+  checkOptionsObject,
+  describeValue,
+  isInstance,
+} from "../errors/validate.ts";
 import { checkClock, SystemClock } from "../kernel/clock.ts";
 import { currentTaskOrUndefined, requireTask } from "../kernel/context.ts";
 import { checkInstrument } from "../kernel/instrument.ts";
@@ -108,9 +115,50 @@ export function run<T>(main: () => Promise<T>, options?: RunOptions): Promise<T>
   }
 }
 
+/**
+ * `run()`'s checks of its options, for code that passes options on to a
+ * `run()` it starts later (weftOperation, weftAsyncProperty): a `TypeError`
+ * naming the option (`${name}.clock`, …) at once, instead of at that run.
+ */
+export function checkRunOptions(
+  name: string,
+  options: unknown,
+): asserts options is RunOptions | undefined {
+  checkOptionsObject(name, options);
+  const {
+    clock = new SystemClock(),
+    instruments = [],
+    strictErrors = true,
+    signal,
+    scheduler,
+    handleSignals = true,
+    debug = false,
+    closedWorld = false,
+    dumpTasksOn,
+  } = (options ?? {}) as RunOptions;
+  checkClock(`${name}.clock`, clock);
+  checkArray(`${name}.instruments`, instruments);
+  for (const [i, instrument] of instruments.entries())
+    checkInstrument(instrument, `${name}.instruments[${i}]`);
+  checkBoolean(`${name}.strictErrors`, strictErrors);
+  checkBoolean(`${name}.debug`, debug);
+  if (signal !== undefined && !isInstance(signal, AbortSignal)) {
+    throw new TypeError(`${name}.signal must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  if (scheduler !== undefined) checkScheduler(`${name}.scheduler`, scheduler);
+  checkBoolean(`${name}.handleSignals`, handleSignals);
+  checkBoolean(`${name}.closedWorld`, closedWorld);
+  if (dumpTasksOn !== undefined && !isInstance(dumpTasksOn, AbortSignal)) {
+    checkCatchableSignal(`${name}.dumpTasksOn`, dumpTasksOn);
+  }
+  if (closedWorld && !Number.isFinite(clock.autojumpThreshold ?? Infinity)) {
+    throw new TypeError(`${name}.closedWorld needs a clock with autojump (such as a MockClock)`);
+  }
+}
+
 function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
   checkFunction("main", main);
-  checkOptionsObject("options", options);
+  checkRunOptions("options", options);
   const {
     clock = new SystemClock(),
     instruments = [],
@@ -122,25 +170,6 @@ function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promis
     closedWorld = false,
     dumpTasksOn,
   } = options;
-  checkClock(clock);
-  if (!Array.isArray(instruments))
-    throw new TypeError("options.instruments must be an array of instruments");
-  for (const [i, instrument] of instruments.entries())
-    checkInstrument(instrument, `options.instruments[${i}]`);
-  checkBoolean("options.strictErrors", strictErrors);
-  checkBoolean("options.debug", debug);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError("options.signal must be an AbortSignal");
-  }
-  if (scheduler !== undefined) checkScheduler(scheduler);
-  checkBoolean("options.handleSignals", handleSignals);
-  checkBoolean("options.closedWorld", closedWorld);
-  if (dumpTasksOn !== undefined && !(dumpTasksOn instanceof AbortSignal)) {
-    checkCatchableSignal("options.dumpTasksOn", dumpTasksOn);
-  }
-  if (closedWorld && !Number.isFinite(clock.autojumpThreshold ?? Infinity)) {
-    throw new TypeError("options.closedWorld needs a clock with autojump (such as a MockClock)");
-  }
   const caller = currentTaskOrUndefined();
   if (caller !== undefined && !caller.kernel.finished) {
     return Promise.reject(

@@ -1,16 +1,9 @@
 /** Checking and numbering the POSIX signals weft can listen for. */
 import { constants } from "node:os";
+import { describeValue } from "../errors/validate.ts";
 
 /** Signals the OS never lets a process catch: listening for them is a mistake. */
 const UNCATCHABLE: ReadonlySet<string> = new Set(["SIGKILL", "SIGSTOP"]);
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return "an object";
-  if (typeof value === "function") return "a function";
-  return `${typeof value} ${String(value)}`;
-}
 
 /** The number of `signal` on this platform (`undefined` if the platform has no such signal). */
 export function signalNumber(signal: string): number | undefined {
@@ -30,7 +23,9 @@ export function checkCatchableSignal(
   value: unknown,
 ): asserts value is NodeJS.Signals {
   if (typeof value !== "string") {
-    throw new TypeError(`${name} must be a signal name such as "SIGHUP", got ${describe(value)}`);
+    throw new TypeError(
+      `${name} must be a signal name such as "SIGHUP", got ${describeValue(value)}`,
+    );
   }
   if (signalNumber(value) === undefined) {
     throw new RangeError(

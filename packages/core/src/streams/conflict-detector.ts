@@ -4,6 +4,7 @@
  * `BusyResourceError`; it never blocks.
  */
 import { BusyResourceError } from "../errors/errors.ts";
+import { checkOptionalName } from "../errors/validate.ts";
 
 export class ConflictDetector {
   readonly #message: string;
@@ -11,6 +12,7 @@ export class ConflictDetector {
 
   /** `message` is the `BusyResourceError` message. */
   constructor(message = "another task is already using this resource") {
+    checkOptionalName("message", message);
     this.#message = message;
   }
 

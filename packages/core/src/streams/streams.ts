@@ -2,6 +2,7 @@
  * Trio-style byte stream interfaces (Trio's `trio.abc` streams), `StapledStream`
  * and `acloseForcefully` (Trio's `_highlevel_generic.py`).
  */
+import { checkCount, checkMethods, isRevokedProxy } from "../errors/validate.ts";
 import { CancelScope } from "../kernel/cancel-scope.ts";
 
 /** Anything that can be closed asynchronously. */
@@ -42,8 +43,18 @@ export interface Listener<S> extends AsyncResource {
   accept(): Promise<S>;
 }
 
-/** Yields the chunks `stream.receiveSome()` returns, until EOF. */
-export async function* receiveChunks(stream: {
+/**
+ * Yields the chunks `stream.receiveSome()` returns, until EOF. A stream
+ * without `receiveSome` is a `TypeError` at once, not at the first `next()`.
+ */
+export function receiveChunks(stream: {
+  receiveSome(maxBytes?: number): Promise<Uint8Array>;
+}): AsyncGenerator<Uint8Array, void, undefined> {
+  checkMethods("stream", stream, ["receiveSome"], "a ReceiveStream (a receiveSome method)");
+  return chunksOf(stream);
+}
+
+async function* chunksOf(stream: {
   receiveSome(maxBytes?: number): Promise<Uint8Array>;
 }): AsyncGenerator<Uint8Array, void, undefined> {
   while (true) {
@@ -56,9 +67,7 @@ export async function* receiveChunks(stream: {
 /** Checks a `maxBytes` argument: `undefined` or an integer >= 1, else `RangeError`. */
 export function checkMaxBytes(maxBytes: number | undefined): void {
   if (maxBytes === undefined) return;
-  if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes < 1) {
-    throw new RangeError(`maxBytes must be an integer >= 1, got ${String(maxBytes)}`);
-  }
+  checkCount("maxBytes", maxBytes, { min: 1 });
 }
 
 function hasSendEof(stream: SendStream): stream is SendStream & { sendEof(): Promise<void> } {
@@ -80,6 +89,13 @@ export class StapledStream<
   receiveStream: R;
 
   constructor(sendStream: S, receiveStream: R) {
+    checkMethods("sendStream", sendStream, ["sendAll"], "a SendStream (a sendAll method)");
+    checkMethods(
+      "receiveStream",
+      receiveStream,
+      ["receiveSome"],
+      "a ReceiveStream (a receiveSome method)",
+    );
     this.sendStream = sendStream;
     this.receiveStream = receiveStream;
   }
@@ -140,9 +156,7 @@ export class StapledStream<
  * Other errors from `aclose` propagate.
  */
 export async function acloseForcefully(resource: AsyncResource): Promise<void> {
-  if (typeof (resource as Partial<AsyncResource> | null)?.aclose !== "function") {
-    throw new TypeError("resource must be an AsyncResource (an aclose method)");
-  }
+  checkMethods("resource", resource, ["aclose"], "an AsyncResource (an aclose method)");
   const scope = new CancelScope();
   scope.cancel("acloseForcefully");
   await scope.run(() => resource.aclose());
@@ -154,6 +168,7 @@ export function isReceiveStream(stream: unknown): stream is ReceiveStream {
   return (
     typeof s === "object" &&
     s !== null &&
+    !isRevokedProxy(s) &&
     typeof s.receiveSome === "function" &&
     typeof s.aclose === "function"
   );

@@ -1,5 +1,5 @@
 import { UsageError } from "../errors/errors.ts";
-import { checkCount } from "../errors/validate.ts";
+import { checkCount, isInstance } from "../errors/validate.ts";
 import { CancelScope } from "../kernel/cancel-scope.ts";
 import { unlessRefused } from "../kernel/checkpoints.ts";
 import { ParkingLot } from "../lowlevel/parking-lot.ts";
@@ -17,7 +17,7 @@ export class Condition {
   readonly #lot = new ParkingLot("Condition.wait");
 
   constructor(lock: Lock = new Lock()) {
-    if (!(lock instanceof Lock)) throw new TypeError("lock must be a weft Lock");
+    if (!isInstance(lock, Lock)) throw new TypeError("lock must be a weft Lock");
     this.#lock = lock;
   }
 

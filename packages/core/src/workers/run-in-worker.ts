@@ -8,7 +8,13 @@ import { isAbsolute } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Transferable as TransferListItem } from "node:worker_threads";
 import { BrokenResourceError } from "../errors/errors.ts";
-import { checkBoolean, checkOptionsObject } from "../errors/validate.ts";
+import {
+  checkBoolean,
+  checkOptionsObject,
+  describeValue,
+  isArray,
+  isInstance,
+} from "../errors/validate.ts";
 import { requireTask } from "../kernel/context.ts";
 import { Abort } from "../kernel/kernel.ts";
 import type { TaskImpl } from "../kernel/task.ts";
@@ -58,9 +64,9 @@ function fileUrlHref(url: URL): string {
 
 /** The `file:` URL of `module`, which must be an absolute path or a `file:` URL. */
 function moduleUrlOf(module: unknown): string {
-  if (module instanceof URL) return fileUrlHref(module);
+  if (isInstance(module, URL)) return fileUrlHref(module);
   if (typeof module !== "string") {
-    throw new TypeError(`module must be ${DESCRIBE_MODULE}, got ${typeof module}`);
+    throw new TypeError(`module must be ${DESCRIBE_MODULE}, got ${describeValue(module)}`);
   }
   if (module.startsWith("file:")) {
     if (!URL.canParse(module)) throw new RangeError(`module is not a valid file: URL: ${module}`);
@@ -80,8 +86,10 @@ function checkExportName(exportName: unknown): asserts exportName is string {
 }
 
 function checkArgs(args: unknown): asserts args is readonly unknown[] {
-  if (!Array.isArray(args)) {
-    throw new TypeError(`args must be an array of the arguments to pass, got ${typeof args}`);
+  if (!isArray(args)) {
+    throw new TypeError(
+      `args must be an array of the arguments to pass, got ${describeValue(args)}`,
+    );
   }
 }
 
@@ -94,14 +102,14 @@ interface CheckedOptions {
 function checkOptions(options: unknown, allowTransfer: boolean): CheckedOptions {
   checkOptionsObject("options", options);
   const { transfer, limiter, cancellable = true } = (options ?? {}) as RunInWorkerOptions;
-  if (transfer !== undefined && (!allowTransfer || !Array.isArray(transfer))) {
+  if (transfer !== undefined && (!allowTransfer || !isArray(transfer))) {
     throw new TypeError(
       allowTransfer
         ? "options.transfer must be an array of transferable objects"
         : "options.transfer is per call: use runInWorker() to transfer objects",
     );
   }
-  if (limiter !== undefined && !(limiter instanceof CapacityLimiter)) {
+  if (limiter !== undefined && !isInstance(limiter, CapacityLimiter)) {
     throw new TypeError("options.limiter must be a CapacityLimiter");
   }
   checkBoolean("options.cancellable", cancellable);

@@ -3,6 +3,7 @@
  * flags and permission modes, each checked with an error that names it.
  */
 import { fileURLToPath } from "node:url";
+import { isInstance } from "@weft/core/validate";
 
 /**
  * How a file is opened, as in Node's `fs.open` (and C's `fopen`):
@@ -77,7 +78,7 @@ export function checkFlags(name: string, flags: unknown): FlagsInfo {
  */
 export function checkPath(name: string, path: unknown): string {
   let text: string;
-  if (path instanceof URL) {
+  if (isInstance(path, URL)) {
     if (path.protocol !== "file:") {
       throw new TypeError(`${name} must be a file: URL, got a ${path.protocol} URL`);
     }

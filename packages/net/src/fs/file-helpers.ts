@@ -11,7 +11,7 @@
 import * as fsp from "node:fs/promises";
 import { lowlevel } from "@weft/core";
 import type { SendStream } from "@weft/core/streams";
-import { checkCount, checkOptionsObject } from "@weft/core/validate";
+import { checkCount, checkOptionsObject, isInstance, isRevokedProxy } from "@weft/core/validate";
 import { toUint8Array } from "../host/bytes.ts";
 import { waitUntilSettled } from "../host/wait-until-settled.ts";
 import {
@@ -109,7 +109,7 @@ export async function writeFile(
   options?: WriteFileOptions,
 ): Promise<void> {
   const pathText = checkPath("path", path);
-  if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+  if (typeof data !== "string" && !isInstance(data, Uint8Array)) {
     throw new TypeError(`data must be a string or a Uint8Array, got ${typeof data}`);
   }
   checkOptionsObject("options", options);
@@ -150,15 +150,18 @@ export function appendFile(
 ): Promise<void> {
   try {
     checkOptionsObject("options", options);
+    // Inside the try: spreading the options reads them (a getter may throw).
+    return writeFile(path, data, { ...options, flag: "a" });
   } catch (error) {
     return Promise.reject(error);
   }
-  return writeFile(path, data, { ...options, flag: "a" });
 }
 
 function isSendStream(stream: unknown): stream is SendStream {
   const s = stream as { sendAll?: unknown } | null;
-  return typeof s === "object" && s !== null && typeof s.sendAll === "function";
+  return (
+    typeof s === "object" && s !== null && !isRevokedProxy(s) && typeof s.sendAll === "function"
+  );
 }
 
 /**

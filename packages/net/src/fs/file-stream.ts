@@ -25,7 +25,7 @@ import {
   type Task,
 } from "@weft/core";
 import { ConflictDetector, checkMaxBytes, receiveChunks, type Stream } from "@weft/core/streams";
-import { checkCount, checkOptionsObject } from "@weft/core/validate";
+import { checkCount, checkOptionsObject, isInstance } from "@weft/core/validate";
 import { toUint8Array } from "../host/bytes.ts";
 import { waitUntilSettled } from "../host/wait-until-settled.ts";
 import { previousSendCancelledError } from "../streams/send-cancelled.ts";
@@ -239,7 +239,7 @@ export class FileStream implements Stream {
    * may reuse it as soon as the call returns or is cancelled.
    */
   async sendAll(data: Uint8Array): Promise<void> {
-    if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+    if (!isInstance(data, Uint8Array)) throw new TypeError("data must be a Uint8Array");
     this.#conflict.acquire();
     try {
       this.#checkOpen();

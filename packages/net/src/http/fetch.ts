@@ -14,6 +14,7 @@ import {
   isCancelled,
   lowlevel,
 } from "@weft/core";
+import { checkOptionsObject, describeValue, isInstance } from "@weft/core/validate";
 import { errorCode } from "../host/error-codes.ts";
 import { ignoreError } from "../host/io-wait.ts";
 import { hasCustomSocketFactory } from "../sockets/tcp-seams.ts";
@@ -44,21 +45,20 @@ function checkInput(input: unknown): asserts input is FetchInput {
       throw new TypeError(`input must be an absolute URL, got ${JSON.stringify(input)}`);
     }
     checkScheme(url, "input");
-  } else if (input instanceof URL) {
+  } else if (isInstance(input, URL)) {
     checkScheme(input, "input");
-  } else if (input instanceof Request) {
+  } else if (isInstance(input, Request)) {
     checkScheme(new URL(input.url), "input.url");
   } else {
-    const got = input === null ? "null" : typeof input;
-    throw new TypeError(`input must be a string, a URL or a Request, got ${got}`);
+    throw new TypeError(`input must be a string, a URL or a Request, got ${describeValue(input)}`);
   }
 }
 
 function checkInit(init: unknown): asserts init is FetchInit | undefined {
+  checkOptionsObject("init", init);
   if (init === undefined) return;
-  if (init === null || typeof init !== "object") throw new TypeError("init must be an object");
   const signal = (init as { signal?: unknown }).signal;
-  if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
+  if (signal !== undefined && signal !== null && !isInstance(signal, AbortSignal)) {
     throw new TypeError("init.signal must be an AbortSignal");
   }
   checkRetryInit((init as { retry?: unknown }).retry);
@@ -196,7 +196,7 @@ export async function fetch(input: FetchInput, init?: FetchInit): Promise<Respon
 }
 
 function checkResponse(response: unknown): asserts response is Response {
-  if (!(response instanceof Response)) throw new TypeError("response must be a Response");
+  if (!isInstance(response, Response)) throw new TypeError("response must be a Response");
   if (response.bodyUsed) throw new TypeError("response: its body was already read");
   if (response.body?.locked === true) {
     throw new TypeError("response: its body is being read elsewhere");

@@ -13,9 +13,16 @@ import {
   type TaskStatus,
 } from "@weft/core";
 import { acloseForcefully, type Listener, type Stream } from "@weft/core/streams";
-import { checkCount, checkDuration, checkFunction, checkOptionsObject } from "@weft/core/validate";
+import {
+  checkCount,
+  checkDuration,
+  checkFunction,
+  checkOptionsObject,
+  isArray,
+} from "@weft/core/validate";
+import { checkPort } from "../sockets/addresses.ts";
 import { type OpenTcpListenersOptions, openTcpListeners } from "../sockets/open-tcp-listeners.ts";
-import { serveListeners } from "../sockets/serve.ts";
+import { checkServeOptions, serveListeners } from "../sockets/serve.ts";
 import type { SocketListener } from "../sockets/socket-listener.ts";
 import {
   defaultHttpLog,
@@ -117,12 +124,14 @@ export function serveHttp<L extends Listener<Stream> = SocketListener>(
     checkOptionsObject("options", options);
     if (options === undefined) throw new TypeError("options must give a port or listeners");
     const settings = settingsOf(handler, options as ServeHttpOptions<Listener<Stream>>);
-    if (options.listeners !== undefined && !Array.isArray(options.listeners)) {
+    if (options.listeners !== undefined && !isArray(options.listeners)) {
       throw new TypeError("options.listeners must be an array of listeners");
     }
     if (options.listeners === undefined && options.port === undefined) {
       throw new TypeError("options must give a port (0 for any free port) or listeners");
     }
+    if (options.listeners === undefined) checkPort(options.port, "options.port");
+    checkServeOptions(options);
     return serve(new HttpServer(settings), options);
   } catch (error) {
     return Promise.reject(error);

@@ -5,6 +5,7 @@
  * backpressure), so a slow client slows the producer; when the client
  * leaves, the handler's scope is cancelled and the iterable's `finally` runs.
  */
+import { checkOptionsObject, describeValue, isRevokedProxy } from "@weft/core/validate";
 
 /** One event. Only `data` is required; a string stands for `{ data }`. */
 export interface ServerSentEvent {
@@ -20,12 +21,21 @@ export interface ServerSentEvent {
 
 const encoder = new TextEncoder();
 
-function checkField(name: string, value: string): void {
+function checkField(name: string, value: unknown): void {
+  if (typeof value !== "string") {
+    throw new TypeError(`event.${name} must be a string, got ${describeValue(value)}`);
+  }
   if (/[\r\n]/.test(value)) throw new TypeError(`event.${name} must not contain a line break`);
 }
 
 /** The wire form of one event. */
 export function encodeServerSentEvent(event: ServerSentEvent | string): string {
+  if (
+    typeof event !== "string" &&
+    (event === null || typeof event !== "object" || isRevokedProxy(event))
+  ) {
+    throw new TypeError(`event must be a string or a ServerSentEvent, got ${describeValue(event)}`);
+  }
   const { data, event: type, id, retry } = typeof event === "string" ? { data: event } : event;
   if (typeof data !== "string") throw new TypeError("event.data must be a string");
   let text = "";
@@ -67,9 +77,15 @@ export function serverSentEvents(
   events: AsyncIterable<ServerSentEvent | string>,
   init: ResponseInit = {},
 ): Response {
-  if (events === null || typeof events !== "object" || !(Symbol.asyncIterator in events)) {
-    throw new TypeError("events must be an async iterable of events");
+  if (
+    events === null ||
+    typeof events !== "object" ||
+    isRevokedProxy(events) ||
+    !(Symbol.asyncIterator in events)
+  ) {
+    throw new TypeError(`events must be an async iterable of events, got ${describeValue(events)}`);
   }
+  checkOptionsObject("init", init);
   const headers = new Headers(init.headers);
   headers.set("content-type", "text/event-stream; charset=utf-8");
   if (!headers.has("cache-control")) headers.set("cache-control", "no-cache");

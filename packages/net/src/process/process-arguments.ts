@@ -4,7 +4,7 @@
  * argument, thrown before anything is spawned.
  */
 import * as os from "node:os";
-import { describeValue } from "@weft/core/validate";
+import { describeValue, isArray, isInstance, isRevokedProxy } from "@weft/core/validate";
 
 /** The signal names this platform knows (`SIGTERM`, `SIGKILL`, …). */
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = os.constants.signals;
@@ -23,7 +23,7 @@ export function checkCommand(command: unknown): asserts command is string {
 }
 
 export function checkArgs(args: unknown): asserts args is readonly string[] {
-  if (!Array.isArray(args))
+  if (!isArray(args))
     throw new TypeError(`args must be an array of strings, got ${describeValue(args)}`);
   // An index loop, not forEach: forEach skips the holes of a sparse array,
   // which spawn would then pass to the child as the string "undefined".
@@ -48,8 +48,8 @@ export function checkEnv(
   // iterable) would pass as an object with no own properties and give the
   // child an empty environment, without PATH. (Not "a plain object":
   // process.env itself has another prototype.)
-  if (env === null || typeof env !== "object" || Symbol.iterator in env) {
-    const what = env instanceof Map ? "a Map (use Object.fromEntries)" : describeValue(env);
+  if (env === null || typeof env !== "object" || isRevokedProxy(env) || Symbol.iterator in env) {
+    const what = isInstance(env, Map) ? "a Map (use Object.fromEntries)" : describeValue(env);
     throw new TypeError(`options.env must be an object of strings, got ${what}`);
   }
   for (const [key, value] of Object.entries(env)) {

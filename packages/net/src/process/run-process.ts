@@ -6,7 +6,7 @@
  */
 import { BrokenResourceError, CancelScope, Event, openNursery, type TaskStatus } from "@weft/core";
 import type { SendStream } from "@weft/core/streams";
-import { checkChoice, checkOptionalBoolean } from "@weft/core/validate";
+import { checkChoice, checkOptionalBoolean, isInstance, isRevokedProxy } from "@weft/core/validate";
 import { toUint8Array } from "../host/bytes.ts";
 import type { SocketStream } from "../sockets/socket-stream.ts";
 import {
@@ -136,6 +136,7 @@ function checkTaskStatus(
   if (
     taskStatus === null ||
     typeof taskStatus !== "object" ||
+    isRevokedProxy(taskStatus) ||
     typeof (taskStatus as { started?: unknown }).started !== "function"
   ) {
     throw new TypeError("options.taskStatus must be a TaskStatus (from nursery.start)");
@@ -202,7 +203,7 @@ function runProcessOrThrow<const O extends RunProcessOptions = Record<never, nev
   const checked = checkProcessOptions(command, args, options);
   const opts: RunProcessOptions = options ?? {};
   const { input, taskStatus } = opts;
-  if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
+  if (input !== undefined && typeof input !== "string" && !isInstance(input, Uint8Array)) {
     throw new TypeError("options.input must be a string or a Uint8Array");
   }
   checkChoice("options.stdin", opts.stdin, INPUT_MODES);

@@ -1,3 +1,4 @@
+import { describeValue, isRevokedProxy } from "@weft/core/validate";
 /** Socket addresses and the argument checks shared by the socket constructors. */
 
 /** A socket address. `port` is 0 for Unix sockets. */
@@ -26,13 +27,34 @@ export function unixAddress(path: string): SocketAddress {
 }
 
 export function checkHost(host: unknown, name = "host"): asserts host is string {
-  if (typeof host !== "string") throw new TypeError(`${name} must be a string, got ${typeof host}`);
+  if (typeof host !== "string") {
+    throw new TypeError(`${name} must be a string, got ${describeValue(host)}`);
+  }
   if (host.length === 0) throw new TypeError(`${name} must be a non-empty string`);
 }
 
-export function checkPort(port: unknown): asserts port is number {
-  if (typeof port !== "number") throw new TypeError(`port must be a number, got ${typeof port}`);
+export function checkPort(port: unknown, name = "port"): asserts port is number {
+  if (typeof port !== "number") {
+    throw new TypeError(`${name} must be a number, got ${describeValue(port)}`);
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`port must be an integer in 0..65535, got ${String(port)}`);
+    throw new RangeError(`${name} must be an integer in 0..65535, got ${String(port)}`);
+  }
+}
+
+/** A {@link SocketAddress}: `{ family, address, port }`. */
+export function checkSocketAddress(name: string, value: unknown): asserts value is SocketAddress {
+  const address = value as Partial<SocketAddress> | null;
+  if (
+    address === null ||
+    typeof address !== "object" ||
+    isRevokedProxy(address) ||
+    (address.family !== 4 && address.family !== 6 && address.family !== "unix") ||
+    typeof address.address !== "string" ||
+    typeof address.port !== "number"
+  ) {
+    throw new TypeError(
+      `${name} must be a SocketAddress ({ family: 4 | 6 | "unix", address, port }), got ${describeValue(value)}`,
+    );
   }
 }

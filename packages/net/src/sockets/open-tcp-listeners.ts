@@ -6,7 +6,7 @@ import * as dns from "node:dns";
 import * as net from "node:net";
 import { cancellable, isCancelled, lowlevel } from "@weft/core";
 import { acloseForcefully } from "@weft/core/streams";
-import { checkCount, checkOptionsObject } from "@weft/core/validate";
+import { checkBoolean, checkCount, checkOptionsObject } from "@weft/core/validate";
 import { codeSuffix, errorCode } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
 import { checkHost, checkPort } from "./addresses.ts";
@@ -55,10 +55,10 @@ export async function openTcpListeners(
   checkPort(port);
   checkOptionsObject("options", options);
   const host = options?.host;
-  if (host !== undefined) checkHost(host);
+  if (host !== undefined) checkHost(host, "options.host");
   const backlog = checkBacklog(options?.backlog);
   const reusePort = options?.reusePort ?? false;
-  if (typeof reusePort !== "boolean") throw new TypeError("reusePort must be a boolean");
+  checkBoolean("options.reusePort", reusePort);
   const cancelled = lowlevel.cancelPoint("openTcpListeners()");
   if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const custom = customListeningFactory();
@@ -117,7 +117,7 @@ async function listenAll(
 
 function checkBacklog(backlog: unknown): number {
   if (backlog === undefined) return MAX_BACKLOG;
-  checkCount("backlog", backlog);
+  checkCount("options.backlog", backlog);
   return Math.min(backlog, MAX_BACKLOG);
 }
 

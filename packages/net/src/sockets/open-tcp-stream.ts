@@ -7,7 +7,7 @@
 import * as net from "node:net";
 import { Event, ExceptionGroup, isCancelled, lowlevel, moveOnAfter, openNursery } from "@weft/core";
 import { acloseForcefully, type HalfCloseableStream } from "@weft/core/streams";
-import { checkOptionsObject } from "@weft/core/validate";
+import { checkDuration, checkOptionsObject } from "@weft/core/validate";
 import { checkHost, checkPort } from "./addresses.ts";
 import type { SocketStream } from "./socket-stream.ts";
 import {
@@ -50,12 +50,9 @@ export async function openTcpStream(
   checkPort(port);
   checkOptionsObject("options", options);
   const delay = options?.happyEyeballsDelay ?? DEFAULT_HAPPY_EYEBALLS_DELAY;
-  if (typeof delay !== "number") throw new TypeError("happyEyeballsDelay must be a number");
-  if (Number.isNaN(delay) || delay < 0) {
-    throw new RangeError(`happyEyeballsDelay must be >= 0, got ${String(delay)}`);
-  }
+  checkDuration("options.happyEyeballsDelay", delay);
   const localAddress = options?.localAddress;
-  if (localAddress !== undefined) checkHost(localAddress, "localAddress");
+  if (localAddress !== undefined) checkHost(localAddress, "options.localAddress");
   const cancelled = lowlevel.cancelPoint("openTcpStream()");
   if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
 

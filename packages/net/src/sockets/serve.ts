@@ -11,7 +11,7 @@ import {
   type TaskStatus,
 } from "@weft/core";
 import { type AsyncResource, acloseForcefully, type Listener } from "@weft/core/streams";
-import { checkOptionsObject } from "@weft/core/validate";
+import { checkMethods, checkOptionsObject, isArray } from "@weft/core/validate";
 import { isCapacityError } from "../host/error-codes.ts";
 import { type OpenTcpListenersOptions, openTcpListeners } from "./open-tcp-listeners.ts";
 import type { SocketListener } from "./socket-listener.ts";
@@ -54,17 +54,11 @@ export async function serveListeners<S extends AsyncResource>(
   options?: ServeListenersOptions<S>,
 ): Promise<never> {
   if (typeof handler !== "function") throw new TypeError("handler must be a function");
-  if (!Array.isArray(listeners)) throw new TypeError("listeners must be an array of listeners");
-  for (const listener of listeners) {
-    if (
-      listener === null ||
-      typeof listener !== "object" ||
-      typeof listener.accept !== "function"
-    ) {
-      throw new TypeError("every listener must have an accept() method");
-    }
+  if (!isArray(listeners)) throw new TypeError("listeners must be an array of listeners");
+  for (const [i, listener] of listeners.entries()) {
+    checkMethods(`listeners[${i}]`, listener, ["accept"], "a Listener (an accept method)");
   }
-  checkOptionsObject("options", options);
+  checkServeOptions(options);
   const taskStatus = options?.taskStatus ?? TASK_STATUS_IGNORED;
   await openNursery(async (nursery) => {
     const handlerNursery = options?.handlerNursery ?? nursery;
@@ -139,7 +133,7 @@ export async function serveTcp(
   options?: ServeTcpOptions,
 ): Promise<never> {
   if (typeof handler !== "function") throw new TypeError("handler must be a function");
-  checkOptionsObject("options", options);
+  checkServeOptions(options); // before listening: a bad one must not leave listeners open
   const { handlerNursery, taskStatus, ...listenOptions } = options ?? {};
   const listeners = await openTcpListeners(port, listenOptions);
   return serveListeners(handler, listeners, {
@@ -148,4 +142,20 @@ export async function serveTcp(
       ? { taskStatus: taskStatus as TaskStatus<Listener<SocketStream>[]> }
       : {}),
   });
+}
+
+/**
+ * The options serveListeners, serveTcp and serveHttp share: a nursery to
+ * start handlers in and a TaskStatus to report the listeners to, each checked
+ * at once (used later, a bad one would fail inside the accept loop).
+ */
+export function checkServeOptions(options: unknown): void {
+  checkOptionsObject("options", options);
+  const { handlerNursery, taskStatus } = (options ?? {}) as ServeListenersOptions<AsyncResource>;
+  if (handlerNursery !== undefined) {
+    checkMethods("options.handlerNursery", handlerNursery, ["startSoon"], "a Nursery");
+  }
+  if (taskStatus !== undefined) {
+    checkMethods("options.taskStatus", taskStatus, ["started"], "a TaskStatus");
+  }
 }

@@ -22,7 +22,7 @@ import {
   Ok,
 } from "@weft/core";
 import type { Listener } from "@weft/core/streams";
-import { checkCount, checkOptionsObject } from "@weft/core/validate";
+import { checkCount, checkOptionsObject, isInstance } from "@weft/core/validate";
 import { descriptorShortage } from "../host/descriptors.ts";
 import { errorCode, isCapacityError } from "../host/error-codes.ts";
 import { ignoreError } from "../host/io-wait.ts";
@@ -90,10 +90,10 @@ export class SocketListener implements Listener<SocketStream> {
 
   /** `server` must already be listening (on a TCP address or a Unix socket path). */
   constructor(server: net.Server, options?: SocketListenerOptions) {
-    if (!(server instanceof net.Server)) throw new TypeError("server must be a net.Server");
+    if (!isInstance(server, net.Server)) throw new TypeError("server must be a net.Server");
     checkOptionsObject("options", options);
     const backlog = options?.backlog ?? NODE_DEFAULT_BACKLOG;
-    checkCount("backlog", backlog);
+    checkCount("options.backlog", backlog);
     const address = server.address();
     if (address === null) throw new TypeError("server must be listening");
     this.server = server;

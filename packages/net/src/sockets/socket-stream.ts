@@ -18,10 +18,11 @@ import {
   type HalfCloseableStream,
   receiveChunks,
 } from "@weft/core/streams";
+import { checkOptionsObject, isInstance } from "@weft/core/validate";
 import { waitExternal } from "../host/io-wait.ts";
 import { ChunkQueue } from "../streams/chunk-queue.ts";
 import { previousSendCancelledError, sendBreakingOnCancel } from "../streams/send-cancelled.ts";
-import { makeAddress, type SocketAddress } from "./addresses.ts";
+import { checkSocketAddress, makeAddress, type SocketAddress } from "./addresses.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;
 /** The socket is paused while this many received bytes wait for receiveSome. */
@@ -96,7 +97,12 @@ export class SocketStream implements HalfCloseableStream {
    * socket (Unix sockets do not report their path).
    */
   constructor(socket: net.Socket, addresses?: { local: SocketAddress; remote: SocketAddress }) {
-    if (!(socket instanceof net.Socket)) throw new TypeError("socket must be a net.Socket");
+    if (!isInstance(socket, net.Socket)) throw new TypeError("socket must be a net.Socket");
+    checkOptionsObject("addresses", addresses);
+    if (addresses !== undefined) {
+      checkSocketAddress("addresses.local", addresses.local);
+      checkSocketAddress("addresses.remote", addresses.remote);
+    }
     this.socket = socket;
     socket.setNoDelay(true); // a no-op on Unix sockets
     this.localAddress =
@@ -201,7 +207,7 @@ export class SocketStream implements HalfCloseableStream {
    * broken (see the class).
    */
   async sendAll(data: Uint8Array): Promise<void> {
-    if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+    if (!isInstance(data, Uint8Array)) throw new TypeError("data must be a Uint8Array");
     this.#sendConflict.acquire();
     try {
       // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending

@@ -10,6 +10,7 @@ import * as dns from "node:dns";
 import * as net from "node:net";
 import { cancellable, isCancelled, lowlevel } from "@weft/core";
 import type { HalfCloseableStream, Listener } from "@weft/core/streams";
+import { checkMethods, describeValue } from "@weft/core/validate";
 import { codeSuffix } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
 import { SocketStream } from "./socket-stream.ts";
@@ -110,12 +111,7 @@ const customFactory = new lowlevel.RunVar<SocketFactory | null>("socket factory"
 
 function checkImplements(value: unknown, name: string, method: string): void {
   if (value === null) return;
-  if (
-    typeof value !== "object" ||
-    typeof (value as Record<string, unknown>)[method] !== "function"
-  ) {
-    throw new TypeError(`${name} must be null or an object with a ${method}() method`);
-  }
+  checkMethods(name, value, [method], `null or an object with a ${method}() method`);
 }
 
 /**
@@ -137,7 +133,9 @@ export function setCustomSocketFactory(factory: SocketFactory | null): void {
   for (const method of ["listen", "bindUdp"] as const) {
     const value = factory?.[method];
     if (value !== undefined && typeof value !== "function") {
-      throw new TypeError(`factory.${method} must be a function if present, got ${typeof value}`);
+      throw new TypeError(
+        `factory.${method} must be a function if present, got ${describeValue(value)}`,
+      );
     }
   }
   customFactory.set(factory);

@@ -22,7 +22,13 @@ import {
 } from "@weft/core";
 import type { AsyncResource } from "@weft/core/streams";
 import { ConflictDetector } from "@weft/core/streams";
-import { checkCount, checkOptionsObject } from "@weft/core/validate";
+import {
+  checkCount,
+  checkOptionsObject,
+  describeValue,
+  isInstance,
+  isRevokedProxy,
+} from "@weft/core/validate";
 import { toBuffer, toUint8Array } from "../host/bytes.ts";
 import { codeSuffix } from "../host/error-codes.ts";
 import { waitForEvent } from "../host/io-wait.ts";
@@ -87,13 +93,13 @@ function checkDestinationPort(port: unknown): asserts port is number {
 
 function checkMaxQueued(value: unknown): number {
   if (value === undefined) return DEFAULT_MAX_QUEUED_DATAGRAMS;
-  checkCount("maxQueuedDatagrams", value);
+  checkCount("options.maxQueuedDatagrams", value);
   return value;
 }
 
 /** Whether `value` has the methods of a {@link DatagramSocket}. */
 function isDatagramSocket(value: unknown): value is DatagramSocket {
-  if (typeof value !== "object" || value === null) return false;
+  if (typeof value !== "object" || value === null || isRevokedProxy(value)) return false;
   const methods = ["address", "remoteAddress", "on", "send", "connect", "close"];
   return methods.every((m) => typeof (value as Record<string, unknown>)[m] === "function");
 }
@@ -163,7 +169,7 @@ export class UdpSocket<S extends DatagramSocket = DatagramSocket>
    * {@link DatagramSocket}.
    */
   constructor(socket: S, options?: UdpSocketOptions) {
-    if (!(socket instanceof dgram.Socket) && !isDatagramSocket(socket)) {
+    if (!isInstance(socket, dgram.Socket) && !isDatagramSocket(socket)) {
       throw new TypeError("socket must be a dgram.Socket (or implement DatagramSocket)");
     }
     checkOptionsObject("options", options);
@@ -319,7 +325,7 @@ export class UdpSocket<S extends DatagramSocket = DatagramSocket>
    * arrived. `data` may be reused as soon as this returns.
    */
   async send(data: Uint8Array, port?: number, host?: string): Promise<void> {
-    if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+    if (!isInstance(data, Uint8Array)) throw new TypeError("data must be a Uint8Array");
     const toPeer = port === undefined && host === undefined;
     if (!toPeer) {
       checkDestinationPort(port);
@@ -454,19 +460,23 @@ export class UdpSocket<S extends DatagramSocket = DatagramSocket>
 export async function openUdpSocket(options?: OpenUdpSocketOptions): Promise<UdpSocket> {
   checkOptionsObject("options", options);
   const address = options?.address;
-  if (address !== undefined) checkHost(address, "address");
+  if (address !== undefined) checkHost(address, "options.address");
   const literal = address === undefined ? 0 : net.isIP(address);
   const family = options?.family ?? (literal === 6 ? 6 : 4);
   if (family !== 4 && family !== 6) {
-    throw new TypeError(`family must be 4 or 6, got ${String(family)}`);
+    throw new TypeError(`options.family must be 4 or 6, got ${describeValue(family)}`);
   }
   if (literal !== 0 && literal !== family) {
     throw new TypeError(`address ${address} is an IPv${literal} address, but family is ${family}`);
   }
   const port = options?.port ?? 0;
-  checkPort(port);
+  checkPort(port, "options.port");
   const reuseAddress = options?.reuseAddress ?? false;
-  if (typeof reuseAddress !== "boolean") throw new TypeError("reuseAddress must be a boolean");
+  if (typeof reuseAddress !== "boolean") {
+    throw new TypeError(
+      `options.reuseAddress must be a boolean, got ${describeValue(reuseAddress)}`,
+    );
+  }
   const maxQueuedDatagrams = checkMaxQueued(options?.maxQueuedDatagrams);
   const cancelled = lowlevel.cancelPoint("openUdpSocket()");
   if (cancelled !== null) await cancelled; // a schedule point, then Cancelled

@@ -138,7 +138,7 @@ export async function openUnixListener(
   checkPath(path);
   checkOptionsObject("options", options);
   const backlog = options?.backlog;
-  if (backlog !== undefined) checkCount("backlog", backlog, { min: 1 });
+  if (backlog !== undefined) checkCount("options.backlog", backlog, { min: 1 });
   const cancelled = lowlevel.cancelPoint("openUnixListener()");
   if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
   const server = net.createServer({ allowHalfOpen: true });

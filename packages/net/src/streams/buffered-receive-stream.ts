@@ -18,7 +18,7 @@ import {
   type ReceiveStream,
   receiveChunks,
 } from "@weft/core/streams";
-import { checkCount, checkOptionsObject } from "@weft/core/validate";
+import { checkCount, checkOptionsObject, isInstance } from "@weft/core/validate";
 import { IncompleteReadError, LimitOverrunError } from "./read-errors.ts";
 import { createTextDecoder, decodeChecked, type TextDecodingOptions } from "./text-decoding.ts";
 
@@ -300,7 +300,7 @@ export class BufferedReceiveStream implements ReceiveStream {
    * is running, `ClosedResourceError` after `aclose`.
    */
   unreceive(data: Uint8Array): void {
-    if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+    if (!isInstance(data, Uint8Array)) throw new TypeError("data must be a Uint8Array");
     if (this.#conflict.held) {
       throw new BusyResourceError("another task is using this stream for receiving");
     }
@@ -341,7 +341,7 @@ export class BufferedReceiveStream implements ReceiveStream {
    * as last time (so the memo stays valid), else a private copy.
    */
   #delimiterBytes(delimiter: unknown): Uint8Array {
-    if (typeof delimiter !== "string" && !(delimiter instanceof Uint8Array)) {
+    if (typeof delimiter !== "string" && !isInstance(delimiter, Uint8Array)) {
       throw new TypeError("delimiter must be a Uint8Array or a string");
     }
     if (delimiter.length === 0) throw new RangeError("delimiter must not be empty");

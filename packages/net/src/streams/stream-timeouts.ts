@@ -19,6 +19,7 @@ import {
   type SendStream,
   type Stream,
 } from "@weft/core/streams";
+import { checkOptionsObject, describeValue, isInstance, isRevokedProxy } from "@weft/core/validate";
 
 /**
  * Timeouts of a `TimeoutStream`, in milliseconds of the run's clock. Each is
@@ -49,7 +50,7 @@ interface PendingOperation {
 function checkTimeout(name: string, value: unknown): number {
   if (value === undefined) return Infinity;
   if (typeof value !== "number" || Number.isNaN(value)) {
-    throw new TypeError(`${name} must be a number of milliseconds, got ${String(value)}`);
+    throw new TypeError(`${name} must be a number of milliseconds, got ${describeValue(value)}`);
   }
   if (value <= 0) throw new RangeError(`${name} must be greater than 0, got ${value}`);
   return value;
@@ -125,13 +126,13 @@ export class TimeoutStream<S extends SendStream | ReceiveStream = Stream> implem
     if (
       stream === null ||
       typeof stream !== "object" ||
+      isRevokedProxy(stream) ||
       (!canSend(stream) && !canReceive(stream))
     ) {
       throw new TypeError("stream must be a SendStream, a ReceiveStream or a Stream");
     }
-    if (timeouts === null || typeof timeouts !== "object") {
-      throw new TypeError("timeouts must be an object");
-    }
+    if (timeouts === undefined) throw new TypeError("timeouts must be an object, got undefined");
+    checkOptionsObject("timeouts", timeouts);
     this.timeouts = Object.freeze({
       idle: checkTimeout("timeouts.idle", timeouts.idle),
       read: checkTimeout("timeouts.read", timeouts.read),
@@ -153,7 +154,7 @@ export class TimeoutStream<S extends SendStream | ReceiveStream = Stream> implem
 
   /** Sends all of `data` (bounded by `write` and `idle`); see the class for what a timeout leaves behind. */
   sendAll(data: Uint8Array): Promise<void> {
-    if (!(data instanceof Uint8Array)) {
+    if (!isInstance(data, Uint8Array)) {
       return Promise.reject(new TypeError("data must be a Uint8Array"));
     }
     return this.timedSend("sendAll", true, data.length > 0, (stream) => stream.sendAll(data));
@@ -345,6 +346,7 @@ export function withTimeouts(
   const halfCloseable =
     stream !== null &&
     typeof stream === "object" &&
+    !isRevokedProxy(stream) &&
     typeof (stream as Partial<HalfCloseableStream>).sendEof === "function";
   return halfCloseable
     ? new HalfCloseableTimeoutStream(stream as HalfCloseableStream, timeouts)

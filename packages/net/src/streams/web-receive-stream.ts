@@ -11,6 +11,7 @@ import {
   type ReceiveStream,
   receiveChunks,
 } from "@weft/core/streams";
+import { isInstance } from "@weft/core/validate";
 import { ignoreError } from "../host/io-wait.ts";
 
 const DEFAULT_RECEIVE_SIZE = 65536;
@@ -23,7 +24,7 @@ export class WebReceiveStream implements ReceiveStream {
   #done = false;
 
   constructor(body: ReadableStream<Uint8Array>) {
-    if (!(body instanceof ReadableStream)) throw new TypeError("body must be a ReadableStream");
+    if (!isInstance(body, ReadableStream)) throw new TypeError("body must be a ReadableStream");
     this.#reader = body.getReader();
   }
 

@@ -5,6 +5,7 @@
  */
 import { CancelScope, checkpoint, currentTime, sleepUntil } from "@weft/core";
 import { ConflictDetector } from "@weft/core/streams";
+import { checkOptionsObject, describeValue } from "@weft/core/validate";
 
 /** What a `Ticker` does about ticks whose time passed while its consumer was busy. See `periodic`. */
 export type MissedTickPolicy = "skip" | "burst" | "delay";
@@ -212,18 +213,16 @@ export class Ticker implements AsyncIterableIterator<Tick, undefined, undefined>
  */
 export function periodic(intervalMs: number, options?: PeriodicOptions): Ticker {
   if (typeof intervalMs !== "number" || !Number.isFinite(intervalMs)) {
-    throw new TypeError(`intervalMs must be a finite number, got ${String(intervalMs)}`);
+    throw new TypeError(`intervalMs must be a finite number, got ${describeValue(intervalMs)}`);
   }
   if (intervalMs <= 0) {
     throw new RangeError(`intervalMs must be greater than 0, got ${intervalMs}`);
   }
-  if (options !== undefined && (options === null || typeof options !== "object")) {
-    throw new TypeError("options must be an object");
-  }
+  checkOptionsObject("options", options);
   const policy: unknown = options?.missedTicks ?? "skip";
   if (typeof policy !== "string" || !POLICIES.includes(policy)) {
     throw new TypeError(
-      `options.missedTicks must be "skip", "burst" or "delay", got ${typeof policy === "string" ? JSON.stringify(policy) : String(policy)}`,
+      `options.missedTicks must be "skip", "burst" or "delay", got ${describeValue(policy)}`,
     );
   }
   const immediate: unknown = options?.immediate;
@@ -232,7 +231,7 @@ export function periodic(intervalMs: number, options?: PeriodicOptions): Ticker 
   }
   const startAt: unknown = options?.startAt;
   if (startAt !== undefined && (typeof startAt !== "number" || !Number.isFinite(startAt))) {
-    throw new TypeError(`options.startAt must be a finite number, got ${String(startAt)}`);
+    throw new TypeError(`options.startAt must be a finite number, got ${describeValue(startAt)}`);
   }
   if (startAt !== undefined && immediate !== undefined) {
     throw new RangeError("give either options.immediate or options.startAt, not both");

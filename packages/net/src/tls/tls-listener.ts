@@ -4,6 +4,7 @@
  */
 import * as tls from "node:tls";
 import type { Listener, Stream } from "@weft/core/streams";
+import { checkMethods } from "@weft/core/validate";
 import { checkTlsOptions, type TlsAcceptOptions, TlsStream } from "./tls-stream.ts";
 
 /**
@@ -24,14 +25,7 @@ export class TlsListener<S extends Stream = Stream> implements Listener<TlsStrea
    * secure context is built once and shared by every connection.
    */
   constructor(transportListener: Listener<S>, options: TlsAcceptOptions) {
-    if (
-      transportListener === null ||
-      typeof transportListener !== "object" ||
-      typeof (transportListener as { accept?: unknown }).accept !== "function" ||
-      typeof (transportListener as { aclose?: unknown }).aclose !== "function"
-    ) {
-      throw new TypeError("transportListener must be a weft Listener");
-    }
+    checkMethods("transportListener", transportListener, ["accept", "aclose"], "a weft Listener");
     checkTlsOptions(options, true);
     this.transportListener = transportListener;
     this.#options = {

@@ -53,7 +53,7 @@ import {
   receiveChunks,
   type Stream,
 } from "@weft/core/streams";
-import { checkOptionsObject } from "@weft/core/validate";
+import { checkOptionsObject, isArray, isInstance, isRevokedProxy } from "@weft/core/validate";
 import { checkHost } from "../sockets/addresses.ts";
 import { ChunkQueue } from "../streams/chunk-queue.ts";
 import { previousSendCancelledError, sendBreakingOnCancel } from "../streams/send-cancelled.ts";
@@ -148,7 +148,7 @@ interface QuietTurns {
 }
 
 function isStream(value: unknown): value is Stream {
-  if (value === null || typeof value !== "object") return false;
+  if (value === null || typeof value !== "object" || isRevokedProxy(value)) return false;
   const v = value as Record<string, unknown>;
   return (
     typeof v.sendAll === "function" &&
@@ -181,7 +181,7 @@ export function checkTlsOptions(options: unknown, serverSide: boolean): void {
   checkBooleanOption(o, "httpsCompatible");
   if (o.serverName !== undefined) checkHost(o.serverName, "options.serverName");
   if (o.alpnProtocols !== undefined) {
-    if (!Array.isArray(o.alpnProtocols)) {
+    if (!isArray(o.alpnProtocols)) {
       throw new TypeError("options.alpnProtocols must be an array of strings");
     }
     for (const p of o.alpnProtocols as unknown[]) {
@@ -204,7 +204,7 @@ export function checkTlsOptions(options: unknown, serverSide: boolean): void {
   if (o.checkServerIdentity !== undefined && typeof o.checkServerIdentity !== "function") {
     throw new TypeError("options.checkServerIdentity must be a function");
   }
-  if (o.secureContext !== undefined && !(o.secureContext instanceof Object)) {
+  if (o.secureContext !== undefined && !isInstance(o.secureContext, Object)) {
     throw new TypeError("options.secureContext must be a tls.SecureContext");
   }
   if (serverSide) {
@@ -315,6 +315,7 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
    */
   constructor(transport: S, options: TlsStreamOptions) {
     if (!isStream(transport)) throw new TypeError("transport must be a weft Stream");
+    checkOptionsObject("options", options); // before reading options.serverSide
     const serverSide = (options as TlsStreamOptions | undefined)?.serverSide === true;
     checkTlsOptions(options, serverSide);
     this.transport = transport;
@@ -457,7 +458,7 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
    * returns (or raises).
    */
   async sendAll(data: Uint8Array): Promise<void> {
-    if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+    if (!isInstance(data, Uint8Array)) throw new TypeError("data must be a Uint8Array");
     this.#sendConflict.acquire();
     try {
       // SEMANTICS.md, "I/O resources": a cancelled sendAll leaves the sending

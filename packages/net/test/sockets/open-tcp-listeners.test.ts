@@ -374,7 +374,7 @@ describe("openTcpListeners: backlog", () => {
       for (const backlog of ["10", null, true]) {
         await expect(
           openTcpListeners(0, { host, backlog: backlog as unknown as number }),
-        ).rejects.toThrow(/^backlog must be a number, got /);
+        ).rejects.toThrow(/^options\.backlog must be a number, got /);
       }
       for (const backlog of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
         await expect(openTcpListeners(0, { host, backlog })).rejects.toThrow(RangeError);
@@ -402,7 +402,7 @@ describe("openTcpListeners: arguments and cancellation", () => {
       }
       await expect(
         openTcpListeners(0, { host: "127.0.0.1", reusePort: "yes" as unknown as boolean }),
-      ).rejects.toThrow(new TypeError("reusePort must be a boolean"));
+      ).rejects.toThrow(new TypeError('options.reusePort must be a boolean, got the string "yes"'));
     });
   });
 
@@ -668,7 +668,7 @@ describe("SocketListener", () => {
           7,
         );
         expect(() => new SocketListener(server, { backlog: "7" as unknown as number })).toThrow(
-          /^backlog must be a number, got the string "7"$/,
+          /^options\.backlog must be a number, got the string "7"$/,
         );
         expect(() => new SocketListener(server, { backlog: -1 })).toThrow(RangeError);
       } finally {

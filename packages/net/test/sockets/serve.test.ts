@@ -521,7 +521,7 @@ describe("serveListeners: start, handlers and streams", () => {
       for (const element of [null, undefined, {}, { accept: 5 }, "listener"]) {
         await expect(
           serveListeners(async () => {}, [listener, element as unknown as FakeListener]),
-        ).rejects.toThrow(new TypeError("every listener must have an accept() method"));
+        ).rejects.toThrow(/^listeners\[1\] must be a Listener \(an accept method\), got /);
       }
       for (const options of [null, 5, "x"]) {
         await expect(

@@ -13,6 +13,7 @@ import {
   checkNonNegative,
   checkOptionsObject,
   describeValue,
+  isArray,
 } from "@weft/core/validate";
 import * as fc from "fast-check";
 
@@ -46,7 +47,7 @@ export function faultPlans(
   options: FaultPlansOptions = {},
 ): fc.Arbitrary<FaultPlan> {
   checkOptionsObject("options", options);
-  if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every((h) => typeof h === "string")) {
+  if (!isArray(hosts) || hosts.length === 0 || !hosts.every((h) => typeof h === "string")) {
     throw new TypeError("hosts must be a non-empty array of host names");
   }
   const { maxFaults = 3, maxTime = 100 } = options;
@@ -74,6 +75,7 @@ export function faultPlans(
 
 /** A plan in words, one fault per line (for reports). */
 export function describeFaultPlan(plan: FaultPlan): string {
+  checkFaultPlan("plan", plan);
   if (plan.length === 0) return "no faults";
   return plan
     .map((fault) =>
@@ -110,7 +112,7 @@ export function checkFaultPlan(name: string, plan: unknown): Fault[] {
     } else {
       const { hosts } = fault as { hosts?: unknown };
       if (
-        !Array.isArray(hosts) ||
+        !isArray(hosts) ||
         hosts.length !== 2 ||
         typeof hosts[0] !== "string" ||
         typeof hosts[1] !== "string" ||

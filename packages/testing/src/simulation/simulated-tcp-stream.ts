@@ -22,7 +22,14 @@ import {
   type HalfCloseableStream,
   receiveChunks,
 } from "@weft/core/streams";
-import { checkBytes, checkCount, checkOptionsObject, describeValue } from "@weft/core/validate";
+import {
+  checkBytes,
+  checkCount,
+  checkOptionsObject,
+  describeValue,
+  isInstance,
+  isRevokedProxy,
+} from "@weft/core/validate";
 import { type Latency, SimulatedLink } from "./simulated-link.ts";
 
 /** An address of a simulated socket, shaped like @weft/net's `SocketAddress`. */
@@ -328,6 +335,7 @@ function checkAddress(name: string, value: unknown): asserts value is SimulatedS
   if (
     typeof address !== "object" ||
     address === null ||
+    isRevokedProxy(address) ||
     (address.family !== 4 && address.family !== 6) ||
     typeof address.address !== "string" ||
     !Number.isInteger(address.port) ||
@@ -371,7 +379,7 @@ export function simulatedTcpPair(
   checkAddress("options.serverAddress", serverAddress);
   for (const name of ["clientToServer", "serverToClient"] as const) {
     const link = options[name];
-    if (link !== undefined && !(link instanceof SimulatedLink)) {
+    if (link !== undefined && !isInstance(link, SimulatedLink)) {
       throw new TypeError(`options.${name} must be a SimulatedLink, got ${describeValue(link)}`);
     }
   }

@@ -32,6 +32,8 @@ import {
   checkFunction,
   checkOptionalBoolean,
   checkOptionsObject,
+  describeValue,
+  isInstance,
 } from "@weft/core/validate";
 import { setCustomHostnameResolver, setCustomSocketFactory } from "@weft/net";
 import { DeterministicScheduler } from "../deterministic-scheduler.ts";
@@ -189,7 +191,7 @@ export class Simulation {
       reorder: 0,
       ...checkLinkOptions("options", options),
     };
-    if (options.scheduler !== undefined && !(options.scheduler instanceof DeterministicScheduler)) {
+    if (options.scheduler !== undefined && !isInstance(options.scheduler, DeterministicScheduler)) {
       throw new TypeError("options.scheduler must be a DeterministicScheduler");
     }
     this.#scheduler = options.scheduler ?? null;
@@ -205,9 +207,9 @@ export class Simulation {
 
   #add(name: string, factory: () => Promise<unknown>, isClient: boolean): void {
     if (typeof name !== "string" || name === "") {
-      throw new TypeError("name must be a non-empty string");
+      throw new TypeError(`name must be a non-empty string, got ${describeValue(name)}`);
     }
-    checkFunction("factory", factory);
+    checkFunction(isClient ? "fn" : "factory", factory);
     if (this.#hosts.has(name)) throw new Error(`there is already a host named ${name}`);
     if (this.#running) throw new Error("hosts must be added before run()");
     const index = this.#hosts.size;
@@ -227,7 +229,11 @@ export class Simulation {
     this.#add(name, fn, true);
   }
 
-  #get(name: string): SimulatedHost {
+  /** The host `name` names (`argument` is the parameter, for the messages). */
+  #get(name: string, argument = "name"): SimulatedHost {
+    if (typeof name !== "string") {
+      throw new TypeError(`${argument} must be a host name (a string), got ${describeValue(name)}`);
+    }
     const host = this.#hosts.get(name);
     if (host === undefined) throw new TypeError(`no host named ${JSON.stringify(name)}`);
     return host;
@@ -240,8 +246,8 @@ export class Simulation {
 
   /** Crashes `name`: its connections are reset, its listeners vanish, its tasks are cancelled. */
   crash(name: string): void {
-    this.#networkNow();
     const host = this.#get(name);
+    this.#networkNow();
     this.#note(`crash ${name}`);
     host.crash();
   }
@@ -252,8 +258,8 @@ export class Simulation {
 
   /** Crashes `name` (if up) and starts its factory again. */
   bounce(name: string): void {
-    this.#networkNow();
     const host = this.#get(name);
+    this.#networkNow();
     this.#note(`bounce ${name}`);
     host.crash(); // also a host whose factory returned: its sockets go
     host.restart.set();
@@ -282,7 +288,7 @@ export class Simulation {
 
   /** Two different hosts by name (a `TypeError` for an unknown name or the same one twice). */
   #pair(a: string, b: string): [SimulatedHost, SimulatedHost] {
-    const pair: [SimulatedHost, SimulatedHost] = [this.#get(a), this.#get(b)];
+    const pair: [SimulatedHost, SimulatedHost] = [this.#get(a, "a"), this.#get(b, "b")];
     if (a === b)
       throw new TypeError(`a path joins two different hosts, got ${JSON.stringify(a)} twice`);
     return pair;

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { parseArgs } from "node:util";
+import { checkMethods } from "@weft/core/validate";
 import { parseTraceFile, TraceFileError } from "../render/parse-trace-file.ts";
 import { renderTimelineHtml } from "../render/render-timeline-html.ts";
 import { MAX_ROWS, MAX_WIDTH, renderTimelineSvg } from "../render/render-timeline-svg.ts";
@@ -70,6 +71,8 @@ function positiveInteger(
  * those.
  */
 export function runWeftTrace(args: readonly string[], io: WeftTraceIo): number {
+  // A programming error, not bad input from the command line: thrown.
+  checkMethods("io", io, ["stdout", "stderr"], "a WeftTraceIo ({ stdout, stderr })");
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(args);

@@ -89,8 +89,8 @@ export class OpenTelemetryInstrument implements Instrument {
   declare readonly taskBlocked?: (task: Task, waitingFor: string) => void;
 
   constructor(options: OpenTelemetryInstrumentOptions = {}) {
+    this.#traced = taskFilter(options); // checks the options
     this.#tracer = options.tracer ?? trace.getTracer(DEFAULT_TRACER_NAME);
-    this.#traced = taskFilter(options);
     this.#spanName = options.spanName ?? ((task: Task) => task.name);
     if (options.blocks === true) {
       Object.defineProperty(this, "taskBlocked", {

@@ -1,5 +1,14 @@
 import type { Tracer } from "@opentelemetry/api";
 import type { Task } from "@weft/core";
+import {
+  checkChoice,
+  checkFunction,
+  checkMethods,
+  checkOptionalBoolean,
+  checkOptionsObject,
+  describeValue,
+  isRevokedProxy,
+} from "@weft/core/validate";
 
 /** Which tasks get a span, by a preset: see {@link OpenTelemetryInstrumentOptions.which}. */
 export type TracedTasks = "all" | "named";
@@ -41,11 +50,36 @@ const ANONYMOUS = "task";
  * task (named after `run()`'s function, or `"main"`).
  */
 export function isNamedTask(task: Task): boolean {
+  if (
+    task === null ||
+    typeof task !== "object" ||
+    isRevokedProxy(task) ||
+    typeof (task as { name?: unknown }).name !== "string"
+  ) {
+    throw new TypeError(`task must be a weft Task, got ${describeValue(task)}`);
+  }
   return task.name !== ANONYMOUS && task.name !== "";
 }
 
 /** The filter `options` describe. */
-export function taskFilter(options: OpenTelemetryInstrumentOptions): (task: Task) => boolean {
+export function taskFilter(options: OpenTelemetryInstrumentOptions = {}): (task: Task) => boolean {
+  checkInstrumentOptions(options);
   if (options.filter !== undefined) return options.filter;
   return (options.which ?? "all") === "named" ? isNamedTask : () => true;
+}
+
+/** The checks of {@link OpenTelemetryInstrumentOptions}: a `TypeError` naming the option. */
+export function checkInstrumentOptions(
+  options: unknown,
+): asserts options is OpenTelemetryInstrumentOptions | undefined {
+  checkOptionsObject("options", options);
+  if (options === undefined) return;
+  const { tracer, which, filter, spanName, blocks } = options as OpenTelemetryInstrumentOptions;
+  if (tracer !== undefined) {
+    checkMethods("options.tracer", tracer, ["startSpan"], "an OpenTelemetry Tracer");
+  }
+  checkChoice("options.which", which, ["all", "named"]);
+  if (filter !== undefined) checkFunction("options.filter", filter);
+  if (spanName !== undefined) checkFunction("options.spanName", spanName);
+  checkOptionalBoolean("options.blocks", blocks);
 }

@@ -1,3 +1,4 @@
+import { describeValue } from "@weft/core/validate";
 import type { TraceEvent, TraceFile } from "../trace-format.ts";
 
 /** A text that is not a trace file; the message says what is wrong. */
@@ -59,6 +60,11 @@ function checkEvent(event: unknown, index: number): string | undefined {
  * drawn. Throws a {@link TraceFileError} saying what is wrong.
  */
 export function parseTraceFile(text: string): TraceFile {
+  if (typeof text !== "string") {
+    throw new TypeError(
+      `text must be a string (a trace file's contents), got ${describeValue(text)}`,
+    );
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

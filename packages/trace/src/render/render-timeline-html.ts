@@ -1,3 +1,4 @@
+import { checkOptionsObject } from "@weft/core/validate";
 import type { TraceFile } from "../trace-format.ts";
 import { escapeMarkup } from "./escape-markup.ts";
 import { formatMs } from "./format-ms.ts";
@@ -67,6 +68,7 @@ const SCRIPT = `
  * network: no external scripts, styles or fonts.
  */
 export function renderTimelineHtml(trace: TraceFile, options: TimelineHtmlOptions = {}): string {
+  checkOptionsObject("options", options);
   const { svg, summary } = renderTimeline(trace, {
     ...options,
     subtitle: options.subtitle ?? options.fileName,

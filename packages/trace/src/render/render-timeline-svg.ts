@@ -1,5 +1,11 @@
 import * as Plot from "@observablehq/plot";
-import { checkCount, checkOptionsObject } from "@weft/core/validate";
+import {
+  checkCount,
+  checkOptionsObject,
+  describeValue,
+  isArray,
+  isRevokedProxy,
+} from "@weft/core/validate";
 import { parseHTML } from "linkedom";
 import type { TraceFile } from "../trace-format.ts";
 import { escapeMarkup } from "./escape-markup.ts";
@@ -194,6 +200,7 @@ function inRange(name: string, value: unknown, min: number, max: number): number
 
 /** {@link renderTimelineSvg}, with a summary of what was drawn. */
 export function renderTimeline(trace: TraceFile, options: TimelineOptions = {}): RenderedTimeline {
+  checkTraceFile(trace);
   checkOptionsObject("options", options);
   const width = inRange("options.width", options.width ?? 1100, 480, MAX_WIDTH);
   const rowHeight = inRange("options.rowHeight", options.rowHeight ?? 22, 12, 200);
@@ -518,4 +525,20 @@ interface SvgNode {
   setAttribute(name: string, value: string): void;
   removeAttribute(name: string): void;
   querySelectorAll(selector: string): Iterable<{ remove(): void }>;
+}
+
+/** A {@link TraceFile} as parseTraceFile returns it (events, and `otherData.weft.dropped`). */
+function checkTraceFile(trace: unknown): asserts trace is TraceFile {
+  const file = trace as { traceEvents?: unknown; otherData?: { weft?: { dropped?: unknown } } };
+  if (
+    file === null ||
+    typeof file !== "object" ||
+    isRevokedProxy(file) ||
+    !isArray(file.traceEvents) ||
+    typeof file.otherData?.weft?.dropped !== "number"
+  ) {
+    throw new TypeError(
+      `trace must be a trace file as parseTraceFile returns it ({ traceEvents, otherData: { weft: { dropped } } }), got ${describeValue(trace)}`,
+    );
+  }
 }
