@@ -8,6 +8,7 @@ import {
   KERNEL_HOOK,
 } from "../../core/test/support/bad-input-fuzz.ts";
 import {
+  CancellationInjector,
   DeterministicScheduler,
   MemoryReceiveStream,
   MemorySendStream,
@@ -23,6 +24,7 @@ import { WeftSchedule } from "../src/vitest.ts";
 
 fuzzBadInput("@weft/testing", {
   receivers: {
+    CancellationInjector: () => new CancellationInjector([]),
     MockClock: () => new MockClock(),
     MemoryReceiveStream: () => new MemoryReceiveStream(),
     MemorySendStream: () => new MemorySendStream(),
@@ -42,6 +44,16 @@ fuzzBadInput("@weft/testing", {
     "MockClock.prototype.deadlineToSleepTime(deadline)": KERNEL_HOOK,
     "MockClock.prototype.autojump(deadline)": KERNEL_HOOK,
     "DeterministicScheduler.prototype.selectBatch(runnable)": KERNEL_HOOK,
+    "CancellationInjector.prototype.taskSpawned(task)": KERNEL_HOOK,
+    "CancellationInjector.prototype.taskExited(_task)": KERNEL_HOOK,
+    "CancellationInjector.prototype.taskExited(_outcome)": KERNEL_HOOK,
+    "CancellationInjector.prototype.cancelScopeEntered(scope)": KERNEL_HOOK,
+    "CancellationInjector.prototype.cancelScopeEntered(task)": KERNEL_HOOK,
+    "CancellationInjector.prototype.cancelScopeExited(scope)": KERNEL_HOOK,
+    "CancellationInjector.prototype.cancelScopeExited(_task)": KERNEL_HOOK,
+    "CancellationInjector.prototype.nurseryOpened(nursery)": KERNEL_HOOK,
+    "CancellationInjector.prototype.nurseryClosed(nursery)": KERNEL_HOOK,
+    "CancellationInjector.prototype.beforeTaskStep(task)": KERNEL_HOOK,
   },
 });
 

@@ -73,7 +73,7 @@ export function waitTaskRescheduled(abort: AbortFn, options?: WaitOptions): Prom
  * still in (see `writeResponse` in @weft/net).
  */
 export function isInWeftOperation(task: Task): boolean {
-  if (!(task instanceof TaskImpl)) throw new TypeError("task must be a weft Task");
+  checkInstance("task", task, TaskImpl, "a weft Task");
   return task.state === TaskState.PARKED || task.state === TaskState.RUNNABLE;
 }
 
