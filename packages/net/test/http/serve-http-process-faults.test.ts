@@ -35,7 +35,6 @@ interface Ended {
 interface ChildServer {
   readonly process: ChildProcess;
   readonly port: number;
-  readonly pid: number;
   readonly messages: Message[];
   /** Resolves once `count` messages satisfy `match` (rejects if the child ends first). */
   waitFor(match: (message: Message) => boolean, count?: number): Promise<void>;
@@ -47,7 +46,7 @@ async function startServer(
   onTestFinished: (fn: () => void) => void,
   options: { gracePeriod: number; journal?: string; otherSigintListener?: boolean },
 ): Promise<ChildServer> {
-  const journal = options.journal ?? path.join(os.tmpdir(), `weft-faults-${process.pid}-unused`);
+  const journal = options.journal ?? temporaryJournal(onTestFinished);
   const args = ["--conditions=weft-source", FIXTURE, journal, String(options.gracePeriod)];
   if (options.otherSigintListener === true) args.push("--other-sigint-listener");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -99,7 +98,6 @@ async function startServer(
   return {
     process: child,
     port: ready.ready as number,
-    pid: ready.pid as number,
     messages,
     waitFor,
     ended,
