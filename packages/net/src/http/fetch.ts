@@ -112,6 +112,38 @@ function translate(error: unknown, what: string): unknown {
   return new BrokenResourceError(`${what} failed: ${rootCauseText(error)}`, { cause: error });
 }
 
+/**
+ * Whether Node's fetch (undici 7, Node 24) errors a body whose request is
+ * aborted mid-read with the signal's reason. undici 6 (Node 22) errors it with
+ * a bare `AbortError` instead: a raw `await response.text()` in a cancelled
+ * scope would then raise that error out of the scope, not its `Cancelled`.
+ */
+const UNDICI_ERRORS_BODY_WITH_REASON = Number(process.versions.undici?.split(".")[0] ?? 7) >= 7;
+
+/**
+ * For undici 6: `response` with its body passed through a stream that errors
+ * with `signal`'s reason when it aborts (the scope's `Cancelled`, the caller's
+ * reason), as undici 7 does. Cancelling that body cancels undici's, which
+ * drops the connection. `url`, `redirected` and `type` are undici's. Exported for its test.
+ */
+export function bodyErroredWithReason(response: Response, signal: AbortSignal): Response {
+  if (response.body === null) return response;
+  const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>(), {
+    signal,
+  });
+  const wrapped = new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+  Object.defineProperties(wrapped, {
+    url: { value: response.url },
+    redirected: { value: response.redirected },
+    type: { value: response.type },
+  });
+  return wrapped;
+}
+
 async function send(request: Request): Promise<Response> {
   const cancelled = lowlevel.cancelPoint("fetch()");
   if (cancelled !== null) await cancelled; // a schedule point, then Cancelled
@@ -124,11 +156,11 @@ async function send(request: Request): Promise<Response> {
     if (hasCustomSocketFactory()) {
       return await fetchOverStreams(request, AbortSignal.any([callerSignal, scopeSignal]));
     }
-    return await cancellable((waitSignal) =>
-      globalThis.fetch(request, {
-        signal: AbortSignal.any([callerSignal, scopeSignal, waitSignal]),
-      }),
+    const bodySignal = AbortSignal.any([callerSignal, scopeSignal]);
+    const response = await cancellable((waitSignal) =>
+      globalThis.fetch(request, { signal: AbortSignal.any([bodySignal, waitSignal]) }),
     );
+    return UNDICI_ERRORS_BODY_WITH_REASON ? response : bodyErroredWithReason(response, bodySignal);
   } catch (error) {
     // The caller's own abort is theirs to recognise: its reason, untouched.
     if (callerSignal.aborted && error === callerSignal.reason) throw error;

@@ -9,6 +9,7 @@ import * as http from "node:http";
 import type { Duplex } from "node:stream";
 import { CancelScope, Event, isCancelled, moveOnAfter, openNursery } from "@weft/core";
 import type { ReceiveStream, Stream } from "@weft/core/streams";
+import { waitForEvent } from "../host/io-wait.ts";
 import type { SocketAddress } from "../sockets/addresses.ts";
 import { SocketStream } from "../sockets/socket-stream.ts";
 import { runStreamDuplex, StreamDuplex } from "../streams/stream-duplex.ts";
@@ -255,6 +256,15 @@ export class HttpServer implements ConnectionHost {
           // read to its end: the rest of it stands before the next request.
           if (this.#draining || !req.complete) res.setHeader("connection", "close");
           await writeResponse(res, response, scope.signal);
+          // Bytes Node still holds (a body larger than the socket took at once,
+          // a client reading slowly) keep the request in flight until they are
+          // handed to the OS: only then may its connection go idle, and be
+          // closed by a shutdown or its keep-alive limit without cutting the
+          // response short. Bounded by the request's scope (deadline, client
+          // gone, the end of a shutdown's grace period).
+          if (!res.writableFinished && res.writableLength > 0) {
+            await waitForEvent(res, "finish", "serveHttp: the client to take the response");
+          }
         });
       } catch (error) {
         if (isCancelled(error)) {

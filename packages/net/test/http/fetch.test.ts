@@ -21,6 +21,7 @@ import { MockClock } from "@weft/testing";
 import { describe, expect, test } from "vitest";
 // Imported from the modules, not index.ts: the index exports are added separately.
 import {
+  bodyErroredWithReason,
   fetch,
   fetchBytes,
   fetchJson,
@@ -267,6 +268,44 @@ describe("fetch", () => {
       },
       { clock: new MockClock({ autojumpThreshold: 0 }) },
     );
+  });
+
+  test("on undici 6 (Node 22) the body is passed through a stream that errors with the abort's reason, as undici 7's does", async () => {
+    // Regression: on Node 22, a raw response.text() in a cancelled scope
+    // rejected with undici 6's bare AbortError, which left the scope as an
+    // error instead of its Cancelled (the test above, on Node 22).
+    const encoder = new TextEncoder();
+    let pull = 0;
+    let cancelledWith: unknown = null;
+    const source = new Response(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pull++ === 0) controller.enqueue(encoder.encode("first "));
+          // then nothing more: a body that stalls
+        },
+        cancel(reason) {
+          cancelledWith = reason;
+        },
+      }),
+      { status: 201, statusText: "Made", headers: { "x-kind": "stalled" } },
+    );
+    const controller = new AbortController();
+    const wrapped = bodyErroredWithReason(source, controller.signal);
+    expect([wrapped.status, wrapped.statusText, wrapped.headers.get("x-kind")]).toEqual([
+      201,
+      "Made",
+      "stalled",
+    ]);
+    expect([wrapped.url, wrapped.redirected, wrapped.type]).toEqual([
+      source.url,
+      source.redirected,
+      source.type,
+    ]);
+    const text = wrapped.text();
+    const reason = new Error("the scope's reason");
+    controller.abort(reason);
+    expect(await rejection(text)).toBe(reason);
+    expect(cancelledWith).toBe(reason); // undici's body is cancelled: the connection goes
   });
 
   test("init.signal aborting: its reason propagates as it is, the request is aborted", async () => {

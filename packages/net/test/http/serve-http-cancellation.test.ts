@@ -7,13 +7,16 @@
 import * as net from "node:net";
 import {
   CancelScope,
+  cancellable,
   Event,
+  lowlevel,
   type Nursery,
   openNursery,
   run,
   sleep,
   sleepForever,
 } from "@weft/core";
+import { MockClock } from "@weft/testing";
 import { describe, expect, test } from "vitest";
 import {
   type HttpLogEntry,
@@ -92,7 +95,7 @@ describe("a client that goes away cancels its handler", () => {
 async function startServer(
   outer: Nursery,
   handler: (request: Request) => Promise<Response>,
-  options: { gracePeriod?: number } = {},
+  options: { gracePeriod?: number; keepAliveTimeout?: number; requestTimeout?: number } = {},
 ): Promise<{ port: number; scope: CancelScope; logged: HttpLogEntry[]; stopped: Event }> {
   const scope = new CancelScope();
   const logged: HttpLogEntry[] = [];
@@ -113,6 +116,41 @@ async function startServer(
     }
   });
   return { port: listener!.localAddress.port, scope, logged, stopped };
+}
+
+/**
+ * Sends `GET /` on a new connection and stops reading once the first bytes
+ * of the response arrived; `readToEnd()` reads on until the server closes the
+ * connection and says what came (the body's length, from the head's end).
+ */
+async function pausedDownload(port: number): Promise<{
+  socket: net.Socket;
+  readToEnd(): Promise<{ status: number; bodyBytes: number }>;
+}> {
+  const socket = await connectIdle(port);
+  const chunks: Buffer[] = [];
+  const ended = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  socket.on("data", (chunk: Buffer) => {
+    chunks.push(chunk);
+    if (chunks.length === 1) socket.pause();
+  });
+  socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  // Polled, not awaited: on an autojumping MockClock a wait with no deadline
+  // of its own would let the clock jump to the connection's headersTimeout.
+  while (chunks.length === 0) await sleep(1);
+  return {
+    socket,
+    async readToEnd() {
+      socket.resume();
+      await cancellable(ended);
+      const raw = Buffer.concat(chunks);
+      const headEnd = raw.indexOf("\r\n\r\n");
+      return {
+        status: Number(raw.subarray(9, 12).toString()),
+        bodyBytes: raw.length - headEnd - 4,
+      };
+    },
+  };
 }
 
 function connectIdle(port: number): Promise<net.Socket> {
@@ -161,6 +199,32 @@ describe("graceful shutdown", () => {
           expect(raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
           expect(raw).toMatch(/\r\nConnection: close\r\n/i);
           expect(raw.endsWith("finished")).toBe(true);
+          await server.stopped.wait();
+        });
+      },
+      { handleSignals: false },
+    );
+  });
+
+  test("a response still going out when the shutdown begins is sent in full before its connection closes", async () => {
+    // Regression (found by serve-http-process-faults.test.ts): the request's
+    // task ended at res.end() with most of a large body still in the socket's
+    // buffer; the shutdown found the connection idle and destroyed it,
+    // cutting the response short.
+    const size = 4 * 1024 * 1024;
+    await run(
+      async () => {
+        await openNursery(async (nursery) => {
+          const server = await startServer(
+            nursery,
+            async () => new Response(new Uint8Array(size).fill(0x2e)),
+            { gracePeriod: 10_000 },
+          );
+          const client = await pausedDownload(server.port);
+          server.scope.cancel();
+          // Whatever the shutdown does without the client reading, it has done.
+          await lowlevel.waitAllTasksBlocked();
+          expect(await client.readToEnd()).toEqual({ status: 200, bodyBytes: size });
           await server.stopped.wait();
         });
       },
@@ -235,5 +299,31 @@ describe("graceful shutdown", () => {
     await expect(outcome).rejects.toThrow("stop");
     expect(finallyRan).toBe(true);
     expect(process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap")).toEqual([]);
+  });
+});
+
+describe("the keep-alive limit of a connection", () => {
+  test("counts from the end of the last response's sending, not from the handler's return: a slow reader gets all of it", async () => {
+    // Regression: the idle time began when the handler's task ended, at
+    // res.end(), with most of a large body still in the socket's buffer; a
+    // client reading it for longer than keepAliveTimeout lost the rest.
+    const size = 4 * 1024 * 1024;
+    await run(
+      async () => {
+        await openNursery(async (nursery) => {
+          const server = await startServer(
+            nursery,
+            async () => new Response(new Uint8Array(size).fill(0x2e)),
+            { keepAliveTimeout: 1_000, requestTimeout: Number.POSITIVE_INFINITY },
+          );
+          const client = await pausedDownload(server.port);
+          await sleep(5_000); // the run's clock: past keepAliveTimeout, the client still not reading
+          const done = client.readToEnd(); // the connection closes keepAliveTimeout after the response
+          expect(await done).toEqual({ status: 200, bodyBytes: size });
+          server.scope.cancel();
+        });
+      },
+      { handleSignals: false, clock: new MockClock({ autojumpThreshold: 0 }) },
+    );
   });
 });

@@ -100,6 +100,33 @@ describe("serveHttp: string and bytes bodies", () => {
     );
   });
 
+  test("a stream body that ends two microtasks after its first chunk (as string bodies do on Node 22) goes out in one write, with a Content-Length", async () => {
+    // Regression: on Node 22 (undici 6) the second read of a string or bytes
+    // body settles one microtask later than on Node 24; serveHttp looked once,
+    // and sent every such body chunked. This stream ends the same way on any Node.
+    const bytes = new TextEncoder().encode("two microtasks");
+    await withServer(
+      () => {
+        let pulls = 0;
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (pulls++ === 0) controller.enqueue(bytes);
+            else controller.close();
+          },
+        });
+        return new Response(body);
+      },
+      async ({ port }) => {
+        const raw = await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\n${close}\r\n`);
+        const { status, headers, body } = parse(raw);
+        expect(status).toBe(200);
+        expect(headers.get("content-length")).toBe(String(bytes.length));
+        expect(headers.has("transfer-encoding")).toBe(false);
+        expect(body).toBe("two microtasks");
+      },
+    );
+  });
+
   test("HEAD gets the head without the body; pipelined keep-alive responses are framed by their Content-Length", async () => {
     await withServer(
       (request) => new Response(`body of ${new URL(request.url).pathname}`),

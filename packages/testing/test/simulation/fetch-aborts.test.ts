@@ -54,46 +54,53 @@ describe("fetch over the simulation, aborted after the response came", () => {
 
   test("a sibling's failure cancels concurrent POSTs answered 413: no body resolves shorter than its Content-Length", async () => {
     for (const latency of [0, 1, 5]) {
-      const lines: string[] = [];
-      const sim = new Simulation({ seed: 1, latency });
-      sim.host("api", () =>
-        serveHttp(
-          async (request) => {
-            await request.arrayBuffer();
-            return new Response("x");
-          },
-          { port: 80 }, // its default body limit answers 2 MB with a 413
-        ),
-      );
-      sim.client("caller", async () => {
-        await openNursery(async (nursery) => {
-          for (let i = 0; i < 4; i++) {
-            nursery.startSoon(async () => {
-              const response = await fetch("http://api/", {
-                method: "POST",
-                body: new Uint8Array(2_000_000),
+      // Whether a response arrives before the sibling fails, so that its body
+      // read is what gets cancelled, depends on the seed and on Node's HTTP
+      // client: seeds 1 and 3 on Node 24, seed 3 on Node 22.
+      const cancelledReads: string[] = [];
+      for (const seed of [1, 3]) {
+        const lines: string[] = [];
+        const sim = new Simulation({ seed, latency });
+        sim.host("api", () =>
+          serveHttp(
+            async (request) => {
+              await request.arrayBuffer();
+              return new Response("x");
+            },
+            { port: 80 }, // its default body limit answers 2 MB with a 413
+          ),
+        );
+        sim.client("caller", async () => {
+          await openNursery(async (nursery) => {
+            for (let i = 0; i < 4; i++) {
+              nursery.startSoon(async () => {
+                const response = await fetch("http://api/", {
+                  method: "POST",
+                  body: new Uint8Array(2_000_000),
+                });
+                const length = Number(response.headers.get("content-length"));
+                const outcome = await bodyOutcome(response);
+                if (typeof outcome === "number") {
+                  lines.push(`${response.status} ${outcome} of ${length} bytes`);
+                } else {
+                  lines.push(
+                    `${response.status} ${isCancelled(outcome.error) ? "Cancelled" : String(outcome.error)}`,
+                  );
+                }
+                if (response.status !== 200) throw new Error(`status ${response.status}`);
               });
-              const length = Number(response.headers.get("content-length"));
-              const outcome = await bodyOutcome(response);
-              if (typeof outcome === "number") {
-                lines.push(`${response.status} ${outcome} of ${length} bytes`);
-              } else {
-                lines.push(
-                  `${response.status} ${isCancelled(outcome.error) ? "Cancelled" : String(outcome.error)}`,
-                );
-              }
-              if (response.status !== 200) throw new Error(`status ${response.status}`);
-            });
-          }
+            }
+          });
         });
-      });
-      await rejection(sim.run());
-      expect(lines.length, `latency ${latency}`).toBeGreaterThan(0);
-      // The first one read is whole (it failed the nursery); any other is whole or Cancelled.
-      expect(lines[0]).toBe("413 22 of 22 bytes");
-      for (const line of lines) expect(line).toMatch(/^413 (22 of 22 bytes|Cancelled)$/);
+        await rejection(sim.run());
+        expect(lines.length, `latency ${latency}`).toBeGreaterThan(0);
+        // The first one read is whole (it failed the nursery); any other is whole or Cancelled.
+        expect(lines[0]).toBe("413 22 of 22 bytes");
+        for (const line of lines) expect(line).toMatch(/^413 (22 of 22 bytes|Cancelled)$/);
+        cancelledReads.push(...lines.filter((line) => line === "413 Cancelled"));
+      }
       // It used to resolve with "413 0 of 22 bytes".
-      if (latency > 0) expect(lines).toContain("413 Cancelled");
+      if (latency > 0) expect(cancelledReads.length, `latency ${latency}`).toBeGreaterThan(0);
     }
   });
 
