@@ -66,8 +66,9 @@ export class DeadlineHeap {
 
   /** Fires, in order, every live entry whose deadline is at or before `now`. */
   expire(now: number): void {
-    const entries = this.entries;
-    while (entries.length > 0 && this.deadlines[0]! <= now) {
+    // Re-read the arrays each time: a fire may remove entries, and a removal
+    // may prune, which replaces them.
+    while (this.entries.length > 0 && this.deadlines[0]! <= now) {
       const entry = this.pop();
       if (!entry.alive) continue;
       entry.alive = false;

@@ -118,7 +118,9 @@ export class Idleness {
       this.hostTimer !== null &&
       this.hostTimerDeadline <= next &&
       next !== Infinity &&
-      clock instanceof SystemClock // a virtual clock's rate may change what a deadline means in real time
+      // Not a virtual clock, nor a subclass that may change its rate: what a
+      // deadline means in real time must not change while the timer waits.
+      clock.constructor === SystemClock
     ) {
       // The pending timer wakes us no later than this deadline needs: keep it.
       // A server goes idle between requests with the same keep-alive deadline

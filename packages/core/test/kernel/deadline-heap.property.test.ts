@@ -73,3 +73,27 @@ describe("DeadlineHeap", () => {
     },
   );
 });
+
+describe("DeadlineHeap, entries removed while it expires", () => {
+  test.prop([fc.integer({ min: 1001, max: 3000 }), fc.integer({ min: 0, max: 5 })], {
+    numRuns: 30,
+  })(
+    "a fire that removes enough entries to prune the heap does not break the expiry in progress",
+    (sleepers, due) => {
+      const heap = new DeadlineHeap();
+      const fired: number[] = [];
+      const entries = Array.from({ length: sleepers }, (_, i) =>
+        heap.add(i < due ? 1 : 10_000, () => fired.push(i)),
+      );
+      // Like a cancel scope's deadline cancelling every sleeper under it.
+      heap.add(5, () => {
+        for (const entry of entries) heap.remove(entry);
+        fired.push(-1);
+      });
+      heap.expire(20);
+      expect(fired).toEqual([...Array.from({ length: due }, (_, i) => i), -1]);
+      expect(heap.size).toBe(0);
+      expect(heap.next()).toBe(Infinity);
+    },
+  );
+});

@@ -1,5 +1,6 @@
-import { CancelScope, lowlevel, openNursery, run, sleep } from "@weft/core";
+import { CancelScope, lowlevel, moveOnAfter, openNursery, run, sleep } from "@weft/core";
 import { afterEach, describe, expect, test, vi } from "vitest";
+import { runVirtual } from "../support/helpers.ts";
 
 /** Blocks in the kernel until a host callback (like I/O) wakes the task: the kernel goes idle meanwhile. */
 function hostTurn(): Promise<unknown> {
@@ -45,5 +46,29 @@ describe("the host timer of an idle kernel (real clock)", () => {
     });
     // Without re-arming it would wake with the 20 s timer.
     expect(shortDone).toBeLessThan(10_000);
+  });
+});
+
+describe("deadlines expiring in a tick (virtual clock)", () => {
+  test("a timeout over more than a thousand sleepers cancels them all (the deadline heap prunes mid-expiry)", async () => {
+    for (const sleepers of [1001, 1002, 3000]) {
+      let cancelled = 0;
+      await runVirtual(() =>
+        moveOnAfter(20, () =>
+          openNursery(async (nursery) => {
+            for (let i = 0; i < sleepers; i++) {
+              nursery.startSoon(async () => {
+                try {
+                  await sleep(10_000);
+                } finally {
+                  cancelled++;
+                }
+              });
+            }
+          }),
+        ),
+      );
+      expect(cancelled).toBe(sleepers);
+    }
   });
 });

@@ -94,15 +94,24 @@ export async function writeResponse(
     // runs before this function resumes (the job of Promise.race against a
     // resolved promise, without the race's promises).
     let settled: ReadableStreamReadResult<Uint8Array> | typeof NOT_YET = NOT_YET;
-    next.then((result) => {
-      settled = result;
-    }, ignoreError);
+    let readFailed: { readonly error: unknown } | null = null;
+    next.then(
+      (result) => {
+        settled = result;
+      },
+      (error: unknown) => {
+        readFailed = { error };
+      },
+    );
     await Promise.resolve();
     // undici 6 (Node 22) settles the second read of a string or bytes body one
     // microtask later than undici 7: a second look, only when the first saw
     // nothing, so that such a body still goes out in one write.
     if (settled === NOT_YET) await Promise.resolve();
     if (signal.aborted) await checkpoint();
+    // The body failed already: raise it before anything is written, so the
+    // client gets the handler's error response rather than a cut-off 200.
+    if (readFailed !== null) throw (readFailed as { readonly error: unknown }).error;
     if (settled !== NOT_YET && (settled as ReadableStreamReadResult<Uint8Array>).done) {
       finished = true;
       const bytes = first.value;

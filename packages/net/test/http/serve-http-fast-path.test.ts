@@ -73,6 +73,26 @@ describe("serveHttp: string and bytes bodies", () => {
     );
   });
 
+  test("a body whose second read fails at once is a 500, not a 200 cut off after its first chunk", async () => {
+    await withServer(
+      () => {
+        let reads = 0;
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (reads++ === 0) controller.enqueue(new TextEncoder().encode("first"));
+            else controller.error(new Error("the body's source failed"));
+          },
+        });
+        return new Response(body);
+      },
+      async ({ port }) => {
+        const raw = await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\n${close}\r\n`);
+        expect(parse(raw).status).toBe(500);
+        expect(raw).not.toContain("first");
+      },
+    );
+  });
+
   test("the handler's own Content-Length and headers are kept; an empty body is Content-Length: 0", async () => {
     await withServer(
       (request) =>
