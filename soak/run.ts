@@ -172,7 +172,7 @@ async function main(): Promise<number> {
     summary,
   };
   mkdirSync(path.dirname(out), { recursive: true });
-  const json = out.replace(/\.svg$/, "") + ".json";
+  const json = `${out.replace(/\.svg$/, "")}.json`;
   writeFileSync(json, `${JSON.stringify(report, null, 1)}\n`);
   writeFileSync(out, renderSoakChart(report));
 
