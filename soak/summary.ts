@@ -46,7 +46,7 @@ export function summaryLine(input: SummaryInput): string {
     server === null ? "?" : count(server.httpConnections + server.tcpConnections);
   return [
     `soak ${input.passed ? "PASSED" : "FAILED"}: ${Math.round(input.seconds)} s`,
-    `${served} requests served (${count(responses)} answers and echoes checked by the clients)`,
+    `${served} requests served (${count(responses)} client operations answered and checked)`,
     `${serverConnections} connections accepted (${count(input.clientConnections)} opened)`,
     `${count(aborts)} client aborts`,
     `disconnects: ${disconnectText}`,

@@ -17,6 +17,7 @@ import { malformed } from "./clients/malformed.ts";
 import { neverRead } from "./clients/never-read.ts";
 import { oneShot } from "./clients/one-shot.ts";
 import { oversized } from "./clients/oversized.ts";
+import { pipelined } from "./clients/pipelined.ts";
 import { slowloris } from "./clients/slowloris.ts";
 import { tcpEcho } from "./clients/tcp-echo.ts";
 import { Ledger } from "./ledger.ts";
@@ -25,6 +26,7 @@ import { Random } from "./random.ts";
 export const CLIENT_KINDS: readonly ClientKind[] = [
   keepAlive,
   oneShot,
+  pipelined,
   abort,
   neverRead,
   slowloris,
