@@ -3,7 +3,7 @@
  * apart. Some finish within the server's headersTimeout (2 s) and must get
  * their 200; the rest would trickle for ever, and the server must close the
  * connection when its time is up (a server that lets them trickle runs out
- * of descriptors).
+ * of descriptors). Some send nothing at all, and must be closed all the same.
  */
 import { ROUTES, SERVER_LIMITS } from "../../protocol.ts";
 import type { ClientKind } from "../client-kind.ts";
@@ -19,8 +19,15 @@ export const slowloris: ClientKind = {
     const connection = await RawConnection.open(target.httpPort, signal);
     target.connectionOpened();
     try {
-      // 1-8 lines before the end of the head (0.2-1.6 s), or endless.
-      const lines = random.next() < 0.5 ? random.int(1, 8) : Infinity;
+      // Silent (connects and sends nothing), 1-8 lines before the end of the head (0.2-1.6 s), or endless.
+      const draw = random.next();
+      if (draw < 0.15) {
+        const ending = await connection.closed;
+        if (connection.received > 0) throw new Error("a silent connection got an answer");
+        if (ending !== "end") throw new Error(`a silent connection ended with ${ending}`);
+        return { type: "disconnect", why: "silent connection closed" };
+      }
+      const lines = draw < 0.55 ? random.int(1, 8) : Infinity;
       await connection.write(`GET ${ROUTES.hello} HTTP/1.1\r\n`);
       for (let i = 0; i < lines && !connection.isClosed; i++) {
         await connection.pause(LINE_EVERY_MS);
