@@ -12,6 +12,10 @@ export interface Sample {
   /** V8 heap in use right after a full GC (the live heap, not the garbage waiting for one). */
   readonly heapUsedBytes: number;
   readonly rssBytes: number;
+  /** V8's heap as reserved from the system, and memory outside it (Buffers' and ArrayBuffers' stores). */
+  readonly heapTotalBytes: number;
+  readonly externalBytes: number;
+  readonly arrayBuffersBytes: number;
   /** Open file descriptors (entries of /proc/self/fd). */
   readonly fds: number;
   /** weft tasks spawned and not yet exited (an Instrument counts them). */

@@ -99,6 +99,14 @@ async function main(): Promise<number> {
       running: () => !serverDied && performance.now() < stopAt,
       seed,
       clock: secondsSinceStart,
+      progress: (ledgers) => {
+        const last = samples.at(-1)!;
+        const busy = ledgers.filter((l) => l.inFlight > 0).map((l) => `${l.kind} ${l.inFlight}`);
+        console.log(
+          `  ${secondsSinceStart().toFixed(0)} s: ${last.requests} requests, ${last.connections} connections, ` +
+            `${last.tasks} tasks, ${last.fds} fds; in flight: ${busy.join(", ") || "none"}`,
+        );
+      },
     });
     loadSeconds = secondsSinceStart();
 
@@ -134,7 +142,9 @@ async function main(): Promise<number> {
   }
 
   // The trend test, on the samples taken under load after the warm-up.
-  const warmup = Math.max(10, duration / 4);
+  // Warm-up: the first quarter, and at least 30 s — in the first half minute the JIT
+  // compiles the hot paths and RSS climbs with it, a climb that ends.
+  const warmup = Math.max(30, duration / 4);
   const verdicts: Record<string, TrendVerdict> = {};
   for (const series of SERIES) {
     const points = samples.map((s) => ({ t: s.at, v: series.value(s) }));

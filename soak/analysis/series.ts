@@ -21,7 +21,15 @@ export const SERIES: readonly SeriesSpec[] = [
     value: (s) => s.heapUsedBytes / 1e6,
     resolution: 0,
   },
-  { key: "rss", label: "RSS", unit: "MB", value: (s) => s.rssBytes / 1e6, resolution: 0 },
+  {
+    key: "rss",
+    label: "RSS",
+    unit: "MB",
+    value: (s) => s.rssBytes / 1e6,
+    // RSS moves in the allocators' steps (V8's 256 KiB pages, glibc's 128 KiB
+    // top pad and more): a few of them are not a trend.
+    resolution: 1,
+  },
   { key: "fds", label: "open file descriptors", unit: "", value: (s) => s.fds, resolution: 1 },
   { key: "tasks", label: "live weft tasks", unit: "", value: (s) => s.tasks, resolution: 1 },
   {

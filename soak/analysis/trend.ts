@@ -3,7 +3,7 @@
  * fixed limit (a server may well settle at 40 MB of heap, or 300 open
  * descriptors): growth judged against the series' own noise.
  *
- * The first quarter of the load (at least 10 s) is warm-up — JIT, pools,
+ * The first quarter of the load (at least 30 s; the caller decides) is warm-up — JIT, pools,
  * buffers growing to their working size — and is left out; so is the drain
  * after the load. Over the rest, a series is GROWING when both hold:
  *

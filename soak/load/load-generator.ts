@@ -44,6 +44,8 @@ export interface LoadOptions {
   readonly seed: number;
   /** Seconds since the run began (for the failures' descriptions). */
   readonly clock: () => number;
+  /** Called every 10 s with the ledgers (progress lines, and where a hang hangs). */
+  readonly progress?: (ledgers: readonly Ledger[]) => void;
 }
 
 export interface LoadResult {
@@ -86,7 +88,12 @@ export async function generateLoad(options: LoadOptions): Promise<LoadResult> {
       }
     }),
   );
-  await Promise.all(loops);
-  await Promise.all([keepAlivePool.close(), fresh.close()]);
+  const progress = setInterval(() => options.progress?.(ledgers), 10_000);
+  try {
+    await Promise.all(loops);
+    await Promise.all([keepAlivePool.close(), fresh.close()]);
+  } finally {
+    clearInterval(progress);
+  }
   return { ledgers, connections };
 }

@@ -78,8 +78,12 @@ export class RawConnection {
     return match === null ? null : Number(match[1]);
   }
 
+  /**
+   * Closed, or closing: destroyed already, its 'close' event still to come
+   * (a loop that waits for that event in microtasks alone would never see it).
+   */
   get isClosed(): boolean {
-    return this.#closedNow;
+    return this.#closedNow || this.socket.destroyed;
   }
 
   /**

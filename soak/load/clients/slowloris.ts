@@ -31,7 +31,9 @@ export const slowloris: ClientKind = {
       await connection.write(`GET ${ROUTES.hello} HTTP/1.1\r\n`);
       for (let i = 0; i < lines && !connection.isClosed; i++) {
         await connection.pause(LINE_EVERY_MS);
-        await connection.write(`X-Trickle-${i}: ${"x".repeat(random.int(1, 40))}\r\n`);
+        // A write that fails ends the loop: the server closed the connection.
+        if (!(await connection.write(`X-Trickle-${i}: ${"x".repeat(random.int(1, 40))}\r\n`)))
+          break;
       }
       if (!connection.isClosed) await connection.write("Host: soak\r\n\r\n");
       const answered = await connection.until(() => {
