@@ -50,8 +50,9 @@ export function renderSoakChart(report: SoakReport): string {
     Plot.text(shaded, {
       x: (r: { x1: number; x2: number }) => (r.x1 + r.x2) / 2,
       text: "label",
-      frameAnchor: "top",
-      dy: 4,
+      // At the bottom: the series start at zero and mostly run high in their panel.
+      frameAnchor: "bottom",
+      dy: -4,
       fill: MUTED,
       fontSize: 10,
     }),

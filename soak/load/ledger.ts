@@ -49,6 +49,7 @@ export class Ledger {
   ): Promise<void> {
     this.started++;
     this.inFlight++;
+    const startedAt = secondsSinceStart();
     const cap = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<"lost">((resolve) => {
@@ -59,7 +60,7 @@ export class Ledger {
       if (result === "lost") {
         this.lost++;
         this.#fail(
-          `no answer and no disconnect in ${capMs} ms (started at ${secondsSinceStart().toFixed(0)} s)`,
+          `no answer and no disconnect in ${capMs} ms (started at ${startedAt.toFixed(1)} s)`,
           secondsSinceStart,
         );
         cap.abort(new Error("lost"));
