@@ -126,6 +126,7 @@ export function renderSoakChart(report: SoakReport): string {
   for (const panel of panels) {
     const height = PANEL_HEIGHT + (panel.xAxis ? 30 : 0);
     const plot = doc.plot({
+      ariaLabel: panel.title,
       width: WIDTH,
       height,
       marginLeft: 64,

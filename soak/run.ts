@@ -183,7 +183,7 @@ async function main(): Promise<number> {
   };
   mkdirSync(path.dirname(out), { recursive: true });
   const json = `${out.replace(/\.svg$/, "")}.json`;
-  writeFileSync(json, `${JSON.stringify(report, null, 1)}\n`);
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(out, renderSoakChart(report));
 
   for (const series of SERIES) console.log(`  ${series.label}: ${verdicts[series.key]!.reason}`);
