@@ -37,7 +37,9 @@ export const SERIES: readonly SeriesSpec[] = [
     label: "event-loop delay p99 (per second)",
     unit: "ms",
     value: (s) => s.eldP99Ms,
-    // monitorEventLoopDelay's timer fires every 10 ms; its delays are that coarse.
-    resolution: 1,
+    // monitorEventLoopDelay samples with a 10 ms timer, and a second's p99 is
+    // its one or two longest delays (a GC pause, another process taking the
+    // core): steps under 10 ms are within what it can tell apart.
+    resolution: 10,
   },
 ];
