@@ -17,7 +17,7 @@ export default [
   },
   {
     ...weft.configs.recommended,
-    files: ["packages/*/src/**/*.ts", "examples/**/*.ts", "bench/**/*.ts"],
+    files: ["packages/*/src/**/*.ts", "examples/**/*.ts", "bench/**/*.ts", "soak/**/*.ts"],
     languageOptions: {
       ...weft.configs.recommended.languageOptions,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },

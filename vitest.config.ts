@@ -16,13 +16,17 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     // One project per package: `pnpm test --project @weft/core` runs one package.
-    projects: packages.map((name) => ({
-      extends: true,
-      test: {
-        name: `@weft/${name}`,
-        include: [`packages/${name}/test/**/*.test.ts`],
-      },
-    })),
+    projects: [
+      ...packages.map((name) => ({
+        extends: true,
+        test: {
+          name: `@weft/${name}`,
+          include: [`packages/${name}/test/**/*.test.ts`],
+        },
+      })),
+      // The soak's own logic (its trend test); the soak run itself is `pnpm soak`.
+      { extends: true, test: { name: "@weft/soak", include: ["soak/test/**/*.test.ts"] } },
+    ],
     environment: "node",
     // The default report, then a plain `N passed, N failed` closing line.
     reporters: ["default", "./scripts/summary-reporter.ts"],

@@ -26,11 +26,11 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as Plot from "@observablehq/plot";
-import { parseHTML } from "linkedom";
 import { IMPL_NAMES, type ImplName, type ScenarioName } from "./scenario.ts";
 import { baselineOf, floorOf } from "./support/goals.ts";
 import { type Report, readReport } from "./support/report.ts";
 import type { Summary } from "./support/stats.ts";
+import { SVG_NS, svgDocument } from "./support/svg-document.ts";
 import { formatValue, type ScenarioResult } from "./support/table.ts";
 
 /** A bar of a group: an implementation of the first report, or weft of the second. */
@@ -58,7 +58,6 @@ const COLOURS: Record<Series, string> = {
   fastify: "#009E73",
 };
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const TEXT = "#1f2937";
 const MUTED = "#4b5563";
 const GRID = "#e5e7eb";
@@ -115,17 +114,6 @@ function floorIn(scenario: ScenarioResult): ImplName | undefined {
   if (scenario.results[floor] !== undefined) return floor;
   const baseline = baselineOf(scenario.name);
   return scenario.results[baseline] === undefined ? undefined : baseline;
-}
-
-/** The little of linkedom's elements the chart uses (the lib has no DOM types). */
-interface DomNode {
-  readonly outerHTML: string;
-  textContent: string | null;
-  setAttribute(name: string, value: string): void;
-  removeAttribute(name: string): void;
-  append(...nodes: DomNode[]): void;
-  remove(): void;
-  querySelectorAll(selector: string): Iterable<DomNode>;
 }
 
 /**
@@ -189,9 +177,8 @@ export function renderChart(report: Report, second?: Report): string {
   const marginTop = 30;
   const marginBottom = 30;
   const plotHeight = rows.length * ROW + marginTop + marginBottom;
-  const { document } = parseHTML("<!doctype html><html><body></body></html>");
-  const plot = Plot.plot({
-    document: document as unknown as NonNullable<Plot.PlotOptions["document"]>,
+  const { plot: drawPlot, element } = svgDocument();
+  const plot = drawPlot({
     width: WIDTH,
     height: plotHeight,
     marginLeft: MARGIN_LEFT,
@@ -269,16 +256,8 @@ export function renderChart(report: Report, second?: Report): string {
         }),
       ),
     ],
-  }) as unknown as DomNode;
-  plot.removeAttribute("class");
-  for (const style of plot.querySelectorAll("style")) style.remove();
-  // The picture's parts outside Plot's marks, built on the same document (which escapes the text).
-  const element = (name: string, attributes: Record<string, string | number>, text?: string) => {
-    const node = document.createElementNS(SVG_NS, name) as unknown as DomNode;
-    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  };
+  });
+  // The picture's parts outside Plot's marks are built with `element`, on the same document.
   // Each heading's note follows its name in the same line of text, in a lighter style
   // (Plot's text mark has one style per mark).
   const headingTexts = [...plot.querySelectorAll(`g.${HEADING_CLASS} text`)];

@@ -1,0 +1,45 @@
+/**
+ * The series the soak watches, each drawn in a panel of the chart and judged
+ * by the trend test: how to read it from a sample, its unit and resolution.
+ */
+import type { Sample } from "../protocol.ts";
+
+export interface SeriesSpec {
+  readonly key: "heap" | "rss" | "fds" | "tasks" | "eld";
+  readonly label: string;
+  readonly unit: string;
+  readonly value: (sample: Sample) => number;
+  /** The smallest step it can take (the trend test's least noise). */
+  readonly resolution: number;
+}
+
+export const SERIES: readonly SeriesSpec[] = [
+  {
+    key: "heap",
+    label: "heap used after GC",
+    unit: "MB",
+    value: (s) => s.heapUsedBytes / 1e6,
+    resolution: 0,
+  },
+  {
+    key: "rss",
+    label: "RSS",
+    unit: "MB",
+    value: (s) => s.rssBytes / 1e6,
+    // RSS moves in the allocators' steps (V8's 256 KiB pages, glibc's 128 KiB
+    // top pad and more): a few of them are not a trend.
+    resolution: 1,
+  },
+  { key: "fds", label: "open file descriptors", unit: "", value: (s) => s.fds, resolution: 1 },
+  { key: "tasks", label: "live weft tasks", unit: "", value: (s) => s.tasks, resolution: 1 },
+  {
+    key: "eld",
+    label: "event-loop delay p99 (per second)",
+    unit: "ms",
+    value: (s) => s.eldP99Ms,
+    // monitorEventLoopDelay samples with a 10 ms timer, and a second's p99 is
+    // its one or two longest delays (a GC pause, another process taking the
+    // core): steps under 10 ms are within what it can tell apart.
+    resolution: 10,
+  },
+];
