@@ -92,3 +92,18 @@ describe("weftAsyncProperty", () => {
     );
   });
 });
+
+describe("weftAsyncProperty's run options", () => {
+  test("closedWorld is accepted: every run of a property has a virtual clock", async () => {
+    await fc.assert(
+      weftAsyncProperty(
+        [fc.nat(3)],
+        async (n) => {
+          for (let i = 0; i < n; i++) await checkpoint();
+        },
+        { closedWorld: true },
+      ),
+      { numRuns: 5 },
+    );
+  });
+});

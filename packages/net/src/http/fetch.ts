@@ -127,7 +127,9 @@ const UNDICI_ERRORS_BODY_WITH_REASON = Number(process.versions.undici?.split("."
  * drops the connection. `url`, `redirected` and `type` are undici's. Exported for its test.
  */
 export function bodyErroredWithReason(response: Response, signal: AbortSignal): Response {
-  if (response.body === null) return response;
+  // A Response cannot be made with a status outside 200–599, which undici 6
+  // does return (a server's "999"): such a response keeps undici's body.
+  if (response.body === null || response.status < 200 || response.status > 599) return response;
   const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>(), {
     signal,
   });

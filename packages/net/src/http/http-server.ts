@@ -98,6 +98,10 @@ function answer(res: http.ServerResponse, status: number, close: boolean): void 
     return;
   }
   const body = `${status} ${http.STATUS_CODES[status] ?? ""}\n`;
+  // Headers the handler's Response had set (a body that failed before its
+  // first byte) must not go out with this answer: a cache-control would let
+  // a cache keep the error, a content-encoding would mislabel this body.
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.writeHead(status, {
     "content-type": "text/plain; charset=utf-8",
     "content-length": Buffer.byteLength(body),

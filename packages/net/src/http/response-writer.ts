@@ -66,14 +66,23 @@ export async function writeResponse(
   }
   const reader = body.getReader();
   const task = lowlevel.currentTask();
+  /** Set once this function is done with the body: a retried cancel then stops. */
+  let over = false;
   const cancelBody = () => {
+    if (over) return;
     // A body made from an async generator runs in this task, inside the
     // scope: when the task is in a weft operation (the generator's `sleep`
     // between events), the scope's cancellation reaches it there and the read
     // fails with Cancelled. Cancelling the body now would end the read at once
     // (done) while that operation is pending, and this task would go on, and
     // exit, with it pending: a UsageError instead of the client's 499.
-    if (lowlevel.isInWeftOperation(task)) return;
+    // Not dropped, though: a task woken normally but not yet resumed counts
+    // as in an operation too, and might then await something only this
+    // cancel would end. Look again after the event loop's turn.
+    if (lowlevel.isInWeftOperation(task)) {
+      setImmediate(cancelBody);
+      return;
+    }
     reader.cancel(signal.reason).catch(ignoreError);
   };
   signal.addEventListener("abort", cancelBody, { once: true });
@@ -144,6 +153,7 @@ export async function writeResponse(
     finished = true;
     res.end();
   } finally {
+    over = true;
     signal.removeEventListener("abort", cancelBody);
     if (!finished) reader.cancel().catch(ignoreError);
   }

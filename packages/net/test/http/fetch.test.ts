@@ -270,6 +270,13 @@ describe("fetch", () => {
     );
   });
 
+  test("undici 6's wrapper leaves a response it could not rebuild alone (a status outside 200-599)", () => {
+    // Only undici makes such a Response (a server's "HTTP/1.1 999"); the Response constructor refuses it.
+    const odd = { status: 999, statusText: "", body: new ReadableStream(), headers: new Headers() };
+    const controller = new AbortController();
+    expect(bodyErroredWithReason(odd as unknown as Response, controller.signal)).toBe(odd);
+  });
+
   test("on undici 6 (Node 22) the body is passed through a stream that errors with the abort's reason, as undici 7's does", async () => {
     // Regression: on Node 22, a raw response.text() in a cancelled scope
     // rejected with undici 6's bare AbortError, which left the scope as an
