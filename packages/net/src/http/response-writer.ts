@@ -68,6 +68,8 @@ export async function writeResponse(
   const task = lowlevel.currentTask();
   /** Set once this function is done with the body: a retried cancel then stops. */
   let over = false;
+  /** A cancel retried after the event loop's turn (cleared when done: no host handle outlives the run). */
+  let retry: NodeJS.Immediate | null = null;
   const cancelBody = () => {
     if (over) return;
     // A body made from an async generator runs in this task, inside the
@@ -79,8 +81,9 @@ export async function writeResponse(
     // Not dropped, though: a task woken normally but not yet resumed counts
     // as in an operation too, and might then await something only this
     // cancel would end. Look again after the event loop's turn.
+    retry = null;
     if (lowlevel.isInWeftOperation(task)) {
-      setImmediate(cancelBody);
+      retry = setImmediate(cancelBody);
       return;
     }
     reader.cancel(signal.reason).catch(ignoreError);
@@ -154,6 +157,7 @@ export async function writeResponse(
     res.end();
   } finally {
     over = true;
+    if (retry !== null) clearImmediate(retry);
     signal.removeEventListener("abort", cancelBody);
     if (!finished) reader.cancel().catch(ignoreError);
   }
