@@ -53,3 +53,15 @@ export function weftCallee(
 ): WeftSymbol | null {
   return weftSymbolOf(context, call.callee);
 }
+
+/**
+ * Whether the file imports @weft/core or @weft/net (or one of their entry
+ * points): rules about code running in weft tasks skip every other file.
+ */
+export function importsWeftRuntime(program: TSESTree.Program): boolean {
+  return program.body.some(
+    (statement) =>
+      statement.type === "ImportDeclaration" &&
+      /^@weft\/(core|net)(\/|$)/.test(statement.source.value),
+  );
+}

@@ -115,15 +115,15 @@ export function run<T>(main: () => Promise<T>, options?: RunOptions): Promise<T>
   }
 }
 
+/** RunOptions read once, defaults applied (`debug` stays undefined unless given). */
+type ReadRunOptions = Required<Omit<RunOptions, "signal" | "scheduler" | "debug" | "dumpTasksOn">> &
+  Pick<RunOptions, "signal" | "scheduler" | "debug" | "dumpTasksOn">;
+
 /**
- * `run()`'s checks of its options, for code that passes options on to a
- * `run()` it starts later (weftOperation, weftAsyncProperty): a `TypeError`
- * naming the option (`${name}.clock`, …) at once, instead of at that run.
+ * Reads and checks `options` (each property once: a getter is not read
+ * again by the run), naming a bad one as `${name}.clock`, ….
  */
-export function checkRunOptions(
-  name: string,
-  options: unknown,
-): asserts options is RunOptions | undefined {
+function readRunOptions(name: string, options: unknown): ReadRunOptions {
   checkOptionsObject(name, options);
   const {
     clock = new SystemClock(),
@@ -132,7 +132,7 @@ export function checkRunOptions(
     signal,
     scheduler,
     handleSignals = true,
-    debug = false,
+    debug,
     closedWorld = false,
     dumpTasksOn,
   } = (options ?? {}) as RunOptions;
@@ -141,7 +141,7 @@ export function checkRunOptions(
   for (const [i, instrument] of instruments.entries())
     checkInstrument(instrument, `${name}.instruments[${i}]`);
   checkBoolean(`${name}.strictErrors`, strictErrors);
-  checkBoolean(`${name}.debug`, debug);
+  if (debug !== undefined) checkBoolean(`${name}.debug`, debug);
   if (signal !== undefined && !isInstance(signal, AbortSignal)) {
     throw new TypeError(`${name}.signal must be an AbortSignal, got ${describeValue(signal)}`);
   }
@@ -154,22 +154,44 @@ export function checkRunOptions(
   if (closedWorld && !Number.isFinite(clock.autojumpThreshold ?? Infinity)) {
     throw new TypeError(`${name}.closedWorld needs a clock with autojump (such as a MockClock)`);
   }
+  return {
+    clock,
+    instruments,
+    strictErrors,
+    signal,
+    scheduler,
+    handleSignals,
+    debug,
+    closedWorld,
+    dumpTasksOn,
+  };
+}
+
+/**
+ * `run()`'s checks of its options, for code that passes options on to a
+ * `run()` it starts later (weftOperation, weftAsyncProperty): a `TypeError`
+ * naming the option (`${name}.clock`, …) at once, instead of at that run.
+ */
+export function checkRunOptions(
+  name: string,
+  options: unknown,
+): asserts options is RunOptions | undefined {
+  readRunOptions(name, options);
 }
 
 function runOrThrow<T>(main: () => Promise<T>, options: RunOptions = {}): Promise<T> {
   checkFunction("main", main);
-  checkRunOptions("options", options);
   const {
-    clock = new SystemClock(),
-    instruments = [],
-    strictErrors = true,
+    clock,
+    instruments,
+    strictErrors,
     signal,
     scheduler,
-    handleSignals = true,
+    handleSignals,
     debug = debugFromEnvironment(),
-    closedWorld = false,
+    closedWorld,
     dumpTasksOn,
-  } = options;
+  } = readRunOptions("options", options);
   const caller = currentTaskOrUndefined();
   if (caller !== undefined && !caller.kernel.finished) {
     return Promise.reject(

@@ -14,6 +14,7 @@ import { AST_NODE_TYPES, ESLintUtils, type TSESTree } from "@typescript-eslint/u
 import ts from "typescript";
 import { childNodes, inAsyncFunction } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
+import { importsWeftRuntime } from "../weft-symbols.ts";
 
 type Module = "fs" | "child_process";
 
@@ -128,12 +129,7 @@ export const noBlockingCallInTask = createRule({
   defaultOptions: [],
   create(context) {
     const { sourceCode } = context;
-    const usesWeft = sourceCode.ast.body.some(
-      (statement) =>
-        statement.type === AST_NODE_TYPES.ImportDeclaration &&
-        /^@weft\/(core|net)(\/|$)/.test(statement.source.value),
-    );
-    if (!usesWeft) return {};
+    if (!importsWeftRuntime(sourceCode.ast)) return {};
     const services = ESLintUtils.getParserServices(context);
     const checker = services.program.getTypeChecker();
 

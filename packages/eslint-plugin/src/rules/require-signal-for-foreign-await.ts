@@ -19,7 +19,7 @@ import { AST_NODE_TYPES, ESLintUtils, type TSESTree } from "@typescript-eslint/u
 import ts from "typescript";
 import { childNodes, unwrapExpression } from "../ast.ts";
 import { createRule } from "../create-rule.ts";
-import { weftCallee } from "../weft-symbols.ts";
+import { importsWeftRuntime, weftCallee } from "../weft-symbols.ts";
 
 const SIGNAL = /signal/i;
 
@@ -53,12 +53,7 @@ export const requireSignalForForeignAwait = createRule({
   defaultOptions: [],
   create(context) {
     const { sourceCode } = context;
-    const usesWeft = sourceCode.ast.body.some(
-      (statement) =>
-        statement.type === AST_NODE_TYPES.ImportDeclaration &&
-        /^@weft\/(core|net)(\/|$)/.test(statement.source.value),
-    );
-    if (!usesWeft) return {};
+    if (!importsWeftRuntime(sourceCode.ast)) return {};
     const services = ESLintUtils.getParserServices(context);
     const checker = services.program.getTypeChecker();
 
