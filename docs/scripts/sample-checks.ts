@@ -111,6 +111,9 @@ export async function lintMessages(
   );
 }
 
+/** Node's compile cache for the samples' runs, kept between runs like other tools' caches. */
+const compileCache = path.join(repositoryRoot, "node_modules", ".cache", "weft-docs-samples");
+
 /** How long a sample may run. */
 const RUN_TIMEOUT_MS = 20_000;
 
@@ -128,7 +131,14 @@ export function runSample(file: string): Promise<SampleRun> {
     const child = spawn(process.execPath, ["--conditions=weft-source", file], {
       cwd: samplesFolder,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+      env: {
+        // Node caches the compiled (and type-stripped) workspace sources the samples share:
+        // a sample then starts in about 0.1 s instead of 0.3 s.
+        NODE_COMPILE_CACHE: compileCache,
+        ...process.env,
+        NO_COLOR: "1",
+        FORCE_COLOR: "0",
+      },
     });
     let stdout = "";
     let stderr = "";
