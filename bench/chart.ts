@@ -6,7 +6,7 @@
  *
  * Without arguments: docs/bench/results.json (Node 24) and, when it exists,
  * docs/bench/results-node22.json (Node 22) → docs/bench/bench.svg (the
- * checked-in files, see the README's Performance section); relative paths
+ * checked-in files, see docs/performance.md); relative paths
  * are taken from where pnpm was started.
  *
  * One group per scenario, one horizontal bar per implementation: its median

@@ -1,5 +1,5 @@
 /**
- * Prints the README's Performance table (markdown) from the checked-in results
+ * Prints the benchmark table of docs/performance.md (markdown) from the checked-in results
  * of the same benchmark on Node 24 and on Node 22:
  *
  *   node readme-table.ts [NODE24.json [NODE22.json]]     (pnpm bench:table at the root)

@@ -1,4 +1,4 @@
-// Async generators, the weft way (see docs/async-generators.md). A ticker
+// Async generators, the weft way (see docs/guides/async-generators.md). A ticker
 // generator with its own timeout runs in a task of its own through
 // `generatorChannel`; the consumer reads its ticks from a channel. When the
 // consumer stops early, the ticker is cancelled and its `finally` (with an

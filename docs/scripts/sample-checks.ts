@@ -87,6 +87,7 @@ export async function lintMessages(
   program: ts.Program,
   files: readonly string[],
 ): Promise<Map<string, string[]>> {
+  if (files.length === 0) return new Map(); // ESLint refuses an empty list of files
   const { recommended } = plugin.configs;
   const eslint = new ESLint({
     cwd: samplesFolder,

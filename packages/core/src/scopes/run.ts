@@ -46,7 +46,7 @@ export interface RunOptions {
    * shutting down, ends the process at once. Libraries and tests that embed
    * `run()` in a process they do not own may turn it off: the run then
    * installs no signal listener. Ignored in worker threads, which receive no
-   * signals. See docs/signals.md.
+   * signals. See docs/guides/signals.md.
    */
   handleSignals?: boolean;
   /**

@@ -404,7 +404,7 @@ describe.concurrent("serveHttp in a child process, under load, killed by signals
     await server.waitFor((message) => message.shutdown === true);
     server.process.kill("SIGINT");
     const { code, signal, stderr } = await server.ended;
-    // docs/signals.md: weft stops listening and sends the signal again, so the
+    // docs/guides/signals.md: weft stops listening and sends the signal again, so the
     // process dies of it (a shell shows 128 + 2 = 130).
     expect([code, signal]).toEqual([null, "SIGINT"]);
     expect(stderr).toMatch(
