@@ -1,5 +1,5 @@
 /**
- * The examples of the package README and of docs/guides/effection.md run as
+ * The examples of the package README and of docs/guides/from-effection-and-effect.md run as
  * written (the weft side of each side-by-side pair).
  */
 import {
