@@ -10,9 +10,10 @@ export default [
       "**/dist/**",
       "packages/eslint-plugin/test/fixtures/**",
       "packages/*/test/fixtures/**",
-      // Mistakes on purpose (test/corpus.test.ts) and the docs' samples (test/docs-samples.test.ts).
+      // Mistakes on purpose (test/corpus.test.ts), and the docs' samples, which
+      // docs/test/samples.test.ts lints with this config.
       "packages/eslint-plugin/test/corpus/**",
-      "packages/eslint-plugin/test/.samples/**",
+      "docs/test/.samples/**",
     ],
   },
   {

@@ -24,6 +24,15 @@ export default defineConfig({
           include: [`packages/${name}/test/**/*.test.ts`],
         },
       })),
+      // The docs' samples (docs/contributing.md); the site's browser test is `pnpm docs:test`.
+      {
+        extends: true,
+        test: {
+          name: "@weft/docs",
+          include: ["docs/test/**/*.test.ts"],
+          exclude: ["docs/test/**/*.browser.test.ts", "**/node_modules/**"],
+        },
+      },
       // The soak's own logic (its trend test); the soak run itself is `pnpm soak`.
       { extends: true, test: { name: "@weft/soak", include: ["soak/test/**/*.test.ts"] } },
     ],
