@@ -1,6 +1,7 @@
 /**
- * The examples of the package README and of docs/guides/effection.md run as
- * written (the weft side of each side-by-side pair).
+ * The examples of the package README and of docs/guides/from-effection-and-effect.md,
+ * on a virtual clock (the weft side of each side-by-side pair; the docs' sample
+ * checker also runs every sample of the guide as written, with its output).
  */
 import {
   gather,
@@ -68,26 +69,28 @@ describe("docs examples", () => {
         nursery.startSoon(async () => {
           for await (const value of receive) seen.push(value);
         });
-        await send.send(1);
+        for (let i = 1; i <= 3; i++) await send.send(i);
         send.close();
       });
     }, virtual());
-    expect(seen).toEqual([1]);
+    expect(seen).toEqual([1, 2, 3]);
   });
 
   test("guide: race, gather and moveOnAfter", async () => {
-    const fetchA = async () => {
-      await sleep(10);
-      return "a";
-    };
-    const fetchB = async () => {
-      await sleep(20);
-      return "b";
+    const lookup = async (name: string, ms: number) => {
+      await sleep(ms);
+      return name;
     };
     const results = await run(async () => {
-      const winner = await race(fetchA, fetchB);
-      const [a, b] = await gather(fetchA, fetchB);
-      const maybe = await moveOnAfter(5, () => fetchA());
+      const winner = await race(
+        () => lookup("a", 10),
+        () => lookup("b", 20),
+      );
+      const [a, b] = await gather(
+        () => lookup("a", 10),
+        () => lookup("b", 20),
+      );
+      const maybe = await moveOnAfter(5, () => lookup("a", 10));
       return { winner, a, b, maybe };
     }, virtual());
     expect(results).toEqual({ winner: "a", a: "a", b: "b", maybe: undefined });

@@ -1,8 +1,9 @@
 /**
- * The "Finding a race" guide of the README, runnable: a check-then-act bug in
- * a small cache, hunted with `schedules()` (through `weftAsyncProperty`) and,
- * for comparison, with fast-check's own `fc.scheduler()`. Run with
- * `GUIDE_OUTPUT=1` to print the reports the guide quotes.
+ * The "Finding a race" section of docs/guides/testing.md, runnable: a
+ * check-then-act bug in a small cache, hunted with `schedules()` (through
+ * `weftAsyncProperty`) and, for comparison, with fast-check's own
+ * `fc.scheduler()`. Run with `GUIDE_OUTPUT=1` to print the reports the guide
+ * quotes.
  */
 import { checkpoint, Event, openNursery, run } from "@weft/core";
 import fc from "fast-check";
