@@ -13,8 +13,8 @@ import { checkCount, checkFunction } from "@weft/core/validate";
  *
  * ```ts
  * const seq = new Sequencer();
- * nursery.spawn(() => seq.at(1, async () => log.push("second")));
- * nursery.spawn(() => seq.at(0, async () => log.push("first")));
+ * nursery.startSoon(() => seq.at(1, async () => log.push("second")));
+ * nursery.startSoon(() => seq.at(0, async () => log.push("first")));
  * ```
  */
 export class Sequencer {

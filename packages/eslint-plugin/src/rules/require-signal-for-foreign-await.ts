@@ -46,7 +46,7 @@ export const requireSignalForForeignAwait = createRule({
     },
     messages: {
       missingSignal:
-        "`{{callee}}(…)` accepts an AbortSignal but gets none: when weft cancels this task, the operation keeps running. Pass `currentSignal()` (e.g. `{ signal: currentSignal() }`), or wrap it in `cancellable((signal) => …)`, so cancellation aborts it.",
+        "`{{callee}}(…)` accepts an AbortSignal but gets none: when weft cancels this task, the operation keeps running. Wrap it in `cancellable((signal) => …)`: cancellation then aborts it and the await raises `Cancelled`. (Passing `currentSignal()` aborts it too, but the await then rejects with the API's own abort error, e.g. an `AbortError` that a timeout does not absorb.)",
     },
     schema: [],
   },
