@@ -27,13 +27,13 @@ export default defineConfig({
       // The soak's own logic (its trend test); the soak run itself is `pnpm soak`.
       { extends: true, test: { name: "@weft/soak", include: ["soak/test/**/*.test.ts"] } },
       // The documentation's checks that need no built site; the site's own tests
-      // (docs/test/*.site.test.ts: the browser crawl, the API coverage) run in `pnpm docs:test`.
+      // (docs/test/site*.test.ts, api*.test.ts: the browser crawl, the API coverage) run in `pnpm docs:test`.
       {
         extends: true,
         test: {
           name: "@weft/docs",
           include: ["docs/test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, "docs/test/**/*.site.test.ts"],
+          exclude: [...configDefaults.exclude, "docs/test/site*.test.ts", "docs/test/api*.test.ts"],
         },
       },
     ],

@@ -92,6 +92,7 @@ export default defineConfig({
   lang: "en-US",
   cleanUrls: true,
   lastUpdated: false,
+  head: [["link", { rel: "icon", type: "image/svg+xml", href: "/favicon.svg" }]],
   // Pages only: the tooling, its tests and anything else under docs/ is not part of the site.
   srcExclude: [
     "test/**",

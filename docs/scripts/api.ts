@@ -24,14 +24,18 @@ import {
 } from "typedoc";
 import { MarkdownPageEvent } from "typedoc-plugin-markdown";
 import { entryPoints } from "../../packages/core/test/support/public-surface.ts";
+import { repairAnchors } from "./api-anchors.ts";
 import { importsOfSamples, pageTitle } from "./api-usage.ts";
 import { repositoryRoot } from "./markdown-samples.ts";
 
 const DOCS = path.join(repositoryRoot, "docs");
 const OUT = path.join(DOCS, "api");
 
-/** Generates docs/api/; throws when TypeDoc reports an error or a warning. */
-export async function generateApi(): Promise<void> {
+/**
+ * Generates docs/api/; throws when TypeDoc reports an error or a warning. Returns how many links'
+ * anchors were repaired.
+ */
+export async function generateApi(): Promise<number> {
   const entries = entryPoints();
   const moduleNames = new Map([...entries].map(([specifier, file]) => [file, specifier]));
   const app = await Application.bootstrapWithPlugins({
@@ -49,18 +53,22 @@ export async function generateApi(): Promise<void> {
     hidePageHeader: true,
     hideBreadcrumbs: true,
     useCodeBlocks: true,
+    // Angle brackets and braces in comments (Node's own, inherited: `<string|buffer>`) are text,
+    // not HTML or Vue interpolation.
+    sanitizeComments: true,
     expandObjects: false,
     parametersFormat: "table",
     excludePrivate: true,
     excludeProtected: false,
     excludeInternal: true,
-    excludeExternals: true,
+    // Err, Ok and Result are re-exported from ts-results-es: they are documented too.
+    excludeExternals: false,
     sort: ["kind", "instance-first", "alphabetical-ignoring-documents"],
     githubPages: false,
     disableSources: true,
     // Every package's exports must be documented (TypeDoc's default is the root package only).
     packagesRequiringDocumentation: [...new Set([...entries.keys()].map(packageOf))],
-    validation: { notExported: true, invalidLink: true, notDocumented: false, rewrittenLink: true },
+    validation: { notExported: true, invalidLink: true, notDocumented: true, rewrittenLink: true },
     treatWarningsAsErrors: true,
     logLevel: "Warn",
   } as Parameters<typeof Application.bootstrapWithPlugins>[0]);
@@ -93,6 +101,11 @@ export async function generateApi(): Promise<void> {
     throw new Error("TypeDoc reported warnings or errors while rendering (see above)");
   }
   writeIndex(project);
+  const anchors = repairAnchors(OUT);
+  if (anchors.unresolved.length > 0) {
+    throw new Error(`links to missing anchors in docs/api:\n${anchors.unresolved.join("\n")}`);
+  }
+  return anchors.repaired;
 }
 
 /** `@weft/core/streams` → `@weft/core`. */
@@ -101,8 +114,8 @@ function packageOf(specifier: string): string {
 }
 
 /**
- * Appends "Used in: [Page](/guides/page) …" after the heading of every export of a module page
- * that the samples import, before the next heading of the same level.
+ * Puts "Used in: [Page](/guides/page) …" under the heading of every export of a module page
+ * that the samples import.
  */
 function appendUsage(
   contents: string,
@@ -111,30 +124,20 @@ function appendUsage(
 ): string {
   const imported = usage.get(moduleName);
   if (imported === undefined) return contents;
-  const lines = contents.split("\n");
   const out: string[] = [];
-  let pending: string | undefined;
-  const flush = (): void => {
-    if (pending !== undefined) out.push(pending, "");
-    pending = undefined;
-  };
-  for (const line of lines) {
-    const heading = /^###\s+(.+?)\s*$/.exec(line);
-    if (heading !== null || /^#{1,2}\s/.test(line)) flush();
-    if (heading !== null) {
-      const name = heading[1]!.replaceAll("\\", "").replace(/\(\)$/, "");
-      const pages = imported.get(name);
-      if (pages !== undefined && pages.size > 0) {
-        const links = [...pages]
-          .sort()
-          .map((page) => `[${pageTitle(page)}](${page})`)
-          .join(" · ");
-        pending = `**Used in:** ${links}`;
-      }
-    }
+  for (const line of contents.split("\n")) {
     out.push(line);
+    const heading = /^###\s+(.+?)\s*$/.exec(line);
+    if (heading === null) continue;
+    const name = heading[1]!.replaceAll("\\", "").replace(/\(\)$/, "");
+    const pages = imported.get(name);
+    if (pages === undefined || pages.size === 0) continue;
+    const links = [...pages]
+      .sort()
+      .map((page) => `[${pageTitle(page)}](${page})`)
+      .join(" · ");
+    out.push("", `**Used in:** ${links}`);
   }
-  flush();
   return out.join("\n");
 }
 
@@ -164,8 +167,7 @@ function writeIndex(project: ProjectReflection): void {
 
 if (import.meta.main) {
   const started = performance.now();
-  await generateApi();
-  console.log(
-    `API reference generated in docs/api/ (${((performance.now() - started) / 1000).toFixed(1)} s)`,
-  );
+  const repaired = await generateApi();
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`API reference generated in docs/api/ (${seconds} s; ${repaired} anchors repaired)`);
 }
