@@ -129,5 +129,9 @@ export default defineConfig({
     search: { provider: "local" },
     outline: { level: [2, 3] },
     socialLinks: [],
+    // Shown on pages without a sidebar (the home page).
+    footer: {
+      message: 'MIT licensed · <a href="/contributing">Contributing to the documentation</a>',
+    },
   },
 });

@@ -114,8 +114,9 @@ function packageOf(specifier: string): string {
 }
 
 /**
- * Puts "Used in: [Page](/guides/page) …" under the heading of every export of a module page
- * that the samples import.
+ * Adds "Used in: [Page](/guides/page) …" to the section of every export of a module page that
+ * the samples import: after the export's signature and description, before its details
+ * (parameters, members) or the `***` rule that closes the section.
  */
 function appendUsage(
   contents: string,
@@ -125,19 +126,37 @@ function appendUsage(
   const imported = usage.get(moduleName);
   if (imported === undefined) return contents;
   const out: string[] = [];
+  let pending: string | undefined;
+  const flush = (): void => {
+    if (pending === undefined) return;
+    let end = out.length;
+    while (end > 0 && out[end - 1]!.trim() === "") end--;
+    if (end > 0 && out[end - 1] === "***") {
+      end--;
+      while (end > 0 && out[end - 1]!.trim() === "") end--;
+    }
+    out.splice(end, 0, "", pending, "");
+    pending = undefined;
+  };
+  let fence = false;
   for (const line of contents.split("\n")) {
+    if (/^\s*```/.test(line)) fence = !fence;
+    const heading = fence ? null : /^(#{1,6})\s+(.+?)\s*$/.exec(line);
+    if (heading !== null) {
+      flush();
+      const name = heading[2]!.replaceAll("\\", "").replace(/\(\)$/, "");
+      const pages = heading[1] === "###" ? imported.get(name) : undefined;
+      if (pages !== undefined && pages.size > 0) {
+        const links = [...pages]
+          .sort()
+          .map((page) => `[${pageTitle(page)}](${page})`)
+          .join(" · ");
+        pending = `**Used in:** ${links}`;
+      }
+    }
     out.push(line);
-    const heading = /^###\s+(.+?)\s*$/.exec(line);
-    if (heading === null) continue;
-    const name = heading[1]!.replaceAll("\\", "").replace(/\(\)$/, "");
-    const pages = imported.get(name);
-    if (pages === undefined || pages.size === 0) continue;
-    const links = [...pages]
-      .sort()
-      .map((page) => `[${pageTitle(page)}](${page})`)
-      .join(" · ");
-    out.push("", `**Used in:** ${links}`);
   }
+  flush();
   return out.join("\n");
 }
 
