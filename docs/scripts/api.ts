@@ -17,6 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   Application,
+  Comment,
   Converter,
   DeclarationReflection,
   type ProjectReflection,
@@ -29,6 +30,16 @@ import { importsOfSamples, pageTitle } from "./api-usage.ts";
 import { repositoryRoot } from "./markdown-samples.ts";
 
 const DOCS = path.join(repositoryRoot, "docs");
+
+/** What @weft/core re-exports from ts-results-es (which has no TSDoc), as its reference says. */
+const EXTERNAL_SUMMARIES = new Map([
+  [
+    "Result",
+    "From ts-results-es (re-exported): an `Ok<T>` or an `Err<E>`, as `capture()` returns it.",
+  ],
+  ["Ok", "From ts-results-es (re-exported): a successful `Result`, `Ok(value)`."],
+  ["Err", "From ts-results-es (re-exported): a failed `Result`, `Err(error)`."],
+]);
 const OUT = path.join(DOCS, "api");
 
 /**
@@ -79,6 +90,15 @@ export async function generateApi(): Promise<number> {
     const file = context.getSymbolFromReflection(reflection)?.declarations?.[0]?.getSourceFile();
     const name = file === undefined ? undefined : moduleNames.get(path.resolve(file.fileName));
     if (name !== undefined) reflection.name = name;
+  });
+
+  // Re-exports from a dependency that has no TSDoc (ts-results-es): a summary of our own.
+  app.converter.on(Converter.EVENT_CREATE_DECLARATION, (context, reflection) => {
+    const summary = EXTERNAL_SUMMARIES.get(reflection.name);
+    if (summary === undefined || reflection.comment !== undefined) return;
+    const file = context.getSymbolFromReflection(reflection)?.declarations?.[0]?.getSourceFile();
+    if (!file?.fileName.includes("/node_modules/ts-results-es/")) return;
+    reflection.comment = new Comment([{ kind: "text", text: summary }]);
   });
 
   // "Used in": the pages whose samples import an export, under the export's section.
