@@ -13,6 +13,10 @@ export default [
       // Mistakes on purpose (test/corpus.test.ts) and the docs' samples (test/docs-samples.test.ts).
       "packages/eslint-plugin/test/corpus/**",
       "packages/eslint-plugin/test/.samples/**",
+      // The docs site's generated output (pnpm docs:build / docs:dev).
+      "docs/.vitepress/cache/**",
+      "docs/.vitepress/dist/**",
+      "docs/api/**",
     ],
   },
   {
