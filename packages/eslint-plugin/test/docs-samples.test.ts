@@ -11,6 +11,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ESLint } from "eslint";
 import { describe, expect, it } from "vitest";
+// The hand-written markdown (not docs/api, the generated API reference, nor docs' tooling).
+import { markdownFiles } from "../../../docs/scripts/markdown-samples.ts";
 import plugin from "../src/index.ts";
 
 const root = path.resolve(import.meta.dirname, "../../..");
@@ -22,24 +24,6 @@ interface Sample {
   readonly where: string;
   readonly file: string;
   readonly code: string;
-}
-
-function markdownFiles(): string[] {
-  const found = ["README.md"];
-  const walk = (dir: string): void => {
-    for (const entry of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
-      const relative = path.posix.join(dir, entry.name);
-      if (entry.isDirectory()) walk(relative);
-      else if (entry.name.endsWith(".md")) found.push(relative);
-    }
-  };
-  walk("docs");
-  for (const pkg of fs.readdirSync(path.join(root, "packages"))) {
-    if (fs.existsSync(path.join(root, "packages", pkg, "README.md"))) {
-      found.push(`packages/${pkg}/README.md`);
-    }
-  }
-  return found.sort();
 }
 
 /** The ```ts blocks of every markdown file, and how many were marked to skip. */
