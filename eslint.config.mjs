@@ -14,6 +14,10 @@ export default [
       // docs/test/samples.test.ts lints with this config.
       "packages/eslint-plugin/test/corpus/**",
       "docs/test/.samples/**",
+      // The docs site's generated output (pnpm docs:build / docs:dev).
+      "docs/.vitepress/cache/**",
+      "docs/.vitepress/dist/**",
+      "docs/api/**",
     ],
   },
   {

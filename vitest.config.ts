@@ -1,5 +1,5 @@
 import { defaultServerConditions } from "vite";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 /**
  * Workspace packages (`@weft/*`) are resolved to their TypeScript sources through the
@@ -24,17 +24,18 @@ export default defineConfig({
           include: [`packages/${name}/test/**/*.test.ts`],
         },
       })),
-      // The docs' samples (docs/contributing.md); the site's browser test is `pnpm docs:test`.
+      // The soak's own logic (its trend test); the soak run itself is `pnpm soak`.
+      { extends: true, test: { name: "@weft/soak", include: ["soak/test/**/*.test.ts"] } },
+      // The documentation's checks that need no built site; the site's own tests
+      // (docs/test/site*.test.ts, api*.test.ts: the browser crawl, the API coverage) run in `pnpm docs:test`.
       {
         extends: true,
         test: {
           name: "@weft/docs",
           include: ["docs/test/**/*.test.ts"],
-          exclude: ["docs/test/**/*.browser.test.ts", "**/node_modules/**"],
+          exclude: [...configDefaults.exclude, "docs/test/site*.test.ts", "docs/test/api*.test.ts"],
         },
       },
-      // The soak's own logic (its trend test); the soak run itself is `pnpm soak`.
-      { extends: true, test: { name: "@weft/soak", include: ["soak/test/**/*.test.ts"] } },
     ],
     environment: "node",
     // The default report, then a plain `N passed, N failed` closing line.

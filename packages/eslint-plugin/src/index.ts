@@ -7,6 +7,8 @@
  * import weft from "@weft/eslint-plugin";
  * export default [weft.configs.recommended];
  * ```
+ *
+ * @packageDocumentation
  */
 
 import tsParser from "@typescript-eslint/parser";
@@ -14,7 +16,14 @@ import type { TSESLint } from "@typescript-eslint/utils";
 import { rules } from "./rules/index.ts";
 
 const plugin = {
-  meta: { name: "@weft/eslint-plugin", version: "0.1.0" },
+  /** The plugin's name and version, as ESLint reports them. */
+  meta: {
+    /** `"@weft/eslint-plugin"`. */
+    name: "@weft/eslint-plugin",
+    /** The plugin's version. */
+    version: "0.1.0",
+  },
+  /** Every rule, by name (`weft/<name>` in a config). */
   rules,
 };
 
@@ -41,5 +50,13 @@ const recommended: TSESLint.FlatConfig.Config = {
   rules: recommendedRules,
 };
 
-export default { ...plugin, configs: { recommended } };
+/**
+ * The plugin (ESLint flat config): its rules, and `configs.recommended`, which turns on the
+ * recommended ones at "error" for TypeScript files.
+ */
+export default {
+  ...plugin,
+  /** `recommended`: the plugin, the typescript-eslint parser and the recommended rules. */
+  configs: { recommended },
+};
 export { rules };

@@ -33,8 +33,9 @@ export interface InjectedCancellation {
   readonly steppingTask: string;
   /** The task that had entered the cancelled scope. */
   readonly scopeTask: string;
-  /** How many scopes were open, and the chosen one's index among them. */
+  /** How many scopes were open. */
   readonly open: number;
+  /** The chosen scope's index among the open ones (0: the outermost). */
   readonly index: number;
 }
 

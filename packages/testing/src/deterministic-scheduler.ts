@@ -11,6 +11,7 @@ import {
 /** How a {@link DeterministicScheduler} chooses once its recorded choices run out. */
 export type SchedulingMode = "uniform" | "pct";
 
+/** Options of `new DeterministicScheduler()`: recorded choices, then seeded ones. */
 export interface DeterministicSchedulerOptions {
   /** Seed of the pseudo-random choices made after `choices` run out (default 1). */
   seed?: number;

@@ -121,8 +121,11 @@ class UnboundedByteQueue {
 
 /** Options (hooks) of a `MemorySendStream`; the hooks are also assignable properties. */
 export interface MemorySendStreamOptions {
+  /** Called by `sendAll` after the data was buffered. */
   sendAllHook?: AsyncHook | null;
+  /** Called by `waitSendAllMightNotBlock`. */
   waitSendAllMightNotBlockHook?: AsyncHook | null;
+  /** Called by `close` / `aclose` after the stream was marked closed. */
   closeHook?: SyncHook | null;
 }
 
@@ -200,7 +203,9 @@ export class MemorySendStream implements SendStream {
 
 /** Options (hooks) of a `MemoryReceiveStream`; the hooks are also assignable properties. */
 export interface MemoryReceiveStreamOptions {
+  /** Called by `receiveSome` before it takes from the buffer. */
   receiveSomeHook?: AsyncHook | null;
+  /** Called by `close` / `aclose` after the stream was marked closed. */
   closeHook?: SyncHook | null;
 }
 
@@ -264,6 +269,7 @@ export class MemoryReceiveStream implements ReceiveStream {
     this.#incoming.close();
   }
 
+  /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);
   }
@@ -455,6 +461,7 @@ class LockstepReceiveStream implements ReceiveStream {
     this.close();
     await checkpoint();
   }
+  /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);
   }
@@ -466,8 +473,14 @@ class LockstepReceiveStream implements ReceiveStream {
  * synchronous `close()`.
  */
 export function lockstepStreamOneWayPair(): [
-  SendStream & { close(): void },
-  ReceiveStream & { close(): void },
+  SendStream & {
+    /** Closes the sending end at once (synchronous). */
+    close(): void;
+  },
+  ReceiveStream & {
+    /** Closes the receiving end at once (synchronous). */
+    close(): void;
+  },
 ] {
   const queue = new LockstepByteQueue();
   return [new LockstepSendStream(queue), new LockstepReceiveStream(queue)];

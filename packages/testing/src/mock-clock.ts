@@ -1,6 +1,7 @@
 import type { Clock } from "@weft/core";
 import { checkNonNegative, checkOptionsObject } from "@weft/core/validate";
 
+/** Options of `new MockClock()`: how virtual time moves. */
 export interface MockClockOptions {
   /** Virtual milliseconds per real millisecond (default 0: time moves only by jumps). */
   rate?: number;
@@ -47,6 +48,7 @@ export class MockClock implements Clock {
     return this.#rate;
   }
 
+  /** Changes the rate from now on, without moving the current time; `RangeError` below 0. */
   set rate(rate: number) {
     checkNonNegative("rate", rate);
     // Re-base so the change does not move the current time.

@@ -2,6 +2,7 @@ import { checkChoice, checkCount, checkOptionsObject } from "@weft/core/validate
 import * as fc from "fast-check";
 import { DeterministicScheduler, type SchedulingMode } from "./deterministic-scheduler.ts";
 
+/** Options of `schedules()`: the size and mode of the generated schedules. */
 export interface SchedulesOptions {
   /** Most choice points a generated schedule decides; later ones are FIFO (default 64). */
   maxChoices?: number;

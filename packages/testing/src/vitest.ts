@@ -1,3 +1,10 @@
+/**
+ * `@weft/testing/vitest`: weft runs as vitest tests — `weftTest` (a test body run inside `run()`,
+ * on a `MockClock` by default), `weftRun`, and property tests whose runs explore task
+ * schedules and shrink a failure to a minimal one (`weftProperty`, `weftAsyncProperty`).
+ *
+ * @packageDocumentation
+ */
 import { type Clock, checkRunOptions, type RunOptions, run } from "@weft/core";
 import { checkArray, checkFunction, checkInstance, checkOptionsObject } from "@weft/core/validate";
 import * as fc from "fast-check";

@@ -1,6 +1,7 @@
 /**
  * @weft/trace: see what weft tasks do — a trace recorder, its Chrome Trace
- * Event / Perfetto export, a static timeline, and OpenTelemetry spans.
+ * Event / Perfetto export, a static timeline, and OpenTelemetry spans. *
+ * @packageDocumentation
  */
 
 export { runWeftTrace, type WeftTraceIo, weftTraceUsage } from "./cli/run-weft-trace.ts";

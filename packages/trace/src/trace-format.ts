@@ -54,10 +54,15 @@ export type TracePhase = "X" | "i" | "s" | "f" | "M";
 
 /** One event of a trace file. */
 export interface TraceEvent {
+  /** The phase: a slice (X), an instant (i), a flow's start (s) or end (f), metadata (M). */
   readonly ph: TracePhase;
+  /** What the event is: "running", what a wait waits for, "cancelled", a metadata kind. */
   readonly name: string;
+  /** The category: "step", "wait", "scope", "cancel", "spawn", "wake". */
   readonly cat?: string;
+  /** The nursery (0: the root task's track). */
   readonly pid: number;
+  /** The task. */
   readonly tid?: number;
   /** Microseconds since the recording began. */
   readonly ts?: number;
@@ -69,14 +74,19 @@ export interface TraceEvent {
   readonly id?: number;
   /** Flow binding point: "e" binds a flow's end to the enclosing slice. */
   readonly bp?: "e";
+  /** The event's details (`clock`, `deadline`, `source`, `reason`, a metadata event's `name`). */
   readonly args?: Readonly<Record<string, unknown>>;
 }
 
 /** A trace file: Chrome's JSON object format. */
 export interface TraceFile {
+  /** The events, in the order they were recorded. */
   readonly traceEvents: readonly TraceEvent[];
+  /** How viewers show times: milliseconds. */
   readonly displayTimeUnit: "ms";
+  /** What is not an event. */
   readonly otherData: {
+    /** weft's own data about the recording. */
     readonly weft: {
       /** Format version of these conventions. */
       readonly version: 1;

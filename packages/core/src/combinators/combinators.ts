@@ -20,7 +20,8 @@ import { Lock } from "../sync/lock.ts";
  *
  * ```ts
  * const [user, posts] = await gather(() => getUser(id), () => getPosts(id));
- * ```
+ * ``` *
+ * @typeParam T - The functions' tuple type: the result is the tuple of what each resolves to.
  */
 export function gather<T extends readonly (() => Promise<unknown>)[]>(
   ...fns: T

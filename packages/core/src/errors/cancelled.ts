@@ -6,7 +6,9 @@ export type CancelSource = "deadline" | "explicit" | "nursery" | "shutdown" | "s
 
 /** Why a scope was cancelled; the first reason given to a scope wins. */
 export interface CancelReason {
+  /** What caused the cancellation. */
   readonly source: CancelSource;
+  /** The reason given to `cancel(reason)`, if any. */
   readonly reason?: string | undefined;
 }
 
@@ -33,16 +35,19 @@ export class Cancelled extends Error {
     );
   }
 
+  /** `cancelled due to <source>`, with the reason when one was given. */
   override get message(): string {
     return this.reason === undefined
       ? `cancelled due to ${this.source}`
       : `cancelled due to ${this.source} with reason '${this.reason}'`;
   }
 
+  /** `Cancelled: <message>`: a Cancelled carries no stack trace (it is control flow). */
   override get stack(): string {
     return `Cancelled: ${this.message}`;
   }
 
+  /** Always `"Cancelled"`. */
   override get name(): string {
     return "Cancelled";
   }

@@ -76,6 +76,7 @@ export function checkDeadline(name: string, value: unknown): asserts value is nu
   }
 }
 
+/** A function: anything else is a `TypeError` naming `name`. */
 export function checkFunction(
   name: string,
   value: unknown,
@@ -106,6 +107,7 @@ export function checkCount(
   }
 }
 
+/** A boolean: anything else is a `TypeError` naming `name`. */
 export function checkBoolean(name: string, value: unknown): asserts value is boolean {
   if (typeof value !== "boolean") {
     throw new TypeError(`${name} must be a boolean, got ${describeValue(value)}`);
@@ -125,6 +127,7 @@ export function checkOptionsObject(
   }
 }
 
+/** `undefined` or a string (a task's or a scope's name): anything else is a `TypeError`. */
 export function checkOptionalName(
   name: string,
   value: unknown,
@@ -155,6 +158,7 @@ export function checkOptionalBoolean(
   if (value !== undefined) checkBoolean(name, value);
 }
 
+/** An array (not a revoked proxy): anything else is a `TypeError` naming `name`. */
 export function checkArray(name: string, value: unknown): asserts value is readonly unknown[] {
   if (!isArray(value)) {
     throw new TypeError(`${name} must be an array, got ${describeValue(value)}`);
@@ -212,6 +216,7 @@ export function checkInstance<T>(
   }
 }
 
+/** A `Uint8Array` (a `Buffer` is one): anything else is a `TypeError` naming `name`. */
 export function checkBytes(name: string, value: unknown): asserts value is Uint8Array {
   if (!isInstance(value, Uint8Array)) {
     throw new TypeError(`${name} must be a Uint8Array, got ${describeValue(value)}`);

@@ -18,6 +18,7 @@ import type { TaskImpl } from "./task.ts";
 export const NO_ERROR: unique symbol = Symbol("weft.noError");
 export type MaybeError = unknown;
 
+/** Options of `new CancelScope()`: a deadline (absolute or relative, not both) and a shield. */
 export interface CancelScopeOptions {
   /** Absolute deadline on the run's clock (ms). */
   deadline?: number;
@@ -80,6 +81,7 @@ export class CancelScope {
     return this.#deadline;
   }
 
+  /** Sets the absolute deadline (clearing a relative one); `Infinity` removes it. */
   set deadline(deadline: number) {
     checkDeadline("deadline", deadline);
     this.#relativeDeadline = Infinity;
@@ -101,6 +103,7 @@ export class CancelScope {
     return this.#relativeDeadline;
   }
 
+  /** Sets the deadline relative to now (entered scope) or to the moment of entry (before entry). */
   set relativeDeadline(ms: number) {
     checkDuration("relativeDeadline", ms);
     if (this.#kernel !== null) {
@@ -120,6 +123,7 @@ export class CancelScope {
     return this.#shield;
   }
 
+  /** Shields the body from (or exposes it to) cancellations of enclosing scopes, at once. */
   set shield(shield: boolean) {
     checkBoolean("shield", shield);
     this.#shield = shield;
@@ -317,6 +321,7 @@ export class CancelScope {
     }
   }
 
+  /** `<CancelScope active>` (or `exited`, `unentered`, with `, cancelled`…), for logs. */
   toString(): string {
     const binding = this.status !== null ? "active" : this.#entered ? "exited" : "unentered";
     const state = this.cancelRequested

@@ -33,6 +33,10 @@ export interface SpawnOptions {
  * makes `start()` resolve with `value`.
  */
 export interface TaskStatus<T = void> {
+  /**
+   * Marks the task as ready: it moves into the nursery and `start()` resolves with `value`. Call
+   * it once; a second call is a `UsageError`.
+   */
   started(...value: T extends void ? [] : [T]): void;
 }
 
@@ -111,8 +115,16 @@ export interface Scheduler {
 
 /** How a task ended, as `Instrument.taskExited` reports it. */
 export type TaskOutcome =
-  | { readonly failed: false }
-  | { readonly failed: true; readonly error: unknown };
+  | {
+      /** The task returned. */
+      readonly failed: false;
+    }
+  | {
+      /** The task threw. */
+      readonly failed: true;
+      /** What it threw. */
+      readonly error: unknown;
+    };
 
 /**
  * Hooks the kernel calls as a run proceeds, for tracing and testing. An
@@ -120,13 +132,17 @@ export type TaskOutcome =
  * broken instrument cannot break the run.
  */
 export interface Instrument {
+  /** The run is about to start its main task. */
   beforeRun?(): void;
+  /** The run has finished (every task has exited). */
   afterRun?(): void;
+  /** A task was created (started in a nursery, or the run's main task). */
   taskSpawned?(task: Task): void;
   /** The task became runnable. */
   taskScheduled?(task: Task): void;
   /** The task is about to run a step (until it next blocks or exits). */
   beforeTaskStep?(task: Task): void;
+  /** The task's step ended: it blocked, yielded or exited. */
   afterTaskStep?(task: Task): void;
   /**
    * The task's function settled: `outcome` says whether it failed, and with

@@ -83,7 +83,11 @@ export class ParkingLot {
     return this.#broken;
   }
 
-  statistics(): { tasksWaiting: number } {
+  /** A snapshot of the lot: how many tasks are parked. */
+  statistics(): {
+    /** How many tasks are parked. */
+    tasksWaiting: number;
+  } {
     return { tasksWaiting: this.#size };
   }
 

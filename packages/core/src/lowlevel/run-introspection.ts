@@ -31,16 +31,19 @@ export function currentClock(): Clock {
   return requireTask("lowlevel.currentClock()").kernel.clock;
 }
 
+/** Adds an instrument to the calling task's run: its hooks are called from now on. */
 export function addInstrument(instrument: Instrument): void {
   checkInstrument(instrument);
   requireTask("lowlevel.addInstrument()").kernel.addInstrument(instrument);
 }
 
+/** Removes an instrument from the calling task's run (`UsageError` if it is not installed). */
 export function removeInstrument(instrument: Instrument): void {
   checkInstrument(instrument);
   requireTask("lowlevel.removeInstrument()").kernel.removeInstrument(instrument);
 }
 
+/** A snapshot of the calling task's run: `lowlevel.currentStatistics()`. */
 export interface RunStatistics {
   /** Tasks started and not yet exited (including the root task). */
   tasksLiving: number;
@@ -50,6 +53,9 @@ export interface RunStatistics {
   msToNextDeadline: number;
 }
 
+/**
+ * How many tasks live and are runnable in the calling task's run, and the time to its next deadline.
+ */
 export function currentStatistics(): RunStatistics {
   const kernel = requireTask("lowlevel.currentStatistics()").kernel;
   return {

@@ -1,13 +1,13 @@
+import { UsageError } from "../errors/errors.ts";
+import { requireTask } from "../kernel/context.ts";
+import type { Kernel } from "../kernel/kernel.ts";
+
 /**
  * Run-local state (Trio's `RunVar`): one value per `run()`, for libraries
  * that keep something for the whole run — a worker pool, a hostname
  * resolver installed by a test — without concurrent runs (tests in one
  * process) ever seeing each other's.
  */
-import { UsageError } from "../errors/errors.ts";
-import { requireTask } from "../kernel/context.ts";
-import type { Kernel } from "../kernel/kernel.ts";
-
 export class RunVar<T> {
   /** For error messages. */
   readonly name: string;

@@ -28,6 +28,9 @@ import {
   recordSpawnSite,
 } from "./spawn-trail.ts";
 
+/**
+ * Options of `run()`: the clock, instruments, the scheduler, signal handling and debugging aids.
+ */
 export interface RunOptions {
   /** The run's clock (default: the system clock; `MockClock` from `@weft/testing` for virtual time). */
   clock?: Clock;

@@ -9,6 +9,7 @@ import {
 import { CancelScope } from "../kernel/cancel-scope.ts";
 import { requireTask } from "../kernel/context.ts";
 
+/** Options of `moveOnAfter`, `moveOnAt`, `failAfter` and `failAt`. */
 export interface TimeoutOptions {
   /** Shield the body from outer cancellations (the timeout still applies). */
   shield?: boolean;

@@ -1,11 +1,11 @@
+import { BusyResourceError } from "../errors/errors.ts";
+import { checkOptionalName } from "../errors/validate.ts";
+
 /**
  * ConflictDetector: detects two tasks using the same operation of a resource at
  * once (Trio's `_util.ConflictDetector`). Acquiring it while it is held throws
  * `BusyResourceError`; it never blocks.
  */
-import { BusyResourceError } from "../errors/errors.ts";
-import { checkOptionalName } from "../errors/validate.ts";
-
 export class ConflictDetector {
   readonly #message: string;
   #held = false;

@@ -11,10 +11,15 @@ function checkTotal(value: unknown): asserts value is number {
   checkCount("totalTokens", value, { min: 1, infinity: true });
 }
 
+/** A snapshot of a {@link CapacityLimiter}'s state, for debugging and monitoring. */
 export interface CapacityLimiterStatistics {
+  /** How many tokens are held. */
   borrowedTokens: number;
+  /** How many tokens there are (`Infinity`: no limit). */
   totalTokens: number;
+  /** Who holds a token: tasks, or the borrowers passed to the `…OnBehalfOf` methods. */
   borrowers: unknown[];
+  /** How many tasks wait in `acquire()` for a token. */
   tasksWaiting: number;
 }
 
@@ -41,34 +46,53 @@ export class CapacityLimiter {
     this.#total = totalTokens;
   }
 
+  /** How many borrowers may hold a token at once (at least 1, or `Infinity`). */
   get totalTokens(): number {
     return this.#total;
   }
 
+  /**
+   * Changes the limit: raising it wakes waiters at once; lowering it lets current holders keep
+   * their tokens until they release them. Throws `RangeError` below 1.
+   */
   set totalTokens(totalTokens: number) {
     checkTotal(totalTokens);
     this.#total = totalTokens;
     this.#wakeWaiters();
   }
 
+  /** How many tokens are held. */
   get borrowedTokens(): number {
     return this.#borrowers.size;
   }
 
+  /** How many more tokens could be borrowed now (0 when over the limit after lowering it). */
   get availableTokens(): number {
     return Math.max(0, this.#total - this.#borrowers.size);
   }
 
+  /**
+   * Takes a token for the calling task without waiting; throws `WouldBlock` if none is available
+   * and `UsageError` if the task already holds one. Not a checkpoint.
+   */
   acquireNowait(): void {
     this.acquireOnBehalfOfNowait(currentTask());
   }
 
+  /**
+   * Takes a token for `borrower` without waiting; throws `WouldBlock` if none is available and
+   * `UsageError` if `borrower` already holds one. Not a checkpoint.
+   */
   acquireOnBehalfOfNowait(borrower: unknown): void {
     this.#checkNotBorrowing(borrower);
     if (!this.#canLend()) throw new WouldBlock("no token available");
     this.#borrowers.add(borrower);
   }
 
+  /**
+   * Takes a token for the calling task, waiting FIFO while none is available. A checkpoint;
+   * cancelled, it takes nothing.
+   */
   acquire(): Promise<void> {
     try {
       return this.acquireOnBehalfOf(requireTask("CapacityLimiter.acquire()"));
@@ -98,10 +122,12 @@ export class CapacityLimiter {
     }
   }
 
+  /** Returns the calling task's token, waking the next waiter; `UsageError` if it holds none. */
   release(): void {
     this.releaseOnBehalfOf(currentTask());
   }
 
+  /** Returns `borrower`'s token, waking the next waiter; `UsageError` if it holds none. */
   releaseOnBehalfOf(borrower: unknown): void {
     if (!this.#borrowers.delete(borrower)) {
       throw new UsageError("this borrower does not hold a token of this CapacityLimiter");
@@ -118,6 +144,7 @@ export class CapacityLimiter {
     });
   }
 
+  /** A snapshot of the limiter's state. */
   statistics(): CapacityLimiterStatistics {
     return {
       borrowedTokens: this.#borrowers.size,

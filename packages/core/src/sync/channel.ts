@@ -13,12 +13,19 @@ import type { KernelAbortFn, TaskImpl } from "../kernel/task.ts";
 import { Deque } from "./deque.ts";
 import { receiveIterator } from "./receive-iterator.ts";
 
+/** A snapshot of a memory channel's state (both ends share it), for debugging and monitoring. */
 export interface ChannelStatistics {
+  /** How many values are buffered. */
   currentBufferUsed: number;
+  /** The buffer's capacity (0: every send waits for a receiver; `Infinity`: unbounded). */
   maxBufferSize: number;
+  /** How many send handles (clones included) are open. */
   openSendChannels: number;
+  /** How many receive handles (clones included) are open. */
   openReceiveChannels: number;
+  /** How many tasks wait in `send()`. */
   tasksWaitingSend: number;
+  /** How many tasks wait in `receive()`. */
   tasksWaitingReceive: number;
   /** The most items the buffer has held at once; never decreases. */
   peakBufferUsed: number;
@@ -226,6 +233,7 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
     });
   }
 
+  /** Closes the handle at the end of a `using` block (`close()`). */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -238,6 +246,7 @@ export class MemorySendChannel<T> implements AsyncDisposable, Disposable {
     this.close();
   }
 
+  /** A snapshot of the channel's state. */
   statistics(): ChannelStatistics {
     return this.#state.statistics();
   }
@@ -302,6 +311,10 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     }
   }
 
+  /**
+   * A new receive handle on the same channel: values are shared among the handles, each going to
+   * one receiver; the channel is closed for senders when all receive handles are closed.
+   */
   clone(): MemoryReceiveChannel<T> {
     if (this.#closed) throw new ClosedResourceError("this receive channel is closed");
     this.#state.openReceiveChannels++;
@@ -332,6 +345,7 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     });
   }
 
+  /** Closes the handle at the end of a `using` block (`close()`). */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -344,6 +358,7 @@ export class MemoryReceiveChannel<T> implements AsyncIterable<T>, AsyncDisposabl
     this.close();
   }
 
+  /** A snapshot of the channel's state. */
   statistics(): ChannelStatistics {
     return this.#state.statistics();
   }

@@ -21,22 +21,27 @@ export class Condition {
     this.#lock = lock;
   }
 
+  /** The lock the condition is used with (the one given to the constructor, or its own). */
   get lock(): Lock {
     return this.#lock;
   }
 
+  /** Whether the lock is held (by any task). */
   locked(): boolean {
     return this.#lock.locked();
   }
 
+  /** Acquires the lock (`Lock.acquire()`). A checkpoint. */
   acquire(): Promise<void> {
     return this.#lock.acquire();
   }
 
+  /** Acquires the lock without waiting (`Lock.acquireNowait()`); `WouldBlock` if it is taken. */
   acquireNowait(): void {
     this.#lock.acquireNowait();
   }
 
+  /** Releases the lock (`Lock.release()`). */
   release(): void {
     this.#lock.release();
   }
@@ -69,11 +74,18 @@ export class Condition {
     this.#lot.repark(this.#lock.parkingLot, n);
   }
 
+  /** Wakes every waiter; they get the lock one by one after the caller releases it. */
   notifyAll(): void {
     this.notify(Infinity);
   }
 
-  statistics(): { tasksWaiting: number; lockStatistics: LockStatistics } {
+  /** How many tasks wait in `wait()`, and the lock's own statistics. */
+  statistics(): {
+    /** How many tasks wait in `wait()`. */
+    tasksWaiting: number;
+    /** The statistics of the condition's lock. */
+    lockStatistics: LockStatistics;
+  } {
     return { tasksWaiting: this.#lot.size, lockStatistics: this.#lock.statistics() };
   }
 }

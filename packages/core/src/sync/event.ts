@@ -10,6 +10,7 @@ export class Event {
   #flag = false;
   readonly #lot = new ParkingLot("Event.wait");
 
+  /** Whether `set()` was called. */
   isSet(): boolean {
     return this.#flag;
   }
@@ -31,7 +32,11 @@ export class Event {
     }
   }
 
-  statistics(): { tasksWaiting: number } {
+  /** A snapshot of its state: how many tasks wait. */
+  statistics(): {
+    /** How many tasks wait. */
+    tasksWaiting: number;
+  } {
     return { tasksWaiting: this.#lot.size };
   }
 }

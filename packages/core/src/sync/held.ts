@@ -25,10 +25,15 @@ export class Held implements Disposable, AsyncDisposable {
     release();
   }
 
+  /** Releases what was acquired at the end of a `using` block (`release()`). */
   [Symbol.dispose](): void {
     this.release();
   }
 
+  /**
+   * Releases what was acquired at the end of an `await using` block (`release()`). Not a
+   * checkpoint.
+   */
   [Symbol.asyncDispose](): Promise<void> {
     try {
       this.release();

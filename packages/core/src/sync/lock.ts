@@ -8,10 +8,13 @@ import { addParkingLotBreaker, removeParkingLotBreaker } from "../lowlevel/parki
 import { cancelPoint, currentTask } from "../lowlevel/waits.ts";
 import { Held } from "./held.ts";
 
+/** A snapshot of a {@link Lock}'s state, for debugging and monitoring. */
 export interface LockStatistics {
+  /** Whether a task holds the lock. */
   locked: boolean;
   /** The task holding the lock. */
   owner: Task | null;
+  /** How many tasks wait in `acquire()`. */
   tasksWaiting: number;
 }
 
@@ -37,6 +40,7 @@ export class Lock {
     return this.#lot;
   }
 
+  /** Whether a task holds the lock. */
   locked(): boolean {
     return this.#owner !== null;
   }
@@ -121,6 +125,7 @@ export class Lock {
     });
   }
 
+  /** A snapshot of the lock's state: held or not, by whom, and how many tasks wait. */
   statistics(): LockStatistics {
     return { locked: this.#owner !== null, owner: this.#owner, tasksWaiting: this.#lot.size };
   }

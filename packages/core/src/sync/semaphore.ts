@@ -31,14 +31,17 @@ export class Semaphore {
     this.#maxValue = maxValue;
   }
 
+  /** The current value: how many more `acquire()` calls would succeed without waiting. */
   get value(): number {
     return this.#value;
   }
 
+  /** The bound given to the constructor (`release()` above it throws), or `undefined` for none. */
   get maxValue(): number | undefined {
     return this.#maxValue;
   }
 
+  /** Takes one unit without waiting; throws `WouldBlock` if the value is 0. Not a checkpoint. */
   acquireNowait(): void {
     // While tasks wait the value is 0: a release goes to them, not to the value.
     if (this.#value === 0) throw new WouldBlock("the semaphore's value is 0");
@@ -79,7 +82,11 @@ export class Semaphore {
     });
   }
 
-  statistics(): { tasksWaiting: number } {
+  /** A snapshot of its state: how many tasks wait. */
+  statistics(): {
+    /** How many tasks wait. */
+    tasksWaiting: number;
+  } {
     return { tasksWaiting: this.#lot.size };
   }
 }

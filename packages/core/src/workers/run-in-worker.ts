@@ -310,7 +310,9 @@ export function runInWorker<R = unknown>(
  *   "countPrimes",
  * );
  * const n = await countPrimes(0, 1e7); // Promise<number>
- * ```
+ * ``` *
+ * @typeParam F - The type of the worker module's export: the returned function takes its
+ * parameters and resolves to what it returns.
  */
 export function workerFunction<F extends (...args: never[]) => unknown>(
   module: string | URL,

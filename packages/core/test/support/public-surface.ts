@@ -161,7 +161,63 @@ function sourcesHash(): string {
   return hash.digest("hex").slice(0, 16);
 }
 
-function readSurface(): Map<string, CallableInfo[]> {
+/** What an entry point exports, by name: its values and types, and the members of its namespaces. */
+export interface ExportInfo {
+  /** The import specifier of the entry point. */
+  readonly entry: string;
+  /** The exported name, with its namespace for a namespace's member (`lowlevel.ParkingLot`). */
+  readonly name: string;
+  /** `namespace` for `export * as lowlevel`, `value` for anything with a run-time value. */
+  readonly kind: "value" | "type" | "namespace";
+}
+
+/**
+ * Every export of every entry point (values, types, namespaces and their members), keyed by
+ * entry point; a declaration marked `@internal` is left out. The documentation's API coverage
+ * test checks that each has a section in the generated reference.
+ */
+export function publicExports(): Map<string, ExportInfo[]> {
+  const { entries, program, checker } = surfaceProgram();
+  const result = new Map<string, ExportInfo[]>();
+  for (const [entry, file] of entries) {
+    const exports: ExportInfo[] = [];
+    const visit = (prefix: string, moduleSymbol: ts.Symbol): void => {
+      for (const exported of checker.getExportsOfModule(moduleSymbol)) {
+        const symbol = resolveAlias(checker, exported);
+        const declaration = symbol.valueDeclaration ?? symbol.declarations?.[0];
+        if (declaration !== undefined && isInternal(declaration)) continue;
+        const name = `${prefix}${exported.name}`;
+        if (
+          declaration !== undefined &&
+          (ts.isSourceFile(declaration) || symbol.flags & ts.SymbolFlags.ValueModule)
+        ) {
+          exports.push({ entry, name, kind: "namespace" });
+          visit(`${name}.`, symbol);
+        } else {
+          const value = symbol.flags & ts.SymbolFlags.Value && !isTypeOnlyExport(exported);
+          exports.push({ entry, name, kind: value ? "value" : "type" });
+        }
+      }
+    };
+    visit("", moduleOf(program, checker, file));
+    result.set(entry, exports);
+  }
+  return result;
+}
+
+function moduleOf(program: ts.Program, checker: ts.TypeChecker, file: string): ts.Symbol {
+  const source = program.getSourceFile(file);
+  const moduleSymbol = source && checker.getSymbolAtLocation(source);
+  if (!moduleSymbol) throw new Error(`cannot read the exports of ${file}`);
+  return moduleSymbol;
+}
+
+/** One program over the entry points, with the repository's compiler options. */
+function surfaceProgram(): {
+  entries: Map<string, string>;
+  program: ts.Program;
+  checker: ts.TypeChecker;
+} {
   const entries = entryPoints();
   const configPath = path.join(ROOT, "tsconfig.json");
   const config = ts.getParsedCommandLineOfConfigFile(
@@ -176,12 +232,14 @@ function readSurface(): Map<string, CallableInfo[]> {
   );
   if (!config) throw new Error(`cannot read ${configPath}`);
   const program = ts.createProgram([...entries.values()], { ...config.options, noEmit: true });
-  const checker = program.getTypeChecker();
+  return { entries, program, checker: program.getTypeChecker() };
+}
+
+function readSurface(): Map<string, CallableInfo[]> {
+  const { entries, program, checker } = surfaceProgram();
   const surface = new Map<string, CallableInfo[]>();
   for (const [entry, file] of entries) {
-    const source = program.getSourceFile(file);
-    const moduleSymbol = source && checker.getSymbolAtLocation(source);
-    if (!moduleSymbol) throw new Error(`cannot read the exports of ${file}`);
+    const moduleSymbol = moduleOf(program, checker, file);
     const callables: CallableInfo[] = [];
     for (const exported of checker.getExportsOfModule(moduleSymbol)) {
       collect(checker, entry, exported.name, exported, callables);

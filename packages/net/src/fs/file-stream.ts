@@ -399,6 +399,7 @@ export class FileStream implements Stream {
     if (cancelled !== null) throw cancelled;
   }
 
+  /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);
   }

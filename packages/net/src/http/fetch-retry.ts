@@ -22,7 +22,10 @@ export interface FetchRetryOptions extends RetryOptions {
  * What {@link fetch} accepts as its second argument: the global `fetch`'s
  * `RequestInit`, plus `retry` — the number of attempts, or retry options.
  */
-export type FetchInit = RequestInit & { retry?: FetchRetryOptions | number };
+export type FetchInit = RequestInit & {
+  /** The number of attempts (`{ attempts: n }`), or the retry options. */
+  retry?: FetchRetryOptions | number;
+};
 
 /** Statuses that say "try again later": timeouts, rate limits, a server or gateway in trouble. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504]);

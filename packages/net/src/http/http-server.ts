@@ -49,13 +49,17 @@ export type HttpOutcome =
 
 /** One log line of the server. */
 export interface HttpLogEntry {
+  /** How the request ended. */
   readonly outcome: HttpOutcome;
   /** The status the client got (499 when it left). */
   readonly status: number;
+  /** The request's method. */
   readonly method: string;
+  /** The request's URL (path and query, as the client sent it). */
   readonly url: string;
   /** The handler's task, as named in task dumps ("GET /path"). */
   readonly task?: string;
+  /** What the handler threw, when it failed. */
   readonly error?: unknown;
 }
 

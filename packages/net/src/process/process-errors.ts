@@ -79,12 +79,19 @@ function tail(output: Uint8Array | string): string {
 
 /** What a `CalledProcessError` knows about the run that failed. */
 export interface CalledProcessErrorDetails {
+  /** The program that ran. */
   readonly command: string;
+  /** Its arguments. */
   readonly args: readonly string[];
+  /** The process's id. */
   readonly pid: number;
+  /** Its exit status, or `null` when a signal killed it. */
   readonly exitCode: number | null;
+  /** The signal that killed it, or `null` when it exited. */
   readonly signal: NodeJS.Signals | null;
+  /** Its captured standard output (`null` when not captured). */
   readonly stdout: Uint8Array | string | null;
+  /** Its captured standard error (`null` when not captured). */
   readonly stderr: Uint8Array | string | null;
 }
 

@@ -3,8 +3,11 @@ import { describeValue, isRevokedProxy } from "@weft/core/validate";
 
 /** A socket address. `port` is 0 for Unix sockets. */
 export interface SocketAddress {
+  /** IPv4, IPv6 or a Unix socket. */
   family: 4 | 6 | "unix";
+  /** The IP address, or the Unix socket's path. */
   address: string;
+  /** The port (0 for a Unix socket). */
   port: number;
 }
 

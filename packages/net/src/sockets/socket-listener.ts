@@ -74,6 +74,7 @@ export interface SocketListenerStatistics {
 export class SocketListener implements Listener<SocketStream> {
   /** The underlying server. */
   readonly server: net.Server;
+  /** The address it listens on (with the port it got when port 0 was asked). */
   readonly localAddress: SocketAddress;
 
   readonly #limit: number;

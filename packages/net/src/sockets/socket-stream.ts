@@ -71,7 +71,9 @@ interface PendingWrite {
 export class SocketStream implements HalfCloseableStream {
   /** The underlying socket. */
   readonly socket: net.Socket;
+  /** This end's address. */
   readonly localAddress: SocketAddress;
+  /** The peer's address. */
   readonly remoteAddress: SocketAddress;
 
   readonly #sendConflict = new ConflictDetector("another task is using this stream for sending");
@@ -439,6 +441,7 @@ export class SocketStream implements HalfCloseableStream {
     await checkpoint();
   }
 
+  /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);
   }

@@ -17,20 +17,31 @@ import { SocketStream } from "./socket-stream.ts";
 
 /** One resolved address of a host. */
 export interface ResolvedAddress {
+  /** IPv4 or IPv6. */
   family: 4 | 6;
+  /** The numeric IP address. */
   address: string;
+  /** The port to connect to. */
   port: number;
 }
 
 /** Resolves a host name to addresses, in the order they should be tried. */
 export interface HostnameResolver {
+  /** The addresses of `host` (with `port`), in the order they should be tried. */
   getaddrinfo(host: string, port: number): Promise<ResolvedAddress[]>;
 }
 
 /** A listener a custom socket factory opens: what `openTcpListeners` hands out. */
 export interface FactoryListener extends Listener<HalfCloseableStream> {
   /** The address it listens on (port 0 asked: the port it got). */
-  readonly localAddress: { family: 4 | 6 | "unix"; address: string; port: number };
+  readonly localAddress: {
+    /** IPv4, IPv6 or a Unix socket. */
+    family: 4 | 6 | "unix";
+    /** The IP address, or the Unix socket's path. */
+    address: string;
+    /** The port (0 for a Unix socket). */
+    port: number;
+  };
 }
 
 /**
@@ -40,6 +51,7 @@ export interface FactoryListener extends Listener<HalfCloseableStream> {
  * `serveHttp` runs on it.
  */
 export interface SocketFactory {
+  /** Connects to `address` (from `options.localAddress`, when given) and returns the stream. */
   connect(
     address: ResolvedAddress,
     options: { localAddress?: string },
@@ -59,11 +71,13 @@ export interface SocketFactory {
 
 /** What `openUdpSocket` asks a custom factory's `bindUdp` for (checked already). */
 export interface BindUdpOptions {
+  /** IPv4 or IPv6. */
   family: 4 | 6;
   /** The local address (absent: every interface of the family). */
   address?: string;
   /** The local port (0: any free one). */
   port: number;
+  /** Whether other sockets may bind the same address and port (`SO_REUSEADDR`). */
   reuseAddress: boolean;
 }
 
@@ -71,7 +85,9 @@ export interface BindUdpOptions {
 export interface DatagramAddressInfo {
   /** `"IPv4"` or `"IPv6"`. */
   family: string;
+  /** The IP address. */
   address: string;
+  /** The port. */
   port: number;
 }
 
@@ -84,14 +100,21 @@ export interface DatagramAddressInfo {
  * means the socket was closed.
  */
 export interface DatagramSocket {
+  /** The socket's own address; throws while unbound. */
   address(): DatagramAddressInfo;
+  /** The connected peer's address; throws while not connected. */
   remoteAddress(): DatagramAddressInfo;
+  /** Calls `listener` with each received datagram and its source. */
   on(event: "message", listener: (msg: Buffer, rinfo: DatagramAddressInfo) => void): unknown;
+  /** Calls `listener` with a receive error. */
   on(event: "error", listener: (error: Error) => void): unknown;
+  /** Calls `listener` once the socket is closed. */
   on(event: "close", listener: () => void): unknown;
   /** Sends to the connected peer. */
   send(msg: Buffer, callback: (error: Error | null) => void): void;
+  /** Sends to `address`:`port`. */
   send(msg: Buffer, port: number, address: string, callback: (error: Error | null) => void): void;
+  /** Connects the socket to `address`:`port`: sends go there, and only its datagrams arrive. */
   connect(port: number, address: string, callback: (error?: Error | null) => void): void;
   /** Closes the socket; throws if it is closed already. */
   close(): void;

@@ -43,7 +43,9 @@ import {
 
 /** One received datagram and where it came from. */
 export interface Datagram {
+  /** The datagram's payload. */
   data: Uint8Array;
+  /** Where it came from. */
   remoteAddress: SocketAddress;
 }
 

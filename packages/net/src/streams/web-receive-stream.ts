@@ -70,6 +70,7 @@ export class WebReceiveStream implements ReceiveStream {
     await checkpoint();
   }
 
+  /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);
   }

@@ -661,6 +661,7 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     else await acloseForcefully(this.transport);
   }
 
+  /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);
   }

@@ -21,6 +21,7 @@ export interface CheckDeterminismOptions {
 
 /** A scenario was not deterministic: two runs with one seed left different traces. */
 export class NondeterminismError extends Error {
+  /** The seed whose two runs differed. */
   readonly seed: number;
   /** The index of the first trace line that differs. */
   readonly line: number;

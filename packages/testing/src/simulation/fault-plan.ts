@@ -19,12 +19,60 @@ import * as fc from "fast-check";
 
 /** One fault, at `at` ms of the simulation's clock. */
 export type Fault =
-  | { readonly at: number; readonly kind: "crash"; readonly host: string }
-  | { readonly at: number; readonly kind: "bounce"; readonly host: string }
-  | { readonly at: number; readonly kind: "partition"; readonly hosts: readonly [string, string] }
-  | { readonly at: number; readonly kind: "repair"; readonly hosts: readonly [string, string] }
-  | { readonly at: number; readonly kind: "hold"; readonly hosts: readonly [string, string] }
-  | { readonly at: number; readonly kind: "release"; readonly hosts: readonly [string, string] };
+  | {
+      /** When it strikes: ms of the simulation's clock. */
+      readonly at: number;
+      /**
+       * Crash the host: its connections are reset, its listeners vanish, its tasks are
+       * cancelled.
+       */
+      readonly kind: "crash";
+      /** The host. */
+      readonly host: string;
+    }
+  | {
+      /** When it strikes: ms of the simulation's clock. */
+      readonly at: number;
+      /** Crash the host (if up) and start it again. */
+      readonly kind: "bounce";
+      /** The host. */
+      readonly host: string;
+    }
+  | {
+      /** When it strikes: ms of the simulation's clock. */
+      readonly at: number;
+      /**
+       * Partition the path between the two hosts: segments in flight are held, datagrams lost,
+       * connects wait.
+       */
+      readonly kind: "partition";
+      /** The two hosts. */
+      readonly hosts: readonly [string, string];
+    }
+  | {
+      /** When it strikes: ms of the simulation's clock. */
+      readonly at: number;
+      /** Repair a partition between the two hosts. */
+      readonly kind: "repair";
+      /** The two hosts. */
+      readonly hosts: readonly [string, string];
+    }
+  | {
+      /** When it strikes: ms of the simulation's clock. */
+      readonly at: number;
+      /** Hold what travels between the two hosts (nothing is lost) until a release. */
+      readonly kind: "hold";
+      /** The two hosts. */
+      readonly hosts: readonly [string, string];
+    }
+  | {
+      /** When it strikes: ms of the simulation's clock. */
+      readonly at: number;
+      /** Release what a hold held between the two hosts. */
+      readonly kind: "release";
+      /** The two hosts. */
+      readonly hosts: readonly [string, string];
+    };
 
 /** Faults in the order they strike. */
 export type FaultPlan = readonly Fault[];

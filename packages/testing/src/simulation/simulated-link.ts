@@ -58,13 +58,28 @@ export interface SimulatedLinkOptions {
 
 /** What travels on a link: data, the end of data (FIN), or a window update (ACK). */
 export type SimulatedSegment =
-  | { readonly kind: "data"; readonly bytes: Uint8Array }
-  | { readonly kind: "eof" }
-  | { readonly kind: "window"; readonly bytes: number };
+  | {
+      /** Data. */
+      readonly kind: "data";
+      /** The data's bytes. */
+      readonly bytes: Uint8Array;
+    }
+  | {
+      /** The end of data (FIN). */
+      readonly kind: "eof";
+    }
+  | {
+      /** A window update (ACK): the receiver took bytes and frees that much window. */
+      readonly kind: "window";
+      /** How many bytes of window it returns. */
+      readonly bytes: number;
+    };
 
 /** A segment taken by the receiving side, as `onDelivery` reports it. */
 export interface SimulatedDelivery {
+  /** The link's name. */
   readonly link: string;
+  /** What the segment was: data, the end of data, or a window update. */
   readonly kind: SimulatedSegment["kind"];
   /** Bytes of data, or bytes of window a window update returns (0 for EOF). */
   readonly length: number;

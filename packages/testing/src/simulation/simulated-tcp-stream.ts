@@ -34,8 +34,11 @@ import { type Latency, SimulatedLink } from "./simulated-link.ts";
 
 /** An address of a simulated socket, shaped like @weft/net's `SocketAddress`. */
 export interface SimulatedSocketAddress {
+  /** IPv4 or IPv6. */
   readonly family: 4 | 6;
+  /** The host's IP address. */
   readonly address: string;
+  /** The port. */
   readonly port: number;
 }
 
@@ -280,6 +283,7 @@ export class SimulatedTcpStream implements HalfCloseableStream {
     await checkpoint();
   }
 
+  /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);
   }

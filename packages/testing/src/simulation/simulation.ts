@@ -117,8 +117,11 @@ export interface SimulationOptions extends LinkOptions {
 
 /** What the simulated network holds: see {@link Simulation.resourcesLeft}. */
 export interface NetworkResources {
+  /** Connections one of whose ends was never closed (counted once per host). */
   readonly connections: number;
+  /** The links of those connections. */
   readonly links: number;
+  /** The local ports those connections hold. */
   readonly connectionPorts: number;
 }
 

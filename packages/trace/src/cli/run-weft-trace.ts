@@ -9,7 +9,9 @@ import type { TraceFile } from "../trace-format.ts";
 
 /** Where {@link runWeftTrace} writes its messages. */
 export interface WeftTraceIo {
+  /** Writes to standard output (the summary, `--help`). */
   readonly stdout: (text: string) => void;
+  /** Writes to standard error (what went wrong). */
   readonly stderr: (text: string) => void;
 }
 

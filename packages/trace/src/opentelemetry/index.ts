@@ -1,7 +1,8 @@
 /**
  * `@weft/trace/opentelemetry`: OpenTelemetry spans for weft tasks. Needs
  * `@opentelemetry/api` (an optional peer dependency of `@weft/trace`; the
- * main entry does not load it).
+ * main entry does not load it). *
+ * @packageDocumentation
  */
 export {
   ATTR_ABANDONED,

@@ -3,6 +3,7 @@ import type { TraceEvent, TraceFile } from "../trace-format.ts";
 
 /** A text that is not a trace file; the message says what is wrong. */
 export class TraceFileError extends Error {
+  /** Always `"TraceFileError"`. */
   override readonly name = "TraceFileError";
 }
 

@@ -46,6 +46,7 @@ export interface TimelineSummary {
   readonly tasks: number;
   /** Task rows drawn (at most `maxTasks`). */
   readonly rows: number;
+  /** Nurseries in the trace. */
   readonly nurseries: number;
   /** From the first to the last event, in ms. */
   readonly durationMs: number;
@@ -59,7 +60,9 @@ export interface TimelineSummary {
 
 /** An SVG timeline and its summary. */
 export interface RenderedTimeline {
+  /** The timeline: an SVG document. */
   readonly svg: string;
+  /** What it shows, in numbers. */
   readonly summary: TimelineSummary;
 }
 
