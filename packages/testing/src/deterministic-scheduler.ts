@@ -67,7 +67,9 @@ const defaultTraceLimit = 10_000;
  * always picks the task that became runnable first, so all-zero choices are
  * the plain FIFO order. Each run starts from the options again (see
  * `startRun`), so a scheduler object reused for another run replays the same
- * run; `choices` and the trace describe the latest one.
+ * run; `choices` and the trace describe the latest one. fast-check does not
+ * reuse one: it clones a generated scheduler (`[fc.cloneMethod]`) before
+ * every further run, so a counterexample's scheduler prints its own run.
  */
 export class DeterministicScheduler implements Scheduler {
   readonly #options: DeterministicSchedulerOptions;
@@ -126,9 +128,8 @@ export class DeterministicScheduler implements Scheduler {
 
   /**
    * Called by the kernel as a run starts: the scheduler starts again from its
-   * options, so one scheduler object drives the same run every time (fast-check
-   * hands the same generated scheduler to several runs while it shrinks other
-   * values). `choices`, `steps` and the trace then describe the latest run.
+   * options, so one scheduler object drives the same run every time.
+   * `choices`, `steps` and the trace then describe the latest run.
    */
   startRun(): void {
     this.#choices = [];
@@ -258,6 +259,17 @@ export class DeterministicScheduler implements Scheduler {
   /** fast-check prints counterexamples with this. */
   [Symbol.for("fast-check/toStringMethod")](): string {
     return this.toString();
+  }
+
+  /**
+   * A fresh scheduler with the same options (before any run). fast-check
+   * calls this (`fc.cloneMethod`) to use a generated value again, as it does
+   * with the schedule while it shrinks the values beside it: each run then has
+   * a scheduler of its own, so the one in a counterexample carries the choices
+   * and trace of the failing run, not of a later run made while shrinking.
+   */
+  [Symbol.for("fast-check/cloneMethod")](): DeterministicScheduler {
+    return new DeterministicScheduler(this.#options);
   }
 
   // ------------------------------------------------------------ randomness

@@ -22,7 +22,10 @@ export interface SchedulesOptions {
  * `fc.asyncProperty`. A schedule is a list of choices (one per choice point,
  * taken modulo the number of runnable tasks; choice points past the list run
  * in FIFO order), so it shrinks toward the plain FIFO order: shorter lists and
- * smaller choices. A counterexample prints how to replay it and its trace.
+ * smaller choices. A counterexample prints how to replay it and its trace,
+ * those of the failing run: fast-check clones a scheduler before it runs it
+ * again (see `DeterministicScheduler`'s `fc.cloneMethod`), as it does while it
+ * shrinks the values beside it, so every run has a scheduler of its own.
  *
  * ```ts
  * await fc.assert(fc.asyncProperty(schedules(), async (scheduler) => {

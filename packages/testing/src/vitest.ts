@@ -94,11 +94,12 @@ export interface WeftPropertyOptions<Ts extends unknown[] = unknown[]>
 
 /**
  * The value fast-check generates for the schedule of a {@link weftAsyncProperty}
- * (the last element of a counterexample). fast-check reuses a value while it
- * shrinks the others, and a {@link DeterministicScheduler} serves one run, so
- * every run gets a fresh scheduler: the generated one on first use, then one
- * replaying the choices it made. Prints the replay and trace of the last
- * failing run (of the last run if none failed).
+ * (the last element of a counterexample). fast-check clones it (with the
+ * scheduler it holds) before running it again, as it does while it shrinks
+ * the other values, so each run normally uses the generated scheduler. Should
+ * one serve several runs, every run still gets a fresh scheduler: the
+ * generated one on first use, then one replaying the choices it made. Prints
+ * the replay and trace of the last failing run (of the last run if none failed).
  */
 export class WeftSchedule {
   readonly #generated: DeterministicScheduler;

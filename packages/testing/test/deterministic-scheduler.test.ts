@@ -99,6 +99,23 @@ async function cacheFetches(scheduler: DeterministicScheduler): Promise<number> 
   return fetches;
 }
 
+/** The choices of a printed replay, `new DeterministicScheduler({ choices: [...], ... })`. */
+function printedChoices(printed: string): number[] {
+  return JSON.parse(/choices: (\[[0-9, ]*\])/.exec(printed)![1]!) as number[];
+}
+
+/** `n` tasks that each take two steps. */
+async function nTasks(scheduler: DeterministicScheduler, n: number): Promise<void> {
+  await run(
+    async () => {
+      await openNursery(async (nursery) => {
+        for (let i = 0; i < n; i++) nursery.startSoon(() => checkpoint(), { name: `t${i}` });
+      });
+    },
+    { scheduler, clock: autojump() },
+  );
+}
+
 describe("DeterministicScheduler", () => {
   test("replaying the recorded choices gives the same event log", async () => {
     for (const seed of [1, 2, 3, 42, 1234]) {
@@ -201,6 +218,48 @@ describe("schedules()", () => {
     const samples = fc.sample(schedules(), 20);
     expect(new Set(samples).size).toBe(20);
     for (const s of samples) expect(s.steps).toBe(0);
+  });
+
+  test("a counterexample prints its own run when another value shrinks beside the schedule", async () => {
+    // Fails from 3 tasks up: n shrinks to 3, then fast-check tries 2, 1 and 0
+    // (which pass) with the schedule value of the counterexample.
+    for (const mode of ["uniform", "pct"] as const) {
+      for (const seed of [1, 2, 3]) {
+        const details = await fc.check(
+          fc.asyncProperty(schedules({ mode }), fc.nat({ max: 8 }), async (scheduler, n) => {
+            await nTasks(scheduler, n);
+            return n < 3;
+          }),
+          { seed },
+        );
+        const [scheduler, n] = details.counterexample!;
+        expect(n).toBe(3);
+        const printed = String(scheduler);
+        const replay = new DeterministicScheduler({
+          choices: printedChoices(printed),
+          afterChoices: "fifo",
+        });
+        await nTasks(replay, n);
+        // The replay line and the trace are those of the run of exactly these values.
+        expect(printed).toBe(String(replay));
+        expect(scheduler.steps).toBe(2 + 2 * n + 2);
+        expect(fc.defaultReportMessage(details)).toContain(String(replay));
+      }
+    }
+  });
+
+  test("fast-check clones a scheduler into a fresh one with the same options", async () => {
+    const scheduler = new DeterministicScheduler({ seed: 5, mode: "pct", pctDepth: 2 });
+    await nTasks(scheduler, 3);
+    expect(fc.hasCloneMethod(scheduler)).toBe(true);
+    const clone = fc.cloneIfNeeded(scheduler);
+    expect(clone).not.toBe(scheduler);
+    expect(clone.steps).toBe(0);
+    expect(String(clone)).toBe(
+      'new DeterministicScheduler({"seed":5,"mode":"pct","pctDepth":2,"choices":[]})',
+    );
+    await nTasks(clone, 3);
+    expect(String(clone)).toBe(String(scheduler));
   });
 
   test("finds the lost update and shrinks it to a minimal replayable schedule", async () => {
