@@ -20,6 +20,8 @@ export {
   type FaultPlan,
   type FaultPlansOptions,
   faultPlans,
+  type HostFault,
+  type PathFault,
 } from "./simulation/fault-plan.ts";
 export * from "./simulation/index.ts";
 export {

@@ -17,62 +17,35 @@ import {
 } from "@weft/core/validate";
 import * as fc from "fast-check";
 
+/** A fault that strikes one host. */
+export interface HostFault {
+  /** When it strikes: ms of the simulation's clock. */
+  readonly at: number;
+  /**
+   * `crash`: the host's connections are reset, its listeners vanish, its tasks are cancelled.
+   * `bounce`: crash the host (if up) and start it again.
+   */
+  readonly kind: "crash" | "bounce";
+  /** The host. */
+  readonly host: string;
+}
+
+/** A fault that strikes the path between two hosts. */
+export interface PathFault {
+  /** When it strikes: ms of the simulation's clock. */
+  readonly at: number;
+  /**
+   * `partition`: segments in flight are held, datagrams lost, connects wait; `repair` ends a
+   * partition. `hold`: what travels between the hosts is held (nothing is lost) until a
+   * `release`.
+   */
+  readonly kind: "partition" | "repair" | "hold" | "release";
+  /** The two hosts. */
+  readonly hosts: readonly [string, string];
+}
+
 /** One fault, at `at` ms of the simulation's clock. */
-export type Fault =
-  | {
-      /** When it strikes: ms of the simulation's clock. */
-      readonly at: number;
-      /**
-       * Crash the host: its connections are reset, its listeners vanish, its tasks are
-       * cancelled.
-       */
-      readonly kind: "crash";
-      /** The host. */
-      readonly host: string;
-    }
-  | {
-      /** When it strikes: ms of the simulation's clock. */
-      readonly at: number;
-      /** Crash the host (if up) and start it again. */
-      readonly kind: "bounce";
-      /** The host. */
-      readonly host: string;
-    }
-  | {
-      /** When it strikes: ms of the simulation's clock. */
-      readonly at: number;
-      /**
-       * Partition the path between the two hosts: segments in flight are held, datagrams lost,
-       * connects wait.
-       */
-      readonly kind: "partition";
-      /** The two hosts. */
-      readonly hosts: readonly [string, string];
-    }
-  | {
-      /** When it strikes: ms of the simulation's clock. */
-      readonly at: number;
-      /** Repair a partition between the two hosts. */
-      readonly kind: "repair";
-      /** The two hosts. */
-      readonly hosts: readonly [string, string];
-    }
-  | {
-      /** When it strikes: ms of the simulation's clock. */
-      readonly at: number;
-      /** Hold what travels between the two hosts (nothing is lost) until a release. */
-      readonly kind: "hold";
-      /** The two hosts. */
-      readonly hosts: readonly [string, string];
-    }
-  | {
-      /** When it strikes: ms of the simulation's clock. */
-      readonly at: number;
-      /** Release what a hold held between the two hosts. */
-      readonly kind: "release";
-      /** The two hosts. */
-      readonly hosts: readonly [string, string];
-    };
+export type Fault = HostFault | PathFault;
 
 /** Faults in the order they strike. */
 export type FaultPlan = readonly Fault[];
