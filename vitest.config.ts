@@ -33,6 +33,9 @@ export default defineConfig({
         test: {
           name: "@weft/docs",
           include: ["docs/test/**/*.test.ts"],
+          // Samples run on real time in child processes: two at a time keeps a 2-core
+          // machine's timers punctual enough for their output.
+          maxConcurrency: 2,
           exclude: [...configDefaults.exclude, "docs/test/site*.test.ts", "docs/test/api*.test.ts"],
         },
       },
