@@ -4,7 +4,7 @@
  * simulated network that unmodified `@weft/net` code uses through its socket
  * seams. This entry needs `@weft/net` (an optional peer dependency of
  * `@weft/testing`); the links and simulated TCP pairs it builds on are in the
- * main entry, which needs `@weft/core` only.
+ * main entry, which needs `@weft/core` and fast-check (its required peers) and no `@weft/net`.
  *
  * @packageDocumentation
  */

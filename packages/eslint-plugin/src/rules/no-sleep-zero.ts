@@ -20,7 +20,7 @@ export const noSleepZero = createRule({
     hasSuggestions: true,
     messages: {
       sleepZero:
-        "`sleep(0)` only yields to other tasks: call `checkpoint()`, which says so (and is cheaper).",
+        "`sleep(0)` only yields to other tasks: call `checkpoint()`, which says so.",
       useCheckpoint: "Replace with `checkpoint()`.",
     },
     schema: [],
