@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { repositoryRoot } from "../scripts/markdown-samples.ts";
+import { markdownFiles, repositoryRoot } from "../scripts/markdown-samples.ts";
 import { fileFor, type SiteServer, serveSite } from "./site-server.ts";
 
 /** The page's DOM, as the functions given to page.evaluate use it (no DOM lib here). */
@@ -159,6 +159,20 @@ function builtPages(): string[] {
   return pages;
 }
 
+/** The site's sources (its pages, its config) changed since dist/ was built. */
+function staleSources(): string[] {
+  const built = fs.statSync(path.join(DIST, "index.html")).mtimeMs;
+  const sources = [
+    path.join(DOCS, ".vitepress", "config.ts"),
+    ...markdownFiles()
+      .filter((file) => file.startsWith("docs/"))
+      .map((file) => path.join(repositoryRoot, file)),
+  ];
+  return sources
+    .filter((file) => fs.statSync(file).mtimeMs > built)
+    .map((file) => path.relative(repositoryRoot, file));
+}
+
 const noChromium = chromium === undefined;
 
 describe.skipIf(noChromium)("the built site in headless Chromium", () => {
@@ -168,6 +182,14 @@ describe.skipIf(noChromium)("the built site in headless Chromium", () => {
   beforeAll(async () => {
     if (!fs.existsSync(path.join(DIST, "index.html"))) {
       throw new Error("docs/.vitepress/dist is missing: run pnpm docs:build first");
+    }
+    // A page edited after the build (or a build that failed, leaving the last one) would be
+    // checked against the old site: the code-block count, for one, compares the new markdown.
+    const stale = staleSources();
+    if (stale.length > 0) {
+      throw new Error(
+        `docs/.vitepress/dist is older than ${stale.join(", ")}: run pnpm docs:build first`,
+      );
     }
     server = await serveSite(DIST);
     browser = await puppeteer.launch({
