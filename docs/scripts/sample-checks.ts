@@ -181,6 +181,29 @@ export function prints(sample: MarkdownSample): boolean {
   );
 }
 
+/** Whether this Node parses `using` and `await using` declarations (Node 24 does, 22 does not). */
+export const nodeParsesUsing: boolean = (() => {
+  try {
+    new Function("{ using x = null; }");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Whether a sample declares `using` or `await using` variables, which Node strips the types of
+ * but runs as written: Node 22 cannot parse them (samples.test.ts skips running those there).
+ */
+export function declaresUsing(code: string): boolean {
+  const source = ts.createSourceFile("sample.ts", code, ts.ScriptTarget.Latest, true);
+  const visit = (node: ts.Node): boolean =>
+    (ts.isVariableDeclarationList(node) &&
+      (node.flags & ts.NodeFlags.BlockScoped & ~ts.NodeFlags.Const) === ts.NodeFlags.Using) ||
+    ts.forEachChild(node, visit) === true;
+  return visit(source);
+}
+
 /** The problems of a sample's markers (not its code). */
 export function markerProblems(sample: MarkdownSample): string[] {
   const problems: string[] = [];

@@ -7,8 +7,10 @@
 import { describe, expect, it } from "vitest";
 import { allSamples, type MarkdownSample, sampleLocation } from "../scripts/markdown-samples.ts";
 import {
+  declaresUsing,
   lintMessages,
   markerProblems,
+  nodeParsesUsing,
   runProblems,
   samplesProgram,
   typeErrors,
@@ -71,9 +73,19 @@ describe("the docs' samples", async () => {
     },
   );
 
-  it.concurrent.each(run.map((w) => [sampleLocation(w.sample), w] as const))(
+  it("sees `using` declarations, and whether this Node parses them", () => {
+    expect(declaresUsing("await using a = open();\n")).toBe(true);
+    expect(declaresUsing("{ using b = open(); }\n")).toBe(true);
+    expect(declaresUsing("// using c = open();\nconst using = 1;\nlet d = using;\n")).toBe(false);
+    expect(nodeParsesUsing).toBe(Number(process.versions.node.split(".")[0]) >= 24);
+  });
+
+  it.concurrent.for(run.map((w) => [sampleLocation(w.sample), w] as const))(
     "%s: prints what the page shows",
-    async (_where, { file, sample }) => {
+    async ([_where, { file, sample }], context) => {
+      if (!nodeParsesUsing && declaresUsing(sample.code)) {
+        context.skip(`Node ${process.versions.node} cannot parse \`using\` declarations`);
+      }
       expect(await runProblems(file, sample.output!)).toEqual([]);
     },
   );
