@@ -176,9 +176,8 @@ export function normalizeOutput(output: string): string {
 
 /** Whether a sample prints: such a sample needs an output block or a no-run reason. */
 export function prints(sample: MarkdownSample): boolean {
-  return /\bconsole\.(log|info|warn|error|table|dir)\s*\(|process\.std(out|err)\.write\s*\(/.test(
-    sample.code,
-  );
+  // Any console method (debug, trace, group, count, timeEnd… print too).
+  return /\bconsole\.\w+\s*\(|process\.std(out|err)\.write\s*\(/.test(sample.code);
 }
 
 /** Whether this Node parses `using` and `await using` declarations (Node 24 does, 22 does not). */

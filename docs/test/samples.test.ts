@@ -73,6 +73,19 @@ describe("the docs' samples", async () => {
     },
   );
 
+  it("sees a sample that prints, whichever console method it calls", () => {
+    const module = (code: string): MarkdownSample => ({ ...wrong, code, output: undefined });
+    for (const call of [
+      "console.log(1)",
+      "console.debug(1)",
+      "console.trace()",
+      "console.group()",
+    ]) {
+      expect(markerProblems(module(`${call};\n`)).join("\n"), call).toMatch(/prints but shows/);
+    }
+    expect(markerProblems(module("const x = 1;\n"))).toEqual([]);
+  });
+
   it("sees `using` declarations, and whether this Node parses them", () => {
     expect(declaresUsing("await using a = open();\n")).toBe(true);
     expect(declaresUsing("{ using b = open(); }\n")).toBe(true);
