@@ -98,6 +98,9 @@ function markersAbove(lines: readonly string[], index: number): Map<string, stri
     if (!/^<!--.*-->$/.test(line)) break;
     const marker = MARKER.exec(line);
     if (marker !== null) markers.set(marker[1]!, marker[2] ?? "");
+    else if (/^<!--\s*sample\b/.test(line)) {
+      throw new Error(`line ${i + 1}: unknown marker ${line} (fragment, output, no-run: reason)`);
+    }
   }
   return markers;
 }
@@ -124,7 +127,17 @@ export function samplesOf(markdown: string, root: string = repositoryRoot): Mark
     for (i++; i < lines.length && !closes(lines[i]!, fence); i++) {
       body.push(lines[i]!.startsWith(indent) ? lines[i]!.slice(indent.length) : lines[i]!);
     }
-    const markers = markersAbove(lines, start);
+    let markers: Map<string, string>;
+    try {
+      markers = markersAbove(lines, start);
+    } catch (error) {
+      throw new Error(`${markdown}: ${(error as Error).message}`);
+    }
+    if (markers.size > 0 && lang !== "ts" && !(lang === "text" && markers.has("output"))) {
+      throw new Error(
+        `${markdown}:${start + 1}: a sample marker above a \`\`\`${lang} block, which is not checked`,
+      );
+    }
     if (markers.has("output")) {
       if (lang !== "text") {
         throw new Error(`${markdown}:${start + 1}: an output block must be a \`\`\`text block`);

@@ -106,6 +106,15 @@ describe("the samples' extractor", () => {
     );
   });
 
+  it("refuses an unknown marker, and a marker above a block that is not checked", () => {
+    expect(() => samplesOfText("<!-- sample: outptu -->\n\n```ts\nconst x = 1;\n```\n")).toThrow(
+      /page.md: line 1: unknown marker/,
+    );
+    expect(() => samplesOfText("<!-- sample: fragment -->\n\n```js\nconst x = 1;\n```\n")).toThrow(
+      /page.md:3: a sample marker above a ```js block/,
+    );
+  });
+
   it("refuses an output block with no ```ts block above", () => {
     expect(() => samplesOfText("<!-- sample: output -->\n\n```text\nout\n```\n")).toThrow(
       /no ```ts block above/,
