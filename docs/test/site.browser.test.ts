@@ -27,6 +27,8 @@ interface DomElement {
   readonly textContent: string | null;
   /** An anchor's absolute URL. */
   readonly href?: string;
+  /** The Vue app mounted on this element (#app), once it has hydrated the page. */
+  readonly __vue_app__?: unknown;
   querySelector(selector: string): DomElement | null;
 }
 declare const document: {
@@ -109,6 +111,13 @@ async function visit(browser: Browser, url: string): Promise<Visit> {
   try {
     const response = await page.goto(url, { waitUntil: "load" });
     const status = response?.status() ?? 0;
+    // The load event can come before Vue has hydrated the page (about 1 load in 6 here): wait,
+    // so that what hydrating logs (errors, mismatches) is seen, and the DOM read is the app's.
+    await page
+      .waitForFunction(() => document.querySelector("#app")?.__vue_app__ !== undefined, {
+        timeout: 10_000,
+      })
+      .catch(() => problems.push("not hydrated within 10 s (no Vue app on #app)"));
     const { ids, links, blocks } = await page.evaluate(() => ({
       ids: [...document.querySelectorAll("[id]")].map((element) => element.id),
       links: [...document.querySelectorAll("a[href]")].map((a) => a.href ?? ""),
