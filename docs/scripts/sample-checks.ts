@@ -9,6 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import plugin from "@weft/eslint-plugin";
 import { ESLint } from "eslint";
@@ -126,11 +127,17 @@ export interface SampleRun {
   readonly timedOut: boolean;
 }
 
-/** Runs a written sample with this Node (`--conditions=weft-source`) in the samples folder. */
+/**
+ * Runs a written sample with this Node (`--conditions=weft-source`) in a fresh, empty working
+ * folder of its own, removed afterwards: the files a sample writes (trace.json, notes.txt…) are
+ * not shared with the samples running at the same time, nor left in the samples folder.
+ */
 export function runSample(file: string): Promise<SampleRun> {
-  return new Promise((resolve, reject) => {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "weft-sample-"));
+  const removeCwd = (): void => fs.rmSync(cwd, { recursive: true, force: true });
+  return new Promise<SampleRun>((resolve, reject) => {
     const child = spawn(process.execPath, ["--conditions=weft-source", file], {
-      cwd: samplesFolder,
+      cwd,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
         // Node caches the compiled (and type-stripped) workspace sources the samples share:
@@ -162,7 +169,7 @@ export function runSample(file: string): Promise<SampleRun> {
       clearTimeout(timer);
       resolve({ stdout, stderr, exitCode, timedOut });
     });
-  });
+  }).finally(removeCwd);
 }
 
 /** Output compared line by line without trailing whitespace or trailing blank lines. */

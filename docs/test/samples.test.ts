@@ -4,6 +4,8 @@
  * recommended config, and prints what its page shows when the page shows output. Two samples
  * made wrong on purpose prove that each check can fail.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { allSamples, type MarkdownSample, sampleLocation } from "../scripts/markdown-samples.ts";
 import {
@@ -12,6 +14,7 @@ import {
   markerProblems,
   nodeParsesUsing,
   runProblems,
+  samplesFolder,
   samplesProgram,
   typeErrors,
   writeSamples,
@@ -25,6 +28,13 @@ const wrong: MarkdownSample = {
   code: 'import { run, sleep } from "@weft/core";\n\nawait run(async () => {\n  sleep(10);\n  console.log(missing);\n});\n',
   output: "something else\n",
 };
+
+/** A module written to the samples folder after the program was built: run only. */
+function writeProbe(code: string): string {
+  const file = path.join(samplesFolder, "_probe.ts");
+  fs.writeFileSync(file, code);
+  return file;
+}
 
 describe("the docs' samples", async () => {
   const samples = allSamples();
@@ -72,6 +82,14 @@ describe("the docs' samples", async () => {
       expect(lint.get(file)).toEqual([]);
     },
   );
+
+  it("runs each sample in an empty folder of its own, removed afterwards", async () => {
+    const probe = writeProbe(
+      'import * as fs from "node:fs";\nconsole.log(process.cwd() === import.meta.dirname, fs.readdirSync(".").length);\nfs.writeFileSync("left.txt", "x");\n',
+    );
+    expect(await runProblems(probe, "false 0\n")).toEqual([]);
+    expect(fs.existsSync(path.join(path.dirname(probe), "left.txt"))).toBe(false);
+  });
 
   it("sees a sample that prints, whichever console method it calls", () => {
     const module = (code: string): MarkdownSample => ({ ...wrong, code, output: undefined });
