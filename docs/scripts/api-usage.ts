@@ -38,7 +38,8 @@ export function pageTitle(link: string): string {
 /**
  * Entry point (`@weft/core`) → exported name (`nursery`, `lowlevel`) → the pages (links such as
  * `/guides/tutorial`) whose samples import it. A namespace import (`import * as core`) counts
- * every name used as `core.name`.
+ * every name used as `core.name`; an imported namespace (`import { lowlevel }`) also counts
+ * its members used, as `lowlevel.dumpTasks`.
  */
 export function importsOfSamples(): Map<string, Map<string, Set<string>>> {
   const usage = new Map<string, Map<string, Set<string>>>();
@@ -61,30 +62,36 @@ export function importsOfSamples(): Map<string, Map<string, Set<string>>> {
       if (!entry.startsWith("@weft/")) continue;
       const bindings = statement.importClause?.namedBindings;
       if (bindings === undefined) continue;
-      if (ts.isNamedImports(bindings)) {
-        for (const element of bindings.elements) {
-          add(entry, (element.propertyName ?? element.name).text, page);
-        }
-      } else {
-        // import * as weft from "@weft/core": the names used as weft.name.
-        const local = bindings.name.text;
+      // The names used as local.name: members of a namespace import, or of an imported
+      // namespace (`import { lowlevel }`, then `lowlevel.dumpTasks()`: `lowlevel.dumpTasks`).
+      const membersOf = (local: string, prefix: string): void => {
         const visit = (node: ts.Node): void => {
           if (
             ts.isPropertyAccessExpression(node) &&
             ts.isIdentifier(node.expression) &&
             node.expression.text === local
           ) {
-            add(entry, node.name.text, page);
+            add(entry, `${prefix}${node.name.text}`, page);
           } else if (
             ts.isQualifiedName(node) &&
             ts.isIdentifier(node.left) &&
             node.left.text === local
           ) {
-            add(entry, node.right.text, page);
+            add(entry, `${prefix}${node.right.text}`, page);
           }
           ts.forEachChild(node, visit);
         };
         visit(source);
+      };
+      if (ts.isNamedImports(bindings)) {
+        for (const element of bindings.elements) {
+          const imported = (element.propertyName ?? element.name).text;
+          add(entry, imported, page);
+          membersOf(element.name.text, `${imported}.`);
+        }
+      } else {
+        // import * as weft from "@weft/core": the names used as weft.name.
+        membersOf(bindings.name.text, "");
       }
     }
   }

@@ -105,8 +105,24 @@ export async function generateApi(): Promise<number> {
   const usage = importsOfSamples();
   app.renderer.on(MarkdownPageEvent.END, (page) => {
     if (page.contents === undefined || !(page.model instanceof DeclarationReflection)) return;
-    if (!page.model.kindOf(ReflectionKind.Module)) return;
-    page.contents = appendUsage(page.contents, page.model.name, usage);
+    if (page.model.kindOf(ReflectionKind.Module)) {
+      page.contents = appendUsage(page.contents, usage.get(page.model.name));
+    } else if (page.model.kindOf(ReflectionKind.Namespace) && page.model.parent !== undefined) {
+      // A namespace's page (`lowlevel`): the pages that import it, under its title, and its
+      // members' sections.
+      const imported = usage.get(page.model.parent.name);
+      const prefix = `${page.model.name}.`;
+      const members = new Map(
+        [...(imported ?? [])]
+          .filter(([name]) => name.startsWith(prefix))
+          .map(([name, pages]) => [name.slice(prefix.length), pages] as const),
+      );
+      const lines = appendUsage(page.contents, members).split("\n");
+      const pages = imported?.get(page.model.name);
+      const title = lines.findIndex((line) => line.startsWith("# "));
+      if (pages !== undefined && title !== -1) lines.splice(title + 1, 0, "", usedIn(pages));
+      page.contents = lines.join("\n");
+    }
   });
 
   const project = await app.convert();
@@ -138,12 +154,7 @@ function packageOf(specifier: string): string {
  * the samples import: after the export's signature and description, before its details
  * (parameters, members) or the `***` rule that closes the section.
  */
-function appendUsage(
-  contents: string,
-  moduleName: string,
-  usage: Map<string, Map<string, Set<string>>>,
-): string {
-  const imported = usage.get(moduleName);
+function appendUsage(contents: string, imported: Map<string, Set<string>> | undefined): string {
   if (imported === undefined) return contents;
   const out: string[] = [];
   let pending: string | undefined;
@@ -166,18 +177,20 @@ function appendUsage(
       flush();
       const name = heading[2]!.replaceAll("\\", "").replace(/\(\)$/, "");
       const pages = heading[1] === "###" ? imported.get(name) : undefined;
-      if (pages !== undefined && pages.size > 0) {
-        const links = [...pages]
-          .sort()
-          .map((page) => `[${pageTitle(page)}](${page})`)
-          .join(" · ");
-        pending = `**Used in:** ${links}`;
-      }
+      if (pages !== undefined && pages.size > 0) pending = usedIn(pages);
     }
     out.push(line);
   }
   flush();
   return out.join("\n");
+}
+
+/** `**Used in:** [Page](/guides/page) · …` */
+function usedIn(pages: ReadonlySet<string>): string {
+  return `**Used in:** ${[...pages]
+    .sort()
+    .map((page) => `[${pageTitle(page)}](${page})`)
+    .join(" · ")}`;
 }
 
 /** docs/api/index.md: the packages' entry points, one line each. */

@@ -5,8 +5,10 @@
  * "used in" links.
  *
  * The conventions (docs/contributing.md explains them to writers):
- * - A ```ts block (its fence may carry a VitePress title: ```ts [weft]) is a complete ES module.
- *   It is type-checked and linted; nothing else is needed.
+ * - A ```ts block (its fence may carry a VitePress title: ```ts [weft], line highlights
+ *   ```ts{2} or :line-numbers, and may use tildes: ~~~ts) is a complete ES module. It is
+ *   type-checked and linted; nothing else is needed. ```typescript, ```tsx, ```mts and ```cts
+ *   are refused (an error), not left unchecked.
  * - `<!-- sample: fragment -->` above the fence (only blank lines and other HTML comments in
  *   between) marks a block that is not a module (a signature, an excerpt): it is shown only.
  * - A ```text block with `<!-- sample: output -->` above its fence is the exact stdout of the
@@ -70,7 +72,21 @@ export function markdownFiles(root: string = repositoryRoot): string[] {
   return found.sort();
 }
 
-const FENCE_OPEN = /^(\s*)```(\w+)?(?:\s.*)?$/;
+/**
+ * An opening fence: its indentation, its backticks or tildes (3 or more, CommonMark), its
+ * language and what follows (a VitePress title `[weft]`, `{1,3}`, `:line-numbers`).
+ */
+const FENCE_OPEN = /^(\s*)(`{3,}|~{3,})\s*([^\s`{[:]*)(.*)$/;
+/**
+ * Fence languages that are TypeScript but not spelled `ts`: refused rather than left unchecked.
+ */
+const OTHER_TYPESCRIPT = new Set(["typescript", "tsx", "mts", "cts"]);
+
+/** Whether `line` closes a fence opened with `fence` (same character, at least as long). */
+function closes(line: string, fence: string): boolean {
+  const trimmed = line.trim();
+  return trimmed.length >= fence.length && trimmed === fence[0]!.repeat(trimmed.length);
+}
 const MARKER = /^<!--\s*sample:\s*(fragment|output|no-run)(?::\s*(.*?))?\s*-->$/;
 
 /** The markers (`<!-- sample: ... -->`) on the lines above line `index`. */
@@ -82,6 +98,9 @@ function markersAbove(lines: readonly string[], index: number): Map<string, stri
     if (!/^<!--.*-->$/.test(line)) break;
     const marker = MARKER.exec(line);
     if (marker !== null) markers.set(marker[1]!, marker[2] ?? "");
+    else if (/^<!--\s*sample\b/.test(line)) {
+      throw new Error(`line ${i + 1}: unknown marker ${line} (fragment, output, no-run: reason)`);
+    }
   }
   return markers;
 }
@@ -95,13 +114,30 @@ export function samplesOf(markdown: string, root: string = repositoryRoot): Mark
     const open = FENCE_OPEN.exec(lines[i]!);
     if (open === null) continue;
     const indent = open[1]!;
-    const lang = open[2] ?? "";
+    const fence = open[2]!;
+    const lang = open[3]!.toLowerCase();
     const start = i;
+    if (fence.startsWith("`") && open[4]!.includes("`")) continue; // inline code, not a fence
+    if (OTHER_TYPESCRIPT.has(lang)) {
+      throw new Error(
+        `${markdown}:${start + 1}: a \`\`\`${open[3]} block is not checked: write \`\`\`ts`,
+      );
+    }
     const body: string[] = [];
-    for (i++; i < lines.length && lines[i]!.trim() !== "```"; i++) {
+    for (i++; i < lines.length && !closes(lines[i]!, fence); i++) {
       body.push(lines[i]!.startsWith(indent) ? lines[i]!.slice(indent.length) : lines[i]!);
     }
-    const markers = markersAbove(lines, start);
+    let markers: Map<string, string>;
+    try {
+      markers = markersAbove(lines, start);
+    } catch (error) {
+      throw new Error(`${markdown}: ${(error as Error).message}`);
+    }
+    if (markers.size > 0 && lang !== "ts" && !(lang === "text" && markers.has("output"))) {
+      throw new Error(
+        `${markdown}:${start + 1}: a sample marker above a \`\`\`${lang} block, which is not checked`,
+      );
+    }
     if (markers.has("output")) {
       if (lang !== "text") {
         throw new Error(`${markdown}:${start + 1}: an output block must be a \`\`\`text block`);

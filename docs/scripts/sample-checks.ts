@@ -9,6 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import plugin from "@weft/eslint-plugin";
 import { ESLint } from "eslint";
@@ -126,11 +127,17 @@ export interface SampleRun {
   readonly timedOut: boolean;
 }
 
-/** Runs a written sample with this Node (`--conditions=weft-source`) in the samples folder. */
+/**
+ * Runs a written sample with this Node (`--conditions=weft-source`) in a fresh, empty working
+ * folder of its own, removed afterwards: the files a sample writes (trace.json, notes.txt…) are
+ * not shared with the samples running at the same time, nor left in the samples folder.
+ */
 export function runSample(file: string): Promise<SampleRun> {
-  return new Promise((resolve, reject) => {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "weft-sample-"));
+  const removeCwd = (): void => fs.rmSync(cwd, { recursive: true, force: true });
+  return new Promise<SampleRun>((resolve, reject) => {
     const child = spawn(process.execPath, ["--conditions=weft-source", file], {
-      cwd: samplesFolder,
+      cwd,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
         // Node caches the compiled (and type-stripped) workspace sources the samples share:
@@ -162,7 +169,7 @@ export function runSample(file: string): Promise<SampleRun> {
       clearTimeout(timer);
       resolve({ stdout, stderr, exitCode, timedOut });
     });
-  });
+  }).finally(removeCwd);
 }
 
 /** Output compared line by line without trailing whitespace or trailing blank lines. */
@@ -176,9 +183,31 @@ export function normalizeOutput(output: string): string {
 
 /** Whether a sample prints: such a sample needs an output block or a no-run reason. */
 export function prints(sample: MarkdownSample): boolean {
-  return /\bconsole\.(log|info|warn|error|table|dir)\s*\(|process\.std(out|err)\.write\s*\(/.test(
-    sample.code,
-  );
+  // Any console method (debug, trace, group, count, timeEnd… print too).
+  return /\bconsole\.\w+\s*\(|process\.std(out|err)\.write\s*\(/.test(sample.code);
+}
+
+/** Whether this Node parses `using` and `await using` declarations (Node 24 does, 22 does not). */
+export const nodeParsesUsing: boolean = (() => {
+  try {
+    new Function("{ using x = null; }");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Whether a sample declares `using` or `await using` variables, which Node strips the types of
+ * but runs as written: Node 22 cannot parse them (samples.test.ts skips running those there).
+ */
+export function declaresUsing(code: string): boolean {
+  const source = ts.createSourceFile("sample.ts", code, ts.ScriptTarget.Latest, true);
+  const visit = (node: ts.Node): boolean =>
+    (ts.isVariableDeclarationList(node) &&
+      (node.flags & ts.NodeFlags.BlockScoped & ~ts.NodeFlags.Const) === ts.NodeFlags.Using) ||
+    ts.forEachChild(node, visit) === true;
+  return visit(source);
 }
 
 /** The problems of a sample's markers (not its code). */

@@ -4,29 +4,21 @@
  * recommended config, and prints what its page shows when the page shows output. Two samples
  * made wrong on purpose prove that each check can fail.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { allSamples, type MarkdownSample, sampleLocation } from "../scripts/markdown-samples.ts";
 import {
+  declaresUsing,
   lintMessages,
   markerProblems,
+  nodeParsesUsing,
   runProblems,
+  samplesFolder,
   samplesProgram,
   typeErrors,
   writeSamples,
 } from "../scripts/sample-checks.ts";
-
-/** A `using` or `await using` declaration, which Node 22 cannot parse (the docs target Node 24). */
-const USING_DECLARATION = /^\s*(await\s+)?using\s+[\w$]+\s*=/m;
-
-/** Whether this Node parses `using` declarations (test:node22 runs this file on Node 22 too). */
-const nodeParsesUsing = (() => {
-  try {
-    new Function("{ using resource = null; }");
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Wrong on purpose: a weft operation not awaited (lint), a missing name (types). */
 const wrong: MarkdownSample = {
@@ -36,6 +28,13 @@ const wrong: MarkdownSample = {
   code: 'import { run, sleep } from "@weft/core";\n\nawait run(async () => {\n  sleep(10);\n  console.log(missing);\n});\n',
   output: "something else\n",
 };
+
+/** A module written to the samples folder after the program was built: run only. */
+function writeProbe(code: string): string {
+  const file = path.join(samplesFolder, "_probe.ts");
+  fs.writeFileSync(file, code);
+  return file;
+}
 
 describe("the docs' samples", async () => {
   const samples = allSamples();
@@ -84,13 +83,39 @@ describe("the docs' samples", async () => {
     },
   );
 
+  it("runs each sample in an empty folder of its own, removed afterwards", async () => {
+    const probe = writeProbe(
+      'import * as fs from "node:fs";\nconsole.log(process.cwd() === import.meta.dirname, fs.readdirSync(".").length);\nfs.writeFileSync("left.txt", "x");\n',
+    );
+    expect(await runProblems(probe, "false 0\n")).toEqual([]);
+    expect(fs.existsSync(path.join(path.dirname(probe), "left.txt"))).toBe(false);
+  });
+
+  it("sees a sample that prints, whichever console method it calls", () => {
+    const module = (code: string): MarkdownSample => ({ ...wrong, code, output: undefined });
+    for (const call of [
+      "console.log(1)",
+      "console.debug(1)",
+      "console.trace()",
+      "console.group()",
+    ]) {
+      expect(markerProblems(module(`${call};\n`)).join("\n"), call).toMatch(/prints but shows/);
+    }
+    expect(markerProblems(module("const x = 1;\n"))).toEqual([]);
+  });
+
+  it("sees `using` declarations, and whether this Node parses them", () => {
+    expect(declaresUsing("await using a = open();\n")).toBe(true);
+    expect(declaresUsing("{ using b = open(); }\n")).toBe(true);
+    expect(declaresUsing("// using c = open();\nconst using = 1;\nlet d = using;\n")).toBe(false);
+    expect(nodeParsesUsing).toBe(Number(process.versions.node.split(".")[0]) >= 24);
+  });
+
   it.concurrent.for(run.map((w) => [sampleLocation(w.sample), w] as const))(
     "%s: prints what the page shows",
-    async ([, { file, sample }], context) => {
-      if (!nodeParsesUsing && USING_DECLARATION.test(sample.code)) {
-        context.skip(
-          `Node ${process.version} cannot parse \`using\` declarations (they arrive in Node 24)`,
-        );
+    async ([_where, { file, sample }], context) => {
+      if (!nodeParsesUsing && declaresUsing(sample.code)) {
+        context.skip(`Node ${process.versions.node} cannot parse \`using\` declarations`);
       }
       expect(await runProblems(file, sample.output!)).toEqual([]);
     },

@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { repositoryRoot } from "../scripts/markdown-samples.ts";
+import { markdownFiles, repositoryRoot } from "../scripts/markdown-samples.ts";
 import { fileFor, type SiteServer, serveSite } from "./site-server.ts";
 
 /** The page's DOM, as the functions given to page.evaluate use it (no DOM lib here). */
@@ -27,6 +27,8 @@ interface DomElement {
   readonly textContent: string | null;
   /** An anchor's absolute URL. */
   readonly href?: string;
+  /** The Vue app mounted on this element (#app), once it has hydrated the page. */
+  readonly __vue_app__?: unknown;
   querySelector(selector: string): DomElement | null;
 }
 declare const document: {
@@ -109,6 +111,13 @@ async function visit(browser: Browser, url: string): Promise<Visit> {
   try {
     const response = await page.goto(url, { waitUntil: "load" });
     const status = response?.status() ?? 0;
+    // The load event can come before Vue has hydrated the page (about 1 load in 6 here): wait,
+    // so that what hydrating logs (errors, mismatches) is seen, and the DOM read is the app's.
+    await page
+      .waitForFunction(() => document.querySelector("#app")?.__vue_app__ !== undefined, {
+        timeout: 10_000,
+      })
+      .catch(() => problems.push("not hydrated within 10 s (no Vue app on #app)"));
     const { ids, links, blocks } = await page.evaluate(() => ({
       ids: [...document.querySelectorAll("[id]")].map((element) => element.id),
       links: [...document.querySelectorAll("a[href]")].map((a) => a.href ?? ""),
@@ -159,6 +168,20 @@ function builtPages(): string[] {
   return pages;
 }
 
+/** The site's sources (its pages, its config) changed since dist/ was built. */
+function staleSources(): string[] {
+  const built = fs.statSync(path.join(DIST, "index.html")).mtimeMs;
+  const sources = [
+    path.join(DOCS, ".vitepress", "config.ts"),
+    ...markdownFiles()
+      .filter((file) => file.startsWith("docs/"))
+      .map((file) => path.join(repositoryRoot, file)),
+  ];
+  return sources
+    .filter((file) => fs.statSync(file).mtimeMs > built)
+    .map((file) => path.relative(repositoryRoot, file));
+}
+
 const noChromium = chromium === undefined;
 
 describe.skipIf(noChromium)("the built site in headless Chromium", () => {
@@ -168,6 +191,14 @@ describe.skipIf(noChromium)("the built site in headless Chromium", () => {
   beforeAll(async () => {
     if (!fs.existsSync(path.join(DIST, "index.html"))) {
       throw new Error("docs/.vitepress/dist is missing: run pnpm docs:build first");
+    }
+    // A page edited after the build (or a build that failed, leaving the last one) would be
+    // checked against the old site: the code-block count, for one, compares the new markdown.
+    const stale = staleSources();
+    if (stale.length > 0) {
+      throw new Error(
+        `docs/.vitepress/dist is older than ${stale.join(", ")}: run pnpm docs:build first`,
+      );
     }
     server = await serveSite(DIST);
     browser = await puppeteer.launch({
