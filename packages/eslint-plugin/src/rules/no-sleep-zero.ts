@@ -19,8 +19,7 @@ export const noSleepZero = createRule({
     },
     hasSuggestions: true,
     messages: {
-      sleepZero:
-        "`sleep(0)` only yields to other tasks: call `checkpoint()`, which says so.",
+      sleepZero: "`sleep(0)` only yields to other tasks: call `checkpoint()`, which says so.",
       useCheckpoint: "Replace with `checkpoint()`.",
     },
     schema: [],
