@@ -84,20 +84,19 @@ export async function generateApi(): Promise<number> {
     logLevel: "Warn",
   } as Parameters<typeof Application.bootstrapWithPlugins>[0]);
 
-  // Each module is named by its import specifier, not by its file's path.
   app.converter.on(Converter.EVENT_CREATE_DECLARATION, (context, reflection) => {
-    if (!reflection.kindOf(ReflectionKind.Module)) return;
     const file = context.getSymbolFromReflection(reflection)?.declarations?.[0]?.getSourceFile();
-    const name = file === undefined ? undefined : moduleNames.get(path.resolve(file.fileName));
-    if (name !== undefined) reflection.name = name;
-  });
-
-  // Re-exports from a dependency that has no TSDoc (ts-results-es): a summary of our own.
-  app.converter.on(Converter.EVENT_CREATE_DECLARATION, (context, reflection) => {
+    if (file === undefined) return;
+    if (reflection.kindOf(ReflectionKind.Module)) {
+      // Each module is named by its import specifier, not by its file's path.
+      const name = moduleNames.get(path.resolve(file.fileName));
+      if (name !== undefined) reflection.name = name;
+      return;
+    }
+    // Re-exports from a dependency that has no TSDoc (ts-results-es): a summary of our own.
     const summary = EXTERNAL_SUMMARIES.get(reflection.name);
     if (summary === undefined || reflection.comment !== undefined) return;
-    const file = context.getSymbolFromReflection(reflection)?.declarations?.[0]?.getSourceFile();
-    if (!file?.fileName.includes("/node_modules/ts-results-es/")) return;
+    if (!file.fileName.includes("/node_modules/ts-results-es/")) return;
     reflection.comment = new Comment([{ kind: "text", text: summary }]);
   });
 

@@ -89,8 +89,12 @@ function closes(line: string, fence: string): boolean {
 }
 const MARKER = /^<!--\s*sample:\s*(fragment|output|no-run)(?::\s*(.*?))?\s*-->$/;
 
-/** The markers (`<!-- sample: ... -->`) on the lines above line `index`. */
-function markersAbove(lines: readonly string[], index: number): Map<string, string> {
+/** The markers (`<!-- sample: ... -->`) on the lines of `markdown` above line `index`. */
+function markersAbove(
+  markdown: string,
+  lines: readonly string[],
+  index: number,
+): Map<string, string> {
   const markers = new Map<string, string>();
   for (let i = index - 1; i >= 0; i--) {
     const line = lines[i]!.trim();
@@ -99,7 +103,9 @@ function markersAbove(lines: readonly string[], index: number): Map<string, stri
     const marker = MARKER.exec(line);
     if (marker !== null) markers.set(marker[1]!, marker[2] ?? "");
     else if (/^<!--\s*sample\b/.test(line)) {
-      throw new Error(`line ${i + 1}: unknown marker ${line} (fragment, output, no-run: reason)`);
+      throw new Error(
+        `${markdown}: line ${i + 1}: unknown marker ${line} (fragment, output, no-run: reason)`,
+      );
     }
   }
   return markers;
@@ -109,7 +115,8 @@ function markersAbove(lines: readonly string[], index: number): Map<string, stri
 export function samplesOf(markdown: string, root: string = repositoryRoot): MarkdownSample[] {
   const lines = fs.readFileSync(path.join(root, markdown), "utf8").split("\n");
   const samples: MarkdownSample[] = [];
-  let last: { sample: MarkdownSample; index: number } | undefined;
+  /** The index in `samples` of the last ```ts block, which an output block belongs to. */
+  let last: number | undefined;
   for (let i = 0; i < lines.length; i++) {
     const open = FENCE_OPEN.exec(lines[i]!);
     if (open === null) continue;
@@ -127,12 +134,7 @@ export function samplesOf(markdown: string, root: string = repositoryRoot): Mark
     for (i++; i < lines.length && !closes(lines[i]!, fence); i++) {
       body.push(lines[i]!.startsWith(indent) ? lines[i]!.slice(indent.length) : lines[i]!);
     }
-    let markers: Map<string, string>;
-    try {
-      markers = markersAbove(lines, start);
-    } catch (error) {
-      throw new Error(`${markdown}: ${(error as Error).message}`);
-    }
+    const markers = markersAbove(markdown, lines, start);
     if (markers.size > 0 && lang !== "ts" && !(lang === "text" && markers.has("output"))) {
       throw new Error(
         `${markdown}:${start + 1}: a sample marker above a \`\`\`${lang} block, which is not checked`,
@@ -145,16 +147,10 @@ export function samplesOf(markdown: string, root: string = repositoryRoot): Mark
       if (last === undefined) {
         throw new Error(`${markdown}:${start + 1}: an output block with no \`\`\`ts block above`);
       }
-      if (last.sample.output !== undefined) {
+      if (samples[last]!.output !== undefined) {
         throw new Error(`${markdown}:${start + 1}: a second output block for one sample`);
       }
-      const withOutput: MarkdownSample = {
-        ...last.sample,
-        output: `${body.join("\n")}\n`,
-        outputLine: start + 1,
-      };
-      samples[last.index] = withOutput;
-      last = { sample: withOutput, index: last.index };
+      samples[last] = { ...samples[last]!, output: `${body.join("\n")}\n`, outputLine: start + 1 };
       continue;
     }
     if (lang !== "ts") continue;
@@ -166,7 +162,7 @@ export function samplesOf(markdown: string, root: string = repositoryRoot): Mark
       kind,
       ...(kind === "no-run" ? { noRunReason: markers.get("no-run") } : {}),
     };
-    last = { sample, index: samples.length };
+    last = samples.length;
     samples.push(sample);
   }
   return samples;

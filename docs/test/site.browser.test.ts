@@ -1,22 +1,8 @@
-/**
- * The built site (docs/.vitepress/dist, from `pnpm docs:build`; this test does not build it) in
- * headless Chromium (the system's `chromium`, driven by puppeteer-core), served on 127.0.0.1:
- *
- * - every page, crawled from `/` through internal links plus every .html file of dist/, loads
- *   with no console error, page error, failed request or error response;
- * - every internal link leads to a real page (not the 404 page), and its `#anchor` exists there;
- * - every fenced code block of a page's markdown renders as a non-empty `pre code` block,
- *   highlighted (but for ```text);
- * - local search finds "nursery", and its first result leads to a real page;
- * - screenshots of the home page and the tutorial go to docs/test/artifacts/.
- *
- * Without Chromium the test is skipped, except under CI=true, where it fails.
- */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { findChromium } from "../../packages/trace/test/support/chromium.ts";
 import { markdownFiles, repositoryRoot } from "../scripts/markdown-samples.ts";
 import { fileFor, type SiteServer, serveSite } from "./site-server.ts";
 
@@ -43,18 +29,6 @@ const ARTIFACTS = path.join(DOCS, "test", "artifacts");
 const CONCURRENCY = 4;
 /** Languages Shiki shows as plain text: their blocks need no highlighting. */
 const PLAIN_LANGUAGES = new Set(["", "text", "txt", "plain"]);
-
-function findChromium(): string | undefined {
-  for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-    try {
-      const found = execFileSync("which", [name], { encoding: "utf8" }).trim();
-      if (found !== "") return found;
-    } catch {
-      // not on the PATH
-    }
-  }
-  return undefined;
-}
 
 const chromium = findChromium();
 const inCi = process.env.CI === "true" || process.env.CI === "1";

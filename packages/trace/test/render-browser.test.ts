@@ -1,10 +1,3 @@
-/**
- * The timeline in a real headless browser: Chromium (Debian's `chromium`,
- * found on the PATH) driven by puppeteer-core opens the generated HTML page
- * and SVG from file:// URLs. Skipped, saying so, when Chromium is missing.
- * Leaves a screenshot in test/artifacts/timeline.png (CI keeps it).
- */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderTimelineHtml, renderTimelineSvg } from "../src/index.ts";
+import { findChromium } from "./support/chromium.ts";
 import { sampleTasks, sampleTrace } from "./trace-fixtures.ts";
 
 /** The page's document, as the functions given to page.evaluate use it (no DOM lib here). */
@@ -27,18 +21,6 @@ declare const document: {
   getElementsByTagName(name: string): { readonly length: number };
   querySelectorAll(selector: string): { readonly length: number };
 };
-
-function findChromium(): string | undefined {
-  for (const name of ["chromium", "chromium-browser"]) {
-    try {
-      const path = execFileSync("which", [name], { encoding: "utf8" }).trim();
-      if (path !== "") return path;
-    } catch {
-      // not on the PATH
-    }
-  }
-  return undefined;
-}
 
 const chromium = findChromium();
 const artifacts = fileURLToPath(new URL("./artifacts/", import.meta.url));
