@@ -1,4 +1,7 @@
-/** The rule factory of this plugin: every rule's docs live at docs/rules/<name>.md. */
+/**
+ * The rule factory of this plugin: every rule's `docs.url` is docs/rules/<name>.md, a short page
+ * that points to the rule's section of docs/guides/lint-rules.md (the full description).
+ */
 import { ESLintUtils } from "@typescript-eslint/utils";
 
 /** Extra documentation metadata of a weft rule. */

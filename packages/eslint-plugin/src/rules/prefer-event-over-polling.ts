@@ -5,7 +5,7 @@
  * set by whoever changes the flag, wakes the waiter at once and costs nothing
  * while it waits.
  *
- * Heuristic (false positives kept low; docs/rules/prefer-event-over-polling.md):
+ * Heuristic (false positives kept low; docs/guides/lint-rules.md#prefer-event-over-polling):
  * a `while`, `do … while` or `for` loop (a `for` without init or update) whose
  * awaits (test and body, nested functions left out) are all `await sleep(…)`
  * of @weft/core, at least one; whose body holds nothing but those awaits,
