@@ -148,7 +148,12 @@ async function main(): Promise<number> {
   const verdicts: Record<string, TrendVerdict> = {};
   for (const series of SERIES) {
     const points = samples.map((s) => ({ t: s.at, v: series.value(s) }));
-    const verdict = trendOf(points, { warmup, end: duration, resolution: series.resolution });
+    const verdict = trendOf(points, {
+      warmup,
+      end: duration,
+      resolution: series.resolution,
+      steps: series.steps === true,
+    });
     verdicts[series.key] = verdict;
     if (verdict.growing) problems.push(`${series.label} grows without bound: ${verdict.reason}`);
   }

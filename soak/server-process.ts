@@ -9,6 +9,13 @@ import type { ParentMessage, Sample, ServerMessage, ServerTotals } from "./proto
 const SERVER_MAIN = new URL("./server/main.ts", import.meta.url);
 
 /**
+ * V8's young generation at its full size from the start: left to adapt, it
+ * grows in one or two steps of 16-35 MB of RSS when the load first peaks,
+ * which in a short run lands inside the trend test's window.
+ */
+const V8_FLAGS = ["--min-semi-space-size=16", "--max-semi-space-size=16"];
+
+/**
  * glibc malloc settings for the server, so that its RSS follows the memory it
  * holds: by default freed memory stays in per-thread arenas, and the mmap
  * threshold slides up to the largest block freed (the soak's 64 KiB body
@@ -16,13 +23,6 @@ const SERVER_MAIN = new URL("./server/main.ts", import.meta.url);
  * bursts that climbs for minutes. With these, freed large blocks go back to
  * the system; memory never freed (a leak) still shows.
  */
-/**
- * V8's young generation at its full size from the start: left to adapt, it
- * grows in one or two steps of 16-35 MB of RSS when the load first peaks,
- * which in a short run lands inside the trend test's window.
- */
-const V8_FLAGS = ["--min-semi-space-size=16", "--max-semi-space-size=16"];
-
 const ALLOCATOR_ENV = {
   MALLOC_ARENA_MAX: "2",
   MALLOC_MMAP_THRESHOLD_: "65536",

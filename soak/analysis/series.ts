@@ -11,6 +11,8 @@ export interface SeriesSpec {
   readonly value: (sample: Sample) => number;
   /** The smallest step it can take (the trend test's least noise). */
   readonly resolution: number;
+  /** It rises in steps that are not leaks (the trend test's `steps`). */
+  readonly steps?: boolean;
 }
 
 export const SERIES: readonly SeriesSpec[] = [
@@ -29,6 +31,10 @@ export const SERIES: readonly SeriesSpec[] = [
     // RSS moves in the allocators' steps (V8's 256 KiB pages, glibc's 128 KiB
     // top pad and more): a few of them are not a trend.
     resolution: 1,
+    // And it keeps part of a burst: a spike of buffers in flight leaves it a
+    // few MB higher for good (steps of 2-6 MB, every 10-20 s in the first
+    // minute, minutes apart later), a high-water mark rather than a leak.
+    steps: true,
   },
   { key: "fds", label: "open file descriptors", unit: "", value: (s) => s.fds, resolution: 1 },
   { key: "tasks", label: "live weft tasks", unit: "", value: (s) => s.tasks, resolution: 1 },

@@ -13,6 +13,12 @@
  *   half's length, is more than 1.5 × noise (a series that rose and settled,
  *   as a cache filling up, passes).
  *
+ * A series that rises in steps (`steps`: RSS, whose allocators keep part of
+ * what a burst of load made them map) must also grow by more than its noise
+ * in each quarter of the window: a leak grows all the time, a high-water mark
+ * only when a burst sets a new one, and stays flat in between. Steps that
+ * leave a quarter flat pass; a steady climb does not.
+ *
  * The noise is the scaled MAD of the residuals around the Theil–Sen line of
  * the whole window (so a steady climb does not count as noise), and at least
  * the series' resolution (1 for counts): a count that wobbles between 31
@@ -27,6 +33,11 @@ export interface TrendOptions {
   readonly end: number;
   /** The smallest step the series can take (1 for counts, 0 for continuous values). */
   readonly resolution: number;
+  /**
+   * The series rises in steps that are not leaks (high-water marks): it is
+   * growing only if it grows in each quarter of the window.
+   */
+  readonly steps?: boolean;
 }
 
 export interface TrendVerdict {
@@ -79,14 +90,28 @@ export function trendOf(points: readonly Point[], options: TrendOptions): TrendV
   );
   const late = window.slice(Math.floor(window.length / 2));
   const lateSlope = theilSenSlope(late);
-  const lateGrowth = lateSlope * (late.at(-1)!.t - late[0]!.t);
+  const lateGrowth = growthOf(late);
   const grew = lastMedian - firstMedian > 3 * noise;
   const stillGrowing = lateGrowth > 1.5 * noise;
-  const growing = grew && stillGrowing;
+  // Growth in each quarter, judged for stepwise series only. A burst's spike
+  // (a sample or two, then back) barely moves a quarter's Theil–Sen slope.
+  const quarterGrowths = options.steps === true ? quarters(window).map(growthOf) : [];
+  const steady = quarterGrowths.every((growth) => growth > noise);
+  const growing = grew && stillGrowing && steady;
+  const byQuarter =
+    quarterGrowths.length === 0
+      ? ""
+      : ` (${quarterGrowths.map((g) => fmt(g)).join(", ")} by quarters)`;
   const reason =
     `median ${fmt(firstMedian)} → ${fmt(lastMedian)} (first → last third of ${fmt(from)}–${fmt(to)} s), ` +
-    `noise ${fmt(noise)}, late growth ${fmt(lateGrowth)}: ` +
-    (growing ? "GROWING" : grew ? "grew, then settled" : "flat");
+    `noise ${fmt(noise)}, late growth ${fmt(lateGrowth)}${byQuarter}: ` +
+    (growing
+      ? "GROWING"
+      : grew && stillGrowing
+        ? "rose in steps, then flat"
+        : grew
+          ? "grew, then settled"
+          : "flat");
   return {
     growing,
     tooShort: false,
@@ -99,6 +124,17 @@ export function trendOf(points: readonly Point[], options: TrendOptions): TrendV
     lateSlope,
     reason,
   };
+}
+
+/** The Theil–Sen slope over the points, times their span: how much they grew. */
+function growthOf(points: readonly Point[]): number {
+  return theilSenSlope(points) * (points.at(-1)!.t - points[0]!.t);
+}
+
+/** Four consecutive stretches of nearly equal length. */
+function quarters(points: readonly Point[]): Point[][] {
+  const cut = (i: number) => Math.round((points.length * i) / 4);
+  return [0, 1, 2, 3].map((i) => points.slice(cut(i), cut(i + 1)));
 }
 
 function fmt(value: number): string {

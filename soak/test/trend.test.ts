@@ -58,6 +58,49 @@ describe("trendOf", () => {
     expect(trendOf(drained, OPTIONS).growing).toBe(false);
   });
 
+  // RSS: a spike of buffers in flight, a second long, leaves it a few MB
+  // higher for good; the steps come rarer as the run goes on.
+  const highWaterMarks = (t: number) =>
+    160 +
+    [180, 260, 380, 520].filter((at) => t >= at).length * 4 +
+    ([179, 259, 379, 519, 560].includes(t) ? 6 : 0);
+  const STEPWISE = { ...OPTIONS, resolution: 1, steps: true };
+
+  test("a series that rose in steps, one of them late, is not growing when it is stepwise", () => {
+    const points = series(highWaterMarks, 0.2);
+    // The plain test reads the steps as a climb: the reason for `steps`.
+    expect(trendOf(points, { ...OPTIONS, resolution: 1 }).growing).toBe(true);
+    const verdict = trendOf(points, STEPWISE);
+    expect(verdict.growing).toBe(false);
+    expect(verdict.reason).toMatch(/by quarters\): rose in steps, then flat$/);
+  });
+
+  test("a steady leak under those steps and spikes is growing when it is stepwise", () => {
+    // 20 KB/s: 9 MB over the window, next to 16 MB of steps.
+    const verdict = trendOf(
+      series((t) => highWaterMarks(t) + 0.02 * t, 0.2),
+      STEPWISE,
+    );
+    expect(verdict.growing).toBe(true);
+    expect(verdict.reason).toMatch(/GROWING$/);
+  });
+
+  test("a recorded 60 s run's RSS steps are not growing; with a leak of 0.3 MB/s added they are", () => {
+    // RSS (MB) of a CI-length soak that the plain test failed: steps at 36,
+    // 44 and 48 s, spikes at 44, 55 and 57 s; warm-up 30 s, load until 60 s.
+    const rss = [
+      163, 163.7, 163.7, 163.7, 163.7, 164.5, 165, 165.6, 165.6, 165.6, 165.6, 165.4, 165.4, 168.5,
+      165.8, 165.3, 165.3, 166.6, 168.8, 169.8, 168.9, 169.1, 170, 169.1, 176.8, 169.1, 172.2,
+      169.3, 170.7,
+    ];
+    const recorded = rss.map((v, i) => ({ t: 30.5 + i, v }));
+    const options = { warmup: 30, end: 60, resolution: 1 };
+    expect(trendOf(recorded, options).growing).toBe(true);
+    expect(trendOf(recorded, { ...options, steps: true }).growing).toBe(false);
+    const leaking = recorded.map((p) => ({ t: p.t, v: p.v + 0.3 * (p.t - 30) }));
+    expect(trendOf(leaking, { ...options, steps: true }).growing).toBe(true);
+  });
+
   test("too few samples are never judged growing, and say so", () => {
     const verdict = trendOf(series((t) => t, 0).slice(0, 160), OPTIONS);
     expect(verdict).toMatchObject({ growing: false, tooShort: true });
