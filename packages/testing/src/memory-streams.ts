@@ -187,6 +187,11 @@ export class MemorySendStream implements SendStream {
     await checkpoint();
   }
 
+  /** `aclose()`, for `await using stream = new MemorySendStream()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /**
    * Takes up to `maxBytes` (default: all) bytes from the buffer, waiting until
    * there is at least one; an empty array once the stream is closed and drained.
@@ -256,6 +261,11 @@ export class MemoryReceiveStream implements ReceiveStream {
   async aclose(): Promise<void> {
     this.close();
     await checkpoint();
+  }
+
+  /** `aclose()`, for `await using stream = new MemoryReceiveStream()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
   }
 
   /** Appends `data` to the buffer; `ClosedResourceError` after EOF or close. */
@@ -443,6 +453,11 @@ class LockstepSendStream implements SendStream {
     this.close();
     await checkpoint();
   }
+
+  /** `aclose()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
 }
 
 class LockstepReceiveStream implements ReceiveStream {
@@ -461,6 +476,12 @@ class LockstepReceiveStream implements ReceiveStream {
     this.close();
     await checkpoint();
   }
+
+  /** `aclose()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);
@@ -470,16 +491,20 @@ class LockstepReceiveStream implements ReceiveStream {
 /**
  * A connected one-way stream with no buffering at all: each `sendAll` blocks
  * until `receiveSome` calls have taken all of its data. Both ends also have a
- * synchronous `close()`.
+ * synchronous `close()`, and `[Symbol.asyncDispose]` for `await using`.
  */
 export function lockstepStreamOneWayPair(): [
   SendStream & {
     /** Closes the sending end at once (synchronous). */
     close(): void;
+    /** `aclose()`, for `await using`. */
+    [Symbol.asyncDispose](): Promise<void>;
   },
   ReceiveStream & {
     /** Closes the receiving end at once (synchronous). */
     close(): void;
+    /** `aclose()`, for `await using`. */
+    [Symbol.asyncDispose](): Promise<void>;
   },
 ] {
   const queue = new LockstepByteQueue();

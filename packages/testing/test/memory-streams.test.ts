@@ -151,6 +151,32 @@ describe("MemorySendStream", () => {
       await expect(s.sendAll(b("x"))).rejects.toBeInstanceOf(ClosedResourceError);
     });
   });
+
+  test("`await using` closes it at the end of the block, even when it throws", async () => {
+    await inRun(async () => {
+      let sender: MemorySendStream | null = null;
+      {
+        await using s = new MemorySendStream();
+        sender = s;
+        await s.sendAll(b("left"));
+      }
+      await expect(sender.sendAll(b("x"))).rejects.toBeInstanceOf(ClosedResourceError);
+      expect(str(await sender.getData())).toBe("left");
+      expect(await sender.getData()).toHaveLength(0);
+
+      const boom = new Error("boom");
+      const opened: { sender?: MemorySendStream } = {};
+      const error = await rejection(
+        (async () => {
+          await using s = new MemorySendStream();
+          opened.sender = s;
+          throw boom;
+        })(),
+      );
+      expect(error).toBe(boom);
+      await expect(opened.sender!.sendAll(b("x"))).rejects.toBeInstanceOf(ClosedResourceError);
+    });
+  });
 });
 
 describe("MemoryReceiveStream", () => {
@@ -242,6 +268,31 @@ describe("MemoryReceiveStream", () => {
       scope.cancel();
       await scope.run(() => r.aclose());
       await expect(r.receiveSome()).rejects.toBeInstanceOf(ClosedResourceError);
+    });
+  });
+
+  test("`await using` closes it at the end of the block, even when it throws", async () => {
+    await inRun(async () => {
+      let receiver: MemoryReceiveStream | null = null;
+      {
+        await using r = new MemoryReceiveStream();
+        receiver = r;
+        r.putData(b("abc"));
+        expect(str(await r.receiveSome(1))).toBe("a");
+      }
+      await expect(receiver.receiveSome()).rejects.toBeInstanceOf(ClosedResourceError);
+
+      const boom = new Error("boom");
+      const opened: { receiver?: MemoryReceiveStream } = {};
+      const error = await rejection(
+        (async () => {
+          await using r = new MemoryReceiveStream();
+          opened.receiver = r;
+          throw boom;
+        })(),
+      );
+      expect(error).toBe(boom);
+      await expect(opened.receiver!.receiveSome()).rejects.toBeInstanceOf(ClosedResourceError);
     });
   });
 
@@ -493,6 +544,35 @@ describe("lockstep streams", () => {
       });
       await expect(s.sendAll(b("y"))).rejects.toBeInstanceOf(BrokenResourceError);
       await s.waitSendAllMightNotBlock(); // returns at once: the receiver is gone
+    });
+  });
+
+  test("`await using` closes both ends at the end of the block, even when it throws", async () => {
+    await inRun(async () => {
+      const [send, receive] = lockstepStreamOneWayPair();
+      {
+        await using s = send;
+        await using r = receive;
+        await openNursery(async (nursery) => {
+          nursery.startSoon(() => s.sendAll(b("x")));
+          expect(str(await r.receiveSome())).toBe("x");
+        });
+      }
+      await expect(send.sendAll(b("x"))).rejects.toBeInstanceOf(ClosedResourceError);
+      await expect(receive.receiveSome()).rejects.toBeInstanceOf(ClosedResourceError);
+
+      const [send2, receive2] = lockstepStreamOneWayPair();
+      const boom = new Error("boom");
+      const error = await rejection(
+        (async () => {
+          await using _s = send2;
+          await using _r = receive2;
+          throw boom;
+        })(),
+      );
+      expect(error).toBe(boom);
+      await expect(send2.sendAll(b("x"))).rejects.toBeInstanceOf(ClosedResourceError);
+      await expect(receive2.receiveSome()).rejects.toBeInstanceOf(ClosedResourceError);
     });
   });
 

@@ -145,6 +145,11 @@ export class StapledStream<
     }
   }
 
+  /** `aclose()`, for `await using stream = new StapledStream(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);

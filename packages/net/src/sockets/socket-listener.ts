@@ -223,6 +223,11 @@ export class SocketListener implements Listener<SocketStream> {
     }
     await checkpoint();
   }
+
+  /** `aclose()`, for `await using listener = await openUnixListener(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
 }
 
 /** The transient accept error for a descriptor shortage (`cause`: the failed open, EMFILE or ENFILE). */

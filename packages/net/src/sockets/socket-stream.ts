@@ -441,6 +441,11 @@ export class SocketStream implements HalfCloseableStream {
     await checkpoint();
   }
 
+  /** `aclose()`, for `await using stream = await openTcpStream(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);

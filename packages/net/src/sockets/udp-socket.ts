@@ -442,6 +442,11 @@ export class UdpSocket<S extends DatagramSocket = DatagramSocket>
     await checkpoint();
   }
 
+  /** `aclose()`, for `await using socket = await openUdpSocket(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /**
    * Yields received datagrams. It never ends by itself (UDP has no end of
    * stream): break out of the loop, or cancel it; `receive()`'s errors are thrown.

@@ -331,6 +331,11 @@ export class BufferedReceiveStream implements ReceiveStream {
     await this.receiveStream.aclose();
   }
 
+  /** `aclose()`, for `await using reader = new BufferedReceiveStream(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /** Yields chunks (`receiveSome()`), the buffered bytes first, until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);

@@ -189,6 +189,11 @@ export class TimeoutStream<S extends SendStream | ReceiveStream = Stream> implem
     await this.stream.aclose();
   }
 
+  /** `aclose()`, for `await using stream = withTimeouts(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /** Yields received chunks until EOF; each `receiveSome` under the `read` and `idle` timeouts. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);

@@ -103,6 +103,11 @@ export class TextReceiveStream implements AsyncResource, AsyncIterable<string> {
     await this.receiveStream.aclose();
   }
 
+  /** `aclose()`, for `await using text = new TextReceiveStream(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /** Yields the decoded text (`receiveText()`, never `""`) until end of file. */
   async *[Symbol.asyncIterator](): AsyncGenerator<string, void, undefined> {
     while (true) {

@@ -70,6 +70,11 @@ export class WebReceiveStream implements ReceiveStream {
     await checkpoint();
   }
 
+  /** `aclose()`, for `await using body = new WebReceiveStream(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);

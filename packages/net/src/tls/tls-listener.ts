@@ -49,4 +49,9 @@ export class TlsListener<S extends Stream = Stream> implements Listener<TlsStrea
       return Promise.reject(error); // a transport listener not written to weft's rules
     }
   }
+
+  /** `aclose()`, for `await using listener = new TlsListener(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
 }

@@ -661,6 +661,11 @@ export class TlsStream<S extends Stream = Stream> implements Stream {
     else await acloseForcefully(this.transport);
   }
 
+  /** `aclose()`, for `await using stream = await openTlsOverTcpStream(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);

@@ -262,6 +262,55 @@ describe("SocketStream over TCP", () => {
     });
   });
 
+  test("`await using` closes the listener and the stream at the end of the block: the peer sees EOF", async () => {
+    await run(async () => {
+      let listener: SocketListener | null = null;
+      let client: SocketStream | null = null;
+      let server: SocketStream | null = null;
+      {
+        await using tcpListener = (await openTcpListeners(0, { host: "127.0.0.1" }))[0]!;
+        listener = tcpListener;
+        [client, server] = await tcpStreamPair(tcpListener);
+        await using stream = client;
+        await stream.sendAll(bytes("hi"));
+        expect(text(await receiveExactly(server, 2))).toBe("hi");
+      }
+      try {
+        expect((await server.receiveSome()).length).toBe(0);
+        await expect(client.sendAll(bytes("x"))).rejects.toThrow(ClosedResourceError);
+        await expect(listener.accept()).rejects.toThrow(ClosedResourceError);
+      } finally {
+        await server.aclose();
+      }
+    });
+  });
+
+  test("`await using` closes the listener and the stream when the block throws", async () => {
+    await run(async () => {
+      const boom = new Error("boom");
+      const opened: {
+        listener?: SocketListener;
+        client?: SocketStream;
+        server?: SocketStream;
+      } = {};
+      const error = await errorOf(async () => {
+        await using listener = (await openTcpListeners(0, { host: "127.0.0.1" }))[0]!;
+        opened.listener = listener;
+        [opened.client, opened.server] = await tcpStreamPair(listener);
+        await using _client = opened.client;
+        throw boom;
+      });
+      expect(error).toBe(boom);
+      try {
+        expect((await opened.server!.receiveSome()).length).toBe(0);
+        await expect(opened.client!.sendAll(bytes("x"))).rejects.toThrow(ClosedResourceError);
+        await expect(opened.listener!.accept()).rejects.toThrow(ClosedResourceError);
+      } finally {
+        await opened.server!.aclose();
+      }
+    });
+  });
+
   test("connecting to a closed port fails", async () => {
     await run(async () => {
       const [listener] = await openTcpListeners(0, { host: "127.0.0.1" });

@@ -244,6 +244,30 @@ describe("UdpSocket", () => {
     });
   });
 
+  test("`await using` closes the socket at the end of the block, even when it throws", async () => {
+    await run(async () => {
+      let socket: UdpSocket | null = null;
+      {
+        await using udp = await openUdpSocket(LOOPBACK);
+        socket = udp;
+        await udp.send(bytes("to myself"), udp.localAddress.port, "127.0.0.1");
+        expect(text((await udp.receive()).data)).toBe("to myself");
+      }
+      await expect(socket.send(bytes("x"), 9, "127.0.0.1")).rejects.toThrow(ClosedResourceError);
+      const boom = new Error("boom");
+      const opened: { socket?: UdpSocket } = {};
+      const error = await rejection(
+        (async () => {
+          await using udp = await openUdpSocket(LOOPBACK);
+          opened.socket = udp;
+          throw boom;
+        })(),
+      );
+      expect(error).toBe(boom);
+      await expect(opened.socket!.receive()).rejects.toThrow(ClosedResourceError);
+    });
+  });
+
   test("a socket closed behind our back → BrokenResourceError", async () => {
     await run(async () => {
       const sock = await openUdpSocket(LOOPBACK);

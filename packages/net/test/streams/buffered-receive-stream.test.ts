@@ -771,6 +771,36 @@ describe("BufferedReceiveStream: busy, closed and bad input", () => {
     });
   });
 
+  test("`await using` closes the stream and the wrapped one at the end of the block, even when it throws", async () => {
+    await runVirtual(async () => {
+      const inner = chunkedStream([bytes("abc")]);
+      let innerClosed = false;
+      inner.closeHook = () => {
+        innerClosed = true;
+      };
+      let reader: BufferedReceiveStream | null = null;
+      {
+        await using stream = new BufferedReceiveStream(inner);
+        reader = stream;
+        expect(text(await stream.receiveExactly(2))).toBe("ab");
+      }
+      expect(innerClosed).toBe(true);
+      expect(await rejection(reader.receiveSome())).toBeInstanceOf(ClosedResourceError);
+
+      const boom = new Error("boom");
+      const opened: { reader?: BufferedReceiveStream } = {};
+      const error = await rejection(
+        (async () => {
+          await using stream = new BufferedReceiveStream(chunkedStream([bytes("abc")]));
+          opened.reader = stream;
+          throw boom;
+        })(),
+      );
+      expect(error).toBe(boom);
+      expect(await rejection(opened.reader!.receiveSome())).toBeInstanceOf(ClosedResourceError);
+    });
+  });
+
   test("bad arguments throw TypeError / RangeError naming the argument", async () => {
     await runVirtual(async () => {
       const make = (options?: unknown) =>

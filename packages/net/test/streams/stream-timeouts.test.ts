@@ -366,6 +366,34 @@ describe("wrapping", () => {
     });
   });
 
+  test("`await using` closes the wrapped stream at the end of the block, even when it throws", async () => {
+    await runVirtual(async () => {
+      const [a, b] = memoryStreamPair();
+      let wrapped: TimeoutStream<StapledStream> | null = null;
+      {
+        await using stream = withTimeouts(a, { idle: 100 });
+        wrapped = stream;
+        await stream.sendAll(bytes("hi"));
+        expect(text(await b.receiveSome())).toBe("hi");
+      }
+      await expect(wrapped.sendAll(bytes("x"))).rejects.toBeInstanceOf(ClosedResourceError);
+      expect((await b.receiveSome()).length).toBe(0); // the peer sees EOF
+
+      const [c, d] = memoryStreamPair();
+      const boom = new Error("boom");
+      const opened: { stream?: TimeoutStream<StapledStream> } = {};
+      await expect(
+        (async () => {
+          await using stream = new TimeoutStream(c, { idle: 100 });
+          opened.stream = stream;
+          throw boom;
+        })(),
+      ).rejects.toBe(boom);
+      await expect(opened.stream!.receiveSome()).rejects.toBeInstanceOf(ClosedResourceError);
+      expect((await d.receiveSome()).length).toBe(0);
+    });
+  });
+
   test("bad input: TypeError / RangeError naming the argument", async () => {
     await runVirtual(async () => {
       const [a] = memoryStreamPair();

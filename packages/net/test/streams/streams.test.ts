@@ -19,6 +19,7 @@ import {
   type ReceiveStream,
   type SendStream,
   StapledStream,
+  WebReceiveStream,
 } from "../../src/index.ts";
 
 // These tests run on the system clock and never wait for real time.
@@ -114,6 +115,62 @@ describe("StapledStream", () => {
     const stapled = new StapledStream(send, new RecordReceiveStream(log));
     await expect(stapled.aclose()).rejects.toThrow("boom");
     expect(log).toEqual(["send aclose", "receive aclose"]);
+  });
+
+  test("`await using` closes both halves at the end of the block, even when it throws", async () => {
+    const log: string[] = [];
+    {
+      await using stapled = new StapledStream(
+        new RecordSendStream(log),
+        new RecordReceiveStream(log),
+      );
+      await stapled.sendAll(bytes("foo"));
+    }
+    expect(log).toEqual(["sendAll foo", "send aclose", "receive aclose"]);
+    log.length = 0;
+    const boom = new Error("boom");
+    await expect(
+      (async () => {
+        await using _stapled = new StapledStream(
+          new RecordSendStream(log),
+          new RecordReceiveStream(log),
+        );
+        throw boom;
+      })(),
+    ).rejects.toBe(boom);
+    expect(log).toEqual(["send aclose", "receive aclose"]);
+  });
+});
+
+describe("WebReceiveStream", () => {
+  test("`await using` cancels the body at the end of the block, even when it throws", async () => {
+    await run(async () => {
+      const cancelled: string[] = [];
+      const body = (name: string) =>
+        new ReadableStream<Uint8Array>({
+          pull: (controller) => controller.enqueue(bytes(name)),
+          cancel: () => {
+            cancelled.push(name);
+          },
+        });
+      let web: WebReceiveStream | null = null;
+      {
+        await using stream = new WebReceiveStream(body("first"));
+        web = stream;
+        expect(await stream.receiveSome()).toEqual(bytes("first"));
+      }
+      expect(cancelled).toEqual(["first"]);
+      expect((await web.receiveSome()).length).toBe(0); // the rest is not read
+
+      const boom = new Error("boom");
+      await expect(
+        (async () => {
+          await using _stream = new WebReceiveStream(body("second"));
+          throw boom;
+        })(),
+      ).rejects.toBe(boom);
+      expect(cancelled).toEqual(["first", "second"]);
+    });
   });
 });
 

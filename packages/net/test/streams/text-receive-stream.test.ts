@@ -227,6 +227,36 @@ describe("TextReceiveStream: checkpoints, cancellation, busy, closing", () => {
     });
   });
 
+  test("`await using` closes the stream and the wrapped one at the end of the block, even when it throws", async () => {
+    await runVirtual(async () => {
+      const inner = chunkedStream([bytes("héllo")]);
+      let innerClosed = false;
+      inner.closeHook = () => {
+        innerClosed = true;
+      };
+      let reader: TextReceiveStream | null = null;
+      {
+        await using stream = new TextReceiveStream(inner);
+        reader = stream;
+        expect(await stream.receiveText()).toBe("héllo");
+      }
+      expect(innerClosed).toBe(true);
+      expect(await rejection(reader.receiveText())).toBeInstanceOf(ClosedResourceError);
+
+      const boom = new Error("boom");
+      const opened: { reader?: TextReceiveStream } = {};
+      const error = await rejection(
+        (async () => {
+          await using stream = new TextReceiveStream(chunkedStream([bytes("x")]));
+          opened.reader = stream;
+          throw boom;
+        })(),
+      );
+      expect(error).toBe(boom);
+      expect(await rejection(opened.reader!.receiveText())).toBeInstanceOf(ClosedResourceError);
+    });
+  });
+
   test("bad arguments throw TypeError / RangeError naming the argument", async () => {
     await runVirtual(async () => {
       expect(() => new TextReceiveStream("x" as never)).toThrow(/stream must be/);

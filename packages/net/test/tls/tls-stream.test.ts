@@ -532,6 +532,54 @@ describe("TlsStream over loopback TCP", () => {
     });
   });
 
+  test("`await using` closes the listener and the stream at the end of the block: the peer gets close_notify", async () => {
+    await run(async () => {
+      await withTcpListener(async (tcpListener) => {
+        let listener: TlsListener | null = null;
+        let client: TlsStream | null = null;
+        let server: TlsStream | null = null;
+        {
+          await using tlsListener = new TlsListener(tcpListener, serverOptions());
+          listener = tlsListener;
+          [client, server] = await tcpTlsPair(tlsListener);
+          await using stream = client;
+          await stream.sendAll(bytes("last words"));
+        }
+        try {
+          expect(text(await receiveExactly(server, 10))).toBe("last words");
+          expect((await server.receiveSome()).length).toBe(0);
+          await expect(client.sendAll(bytes("x"))).rejects.toThrow(ClosedResourceError);
+          await expect(listener.accept()).rejects.toThrow(ClosedResourceError);
+        } finally {
+          await server.aclose();
+        }
+      });
+    });
+  });
+
+  test("`await using` closes the listener and the stream when the block throws", async () => {
+    await run(async () => {
+      await withTcpListener(async (tcpListener) => {
+        const boom = new Error("boom");
+        const opened: { client?: TlsStream; server?: TlsStream } = {};
+        const error = await errorOf(async () => {
+          await using listener = new TlsListener(tcpListener, serverOptions());
+          [opened.client, opened.server] = await tcpTlsPair(listener);
+          await using _client = opened.client;
+          throw boom;
+        });
+        expect(error).toBe(boom);
+        try {
+          expect((await opened.server!.receiveSome()).length).toBe(0);
+          await expect(opened.client!.sendAll(bytes("x"))).rejects.toThrow(ClosedResourceError);
+          await expect(tcpListener.accept()).rejects.toThrow(ClosedResourceError);
+        } finally {
+          await opened.server!.aclose();
+        }
+      });
+    });
+  });
+
   test("1 MB each way, sent and received concurrently", async () => {
     await run(async () => {
       await withTcpListener(async (tcpListener) => {

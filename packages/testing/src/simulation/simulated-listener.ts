@@ -63,4 +63,9 @@ export class SimulatedListener implements Listener<HalfCloseableStream> {
     this.closeNow();
     await this.#receive.aclose();
   }
+
+  /** `aclose()`, for `await using` a listener `openTcpListeners` returns in a simulation. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
 }

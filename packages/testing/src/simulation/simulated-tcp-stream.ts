@@ -283,6 +283,11 @@ export class SimulatedTcpStream implements HalfCloseableStream {
     await checkpoint();
   }
 
+  /** `aclose()`, for `await using stream = await openTcpStream(…)` in a simulation. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
   /** Yields the received chunks (`receiveSome()`) until end of file. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return receiveChunks(this);

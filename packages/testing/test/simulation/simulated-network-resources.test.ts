@@ -4,10 +4,17 @@
  * whose ends have both closed, or that was reset, is forgotten by its hosts
  * and paths.
  */
-import { sleep } from "@weft/core";
-import { openTcpListeners, openTcpStream, openUdpSocket, serveTcp } from "@weft/net";
+import { ClosedResourceError, sleep } from "@weft/core";
+import {
+  openTcpListeners,
+  openTcpStream,
+  openUdpSocket,
+  type SocketListener,
+  serveTcp,
+} from "@weft/net";
 import { Simulation } from "@weft/testing/simulation";
 import { describe, expect, test } from "vitest";
+import { rejection } from "../../../core/test/support/helpers.ts";
 import { currentSocketFactory } from "../../../net/src/sockets/tcp-seams.ts";
 import type { SimulatedNetwork } from "../../src/simulation/simulated-network.ts";
 
@@ -146,6 +153,32 @@ describe("the simulated network's resources", () => {
     expect(cause.message).toMatch(
       /^connect EADDRNOTAVAIL 10\.0\.0\.\d:7: every ephemeral port of host "c"/,
     );
+  });
+
+  test("`await using` closes a simulated listener at the end of the block, even when it throws: its port is free again", async () => {
+    const sim = new Simulation({ seed: 1, latency: 1 });
+    sim.client("c", async () => {
+      let listener: SocketListener | null = null;
+      {
+        await using tcpListener = (await openTcpListeners(7))[0]!;
+        listener = tcpListener;
+      }
+      expect(await rejection(listener.accept())).toBeInstanceOf(ClosedResourceError);
+      const boom = new Error("boom");
+      const opened: { listener?: SocketListener } = {};
+      const error = await rejection(
+        (async () => {
+          await using tcpListener = (await openTcpListeners(7))[0]!; // not EADDRINUSE
+          opened.listener = tcpListener;
+          throw boom;
+        })(),
+      );
+      expect(error).toBe(boom);
+      expect(await rejection(opened.listener!.accept())).toBeInstanceOf(ClosedResourceError);
+      const [last] = await openTcpListeners(7); // the port is free again
+      await last!.aclose();
+    });
+    await sim.run();
   });
 
   test("listen and UDP bind on port 0 skip the ports live connections use", async () => {

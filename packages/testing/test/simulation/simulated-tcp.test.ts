@@ -430,6 +430,31 @@ describe("closing", () => {
     });
   });
 
+  test("`await using` closes the stream at the end of the block, even when it throws: the peer reads the data, then EOF", async () => {
+    await inRun(async () => {
+      const [client, server] = simulatedTcpPair({ latency: 7 });
+      {
+        await using stream = client;
+        await stream.sendAll(b("bye"));
+      }
+      expect(await rejection(client.sendAll(b("more")))).toBeInstanceOf(ClosedResourceError);
+      expect(str((await readAll(server)).data)).toBe("bye");
+
+      const [client2, server2] = simulatedTcpPair({ latency: 7 });
+      const boom = new Error("boom");
+      const error = await rejection(
+        (async () => {
+          await using stream = client2;
+          await stream.sendAll(b("last"));
+          throw boom;
+        })(),
+      );
+      expect(error).toBe(boom);
+      expect(await rejection(client2.sendAll(b("more")))).toBeInstanceOf(ClosedResourceError);
+      expect(str((await readAll(server2)).data)).toBe("last");
+    });
+  });
+
   test("closing with unread data resets: the peer gets BrokenResourceError (ECONNRESET) when the RST arrives", async () => {
     await inRun(async () => {
       const [client, server] = simulatedTcpPair({ latency: 7 });
