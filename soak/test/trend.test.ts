@@ -101,6 +101,46 @@ describe("trendOf", () => {
     expect(trendOf(leaking, { ...options, steps: true }).growing).toBe(true);
   });
 
+  // A CI-length window (warm-up 30 s, load until 60 s): 29 samples, quarters of 7 or 8.
+  const SHORT_STEPWISE = { warmup: 30, end: 60, resolution: 1, steps: true };
+  const shortRun = (shape: (t: number) => number) =>
+    Array.from({ length: 29 }, (_, i) => ({ t: 30.5 + i, v: shape(30.5 + i) }));
+  const stepsAt = (at: readonly number[]) => (t: number) =>
+    160 + at.filter((a) => t >= a).length * 3;
+
+  test("steps that leave only the first or only the last quarter flat are not growing", () => {
+    // The last step is a new high at the very last sample: the last half grew,
+    // the last quarter's Theil–Sen line did not. Every quarter is judged.
+    const lastFlat = trendOf(shortRun(stepsAt([33.5, 41, 48.5, 58.5])), SHORT_STEPWISE);
+    expect(lastFlat.growing).toBe(false);
+    expect(lastFlat.reason).toMatch(/rose in steps, then flat$/);
+    const firstFlat = trendOf(shortRun(stepsAt([38, 41, 48.5, 55.5])), SHORT_STEPWISE);
+    expect(firstFlat.growing).toBe(false);
+  });
+
+  test("a stepwise series grows in a quarter only by more than the noise", () => {
+    // Noise 1 (the resolution): 0.2 MB/s grows 1.2 in each 6 s quarter.
+    expect(
+      trendOf(
+        shortRun((t) => 160 + 0.2 * (t - 30)),
+        SHORT_STEPWISE,
+      ).growing,
+    ).toBe(true);
+    // 0.3 MB/s slowing to 0.12 in the last quarter: 0.72 there.
+    const slowing = (t: number) =>
+      160 + 0.3 * (Math.min(t, 51.5) - 30) + 0.12 * Math.max(0, t - 51.5);
+    expect(trendOf(shortRun(slowing), SHORT_STEPWISE).growing).toBe(false);
+  });
+
+  test("a sawtooth that climbs in every quarter but falls back is not growing", () => {
+    // Two teeth of 4.2 MB: every quarter and the last half grow, the window
+    // does not. The quarters alone are not the test; the medians still are.
+    const sawtooth = (t: number) => 160 + 0.3 * ((t - 30.5) % 14.5);
+    const verdict = trendOf(shortRun(sawtooth), SHORT_STEPWISE);
+    expect(verdict.growing).toBe(false);
+    expect(verdict.reason).toMatch(/: flat$/);
+  });
+
   test("too few samples are never judged growing, and say so", () => {
     const verdict = trendOf(series((t) => t, 0).slice(0, 160), OPTIONS);
     expect(verdict).toMatchObject({ growing: false, tooShort: true });
