@@ -1,6 +1,6 @@
 /**
  * The soak run's chart: one panel per series the server sampled (heap after
- * GC, RSS, descriptors, tasks, event-loop delay) and one of the load it took
+ * GC, ArrayBuffers after GC, RSS, descriptors, tasks, event-loop delay) and one of the load it took
  * (requests and connections per second), over the seconds of the run, with
  * the warm-up and the drain shaded and the trend test's two medians drawn —
  * so that the verdict written above each panel can be checked by eye. Drawn

@@ -5,7 +5,7 @@
 import type { Sample } from "../protocol.ts";
 
 export interface SeriesSpec {
-  readonly key: "heap" | "rss" | "fds" | "tasks" | "eld";
+  readonly key: "heap" | "buffers" | "rss" | "fds" | "tasks" | "eld";
   readonly label: string;
   readonly unit: string;
   readonly value: (sample: Sample) => number;
@@ -22,6 +22,18 @@ export const SERIES: readonly SeriesSpec[] = [
     unit: "MB",
     value: (s) => s.heapUsedBytes / 1e6,
     resolution: 0,
+  },
+  {
+    key: "buffers",
+    label: "ArrayBuffers after GC",
+    unit: "MB",
+    // Buffers' memory lives outside the JS heap: a leak of retained chunks
+    // barely moves heapUsed (a small wrapper each) and, since RSS is judged
+    // by quarters, shows first here.
+    value: (s) => s.arrayBuffersBytes / 1e6,
+    // A 64 KiB read buffer of each of a few connections in flight at the
+    // sample: four of them are not a trend.
+    resolution: 0.25,
   },
   {
     key: "rss",
