@@ -27,6 +27,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as Plot from "@observablehq/plot";
 import { IMPL_NAMES, type ImplName, type ScenarioName } from "./scenario.ts";
+import { argumentPath, invocationPath, repositoryPath } from "./support/command-line-paths.ts";
 import { baselineOf, floorOf } from "./support/goals.ts";
 import { type Report, readReport } from "./support/report.ts";
 import type { Summary } from "./support/stats.ts";
@@ -353,17 +354,14 @@ function main(): void {
     console.error("usage: node chart.ts [RESULTS.json [NODE22.json] OUT.svg]");
     process.exit(2);
   }
-  const root = path.resolve(import.meta.dirname, "..");
-  // Run through pnpm, the script's cwd is bench/; paths are meant from where pnpm was started.
-  const base = args.length === 0 ? root : (process.env.INIT_CWD ?? process.cwd());
-  const input = path.resolve(base, args[0] ?? DEFAULT_INPUT);
+  const input = argumentPath(args[0], DEFAULT_INPUT);
   const secondInput =
     args.length === 3
-      ? path.resolve(base, args[1]!)
-      : args.length === 0 && existsSync(path.resolve(root, DEFAULT_SECOND))
-        ? path.resolve(root, DEFAULT_SECOND)
+      ? invocationPath(args[1]!)
+      : args.length === 0 && existsSync(repositoryPath(DEFAULT_SECOND))
+        ? repositoryPath(DEFAULT_SECOND)
         : undefined;
-  const output = path.resolve(base, args.at(-1) ?? DEFAULT_OUTPUT);
+  const output = argumentPath(args.at(-1), DEFAULT_OUTPUT);
   const report = readReport(input);
   const second = secondInput === undefined ? undefined : readReport(secondInput);
   mkdirSync(path.dirname(output), { recursive: true });

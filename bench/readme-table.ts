@@ -17,8 +17,8 @@
  * (support/goals.ts) the Node 24 run misses.
  */
 import { existsSync } from "node:fs";
-import * as path from "node:path";
 import type { ImplName } from "./scenario.ts";
+import { argumentPath } from "./support/command-line-paths.ts";
 import { baselineOf, floorOf, GOALS } from "./support/goals.ts";
 import { type Report, readReport } from "./support/report.ts";
 import { formatValue, ratio, type ScenarioResult } from "./support/table.ts";
@@ -130,11 +130,8 @@ function main(): void {
     console.error("usage: node readme-table.ts [NODE24.json [NODE22.json]]");
     process.exit(2);
   }
-  const root = path.resolve(import.meta.dirname, "..");
-  // Run through pnpm, the script's cwd is bench/; paths are meant from where pnpm was started.
-  const base = args.length === 0 ? root : (process.env.INIT_CWD ?? process.cwd());
-  const file24 = path.resolve(base, args[0] ?? "docs/bench/results.json");
-  const file22 = path.resolve(base, args[1] ?? "docs/bench/results-node22.json");
+  const file24 = argumentPath(args[0], "docs/bench/results.json");
+  const file22 = argumentPath(args[1], "docs/bench/results-node22.json");
   const node22 = existsSync(file22) ? readReport(file22) : undefined;
   if (node22 === undefined) console.error(`(${file22} not found: no Node 22 columns)`);
   console.log(readmeTable(readReport(file24), node22).join("\n"));

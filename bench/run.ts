@@ -50,6 +50,7 @@ import {
   parseNodeFlags,
   REPO_ROOT,
 } from "./support/bench-node.ts";
+import { invocationPath } from "./support/command-line-paths.ts";
 import { describeMachine, formatMachine, sourceRevision } from "./support/machine.ts";
 import { type Summary, summarize } from "./support/stats.ts";
 import { formatTable, formatValue, missedGoals, type ScenarioResult } from "./support/table.ts";
@@ -261,8 +262,7 @@ async function main(): Promise<void> {
   }
 
   if (options.json !== undefined) {
-    // pnpm runs the script in bench/; a relative FILE is meant from where pnpm was started.
-    const file = path.resolve(process.env.INIT_CWD ?? process.cwd(), options.json);
+    const file = invocationPath(options.json);
     mkdirSync(path.dirname(file), { recursive: true });
     const report = {
       node: process.versions.node,

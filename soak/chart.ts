@@ -1,17 +1,17 @@
 /**
- * The soak run's chart: one panel per series the server sampled (heap after
- * GC, ArrayBuffers after GC, RSS, descriptors, tasks, event-loop delay) and one of the load it took
- * (requests and connections per second), over the seconds of the run, with
- * the warm-up and the drain shaded and the trend test's two medians drawn —
- * so that the verdict written above each panel can be checked by eye. Drawn
- * with Observable Plot on linkedom (@weft/bench/svg-document, as the
- * benchmark chart).
+ * The soak run's chart: one panel per series the server sampled (heap and
+ * ArrayBuffers after GC, RSS, descriptors, tasks, event-loop delay) and one of
+ * the load it took (requests and connections per second), over the seconds
+ * of the run, with the warm-up and the drain shaded and the trend test's two
+ * medians drawn — so that the verdict written above each panel can be checked
+ * by eye. Drawn with Observable Plot on linkedom (@weft/bench/svg-document, as
+ * the benchmark chart).
  *
  *   node chart.ts [REPORT.json [OUT.svg]]    (default docs/soak/soak.json → docs/soak/soak.svg)
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import * as path from "node:path";
 import * as Plot from "@observablehq/plot";
+import { argumentPath, invocationPath } from "@weft/bench/command-line-paths";
 import { type DomNode, SVG_NS, svgDocument } from "@weft/bench/svg-document";
 import { SERIES } from "./analysis/series.ts";
 import type { SoakReport, StampedSample } from "./report.ts";
@@ -219,10 +219,8 @@ function main(): void {
     console.error("usage: node chart.ts [REPORT.json [OUT.svg]]");
     process.exit(2);
   }
-  const root = path.resolve(import.meta.dirname, "..");
-  const base = args.length === 0 ? root : (process.env.INIT_CWD ?? process.cwd());
-  const input = path.resolve(base, args[0] ?? "docs/soak/soak.json");
-  const output = path.resolve(base, args[1] ?? input.replace(/\.json$/, ".svg"));
+  const input = argumentPath(args[0], "docs/soak/soak.json");
+  const output = args[1] === undefined ? input.replace(/\.json$/, ".svg") : invocationPath(args[1]);
   const report = JSON.parse(readFileSync(input, "utf8")) as SoakReport;
   writeFileSync(output, renderSoakChart(report));
   console.log(`wrote ${output}`);

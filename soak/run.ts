@@ -15,6 +15,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { argumentPath } from "@weft/bench/command-line-paths";
 import { SERIES } from "./analysis/series.ts";
 import { type TrendVerdict, trendOf } from "./analysis/trend.ts";
 import { renderSoakChart } from "./chart.ts";
@@ -54,12 +55,7 @@ function options(): { duration: number; out: string; seed: number } {
   const seed = Number(values.seed);
   if (!Number.isSafeInteger(seed))
     throw new RangeError(`--seed ${values.seed}: expected an integer`);
-  // Run through pnpm, the cwd is soak/; a path given is meant from where pnpm was started.
-  const root = path.resolve(import.meta.dirname, "..");
-  const out =
-    values.out === undefined
-      ? path.resolve(root, DEFAULT_OUT)
-      : path.resolve(process.env.INIT_CWD ?? process.cwd(), values.out);
+  const out = argumentPath(values.out, DEFAULT_OUT);
   return { duration: parseDuration(values.duration), out, seed };
 }
 

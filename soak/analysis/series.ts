@@ -43,9 +43,10 @@ export const SERIES: readonly SeriesSpec[] = [
     // RSS moves in the allocators' steps (V8's 256 KiB pages, glibc's 128 KiB
     // top pad and more): a few of them are not a trend.
     resolution: 1,
-    // And it keeps part of a burst: a spike of buffers in flight leaves it a
-    // few MB higher for good (steps of 2-6 MB, every 10-20 s in the first
-    // minute, minutes apart later), a high-water mark rather than a leak.
+    // And it keeps part of a burst: a spike of buffers in flight often leaves
+    // it a few MB higher (steps of 2-6 MB, every 10-20 s in the first minute,
+    // minutes apart later; now and then 2-4 MB lower when the allocators give
+    // memory back), a high-water mark rather than a leak.
     steps: true,
   },
   { key: "fds", label: "open file descriptors", unit: "", value: (s) => s.fds, resolution: 1 },

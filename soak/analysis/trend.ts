@@ -90,7 +90,7 @@ export function trendOf(points: readonly Point[], options: TrendOptions): TrendV
   );
   const late = window.slice(Math.floor(window.length / 2));
   const lateSlope = theilSenSlope(late);
-  const lateGrowth = growthOf(late);
+  const lateGrowth = lateSlope * spanOf(late);
   const grew = lastMedian - firstMedian > 3 * noise;
   const stillGrowing = lateGrowth > 1.5 * noise;
   // Growth in each quarter, judged for stepwise series only. A burst's spike
@@ -128,7 +128,12 @@ export function trendOf(points: readonly Point[], options: TrendOptions): TrendV
 
 /** The Theil–Sen slope over the points, times their span: how much they grew. */
 function growthOf(points: readonly Point[]): number {
-  return theilSenSlope(points) * (points.at(-1)!.t - points[0]!.t);
+  return theilSenSlope(points) * spanOf(points);
+}
+
+/** Seconds from the first point to the last. */
+function spanOf(points: readonly Point[]): number {
+  return points.at(-1)!.t - points[0]!.t;
 }
 
 /** Four consecutive stretches of nearly equal length. */

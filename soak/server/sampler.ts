@@ -1,6 +1,7 @@
 /**
- * The server's once-a-second measurements (a Sample): heap after a forced
- * GC, RSS, open file descriptors, live weft tasks, event-loop delay.
+ * The server's once-a-second measurements (a Sample): heap and ArrayBuffers
+ * after a forced GC, RSS, open file descriptors, live weft tasks, event-loop
+ * delay.
  *
  * The heap is read right after `gc()` (the child runs with --expose-gc), so
  * that it is the live heap: without it, heapUsed swings by tens of MB with
